@@ -1,0 +1,116 @@
+// The contract between the pure Raft core and whoever drives it (raft/node.ts, the
+// simulator in tests/sim, and unit tests). The implementation lives in core.ts.
+
+import type { Message } from "./messages.ts";
+import type { Ready } from "./ready.ts";
+import type {
+  Entry,
+  EntryId,
+  HardState,
+  LogIndex,
+  Member,
+  Membership,
+  NodeId,
+  Role,
+  Snapshot,
+  Term,
+} from "./types.ts";
+
+/** A seeded source of randomness; the only one the core may use. */
+export interface Rng {
+  /** A uniformly distributed integer in [0, n). */
+  int(n: number): number;
+}
+
+/** Limits and timing, all in ticks or counts; units last in the name. */
+export interface RaftConfig {
+  readonly id: NodeId;
+  /** Minimum election timeout; each timeout is drawn uniformly from [min, 2*min). */
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly rng: Rng;
+  /** PreVote (thesis §9.6) and CheckQuorum (§6.2): on by default. */
+  readonly preVote?: boolean;
+  readonly checkQuorum?: boolean;
+  /** Pipelined AppendEntries in flight per follower before it is paused. */
+  readonly inflightMessagesMax?: number;
+  /** Upper bound on entry bytes in one AppendEntries. */
+  readonly appendBytesMax?: number;
+  /** Bytes per InstallSnapshot chunk. */
+  readonly snapshotChunkBytes?: number;
+  /** Proposals refused while this many uncommitted bytes are outstanding on the leader. */
+  readonly uncommittedBytesMax?: number;
+  /** Pending ReadIndex contexts on one node. */
+  readonly pendingReadsMax?: number;
+}
+
+/** What storage held when the node started (empty for a brand-new node). */
+export interface InitialState {
+  readonly hardState: HardState;
+  /** Newest snapshot, or null. */
+  readonly snapshot: Snapshot | null;
+  /** Entries after the snapshot, contiguous. */
+  readonly entries: readonly Entry[];
+  /**
+   * Membership for a node whose log and snapshot are empty: given when bootstrapping a new
+   * cluster (the first node), null for a node that waits to be added by a leader.
+   */
+  readonly bootstrap: Membership | null;
+}
+
+/** A request to change membership by one server (thesis §4.1). */
+export type ConfChange =
+  | { readonly type: "addLearner"; readonly id: NodeId; readonly addr: string }
+  | { readonly type: "promote"; readonly id: NodeId }
+  | { readonly type: "remove"; readonly id: NodeId };
+
+/** Outcome of a proposal: where the entry will sit if it commits, or why it was refused. */
+export type ProposeResult =
+  | { readonly ok: true; readonly id: EntryId }
+  | { readonly ok: false; readonly reason: "notLeader" | "transferring" | "busy" | "confChangeInFlight" | "invalid"; readonly leader: NodeId | null };
+
+/** A snapshot of the core's state for /status and for checkers. */
+export interface RaftStatus {
+  readonly id: NodeId;
+  readonly role: Role;
+  readonly term: Term;
+  readonly leader: NodeId | null;
+  readonly votedFor: NodeId | null;
+  readonly commitIndex: LogIndex;
+  readonly lastApplied: LogIndex;
+  readonly lastLogIndex: LogIndex;
+  readonly snapshotIndex: LogIndex;
+  readonly members: readonly Member[];
+}
+
+/** The pure Raft state machine. Every method is synchronous and deterministic. */
+export interface RaftCore {
+  /** One unit of logical time: drives election timeouts, heartbeats and CheckQuorum. */
+  tick(): void;
+  /** Handle a message from a peer. Malformed or misdirected messages are ignored. */
+  step(msg: Message): void;
+  /** Append application data if leader (§5.3). */
+  propose(data: Uint8Array): ProposeResult;
+  /** Propose a single-server membership change (thesis §4.1). */
+  proposeConfChange(change: ConfChange): ProposeResult;
+  /** Ask for a linearizable read index for `ctx` (§6.4); the answer comes in a Ready. */
+  readIndex(ctx: string): void;
+  /** Hand leadership to `id` (thesis §3.10). Returns false if not possible now. */
+  transferLeadership(id: NodeId): boolean;
+  /** True if ready() has something to do. */
+  hasReady(): boolean;
+  ready(): Ready;
+  /** The driver finished carrying out `ready` (persisted, sent, applied). */
+  advance(ready: Ready): void;
+  /**
+   * The application wrote a snapshot covering the log up to `index` (≤ lastApplied).
+   * The core keeps `data` to send to slow followers and discards entries up to
+   * `index - trailingEntries` (§7).
+   */
+  snapshotTaken(index: LogIndex, data: Uint8Array, trailingEntries: number): void;
+  status(): RaftStatus;
+  /** Entries currently held in memory (after the compaction point), for checkers. */
+  entries(): readonly Entry[];
+}
+
+export type { Message, Ready };

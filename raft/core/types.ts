@@ -1,0 +1,77 @@
+// Plain data types shared by the whole Raft core: log positions, entries, membership,
+// hard state and snapshot metadata. Names follow Figure 2 of the Raft paper.
+
+/** A server's identity, stable across restarts (hraftd's -id). */
+export type NodeId = string;
+/** A Raft term (§5.1). Invariant: a non-negative safe integer. */
+export type Term = number;
+/** A position in the log (§5.3). Index 0 is the empty position before the first entry. */
+export type LogIndex = number;
+
+/** The position of one entry: its index and the term it was created in. */
+export interface EntryId {
+  readonly index: LogIndex;
+  readonly term: Term;
+}
+
+/**
+ * What an entry carries. `normal` holds opaque application data (a store command),
+ * `noop` is appended by a new leader (§5.4.2, §8), `config` carries a whole Membership
+ * (thesis §4.1: a server uses the newest configuration in its log, committed or not).
+ */
+export type EntryKind = "normal" | "noop" | "config";
+
+/** One log entry. Invariant: treated as immutable once created. */
+export interface Entry {
+  readonly index: LogIndex;
+  readonly term: Term;
+  readonly kind: EntryKind;
+  /** Application bytes for `normal`; empty for `noop` and `config`. */
+  readonly data: Uint8Array;
+  /** The new configuration; present if and only if kind is `config`. */
+  readonly membership?: Membership;
+}
+
+/** A voter counts toward quorums; a learner receives the log but neither votes nor counts. */
+export type Suffrage = "voter" | "learner";
+
+/** One member of the cluster. `addr` is its advertised Raft address (opaque to the core). */
+export interface Member {
+  readonly id: NodeId;
+  readonly addr: string;
+  readonly suffrage: Suffrage;
+}
+
+/**
+ * The cluster configuration. Carried whole in `config` entries and in snapshot metadata.
+ * Invariant: ids are unique; members are sorted by id (deterministic iteration).
+ */
+export interface Membership {
+  readonly members: readonly Member[];
+}
+
+/**
+ * State that must be on stable storage before any message that depends on it leaves the
+ * node (Figure 2, "Persistent state on all servers").
+ */
+export interface HardState {
+  readonly currentTerm: Term;
+  /** Candidate that received this server's vote in currentTerm, or null. */
+  readonly votedFor: NodeId | null;
+}
+
+/** Metadata of a snapshot: the last entry it covers and the membership as of that entry. */
+export interface SnapshotMeta {
+  readonly lastIncludedIndex: LogIndex;
+  readonly lastIncludedTerm: Term;
+  readonly membership: Membership;
+}
+
+/** A complete snapshot: metadata plus the state machine's serialized bytes (opaque to the core). */
+export interface Snapshot {
+  readonly meta: SnapshotMeta;
+  readonly data: Uint8Array;
+}
+
+/** Role of a server (§5.1), plus the PreVote phase of the thesis (§9.6). */
+export type Role = "follower" | "precandidate" | "candidate" | "leader";
