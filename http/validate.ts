@@ -1,0 +1,152 @@
+// Request validation, before anything reaches the store: body size, UTF-8 and JSON (parsed
+// once), body shapes for /key, /join and /remove, the key in the path, and ?level=.
+
+import type { ReadLevel } from "../store/api.ts";
+import { HttpError } from "./errors.ts";
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Reads the request body as bytes, refusing more than `bodyBytesMax` (413). A declared
+ * Content-Length is checked before reading; the bytes actually read are checked too, and a
+ * body without a length is read as a stream and abandoned as soon as it passes the limit.
+ */
+export async function readBody(request: Request, bodyBytesMax: number): Promise<Uint8Array> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null) {
+    if (!/^\d{1,16}$/.test(declared)) throw new HttpError(400, "invalid Content-Length");
+    if (Number(declared) > bodyBytesMax) throw tooLarge(bodyBytesMax);
+    // Runtimes frame an HTTP/1.1 body by its Content-Length, so this read is bounded.
+    const bytes = new Uint8Array(await request.arrayBuffer());
+    if (bytes.byteLength > bodyBytesMax) throw tooLarge(bodyBytesMax);
+    return bytes;
+  }
+  if (request.body === null) return new Uint8Array(0);
+  return readStream(request.body, bodyBytesMax);
+}
+
+async function readStream(body: ReadableStream<Uint8Array>, bodyBytesMax: number): Promise<Uint8Array> {
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > bodyBytesMax) {
+      void reader.cancel().catch(() => {});
+      throw tooLarge(bodyBytesMax);
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return bytes;
+}
+
+function tooLarge(bodyBytesMax: number): HttpError {
+  return new HttpError(413, `request body exceeds ${bodyBytesMax} bytes`);
+}
+
+/**
+ * Reads and parses a JSON body, whatever its Content-Type: `curl -d` labels JSON as a form,
+ * and hraftd's documented commands rely on that. Malformed UTF-8 or JSON is a 400.
+ */
+export async function readJsonBody(request: Request, bodyBytesMax: number): Promise<unknown> {
+  const bytes = await readBody(request, bodyBytesMax);
+  let text: string;
+  try {
+    text = utf8.decode(bytes);
+  } catch {
+    throw new HttpError(400, "request body is not valid UTF-8");
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new HttpError(400, `malformed JSON: ${(e as Error).message}`);
+  }
+}
+
+function requireObject(body: unknown, what: string): Record<string, unknown> {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new HttpError(400, `${what} must be a JSON object`);
+  }
+  return body as Record<string, unknown>;
+}
+
+/**
+ * The pairs of a POST /key body `{"k":"v",…}`: every key non-empty, every value a string.
+ * An empty object gives no pairs (hraftd answers it with 200 and writes nothing).
+ */
+export function parseSetBody(body: unknown): Array<readonly [string, string]> {
+  const object = requireObject(body, "body");
+  const pairs: Array<readonly [string, string]> = [];
+  for (const key in object) {
+    const value = object[key];
+    if (key.length === 0) throw new HttpError(400, "empty key");
+    if (typeof value !== "string") throw new HttpError(400, `value of key ${JSON.stringify(key)} is not a string`);
+    pairs.push([key, value]);
+  }
+  return pairs;
+}
+
+function requireString(object: Record<string, unknown>, field: string): string {
+  const value = object[field];
+  if (typeof value !== "string" || value.length === 0) {
+    throw new HttpError(400, `"${field}" must be a non-empty string`);
+  }
+  return value;
+}
+
+/** The node of a POST /join body `{"id": …, "addr": …}` (hraftd's shape). */
+export function parseJoinBody(body: unknown): { id: string; addr: string } {
+  const object = requireObject(body, "join body");
+  return { id: requireString(object, "id"), addr: requireString(object, "addr") };
+}
+
+/** The node of a POST /remove body `{"id": …}`. */
+export function parseRemoveBody(body: unknown): { id: string } {
+  return { id: requireString(requireObject(body, "remove body"), "id") };
+}
+
+/**
+ * The key of `/key/<key>` from the raw URL, percent-decoded exactly once. Invalid
+ * percent-encoding or an empty key is a 400 (the router's lenient decoding would let
+ * `%zz` through as a literal key).
+ */
+export function keyFromUrl(url: string): string {
+  // The route matched "/key/<segment>", so the path starts at the first "/" after "//".
+  const pathStart = url.indexOf("/", url.indexOf("//") + 2);
+  const keyStart = pathStart + "/key/".length;
+  let keyEnd = url.length;
+  for (let i = keyStart; i < url.length; i++) {
+    const c = url.charCodeAt(i);
+    if (c === 63 /* ? */ || c === 35 /* # */) {
+      keyEnd = i;
+      break;
+    }
+  }
+  const raw = url.slice(keyStart, keyEnd);
+  let key = raw;
+  if (raw.includes("%")) {
+    try {
+      key = decodeURIComponent(raw);
+    } catch {
+      throw new HttpError(400, "key is not valid percent-encoding");
+    }
+  }
+  if (key.length === 0) throw new HttpError(400, "empty key");
+  return key;
+}
+
+/** `?level=`: linearizable (the default), leader or stale; anything else is a 400. */
+export function parseReadLevel(raw: string | undefined): ReadLevel {
+  if (raw === undefined || raw === "linearizable") return "linearizable";
+  if (raw === "leader" || raw === "stale") return raw;
+  throw new HttpError(400, `unknown read level ${JSON.stringify(raw)}: use linearizable, leader or stale`);
+}

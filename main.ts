@@ -1,0 +1,57 @@
+// Entry point of hraftd: reads the command line the way hraftd (Go) does, then starts a node.
+// Everything about running the node lives in server.ts; this file only decides whether to.
+
+import { writeSync } from "node:fs";
+import { parseFlags } from "./flags.ts";
+import { StorageDamageError } from "./raft/wal.ts";
+import { type RunningNode, StartError, startNode } from "./server.ts";
+import packageJson from "./package.json" with { type: "json" };
+
+// Set by scripts/build.ts through `bun build --define`; absent when run from source.
+declare const HRAFTD_VERSION: string | undefined;
+
+/** The text -version prints: the build's version, or the package version marked as source. */
+export function versionText(): string {
+  const built = typeof HRAFTD_VERSION === "string" ? HRAFTD_VERSION : null;
+  const runtime = typeof process.versions.bun === "string"
+    ? `bun ${process.versions.bun}`
+    : `deno ${process.versions["deno"] ?? "?"}`;
+  const origin = built === null ? "source; " : "";
+  return `hraftd ${built ?? packageJson.version} (${origin}${runtime}; ${process.platform}/${process.arch})`;
+}
+
+/** Writes all of `text` before returning, so an exit right after loses nothing. */
+function writeAll(fd: number, text: string): void {
+  const bytes = new TextEncoder().encode(text);
+  let offset = 0;
+  while (offset < bytes.length) offset += writeSync(fd, bytes, offset);
+}
+
+async function main(): Promise<number> {
+  const outcome = parseFlags(process.argv.slice(2), versionText());
+  if (outcome.kind === "exit") {
+    writeAll(1, outcome.stdout);
+    writeAll(2, outcome.stderr);
+    return outcome.code;
+  }
+  let running: RunningNode;
+  try {
+    running = await startNode(outcome.config);
+  } catch (e) {
+    if (e instanceof StartError || e instanceof StorageDamageError) {
+      writeAll(2, `hraftd: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+  // Run until SIGINT or SIGTERM, then shut down cleanly (hraftd logs and exits the same way).
+  const signal = await new Promise<string>((resolve) => {
+    process.once("SIGINT", () => resolve("SIGINT"));
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+  });
+  writeAll(2, `hraftd: ${signal} received, shutting down\n`);
+  await running.stop();
+  return 0;
+}
+
+process.exit(await main());

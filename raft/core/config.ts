@@ -1,0 +1,54 @@
+// RaftConfig with every optional limit filled in, and the checks run once at creation.
+
+import type { RaftConfig, Rng } from "./api.ts";
+import type { NodeId } from "./types.ts";
+
+/** A RaftConfig with defaults applied; what the rest of the core reads. */
+export interface ResolvedConfig {
+  readonly id: NodeId;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly rng: Rng;
+  readonly preVote: boolean;
+  readonly checkQuorum: boolean;
+  readonly inflightMessagesMax: number;
+  readonly appendBytesMax: number;
+  readonly snapshotChunkBytes: number;
+  readonly uncommittedBytesMax: number;
+  readonly pendingReadsMax: number;
+  /** A learner within this many entries of the leader's last index is promoted. */
+  readonly promoteLagEntriesMax: number;
+}
+
+function positiveInt(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new RangeError(`RaftConfig.${name} must be a positive integer, got ${value}`);
+  }
+  return value;
+}
+
+/** Applies defaults and validates; throws RangeError on a nonsensical config. */
+export function resolveConfig(config: RaftConfig): ResolvedConfig {
+  if (typeof config.id !== "string" || config.id.length === 0) {
+    throw new RangeError("RaftConfig.id must be a non-empty string");
+  }
+  const electionTicks = positiveInt("electionTicks", config.electionTicks);
+  const heartbeatTicks = positiveInt("heartbeatTicks", config.heartbeatTicks);
+  if (heartbeatTicks >= electionTicks) {
+    throw new RangeError("RaftConfig.heartbeatTicks must be below electionTicks");
+  }
+  return {
+    id: config.id,
+    electionTicks,
+    heartbeatTicks,
+    rng: config.rng,
+    preVote: config.preVote ?? true,
+    checkQuorum: config.checkQuorum ?? true,
+    inflightMessagesMax: positiveInt("inflightMessagesMax", config.inflightMessagesMax ?? 256),
+    appendBytesMax: positiveInt("appendBytesMax", config.appendBytesMax ?? 1024 * 1024),
+    snapshotChunkBytes: positiveInt("snapshotChunkBytes", config.snapshotChunkBytes ?? 512 * 1024),
+    uncommittedBytesMax: positiveInt("uncommittedBytesMax", config.uncommittedBytesMax ?? 64 * 1024 * 1024),
+    pendingReadsMax: positiveInt("pendingReadsMax", config.pendingReadsMax ?? 4096),
+    promoteLagEntriesMax: 8,
+  };
+}

@@ -1,0 +1,351 @@
+// The Raft class: all state of one server, role changes (§5.1, §5.2, thesis §9.6) and the
+// step/tick dispatchers. The rules themselves live in election.ts, replication.ts, etc.
+
+import type { ConfChange, InitialState, ProposeResult, RaftConfig, RaftCore, RaftStatus } from "./api.ts";
+import { assert, unreachable } from "./assert.ts";
+import { resolveConfig, type ResolvedConfig } from "./config.ts";
+import { campaign, handleRequestVote, handleVoteReply, inLease, tickElection, tickLeader } from "./election.ts";
+import { RaftLog } from "./log.ts";
+import { ConfigHistory, EMPTY_MEMBERSHIP } from "./membership_state.ts";
+import { proposeConfChange, syncProgress } from "./membership.ts";
+import type { Message } from "./messages.ts";
+import { Progress } from "./progress.ts";
+import { dropAllReads, handleReadIndexReply, handleReadIndexRequest, ReadQueue, requestRead } from "./read_index.ts";
+import type { ReadState, Ready, SoftState } from "./ready.ts";
+import { advanceReady, buildReady, hasReady } from "./ready_builder.ts";
+import { appendAsLeader, broadcastAppend, handleAppendEntries, handleAppendReply } from "./replication.ts";
+import { handleInstallSnapshot, handleSnapshotReply, type IncomingSnapshot, takeSnapshot } from "./snapshot.ts";
+import { handleTimeoutNow, transferLeadership } from "./transfer.ts";
+import type { Entry, HardState, LogIndex, NodeId, Role, Snapshot, Term } from "./types.ts";
+
+/** Creates a Raft core from its configuration and what storage held at start. */
+export function createRaft(config: RaftConfig, initial: InitialState): RaftCore {
+  return new Raft(resolveConfig(config), initial);
+}
+
+/**
+ * One Raft server. Fields are public to the sibling modules of raft/core (which implement
+ * the rules) but not exported from mod.ts: outside code sees only the RaftCore interface.
+ */
+export class Raft implements RaftCore {
+  readonly cfg: ResolvedConfig;
+  readonly id: NodeId;
+  /** Figure 2 persistent state. */
+  term: Term;
+  votedFor: NodeId | null;
+  role: Role = "follower";
+  /** The leader of `term` as far as we know. Invariant: role leader ⇒ leader === id. */
+  leader: NodeId | null = null;
+  readonly log: RaftLog;
+  readonly config: ConfigHistory;
+  /** Newest snapshot held (sent to followers that fell behind the log's first index). */
+  snapshot: Snapshot | null;
+
+  electionElapsed = 0;
+  heartbeatElapsed = 0;
+  randomizedElectionTimeout = 0;
+  /** Votes received in the current (pre)election, voters only count. */
+  readonly votes = new Map<NodeId, boolean>();
+  /** Leader only: one Progress per member other than self, in sorted id order. */
+  progress = new Map<NodeId, Progress>();
+  /** Leader only: index of the newest config entry it appended (in flight while > commit). */
+  pendingConfIndex: LogIndex = 0;
+  /** Leader only: data bytes appended but not yet committed (flow control). */
+  uncommittedBytes = 0;
+  /** Leader only: target of a leadership transfer in progress (thesis §3.10). */
+  transferee: NodeId | null = null;
+  transferElapsed = 0;
+  readonly reads = new ReadQueue();
+  incoming: IncomingSnapshot | null = null;
+
+  // Outbox, drained by ready().
+  msgs: Message[] = [];
+  msgsAfterPersist: Message[] = [];
+  readStates: ReadState[] = [];
+  droppedReads: string[] = [];
+  snapshotToInstall: Snapshot | null = null;
+  /** Set when followers may need an append (new entries or a new commit index). */
+  needBroadcast = false;
+  prevHard: HardState;
+  prevSoft: SoftState;
+  /** The Ready handed out and not yet advanced. */
+  outstanding: Ready | null = null;
+
+  constructor(cfg: ResolvedConfig, initial: InitialState) {
+    this.cfg = cfg;
+    this.id = cfg.id;
+    this.term = initial.hardState.currentTerm;
+    this.votedFor = initial.hardState.votedFor;
+    this.snapshot = initial.snapshot;
+    const snap = initial.snapshot?.meta;
+    this.log = new RaftLog(snap?.lastIncludedIndex ?? 0, snap?.lastIncludedTerm ?? 0);
+    this.config = new ConfigHistory(snap?.membership ?? EMPTY_MEMBERSHIP, snap?.lastIncludedIndex ?? 0);
+    const entries = initial.entries.filter((e) => e.index > this.log.firstIndex - 1);
+    this.appendEntries(entries);
+    this.log.unstableFrom = this.log.lastIndex() + 1;
+    this.log.persistedIndex = this.log.lastIndex();
+    this.prevHard = { currentTerm: this.term, votedFor: this.votedFor };
+    if (initial.snapshot === null && entries.length === 0 && initial.bootstrap !== null) {
+      this.bootstrap(initial);
+    }
+    this.prevSoft = { role: this.role, leader: this.leader, term: this.term };
+    this.resetRandomizedTimeout();
+  }
+
+  /**
+   * Bootstrap scheme: a brand-new node given a membership writes it as entry (1, term 1), a
+   * config entry, and moves to term 1. Both come out in the first Ready, so they are
+   * persisted; every node bootstrapped with the same membership holds the identical entry.
+   */
+  private bootstrap(initial: InitialState): void {
+    const membership = initial.bootstrap;
+    assert(membership !== null, "bootstrap without membership");
+    const entry: Entry = { index: 1, term: 1, kind: "config", data: new Uint8Array(0), membership };
+    this.term = Math.max(this.term, 1);
+    this.appendEntries([entry]);
+  }
+
+  /** Appends entries at the end of the log; config entries take effect at once (§4.1). */
+  appendEntries(entries: readonly Entry[]): void {
+    this.log.append(entries);
+    this.noteConfigs(entries, 0);
+  }
+
+  /** Records config entries among `entries` with index ≥ `from` (after an append). */
+  noteConfigs(entries: readonly Entry[], from: LogIndex): void {
+    let changed = false;
+    for (const e of entries) {
+      if (e.index >= from && e.kind === "config" && e.membership !== undefined && e.index > this.config.currentIndex) {
+        this.config.push(e.index, e.membership);
+        changed = true;
+      }
+    }
+    if (changed) this.onMembershipChanged();
+  }
+
+  onMembershipChanged(): void {
+    if (this.role === "leader") syncProgress(this);
+  }
+
+  resetRandomizedTimeout(): void {
+    this.randomizedElectionTimeout = this.cfg.electionTicks + this.cfg.rng.int(this.cfg.electionTicks);
+  }
+
+  /** A voter of the current configuration may campaign; learners and outsiders never do. */
+  isPromotable(): boolean {
+    return this.config.isVoter(this.id);
+  }
+
+  send(m: Message, afterPersist: boolean): void {
+    if (afterPersist) this.msgsAfterPersist.push(m);
+    else this.msgs.push(m);
+  }
+
+  private reset(term: Term): void {
+    if (term !== this.term) {
+      this.term = term;
+      this.votedFor = null;
+    }
+    const wasLeader = this.role === "leader";
+    this.electionElapsed = 0;
+    this.heartbeatElapsed = 0;
+    this.resetRandomizedTimeout();
+    this.votes.clear();
+    this.transferee = null;
+    this.transferElapsed = 0;
+    this.uncommittedBytes = 0;
+    if (wasLeader) {
+      this.progress = new Map();
+      dropAllReads(this);
+    }
+  }
+
+  /** §5.1: step down (or stay) as follower of `term`, following `leader` if known. */
+  becomeFollower(term: Term, leader: NodeId | null): void {
+    const oldLeader = this.leader;
+    this.reset(term);
+    this.role = "follower";
+    this.leader = leader;
+    if (oldLeader !== leader) this.reads.dropForwarded(this);
+  }
+
+  /** Thesis §9.6: a PreVote round asks whether we could win, without bumping the term. */
+  becomePreCandidate(): void {
+    assert(this.role !== "leader", "leader cannot become precandidate");
+    const term = this.term;
+    this.reset(term);
+    this.role = "precandidate";
+    this.setLeader(null);
+  }
+
+  /** §5.2: increment the term, vote for self. */
+  becomeCandidate(): void {
+    assert(this.role !== "leader", "leader cannot become candidate");
+    this.reset(this.term + 1);
+    this.role = "candidate";
+    this.votedFor = this.id;
+    this.setLeader(null);
+  }
+
+  /** §5.2, §8: the winner appends a no-op of its term so it can commit promptly. */
+  becomeLeader(): void {
+    assert(this.role === "candidate", "only a candidate becomes leader");
+    this.reset(this.term);
+    this.role = "leader";
+    this.leader = this.id;
+    this.reads.startTerm();
+    syncProgress(this);
+    // Any config entry still uncommitted blocks changes until this term commits one.
+    this.pendingConfIndex = this.log.lastIndex();
+    appendAsLeader(this, [{ index: this.log.lastIndex() + 1, term: this.term, kind: "noop", data: new Uint8Array(0) }]);
+  }
+
+  private setLeader(leader: NodeId | null): void {
+    if (this.leader !== leader) this.reads.dropForwarded(this);
+    this.leader = leader;
+  }
+
+  // ---- RaftCore ----
+
+  tick(): void {
+    if (this.role === "leader") tickLeader(this);
+    else tickElection(this);
+  }
+
+  step(m: Message): void {
+    if (m.to !== this.id || m.from === this.id) return;
+    if (m.term > this.term) {
+      if (!this.stepHigherTerm(m)) return;
+    } else if (m.term < this.term) {
+      this.stepLowerTerm(m);
+      return;
+    }
+    this.dispatch(m);
+  }
+
+  /** §5.1: a higher term makes us a follower, except for PreVote traffic and sticky leases. */
+  private stepHigherTerm(m: Message): boolean {
+    if (m.type === "RequestVote") {
+      // Leader stickiness (thesis §4.2.3/§9.6): ignore disruptive requests while a leader lives.
+      if (!m.transfer && inLease(this)) return false;
+      if (m.preVote) return true;
+      this.becomeFollower(m.term, null);
+      return true;
+    }
+    if (m.type === "RequestVoteReply" && m.preVote && m.voteGranted) return true;
+    const fromLeader = m.type === "AppendEntries" || m.type === "InstallSnapshot" || m.type === "TimeoutNow";
+    this.becomeFollower(m.term, fromLeader ? m.from : null);
+    return true;
+  }
+
+  /** Stale-term messages: tell an old leader or candidate our term; drop the rest. */
+  private stepLowerTerm(m: Message): void {
+    if (m.type === "AppendEntries" || m.type === "InstallSnapshot") {
+      this.send(
+        { type: "AppendEntriesReply", from: this.id, to: m.from, term: this.term, success: false,
+          matchIndex: 0, conflictIndex: 0, conflictTerm: 0, readRound: 0 },
+        true,
+      );
+    } else if (m.type === "RequestVote") {
+      this.send(
+        { type: "RequestVoteReply", from: this.id, to: m.from, term: this.term, preVote: m.preVote, voteGranted: false },
+        true,
+      );
+    }
+  }
+
+  private dispatch(m: Message): void {
+    switch (m.type) {
+      case "RequestVote":
+        return handleRequestVote(this, m);
+      case "RequestVoteReply":
+        return handleVoteReply(this, m);
+      case "AppendEntries":
+        return handleAppendEntries(this, m);
+      case "AppendEntriesReply":
+        return handleAppendReply(this, m);
+      case "InstallSnapshot":
+        return handleInstallSnapshot(this, m);
+      case "InstallSnapshotReply":
+        return handleSnapshotReply(this, m);
+      case "TimeoutNow":
+        return handleTimeoutNow(this, m);
+      case "ReadIndex":
+        return handleReadIndexRequest(this, m);
+      case "ReadIndexReply":
+        return handleReadIndexReply(this, m);
+      default:
+        return unreachable(m);
+    }
+  }
+
+  propose(data: Uint8Array): ProposeResult {
+    if (this.role !== "leader") return { ok: false, reason: "notLeader", leader: this.leader };
+    if (this.transferee !== null) return { ok: false, reason: "transferring", leader: this.leader };
+    if (this.uncommittedBytes > 0 && this.uncommittedBytes + data.length > this.cfg.uncommittedBytesMax) {
+      return { ok: false, reason: "busy", leader: this.leader };
+    }
+    const entry: Entry = { index: this.log.lastIndex() + 1, term: this.term, kind: "normal", data };
+    appendAsLeader(this, [entry]);
+    return { ok: true, id: { index: entry.index, term: entry.term } };
+  }
+
+  proposeConfChange(change: ConfChange): ProposeResult {
+    return proposeConfChange(this, change);
+  }
+
+  readIndex(ctx: string): void {
+    requestRead(this, ctx, null);
+  }
+
+  transferLeadership(id: NodeId): boolean {
+    return transferLeadership(this, id);
+  }
+
+  /** Starts an election now (tests and single-node start). */
+  campaign(): void {
+    campaign(this, false);
+  }
+
+  hasReady(): boolean {
+    return hasReady(this);
+  }
+
+  ready(): Ready {
+    return buildReady(this);
+  }
+
+  advance(ready: Ready): void {
+    advanceReady(this, ready);
+  }
+
+  snapshotTaken(index: LogIndex, data: Uint8Array, trailingEntries: number): void {
+    takeSnapshot(this, index, data, trailingEntries);
+  }
+
+  status(): RaftStatus {
+    return {
+      id: this.id,
+      role: this.role,
+      term: this.term,
+      leader: this.leader,
+      votedFor: this.votedFor,
+      commitIndex: this.log.commitIndex,
+      lastApplied: this.log.lastApplied,
+      lastLogIndex: this.log.lastIndex(),
+      snapshotIndex: this.snapshot?.meta.lastIncludedIndex ?? 0,
+      members: this.config.current.members,
+    };
+  }
+
+  entries(): readonly Entry[] {
+    return this.log.all();
+  }
+
+  /** Flushes batched appends (called before building a Ready). */
+  flush(): void {
+    if (this.needBroadcast && this.role === "leader") broadcastAppend(this);
+    this.needBroadcast = false;
+    this.reads.flush(this);
+  }
+}

@@ -1,0 +1,154 @@
+// Elections: randomized timeouts (§5.2), PreVote (thesis §9.6), vote granting with the
+// up-to-date check (§5.4.1), leader stickiness and CheckQuorum (thesis §6.2, §9.6).
+
+import type { Raft } from "./core.ts";
+import type { RequestVote, RequestVoteReply } from "./messages.ts";
+import { quorumSize, voteResult } from "./quorum.ts";
+import { broadcastHeartbeat } from "./replication.ts";
+import { abortTransferIfExpired } from "./transfer.ts";
+
+/** Largest value electionElapsed grows to while a node cannot campaign (keeps it bounded). */
+const ELAPSED_CAP_TICKS = 1 << 30;
+
+/**
+ * True while this node has heard from a live leader within the minimum election timeout:
+ * it then ignores (pre)votes, so a partitioned or removed server cannot depose the leader.
+ */
+export function inLease(r: Raft): boolean {
+  return r.cfg.checkQuorum && r.leader !== null && r.electionElapsed < r.cfg.electionTicks;
+}
+
+/** Follower/candidate tick: campaign once the randomized election timeout passes (§5.2). */
+export function tickElection(r: Raft): void {
+  r.electionElapsed = Math.min(r.electionElapsed + 1, ELAPSED_CAP_TICKS);
+  if (!r.isPromotable()) return;
+  // A lone voter has no one to wait for: it elects itself on its first tick.
+  const alone = r.config.voters.length === 1;
+  if (alone || r.electionElapsed >= r.randomizedElectionTimeout) {
+    campaign(r, false);
+  }
+}
+
+/** Leader tick: heartbeats every heartbeatTicks; CheckQuorum every electionTicks (§6.2). */
+export function tickLeader(r: Raft): void {
+  r.heartbeatElapsed++;
+  r.electionElapsed++;
+  if (r.transferee !== null) {
+    r.transferElapsed++;
+    abortTransferIfExpired(r);
+  }
+  if (r.electionElapsed >= r.cfg.electionTicks) {
+    r.electionElapsed = 0;
+    if (r.cfg.checkQuorum && !checkQuorumActive(r)) {
+      r.becomeFollower(r.term, null);
+      return;
+    }
+  }
+  if (r.heartbeatElapsed >= r.cfg.heartbeatTicks) {
+    r.heartbeatElapsed = 0;
+    broadcastHeartbeat(r);
+  }
+}
+
+/** Did a majority of voters (self included, if a voter) talk to us since the last check? */
+function checkQuorumActive(r: Raft): boolean {
+  let active = r.config.isVoter(r.id) ? 1 : 0;
+  for (const [id, pr] of r.progress) {
+    if (pr.recentActive && r.config.isVoter(id)) active++;
+    pr.recentActive = false;
+  }
+  return active >= quorumSize(r.config.voters.length);
+}
+
+/**
+ * Starts an election. With PreVote and no transfer, first a PreVote round (thesis §9.6);
+ * a transfer (TimeoutNow) skips it and marks its RequestVotes to bypass stickiness (§3.10).
+ */
+export function campaign(r: Raft, transfer: boolean): void {
+  if (!r.isPromotable() || r.role === "leader") return;
+  if (!r.cfg.preVote || transfer) {
+    campaignReal(r, transfer);
+    return;
+  }
+  r.becomePreCandidate();
+  r.votes.set(r.id, true);
+  if (tallyAndAdvance(r)) return;
+  const lastLogIndex = r.log.lastIndex();
+  const lastLogTerm = r.log.lastTerm();
+  for (const id of r.config.voters) {
+    if (id === r.id) continue;
+    // PreVote changes no persistent state, so it may leave at once; it asks for term + 1.
+    r.send(
+      { type: "RequestVote", from: r.id, to: id, term: r.term + 1, preVote: true, lastLogIndex, lastLogTerm, transfer: false },
+      false,
+    );
+  }
+}
+
+/** Acts on the tally; returns true if the (pre)election is decided. */
+function tallyAndAdvance(r: Raft): boolean {
+  const result = voteResult(r.config.voters, r.votes);
+  if (result === "pending") return false;
+  if (result === "lost") {
+    r.becomeFollower(r.term, null);
+    return true;
+  }
+  if (r.role === "precandidate") campaignReal(r, false);
+  else r.becomeLeader();
+  return true;
+}
+
+/** §5.2: a real election in term + 1; RequestVotes leave only after the term and self-vote persist. */
+function campaignReal(r: Raft, transfer: boolean): void {
+  r.becomeCandidate();
+  r.votes.set(r.id, true);
+  if (tallyAndAdvance(r)) return;
+  const lastLogIndex = r.log.lastIndex();
+  const lastLogTerm = r.log.lastTerm();
+  for (const id of r.config.voters) {
+    if (id === r.id) continue;
+    const m: RequestVote = {
+      type: "RequestVote", from: r.id, to: id, term: r.term, preVote: false, lastLogIndex, lastLogTerm, transfer,
+    };
+    r.send(m, true);
+  }
+}
+
+/**
+ * §5.2, §5.4.1: grant a vote if we have not voted for someone else this term (and follow
+ * no leader in it) and the candidate's log is at least as up-to-date as ours. A PreVote is
+ * granted on the same log check for a term above ours, without recording anything.
+ */
+export function handleRequestVote(r: Raft, m: RequestVote): void {
+  const upToDate = r.log.isUpToDate(m.lastLogIndex, m.lastLogTerm);
+  let grant: boolean;
+  if (m.preVote) {
+    grant = m.term > r.term && upToDate;
+  } else {
+    const canVote = r.votedFor === m.from || (r.votedFor === null && r.leader === null);
+    grant = canVote && upToDate;
+    if (grant) {
+      r.votedFor = m.from;
+      // Granting a vote resets the election timer (§5.2, Figure 2 "Followers").
+      r.electionElapsed = 0;
+    }
+  }
+  const reply: RequestVoteReply = {
+    type: "RequestVoteReply", from: r.id, to: m.from, term: grant && m.preVote ? m.term : r.term,
+    preVote: m.preVote, voteGranted: grant,
+  };
+  // A real vote must be on disk before it is announced (persist before you speak).
+  r.send(reply, !m.preVote);
+}
+
+/** Counts a (pre)vote reply for the round we are in; stale rounds are ignored. */
+export function handleVoteReply(r: Raft, m: RequestVoteReply): void {
+  if (m.preVote) {
+    if (r.role !== "precandidate") return;
+    if (m.voteGranted && m.term !== r.term + 1) return;
+  } else if (r.role !== "candidate") {
+    return;
+  }
+  r.votes.set(m.from, m.voteGranted);
+  tallyAndAdvance(r);
+}

@@ -1,0 +1,138 @@
+// Per-follower replication progress on the leader (§5.3 nextIndex/matchIndex), as a small
+// state machine: probe (one append at a time), replicate (pipelined), snapshot (sending one).
+
+import type { LogIndex } from "./types.ts";
+
+export type ProgressState = "probe" | "replicate" | "snapshot";
+
+/**
+ * What the leader knows about one follower. Every state transition is a method here.
+ * Invariants: matchIndex < nextIndex; in "snapshot" state pendingSnapshot > 0.
+ */
+export class Progress {
+  matchIndex: LogIndex = 0;
+  nextIndex: LogIndex;
+  state: ProgressState = "probe";
+  /** In probe state: an append is outstanding; cleared by a reply or a heartbeat. */
+  probeSent = false;
+  /** Snapshot being sent (its lastIncludedIndex) and the next byte offset to send. */
+  pendingSnapshot: LogIndex = 0;
+  snapshotOffset = 0;
+  /** In snapshot state: a chunk is outstanding; cleared by its reply or a heartbeat. */
+  chunkSent = false;
+  /** Heard from this follower since the last CheckQuorum round (§6.2). */
+  recentActive = false;
+  /** Highest commit index this follower was told (and can apply given what it was sent). */
+  commitSent: LogIndex = 0;
+  /** matchIndex at the previous heartbeat and heartbeats since without progress (stall check). */
+  matchAtHeartbeat: LogIndex = 0;
+  stalledHeartbeats = 0;
+  /** Highest ReadIndex round this follower acknowledged (§6.4). */
+  readAck = 0;
+  /** Last index of each pipelined append in flight, oldest first (bounded window). */
+  private inflight: LogIndex[] = [];
+  private readonly inflightMax: number;
+
+  constructor(nextIndex: LogIndex, inflightMax: number) {
+    this.nextIndex = nextIndex;
+    this.inflightMax = inflightMax;
+  }
+
+  becomeProbe(): void {
+    // After a snapshot the follower holds at least the snapshot; probe right after it.
+    const next =
+      this.state === "snapshot" ? Math.max(this.matchIndex, this.pendingSnapshot) + 1 : this.matchIndex + 1;
+    this.resetState("probe");
+    this.nextIndex = next;
+  }
+
+  becomeReplicate(): void {
+    this.resetState("replicate");
+    this.nextIndex = this.matchIndex + 1;
+  }
+
+  becomeSnapshot(snapshotIndex: LogIndex): void {
+    this.resetState("snapshot");
+    this.pendingSnapshot = snapshotIndex;
+  }
+
+  private resetState(state: ProgressState): void {
+    this.state = state;
+    this.probeSent = false;
+    this.pendingSnapshot = 0;
+    this.snapshotOffset = 0;
+    this.chunkSent = false;
+    this.inflight.length = 0;
+  }
+
+  /** A successful reply acknowledged entries up to `index`. Returns true if matchIndex grew. */
+  maybeUpdate(index: LogIndex): boolean {
+    let updated = false;
+    if (this.matchIndex < index) {
+      this.matchIndex = index;
+      updated = true;
+      this.probeSent = false;
+    }
+    this.nextIndex = Math.max(this.nextIndex, index + 1);
+    this.freeUpTo(index);
+    return updated;
+  }
+
+  /**
+   * A rejection of an append whose prevLogIndex was `rejected`; `hintNext` is where the
+   * conflict hint says to probe (§5.3 optimization). Returns false for a stale rejection,
+   * which must be ignored.
+   */
+  maybeDecrTo(rejected: LogIndex, hintNext: LogIndex): boolean {
+    if (this.state === "replicate") {
+      if (rejected <= this.matchIndex) return false;
+      this.becomeProbe();
+      this.nextIndex = Math.max(this.matchIndex + 1, Math.min(rejected, hintNext));
+      return true;
+    }
+    if (this.state === "snapshot") return false;
+    if (rejected !== this.nextIndex - 1) return false;
+    this.nextIndex = Math.max(this.matchIndex + 1, Math.min(rejected, hintNext));
+    this.probeSent = false;
+    return true;
+  }
+
+  /** An append carrying entries up to `lastIndex` was sent. */
+  sentEntries(lastIndex: LogIndex): void {
+    if (this.state === "replicate") {
+      this.nextIndex = lastIndex + 1;
+      this.inflight.push(lastIndex);
+    } else if (this.state === "probe") {
+      this.probeSent = true;
+    }
+  }
+
+  /** Forget in-flight appends acknowledged up to `index`. */
+  private freeUpTo(index: LogIndex): void {
+    let n = 0;
+    while (n < this.inflight.length && (this.inflight[n] as LogIndex) <= index) n++;
+    if (n > 0) this.inflight.splice(0, n);
+  }
+
+  inflightCount(): number {
+    return this.inflight.length;
+  }
+
+  /** A heartbeat reply: let a stalled probe or snapshot chunk be sent again. */
+  onHeartbeat(): void {
+    this.probeSent = false;
+    this.chunkSent = false;
+  }
+
+  /** True if the leader should not send more appends now (flow control). */
+  isPaused(): boolean {
+    switch (this.state) {
+      case "probe":
+        return this.probeSent;
+      case "replicate":
+        return this.inflight.length >= this.inflightMax;
+      case "snapshot":
+        return true;
+    }
+  }
+}

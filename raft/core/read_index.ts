@@ -1,0 +1,187 @@
+// ReadIndex (thesis §6.4): linearizable reads without writing to the log. The leader
+// records its commit index, confirms it still leads with one heartbeat round acknowledged
+// by a majority (batched across every read pending at that round), then releases the reads.
+
+import type { Raft } from "./core.ts";
+import type { ReadIndexReply, ReadIndexRequest } from "./messages.ts";
+import { quorumSize } from "./quorum.ts";
+import { sendHeartbeat } from "./replication.ts";
+import type { LogIndex, NodeId } from "./types.ts";
+
+interface PendingRead {
+  readonly ctx: string;
+  /** Follower that forwarded the read, or null for a read asked on this node. */
+  readonly from: NodeId | null;
+}
+
+interface Round {
+  readonly id: number;
+  /** The leader's commit index when the round started: the read index of its reads. */
+  readonly index: LogIndex;
+  readonly reads: PendingRead[];
+}
+
+/**
+ * Reads waiting on this node. On a leader: before its first commit of the term, batched
+ * for the next round, or in a round awaiting acknowledgements. On a follower: forwarded
+ * to the leader and awaiting its ReadIndexReply.
+ */
+export class ReadQueue {
+  /** Highest round id started by this node; ids never repeat, so old acks cannot match. */
+  latestRound = 0;
+  /** Rounds ≤ termBase belong to an earlier leadership of this node. */
+  private termBase = 0;
+  private waiting: PendingRead[] = [];
+  private batch: PendingRead[] = [];
+  private rounds: Round[] = [];
+  private toForward: string[] = [];
+  private forwarded = new Set<string>();
+
+  size(): number {
+    let n = this.waiting.length + this.batch.length + this.toForward.length + this.forwarded.size;
+    for (const round of this.rounds) n += round.reads.length;
+    return n;
+  }
+
+  /** Something for flush() to do. */
+  hasWork(): boolean {
+    return this.batch.length > 0 || this.toForward.length > 0;
+  }
+
+  /** A new leadership begins: forget acknowledgements of earlier rounds. */
+  startTerm(): void {
+    this.termBase = this.latestRound;
+  }
+
+  enqueue(r: Raft, read: PendingRead): void {
+    if (r.log.term(r.log.commitIndex) === r.term) this.batch.push(read);
+    else this.waiting.push(read); // §6.4 step 1: not before an entry of this term commits
+  }
+
+  forward(ctx: string): void {
+    this.toForward.push(ctx);
+    this.forwarded.add(ctx);
+  }
+
+  /** The leader committed: reads waiting for its first commit of the term may proceed. */
+  onCommit(r: Raft): void {
+    if (this.waiting.length > 0 && r.log.term(r.log.commitIndex) === r.term) {
+      for (const read of this.waiting) this.batch.push(read);
+      this.waiting = [];
+    }
+  }
+
+  /** Starts one round for all batched reads, or forwards queued reads to the leader. */
+  flush(r: Raft): void {
+    if (r.role === "leader" && this.batch.length > 0) {
+      const id = ++this.latestRound;
+      this.rounds.push({ id, index: r.log.commitIndex, reads: this.batch });
+      this.batch = [];
+      for (const [peer, pr] of r.progress) {
+        if (r.config.isVoter(peer)) sendHeartbeat(r, peer, pr);
+      }
+      this.release(r);
+    }
+    if (this.toForward.length > 0 && r.role !== "leader" && r.leader !== null) {
+      const m: ReadIndexRequest = { type: "ReadIndex", from: r.id, to: r.leader, term: r.term, ctxs: this.toForward };
+      r.send(m, false);
+      this.toForward = [];
+    }
+  }
+
+  /** A follower acknowledged heartbeats up to round `round`. */
+  ack(r: Raft, from: NodeId, round: number): void {
+    if (round <= this.termBase) return;
+    const pr = r.progress.get(from);
+    if (pr === undefined || round <= pr.readAck) return;
+    pr.readAck = round;
+    this.release(r);
+  }
+
+  /** Releases, in order, every round acknowledged by a majority of voters. */
+  private release(r: Raft): void {
+    const q = quorumSize(r.config.voters.length);
+    while (this.rounds.length > 0) {
+      const round = this.rounds[0] as Round;
+      let acks = r.config.isVoter(r.id) ? 1 : 0;
+      for (const [id, pr] of r.progress) if (pr.readAck >= round.id && r.config.isVoter(id)) acks++;
+      if (acks < q) return;
+      this.rounds.shift();
+      answer(r, round.reads, round.index);
+    }
+  }
+
+  /** Leadership is lost: fail every leader-side read (§6.4: the read index is void). */
+  dropLeaderReads(r: Raft): void {
+    const all: PendingRead[] = [...this.waiting, ...this.batch];
+    for (const round of this.rounds) all.push(...round.reads);
+    this.waiting = [];
+    this.batch = [];
+    this.rounds = [];
+    answer(r, all, -1);
+  }
+
+  /** The leader changed: reads forwarded to the old one will never be answered. */
+  dropForwarded(r: Raft): void {
+    for (const ctx of this.forwarded) r.droppedReads.push(ctx);
+    this.forwarded.clear();
+    this.toForward = [];
+  }
+
+  /** A ReadIndexReply for forwarded reads; unknown ctxs (duplicates) are ignored. */
+  onReply(r: Raft, m: ReadIndexReply): void {
+    for (const ctx of m.ctxs) {
+      if (!this.forwarded.delete(ctx)) continue;
+      if (m.readIndex < 0) r.droppedReads.push(ctx);
+      else r.readStates.push({ ctx, readIndex: m.readIndex });
+    }
+  }
+}
+
+/** Hands reads their read index (-1: dropped), replying once per forwarding follower. */
+function answer(r: Raft, reads: readonly PendingRead[], readIndex: LogIndex): void {
+  const remote = new Map<NodeId, string[]>();
+  for (const read of reads) {
+    if (read.from === null) {
+      if (readIndex < 0) r.droppedReads.push(read.ctx);
+      else r.readStates.push({ ctx: read.ctx, readIndex });
+    } else {
+      const list = remote.get(read.from);
+      if (list === undefined) remote.set(read.from, [read.ctx]);
+      else list.push(read.ctx);
+    }
+  }
+  for (const [to, ctxs] of remote) {
+    r.send({ type: "ReadIndexReply", from: r.id, to, term: r.term, ctxs, readIndex }, false);
+  }
+}
+
+/** A read asked locally (`from` null) or forwarded by follower `from`. */
+export function requestRead(r: Raft, ctx: string, from: NodeId | null): void {
+  const full = r.reads.size() >= r.cfg.pendingReadsMax;
+  if (r.role === "leader") {
+    if (full) answer(r, [{ ctx, from }], -1);
+    else r.reads.enqueue(r, { ctx, from });
+    return;
+  }
+  if (from !== null) {
+    answer(r, [{ ctx, from }], -1);
+  } else if (r.leader === null || full) {
+    r.droppedReads.push(ctx);
+  } else {
+    r.reads.forward(ctx);
+  }
+}
+
+export function handleReadIndexRequest(r: Raft, m: ReadIndexRequest): void {
+  for (const ctx of m.ctxs) requestRead(r, ctx, m.from);
+}
+
+export function handleReadIndexReply(r: Raft, m: ReadIndexReply): void {
+  if (r.role === "leader") return;
+  r.reads.onReply(r, m);
+}
+
+export function dropAllReads(r: Raft): void {
+  r.reads.dropLeaderReads(r);
+}

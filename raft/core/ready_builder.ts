@@ -1,0 +1,94 @@
+// Builds the Ready batch from the core's outbox and applies advance(): the only place
+// where "handed out" becomes "persisted / applied".
+
+import { assert } from "./assert.ts";
+import type { Raft } from "./core.ts";
+import type { Ready } from "./ready.ts";
+import { maybeCommit } from "./replication.ts";
+
+/** Upper bound on the bytes of committed entries handed out in one Ready. */
+const COMMITTED_BYTES_MAX = 64 * 1024 * 1024;
+
+function hardChanged(r: Raft): boolean {
+  return r.prevHard.currentTerm !== r.term || r.prevHard.votedFor !== r.votedFor;
+}
+
+function softChanged(r: Raft): boolean {
+  return r.prevSoft.role !== r.role || r.prevSoft.leader !== r.leader || r.prevSoft.term !== r.term;
+}
+
+/** True if ready() would return something to do (false while a Ready is outstanding). */
+export function hasReady(r: Raft): boolean {
+  if (r.outstanding !== null) return false;
+  r.flush();
+  return (
+    r.msgs.length > 0 ||
+    r.msgsAfterPersist.length > 0 ||
+    r.log.unstableFrom <= r.log.lastIndex() ||
+    r.log.commitIndex > r.log.handedOut ||
+    r.readStates.length > 0 ||
+    r.droppedReads.length > 0 ||
+    r.snapshotToInstall !== null ||
+    hardChanged(r) ||
+    softChanged(r)
+  );
+}
+
+/** Drains the outbox into one Ready. At most one Ready may be outstanding. */
+export function buildReady(r: Raft): Ready {
+  assert(r.outstanding === null, "ready() called again before advance()");
+  r.flush();
+  const log = r.log;
+  const committed =
+    log.commitIndex > log.handedOut ? log.slice(log.handedOut + 1, log.commitIndex, COMMITTED_BYTES_MAX) : [];
+  const ready: Ready = {
+    hardState: hardChanged(r) ? { currentTerm: r.term, votedFor: r.votedFor } : null,
+    snapshot: r.snapshotToInstall,
+    entries: log.unstable(),
+    messages: r.msgs,
+    messagesAfterPersist: r.msgsAfterPersist,
+    committed,
+    readStates: r.readStates,
+    droppedReads: r.droppedReads,
+    softState: softChanged(r) ? { role: r.role, leader: r.leader, term: r.term } : null,
+  };
+  log.unstableFrom = log.lastIndex() + 1;
+  const lastCommitted = committed[committed.length - 1];
+  if (lastCommitted !== undefined) log.handedOut = lastCommitted.index;
+  if (ready.hardState !== null) r.prevHard = ready.hardState;
+  if (ready.softState !== null) r.prevSoft = ready.softState;
+  r.msgs = [];
+  r.msgsAfterPersist = [];
+  r.readStates = [];
+  r.droppedReads = [];
+  r.snapshotToInstall = null;
+  r.outstanding = ready;
+  return ready;
+}
+
+/**
+ * The driver carried `ready` out: its entries and snapshot are durable (they now count
+ * toward the leader's own match, §10.2.1 of the thesis) and its committed entries applied.
+ */
+export function advanceReady(r: Raft, ready: Ready): void {
+  assert(r.outstanding === ready, "advance() with a Ready that is not the outstanding one");
+  r.outstanding = null;
+  const log = r.log;
+  if (ready.snapshot !== null) {
+    const idx = ready.snapshot.meta.lastIncludedIndex;
+    if (log.firstIndex - 1 === idx) log.persistedIndex = Math.max(log.persistedIndex, idx);
+    log.lastApplied = Math.max(log.lastApplied, idx);
+  }
+  // Entries truncated while this Ready was out are not ours any more: count only the
+  // prefix that still matches (Log Matching: one matching entry implies all before it).
+  for (let i = ready.entries.length - 1; i >= 0; i--) {
+    const e = ready.entries[i];
+    if (e !== undefined && log.term(e.index) === e.term) {
+      if (e.index > log.persistedIndex) log.persistedIndex = e.index;
+      break;
+    }
+  }
+  const lastCommitted = ready.committed[ready.committed.length - 1];
+  if (lastCommitted !== undefined) log.lastApplied = Math.max(log.lastApplied, lastCommitted.index);
+  if (r.role === "leader") maybeCommit(r);
+}

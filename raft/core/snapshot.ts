@@ -1,0 +1,124 @@
+// Snapshots (§7, thesis Figure 5.3): local compaction after the application snapshots,
+// sending InstallSnapshot in chunks to followers behind the log's start, and installing one.
+
+import { assert } from "./assert.ts";
+import type { Raft } from "./core.ts";
+import type { InstallSnapshot, InstallSnapshotReply } from "./messages.ts";
+import type { Progress } from "./progress.ts";
+import { maybeCommit, sendAppend } from "./replication.ts";
+import type { LogIndex, NodeId, Snapshot, SnapshotMeta } from "./types.ts";
+
+/** Largest snapshot a follower accepts (guards memory against a runaway sender). */
+const SNAPSHOT_BYTES_MAX = 4 * 1024 * 1024 * 1024;
+
+/** A snapshot being received, chunk by chunk. Invariant: size = sum of chunk lengths. */
+export interface IncomingSnapshot {
+  readonly meta: SnapshotMeta;
+  readonly chunks: Uint8Array[];
+  size: number;
+}
+
+/** The application saved a snapshot up to `index`: remember it and compact the log (§7). */
+export function takeSnapshot(r: Raft, index: LogIndex, data: Uint8Array, trailingEntries: number): void {
+  assert(Number.isSafeInteger(trailingEntries) && trailingEntries >= 0, "snapshotTaken: bad trailingEntries");
+  assert(index <= r.log.lastApplied, `snapshotTaken: index ${index} beyond lastApplied ${r.log.lastApplied}`);
+  if (index <= (r.snapshot?.meta.lastIncludedIndex ?? 0)) return;
+  const term = r.log.term(index);
+  assert(term !== undefined, `snapshotTaken: term of ${index} unknown`);
+  const meta: SnapshotMeta = { lastIncludedIndex: index, lastIncludedTerm: term, membership: r.config.at(index) };
+  r.snapshot = { meta, data };
+  r.config.compactTo(index);
+  r.log.compactBefore(Math.max(r.log.firstIndex, index - trailingEntries + 1));
+}
+
+/** Sends the next chunk of our snapshot to a follower in snapshot state (one in flight). */
+export function sendSnapshotChunk(r: Raft, id: NodeId, pr: Progress): boolean {
+  const snap = r.snapshot;
+  if (snap === null || pr.chunkSent) return false;
+  // A newer snapshot replaced the one being sent: start over with it.
+  if (snap.meta.lastIncludedIndex !== pr.pendingSnapshot) pr.becomeSnapshot(snap.meta.lastIncludedIndex);
+  const offset = Math.min(pr.snapshotOffset, snap.data.length);
+  const end = Math.min(offset + r.cfg.snapshotChunkBytes, snap.data.length);
+  const m: InstallSnapshot = {
+    type: "InstallSnapshot", from: r.id, to: id, term: r.term, meta: snap.meta, offset,
+    data: snap.data.subarray(offset, end), done: end === snap.data.length,
+  };
+  r.send(m, false);
+  pr.chunkSent = true;
+  return true;
+}
+
+/** Leader: a follower reported how much of the snapshot it holds. */
+export function handleSnapshotReply(r: Raft, m: InstallSnapshotReply): void {
+  if (r.role !== "leader") return;
+  const pr = r.progress.get(m.from);
+  if (pr === undefined) return;
+  pr.recentActive = true;
+  if (m.done) {
+    if (pr.state === "snapshot" && m.lastIncludedIndex >= pr.pendingSnapshot) pr.becomeProbe();
+    if (pr.maybeUpdate(m.lastIncludedIndex)) maybeCommit(r);
+    if (r.role === "leader" && pr.state !== "snapshot") sendAppend(r, m.from, pr, true);
+    return;
+  }
+  if (pr.state !== "snapshot" || m.lastIncludedIndex !== pr.pendingSnapshot || !pr.chunkSent) return;
+  pr.snapshotOffset = m.nextOffset < 0 ? 0 : m.nextOffset;
+  pr.chunkSent = false;
+  sendSnapshotChunk(r, m.from, pr);
+}
+
+function reply(r: Raft, m: InstallSnapshot, nextOffset: number, done: boolean): void {
+  const out: InstallSnapshotReply = {
+    type: "InstallSnapshotReply", from: r.id, to: m.from, term: r.term,
+    lastIncludedIndex: m.meta.lastIncludedIndex, nextOffset, done,
+  };
+  // "done" promises the snapshot is durable, so it waits for persistence.
+  r.send(out, done);
+}
+
+/** Follower: accumulate chunks in order; install when the last one arrives. */
+export function handleInstallSnapshot(r: Raft, m: InstallSnapshot): void {
+  if (r.role === "leader") return;
+  if (r.role !== "follower" || r.leader !== m.from) r.becomeFollower(r.term, m.from);
+  r.electionElapsed = 0;
+  const meta = m.meta;
+  const idx = meta.lastIncludedIndex;
+  if (idx <= r.log.commitIndex || r.log.term(idx) === meta.lastIncludedTerm) {
+    // We already hold everything the snapshot covers: committed entries match (§5.4.3).
+    if (idx > r.log.commitIndex) r.log.commitIndex = idx;
+    r.incoming = null;
+    return reply(r, m, m.offset + m.data.length, true);
+  }
+  let inc = r.incoming;
+  if (inc === null || inc.meta.lastIncludedIndex !== idx || inc.meta.lastIncludedTerm !== meta.lastIncludedTerm) {
+    if (m.offset !== 0) return reply(r, m, -1, false);
+    inc = { meta, chunks: [], size: 0 };
+    r.incoming = inc;
+  }
+  if (m.offset !== inc.size) return reply(r, m, inc.size, false);
+  if (inc.size + m.data.length > SNAPSHOT_BYTES_MAX) {
+    r.incoming = null;
+    return reply(r, m, -1, false);
+  }
+  inc.chunks.push(m.data);
+  inc.size += m.data.length;
+  if (!m.done) return reply(r, m, inc.size, false);
+  install(r, inc);
+  reply(r, m, inc.size, true);
+}
+
+/** Replaces the whole log and configuration by the received snapshot (§7). */
+function install(r: Raft, inc: IncomingSnapshot): void {
+  const data = new Uint8Array(inc.size);
+  let at = 0;
+  for (const chunk of inc.chunks) {
+    data.set(chunk, at);
+    at += chunk.length;
+  }
+  const snap: Snapshot = { meta: inc.meta, data };
+  r.log.resetToSnapshot(inc.meta.lastIncludedIndex, inc.meta.lastIncludedTerm);
+  r.config.reset(inc.meta.membership, inc.meta.lastIncludedIndex);
+  r.snapshot = snap;
+  r.snapshotToInstall = snap;
+  r.incoming = null;
+  r.onMembershipChanged();
+}

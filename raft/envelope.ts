@@ -1,0 +1,41 @@
+// What travels in one transport frame: a Raft message or a store request, with the
+// sender's advertised Raft address, so a node can answer a peer it has never heard of (a
+// new member receives AppendEntries before it knows the leader's address).
+
+import { CodecError, decodeCbor, decodeMessage, encodeCbor, encodeMessage } from "./codec.ts";
+import type { Message } from "./core/messages.ts";
+
+/** One frame's content. `store` payloads are opaque here: store/forward.ts decodes them. */
+export type Envelope =
+  | { readonly kind: "raft"; readonly fromAddr: string; readonly msg: Message }
+  | { readonly kind: "store"; readonly fromAddr: string; readonly payload: unknown };
+
+const kindRaft = 0;
+const kindStore = 1;
+/** Longest advertised address accepted. */
+const addrCharsMax = 1024;
+
+/**
+ * Encodes `[kind, fromAddr, body]`: body is the codec's bytes for Raft messages (the
+ * codec is the gateway for those) and a plain CBOR value for store requests.
+ */
+export function encodeEnvelope(env: Envelope): Uint8Array {
+  if (env.kind === "raft") return encodeCbor([kindRaft, env.fromAddr, encodeMessage(env.msg)]);
+  return encodeCbor([kindStore, env.fromAddr, env.payload]);
+}
+
+/** Decodes a frame; throws CodecError on anything malformed (the transport then drops the link). */
+export function decodeEnvelope(bytes: Uint8Array): Envelope {
+  const value = decodeCbor(bytes);
+  if (!Array.isArray(value) || value.length !== 3) throw new CodecError("envelope: not a 3-element array");
+  const [kind, fromAddr, body] = value as [unknown, unknown, unknown];
+  if (typeof fromAddr !== "string" || fromAddr.length === 0 || fromAddr.length > addrCharsMax) {
+    throw new CodecError("envelope: bad sender address");
+  }
+  if (kind === kindRaft) {
+    if (!(body instanceof Uint8Array)) throw new CodecError("envelope: raft body is not bytes");
+    return { kind: "raft", fromAddr, msg: decodeMessage(body) };
+  }
+  if (kind === kindStore) return { kind: "store", fromAddr, payload: body };
+  throw new CodecError(`envelope: unknown kind ${String(kind)}`);
+}

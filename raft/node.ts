@@ -1,0 +1,207 @@
+// The driver: feeds inputs (ticks, messages, proposals, reads) to the pure core and carries
+// out each Ready in the order its type demands: send, persist, send after persist, apply,
+// advance. Inputs arriving in the same turn of the event loop share one Ready, so one
+// fdatasync covers all of them (group commit).
+
+import type { RaftCore } from "./core/api.ts";
+import type { Message } from "./core/messages.ts";
+import type { Ready, ReadState, SoftState } from "./core/ready.ts";
+import type { Entry, HardState, LogIndex, Membership, Snapshot, SnapshotMeta } from "./core/types.ts";
+import type { Logger, Scheduler } from "./host.ts";
+
+/** Durable storage as the driver uses it: everything written is on disk when a call returns. */
+export interface RaftStorage {
+  /** Persist one Ready's durable part (snapshot, then entries, then hard state) and sync. */
+  persist(hardState: HardState | null, snapshot: Snapshot | null, entries: readonly Entry[]): void;
+  /** Store a snapshot taken locally and drop whole log segments at or below `compactIndex`. */
+  saveSnapshot(meta: SnapshotMeta, data: Uint8Array, compactIndex: LogIndex): void;
+}
+
+/** The replicated state machine (the key-value store), deterministic in what it applies. */
+export interface StateMachine {
+  /** Apply one committed entry and return its result (for the client that proposed it). */
+  apply(entry: Entry): unknown;
+  /** Serialize the whole state, as of the last applied entry. */
+  snapshot(): Uint8Array;
+  /** Replace the whole state with a snapshot's. */
+  restore(data: Uint8Array): void;
+}
+
+/** What the driver tells its owner (the Store) as it happens. */
+export interface NodeEvents {
+  /** An entry was applied; `result` is what StateMachine.apply returned. */
+  applied(entry: Entry, result: unknown): void;
+  /** A ReadIndex confirmation; the owner serves it once lastApplied ≥ readIndex. */
+  readState(read: ReadState): void;
+  /** A read that cannot be confirmed here (no leader, lost leadership). */
+  readDropped(ctx: string): void;
+  /** Role, leader or term changed. */
+  softState(state: SoftState): void;
+  /** The state machine was replaced by a snapshot received from the leader. */
+  restored(meta: SnapshotMeta): void;
+}
+
+/** How the driver reaches its peers (by node id; the owner maps ids to addresses). */
+export type SendFn = (msg: Message) => void;
+
+/** Options of a RaftNode; snapshot thresholds are in entries. */
+export interface RaftNodeOptions {
+  readonly core: RaftCore;
+  readonly storage: RaftStorage;
+  readonly stateMachine: StateMachine;
+  readonly send: SendFn;
+  readonly events: NodeEvents;
+  readonly scheduler: Scheduler;
+  readonly logger: Logger;
+  /** Take a snapshot once this many entries have been applied since the last one. */
+  readonly snapshotThresholdEntries: number;
+  /** Entries kept in the log behind a snapshot, for followers that are a little behind. */
+  readonly snapshotTrailingEntries: number;
+  /**
+   * Where the state machine starts: the meta of the snapshot it was restored from, or index 0
+   * with the bootstrap (or empty) membership.
+   */
+  readonly start: SnapshotMeta;
+}
+
+/** Readies handled in one turn before yielding to the event loop (ticks, sockets). */
+const readiesPerTurnMax = 16;
+
+/** The driver of one Raft server. Every method is synchronous; work is queued, never re-entered. */
+export class RaftNode {
+  readonly core: RaftCore;
+  private readonly opts: RaftNodeOptions;
+  private isScheduled = false;
+  private isProcessing = false;
+  private isStopped = false;
+  /** Index covered by the newest snapshot this node holds. */
+  private snapshotIndex: LogIndex;
+  /** Term of the last applied entry and the membership as of it: a local snapshot's meta. */
+  private appliedTerm: number;
+  private appliedMembership: Membership;
+  /**
+   * Set once a storage write failed: the node stops (fail-stop) rather than carry on with a
+   * log that may not match what it acknowledged.
+   */
+  private fatal: unknown = null;
+
+  constructor(opts: RaftNodeOptions) {
+    this.opts = opts;
+    this.core = opts.core;
+    this.snapshotIndex = opts.start.lastIncludedIndex;
+    this.appliedTerm = opts.start.lastIncludedTerm;
+    this.appliedMembership = opts.start.membership;
+  }
+
+  /** One tick of logical time (from the Ticker). */
+  tick(): void {
+    if (this.isStopped) return;
+    this.core.tick();
+    this.schedule();
+  }
+
+  /** A message from a peer (already decoded and shape-checked by the codec). */
+  receive(msg: Message): void {
+    if (this.isStopped) return;
+    this.core.step(msg);
+    this.schedule();
+  }
+
+  /** Run `fn` against the core (propose, readIndex, …), then schedule the resulting Ready. */
+  withCore<T>(fn: (core: RaftCore) => T): T {
+    const result = fn(this.core);
+    this.schedule();
+    return result;
+  }
+
+  /** Stop processing; pending work is dropped (nothing more is persisted or sent). */
+  stop(): void {
+    this.isStopped = true;
+  }
+
+  /** The error that stopped this node, if any. */
+  get failure(): unknown {
+    return this.fatal;
+  }
+
+  private schedule(): void {
+    if (this.isScheduled || this.isStopped) return;
+    this.isScheduled = true;
+    this.opts.scheduler.defer(() => {
+      this.isScheduled = false;
+      this.process();
+    });
+  }
+
+  private process(): void {
+    if (this.isProcessing || this.isStopped) return;
+    this.isProcessing = true;
+    try {
+      let count = 0;
+      while (!this.isStopped && this.core.hasReady() && count < readiesPerTurnMax) {
+        this.handle(this.core.ready());
+        count++;
+      }
+      this.maybeSnapshot();
+    } catch (e) {
+      this.fatal = e;
+      this.isStopped = true;
+      this.opts.logger.error(`raft node stopped: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    } finally {
+      this.isProcessing = false;
+    }
+    if (!this.isStopped && this.core.hasReady()) this.schedule();
+  }
+
+  private handle(rd: Ready): void {
+    const { send, storage, stateMachine, events } = this.opts;
+    // AppendEntries and heartbeats may leave before our own write completes (thesis
+    // §10.2.1): the leader counts itself only once advance() reports the entries durable.
+    for (const m of rd.messages) send(m);
+    if (rd.snapshot !== null || rd.entries.length > 0 || rd.hardState !== null) {
+      storage.persist(rd.hardState, rd.snapshot, rd.entries);
+    }
+    // Persist before you speak: votes and append acks only after the sync above.
+    for (const m of rd.messagesAfterPersist) send(m);
+    if (rd.softState !== null) events.softState(rd.softState);
+    if (rd.snapshot !== null) {
+      stateMachine.restore(rd.snapshot.data);
+      this.snapshotIndex = rd.snapshot.meta.lastIncludedIndex;
+      this.appliedTerm = rd.snapshot.meta.lastIncludedTerm;
+      this.appliedMembership = rd.snapshot.meta.membership;
+      events.restored(rd.snapshot.meta);
+      this.opts.logger.info(
+        `installed snapshot at index ${rd.snapshot.meta.lastIncludedIndex} term ${rd.snapshot.meta.lastIncludedTerm}`,
+      );
+    }
+    for (const entry of rd.committed) {
+      const result = entry.kind === "normal" ? stateMachine.apply(entry) : null;
+      this.appliedTerm = entry.term;
+      if (entry.membership !== undefined) this.appliedMembership = entry.membership;
+      events.applied(entry, result);
+    }
+    this.core.advance(rd);
+    for (const r of rd.readStates) events.readState(r);
+    for (const ctx of rd.droppedReads) events.readDropped(ctx);
+  }
+
+  /**
+   * Take a snapshot once enough entries were applied since the last one (§7), keeping
+   * trailing entries so that followers a little behind still catch up from the log.
+   */
+  private maybeSnapshot(): void {
+    const applied = this.core.status().lastApplied;
+    if (applied - this.snapshotIndex < this.opts.snapshotThresholdEntries) return;
+    const data = this.opts.stateMachine.snapshot();
+    const meta: SnapshotMeta = {
+      lastIncludedIndex: applied,
+      lastIncludedTerm: this.appliedTerm,
+      membership: this.appliedMembership,
+    };
+    const compactIndex = Math.max(0, applied - this.opts.snapshotTrailingEntries);
+    this.opts.storage.saveSnapshot(meta, data, compactIndex);
+    this.core.snapshotTaken(applied, data, this.opts.snapshotTrailingEntries);
+    this.snapshotIndex = applied;
+    this.opts.logger.info(`snapshot taken at index ${applied} term ${meta.lastIncludedTerm} (${data.length} bytes)`);
+  }
+}

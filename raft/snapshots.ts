@@ -1,0 +1,228 @@
+// The snapshot store: `<dir>/<term>-<index>/{meta,state}`, written under a temp name,
+// checksummed, fsynced and renamed into place; the newest two are kept (§7, thesis §5.1).
+
+import { join } from "node:path";
+import { CodecError, decodeCbor, decodeSnapshotMeta, encodeCbor, encodeSnapshotMeta } from "./codec.ts";
+import type { Snapshot, SnapshotMeta } from "./core/types.ts";
+import type { Disk, DiskFile } from "./host.ts";
+import { checksum, frameRecord, readSingleRecord, recordHeaderBytes, StorageDamageError } from "./wal_record.ts";
+
+/** Snapshots kept on disk: the newest, and one older in case the newest is being replaced. */
+export const snapshotsKept = 2;
+const formatVersion = 1;
+const namePattern = /^(\d{1,16})-(\d{1,16})$/;
+const tempSuffix = ".tmp";
+
+/** One stored snapshot, as found in its meta file. */
+interface Stored {
+  readonly meta: SnapshotMeta;
+  readonly dir: string;
+  readonly stateBytes: number;
+  readonly stateCrc: number;
+}
+
+/** Receives a snapshot chunk by chunk (InstallSnapshot, thesis Figure 5.3). */
+export interface SnapshotWriter {
+  readonly meta: SnapshotMeta;
+  /** Bytes received so far: the offset of the next chunk wanted. */
+  readonly size: number;
+  /** Writes `chunk` if `offset` equals size (else ignores it); returns the new size. */
+  write(offset: number, chunk: Uint8Array): number;
+  /** Makes the snapshot durable and visible; returns its metadata. */
+  finish(): SnapshotMeta;
+  /** Throws away what was received. */
+  abort(): void;
+}
+
+/** Reads a stored snapshot's state in chunks (to send InstallSnapshot). */
+export interface SnapshotReader {
+  readonly meta: SnapshotMeta;
+  readonly size: number;
+  read(offset: number, length: number): Uint8Array;
+  close(): void;
+}
+
+/** The directory of snapshots. Invariant: `stored` is sorted by index, oldest first. */
+export class SnapshotStore {
+  private constructor(
+    private readonly disk: Disk,
+    private readonly dir: string,
+    private stored: Stored[],
+  ) {}
+
+  /**
+   * Opens the store, removing temp directories left by a crash. Any unreadable snapshot
+   * throws StorageDamageError: falling back to an older one could lose committed entries
+   * that the log no longer holds.
+   */
+  static open(disk: Disk, dir: string): SnapshotStore {
+    disk.mkdirp(dir);
+    const stored: Stored[] = [];
+    let removedTemp = false;
+    for (const name of disk.list(dir)) {
+      if (name.endsWith(tempSuffix)) {
+        disk.remove(join(dir, name));
+        removedTemp = true;
+      } else if (namePattern.test(name)) {
+        stored.push(readMeta(disk, join(dir, name)));
+      }
+    }
+    if (removedTemp) disk.syncDir(dir);
+    stored.sort(byIndex);
+    const newest = stored[stored.length - 1];
+    if (newest !== undefined) readState(disk, newest);
+    return new SnapshotStore(disk, dir, stored);
+  }
+
+  /** Metadata of every stored snapshot, oldest first. */
+  list(): SnapshotMeta[] {
+    return this.stored.map((s) => s.meta);
+  }
+
+  /** The newest snapshot with its state, or null; its checksum is verified. */
+  latest(): Snapshot | null {
+    const newest = this.stored[this.stored.length - 1];
+    return newest === undefined ? null : { meta: newest.meta, data: readState(this.disk, newest) };
+  }
+
+  /** Saves a whole snapshot durably; returns once it is on disk. */
+  save(meta: SnapshotMeta, data: Uint8Array): void {
+    const w = this.openWriter(meta);
+    w.write(0, data);
+    w.finish();
+  }
+
+  /** Starts receiving a snapshot into a temp directory. */
+  openWriter(meta: SnapshotMeta): SnapshotWriter {
+    const tmp = join(this.dir, `${dirName(meta)}${tempSuffix}`);
+    this.disk.remove(tmp);
+    this.disk.mkdirp(tmp);
+    return new Writer(this.disk, tmp, meta, (w) => this.install(w, tmp));
+  }
+
+  /** Opens the stored snapshot with this metadata's index and term for chunked reading. */
+  openReader(meta: SnapshotMeta): SnapshotReader {
+    const s = this.stored.find((x) => x.meta.lastIncludedIndex === meta.lastIncludedIndex && x.meta.lastIncludedTerm === meta.lastIncludedTerm);
+    if (s === undefined) throw new RangeError(`no snapshot ${dirName(meta)}`);
+    const f = this.disk.open(join(s.dir, "state"), "read");
+    return {
+      meta: s.meta,
+      size: s.stateBytes,
+      read: (offset, length) => f.read(offset, Math.max(0, Math.min(length, s.stateBytes - offset))),
+      close: () => f.close(),
+    };
+  }
+
+  private install(w: Writer, tmp: string): void {
+    const final = join(this.dir, dirName(w.meta));
+    const meta = encodeCbor([formatVersion, encodeSnapshotMeta(w.meta), w.size, w.crc]);
+    writeDurably(this.disk, join(tmp, "meta"), frameRecord(meta));
+    this.disk.syncDir(tmp);
+    if (this.disk.exists(final)) {
+      this.disk.remove(tmp); // The same snapshot is already stored (a repeated install).
+      return;
+    }
+    this.disk.rename(tmp, final);
+    this.disk.syncDir(this.dir);
+    this.stored.push({ meta: w.meta, dir: final, stateBytes: w.size, stateCrc: w.crc });
+    this.stored.sort(byIndex);
+    this.prune();
+  }
+
+  private prune(): void {
+    if (this.stored.length <= snapshotsKept) return;
+    for (const s of this.stored.splice(0, this.stored.length - snapshotsKept)) this.disk.remove(s.dir);
+    this.disk.syncDir(this.dir);
+  }
+}
+
+class Writer implements SnapshotWriter {
+  size = 0;
+  crc = 0;
+  private file: DiskFile | null;
+
+  constructor(
+    private readonly disk: Disk,
+    private readonly tmp: string,
+    readonly meta: SnapshotMeta,
+    private readonly done: (w: Writer) => void,
+  ) {
+    this.file = disk.open(join(tmp, "state"), "create");
+  }
+
+  write(offset: number, chunk: Uint8Array): number {
+    if (offset !== this.size) return this.size;
+    this.live().write(chunk, offset);
+    this.size += chunk.length;
+    this.crc = checksum(chunk, this.crc);
+    return this.size;
+  }
+
+  finish(): SnapshotMeta {
+    const f = this.live();
+    f.sync();
+    f.close();
+    this.file = null;
+    this.done(this);
+    return this.meta;
+  }
+
+  abort(): void {
+    this.file?.close();
+    this.file = null;
+    this.disk.remove(this.tmp);
+  }
+
+  private live(): DiskFile {
+    if (this.file === null) throw new Error("snapshot writer is closed");
+    return this.file;
+  }
+}
+
+function dirName(meta: SnapshotMeta): string {
+  return `${meta.lastIncludedTerm}-${meta.lastIncludedIndex}`;
+}
+
+function byIndex(a: Stored, b: Stored): number {
+  return a.meta.lastIncludedIndex - b.meta.lastIncludedIndex || a.meta.lastIncludedTerm - b.meta.lastIncludedTerm;
+}
+
+function writeDurably(disk: Disk, path: string, bytes: Uint8Array): void {
+  const f = disk.open(path, "create");
+  try {
+    f.write(bytes, 0);
+    f.sync();
+  } finally {
+    f.close();
+  }
+}
+
+function readMeta(disk: Disk, dir: string): Stored {
+  const path = join(dir, "meta");
+  if (!disk.exists(path)) throw new StorageDamageError(path, 0, "snapshot meta file missing");
+  const payload = readSingleRecord(disk.readFile(path), path);
+  try {
+    const v = decodeCbor(payload);
+    if (!Array.isArray(v) || v.length !== 4 || v[0] !== formatVersion || !(v[1] instanceof Uint8Array)) {
+      throw new CodecError("expected [version 1, meta, state bytes, state crc]");
+    }
+    const [, metaBytes, stateBytes, stateCrc] = v as [number, Uint8Array, unknown, unknown];
+    if (!Number.isSafeInteger(stateBytes) || (stateBytes as number) < 0) throw new CodecError("bad state size");
+    if (!Number.isInteger(stateCrc) || (stateCrc as number) < 0 || (stateCrc as number) >= 2 ** 32) throw new CodecError("bad state checksum");
+    return { meta: decodeSnapshotMeta(metaBytes), dir, stateBytes: stateBytes as number, stateCrc: stateCrc as number };
+  } catch (err) {
+    if (!(err instanceof CodecError)) throw err;
+    throw new StorageDamageError(path, recordHeaderBytes, `unreadable snapshot meta: ${err.message}`);
+  }
+}
+
+function readState(disk: Disk, s: Stored): Uint8Array {
+  const path = join(s.dir, "state");
+  if (!disk.exists(path)) throw new StorageDamageError(path, 0, "snapshot state file missing");
+  const data = disk.readFile(path);
+  if (data.length !== s.stateBytes) {
+    throw new StorageDamageError(path, Math.min(data.length, s.stateBytes), `snapshot state is ${data.length} bytes, meta says ${s.stateBytes}`);
+  }
+  if (checksum(data) !== s.stateCrc) throw new StorageDamageError(path, 0, "snapshot state checksum mismatch");
+  return data;
+}

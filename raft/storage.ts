@@ -1,0 +1,127 @@
+// One node's durable storage as the driver sees it: the WAL, the stable store (term, vote,
+// id) and the snapshot store under one data directory, and the recovery that turns them
+// into the core's InitialState.
+
+import { join } from "node:path";
+import type { InitialState } from "./core/api.ts";
+import type { Entry, HardState, LogIndex, Membership, Snapshot, SnapshotMeta } from "./core/types.ts";
+import type { Disk } from "./host.ts";
+import type { RaftStorage } from "./node.ts";
+import { SnapshotStore } from "./snapshots.ts";
+import { StableStore } from "./stable.ts";
+import { StorageDamageError, Wal } from "./wal.ts";
+
+/** Where each part lives, per DESIGN "Persistence". */
+export interface StoragePaths {
+  readonly wal: string;
+  readonly state: string;
+  readonly snapshots: string;
+}
+
+export function storagePaths(dataDir: string): StoragePaths {
+  return {
+    wal: join(dataDir, "raft", "wal"),
+    state: join(dataDir, "raft", "state"),
+    snapshots: join(dataDir, "snapshots"),
+  };
+}
+
+/** What recovery found: the core's starting point and whether the node had any state. */
+export interface Recovered {
+  readonly storage: NodeStorage;
+  readonly initial: Omit<InitialState, "bootstrap">;
+  readonly hasState: boolean;
+  /** Node id recorded in the data directory, if any. */
+  readonly nodeId: string | null;
+}
+
+/** Options of openStorage. */
+export interface OpenStorageOptions {
+  /** Disk for the log and stable state (MemDisk for -inmem). */
+  readonly logDisk: Disk;
+  /** Disk for snapshots (always the real one: hraftd keeps snapshots on disk with -inmem). */
+  readonly snapshotDisk: Disk;
+  readonly dataDir: string;
+  readonly segmentBytesMax?: number;
+}
+
+/** RaftStorage over the real stores. */
+export class NodeStorage implements RaftStorage {
+  constructor(
+    private readonly wal: Wal,
+    private readonly stable: StableStore,
+    private readonly snapshots: SnapshotStore,
+    private nodeId: string,
+  ) {}
+
+  /**
+   * Hard state first, so that no entry on disk carries a term newer than the stored
+   * currentTerm; then the snapshot (resetting the log below it); then the entries, with
+   * one fdatasync for the whole batch (group commit).
+   */
+  persist(hardState: HardState | null, snapshot: Snapshot | null, entries: readonly Entry[]): void {
+    if (hardState !== null) this.stable.save({ hardState, nodeId: this.nodeId });
+    if (snapshot !== null) {
+      this.snapshots.save(snapshot.meta, snapshot.data);
+      this.wal.reset(snapshot.meta.lastIncludedIndex);
+    }
+    if (entries.length > 0) {
+      this.wal.append(entries);
+      this.wal.sync();
+    }
+  }
+
+  saveSnapshot(meta: SnapshotMeta, data: Uint8Array, compactIndex: LogIndex): void {
+    this.snapshots.save(meta, data);
+    this.wal.compact(compactIndex);
+  }
+
+  /** Records the node id with the current hard state (first start). */
+  saveNodeId(nodeId: string): void {
+    this.nodeId = nodeId;
+    this.stable.save({ hardState: this.stable.state.hardState, nodeId });
+  }
+
+  close(): void {
+    this.wal.close();
+  }
+}
+
+/**
+ * Opens every store and reconciles them. The log must continue the snapshot: entries
+ * at or below the snapshot index are dropped (they are covered by it), and a gap between
+ * the snapshot and the first entry is damage.
+ */
+export function openStorage(opts: OpenStorageOptions): Recovered {
+  const paths = storagePaths(opts.dataDir);
+  const stable = StableStore.open(opts.logDisk, paths.state);
+  const snapshots = SnapshotStore.open(opts.snapshotDisk, paths.snapshots);
+  const walOptions = opts.segmentBytesMax === undefined ? {} : { segmentBytesMax: opts.segmentBytesMax };
+  const { wal, entries } = Wal.open(opts.logDisk, paths.wal, walOptions);
+  const snapshot = snapshots.latest();
+  let live: Entry[] = entries;
+  if (snapshot !== null) {
+    const snapIndex = snapshot.meta.lastIncludedIndex;
+    live = entries.filter((e) => e.index > snapIndex);
+    const first = live[0];
+    if (first !== undefined && first.index !== snapIndex + 1) {
+      throw new StorageDamageError(paths.wal, 0, `log resumes at index ${first.index} but the snapshot ends at ${snapIndex}`);
+    }
+    if (first === undefined && entries.length > 0 && entries[entries.length - 1]!.index < snapIndex) {
+      // The whole log is older than the snapshot (e.g. crash after install): start afresh.
+      wal.reset(snapIndex);
+    } else if (first === undefined && entries.length === 0) {
+      wal.reset(snapIndex);
+    }
+  }
+  const hardState = stable.state.hardState;
+  const hasState = hardState.currentTerm > 0 || entries.length > 0 || snapshot !== null;
+  const storage = new NodeStorage(wal, stable, snapshots, stable.state.nodeId ?? "");
+  return { storage, initial: { hardState, snapshot, entries: live }, hasState, nodeId: stable.state.nodeId };
+}
+
+/** The membership the node starts from, for the driver's snapshot bookkeeping. */
+export function startMeta(snapshot: Snapshot | null, bootstrap: Membership | null): SnapshotMeta {
+  if (snapshot !== null) return snapshot.meta;
+  return { lastIncludedIndex: 0, lastIncludedTerm: 0, membership: bootstrap ?? { members: [] } };
+}

@@ -1,0 +1,205 @@
+// Runs one hraftd node: opens storage, builds the Raft core and its driver, the TCP
+// transport, the store and the HTTP API, bootstraps or joins, and shuts down on signals.
+
+import { mkdirSync } from "node:fs";
+import type { Config } from "./flags.ts";
+import { timingTicks } from "./flags.ts";
+import { parseHostPort as parseHttpAddr } from "./http/address.ts";
+import { createApp } from "./http/app.ts";
+import { serve } from "./http/serve.ts";
+import { createRaft, createRng } from "./raft/core/mod.ts";
+import type { Membership, SoftState } from "./raft/core/mod.ts";
+import { createFsDisk } from "./raft/disk.ts";
+import { type Envelope, decodeEnvelope, encodeEnvelope } from "./raft/envelope.ts";
+import type { Logger } from "./raft/host.ts";
+import { MemDisk } from "./raft/mem_disk.ts";
+import { RaftNode } from "./raft/node.ts";
+import { openStorage, startMeta } from "./raft/storage.ts";
+import { createTicker } from "./raft/ticker.ts";
+import { createTcpTransport, parseHostPort as parseRaftAddr } from "./raft/transport.ts";
+import { type StoreMessage, parseStoreMessage, storeMessageValue } from "./store/forward.ts";
+import { KvStateMachine } from "./store/state_machine.ts";
+import { Store } from "./store/store.ts";
+import { joinCluster } from "./join.ts";
+
+/** An error the user can act on: printed without a stack, exit status 1. */
+export class StartError extends Error {
+  override readonly name = "StartError";
+}
+
+/** A running node, for tests and for shutdown. */
+export interface RunningNode {
+  readonly store: Store;
+  readonly node: RaftNode;
+  stop(): Promise<void>;
+}
+
+/** Log lines on stderr, one per significant event, with a UTC timestamp. */
+export function stderrLogger(): Logger {
+  const line = (level: string, text: string): void => {
+    process.stderr.write(`${new Date().toISOString()} [${level}] ${text}\n`);
+  };
+  return {
+    info: (t) => line("INFO", t),
+    warn: (t) => line("WARN", t),
+    error: (t) => line("ERROR", t),
+  };
+}
+
+/** Starts a node as configured by the flags; resolves once it serves HTTP (and has joined). */
+export async function startNode(config: Config, log: Logger = stderrLogger()): Promise<RunningNode> {
+  const raddr = parseRaftAddr(config.raftAddr);
+  if (raddr.host === "") {
+    throw new StartError(
+      `cannot advertise Raft address "${config.raftAddr}": it has no host; give one, e.g. -raddr localhost:${raddr.port}`,
+    );
+  }
+  mkdirSync(config.dataDir, { recursive: true });
+  const fsDisk = createFsDisk();
+  const recovered = openStorage({
+    logDisk: config.inmem ? new MemDisk() : fsDisk,
+    snapshotDisk: fsDisk,
+    dataDir: config.dataDir,
+  });
+  const { storage, initial, hasState } = recovered;
+  if (recovered.nodeId !== null && recovered.nodeId !== config.nodeId) {
+    throw new StartError(
+      `data directory ${config.dataDir} belongs to node "${recovered.nodeId}", not "${config.nodeId}"; use -id ${recovered.nodeId} or another directory`,
+    );
+  }
+  if (recovered.nodeId === null) storage.saveNodeId(config.nodeId);
+
+  const bootstrap: Membership | null = !hasState && config.joinAddr === ""
+    ? { members: [{ id: config.nodeId, addr: config.raftAddr, suffrage: "voter" }] }
+    : null;
+  const seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
+  const { electionTicks, heartbeatTicks } = timingTicks(config);
+  const core = createRaft(
+    { id: config.nodeId, electionTicks, heartbeatTicks, rng: createRng(seed) },
+    { ...initial, bootstrap },
+  );
+  log.info(
+    `node ${config.nodeId} starting (raft ${config.raftAddr}, http ${config.httpAddr}, ` +
+      `${hasState ? "existing state" : bootstrap !== null ? "bootstrapping a new cluster" : "joining"}, seed ${seed})`,
+  );
+
+  const sm = new KvStateMachine();
+  if (initial.snapshot !== null) sm.restore(initial.snapshot.data);
+
+  // Node ids to addresses: the membership first, then whatever a peer told us it is.
+  const learnedAddrs = new Map<string, string>();
+  const addrOf = (id: string): string | undefined =>
+    core.status().members.find((m) => m.id === id)?.addr ?? learnedAddrs.get(id);
+
+  let store: Store | null = null;
+  let node: RaftNode | null = null;
+  const transport = createTcpTransport<Envelope>({
+    listenAddr: config.raftAddr,
+    encode: encodeEnvelope,
+    decode: decodeEnvelope,
+    logger: (l) => log.warn(l),
+    onMessage: (env) => {
+      if (env.kind === "raft") {
+        if (!learnedAddrs.has(env.msg.from)) learnedAddrs.set(env.msg.from, env.fromAddr);
+        node?.receive(env.msg);
+        return;
+      }
+      const msg = parseStoreMessage(env.payload);
+      if (msg === null) log.warn(`malformed store message from ${env.fromAddr}; dropped`);
+      else store?.receive(env.fromAddr, msg);
+    },
+  });
+  await transport.listen();
+
+  const sendTo = (addr: string, msg: StoreMessage): void => {
+    transport.send(addr, { kind: "store", fromAddr: config.raftAddr, payload: storeMessageValue(msg) });
+  };
+  const theStore = new Store({ id: config.nodeId, raftAddr: config.raftAddr, stateMachine: sm, sendTo, requestTimeoutMs: 10_000 });
+  store = theStore;
+
+  let lastSoft: SoftState | null = null;
+  const theNode = new RaftNode({
+    core,
+    storage,
+    stateMachine: {
+      apply: (entry) => sm.apply(entry.data),
+      snapshot: () => sm.snapshot(),
+      restore: (data) => sm.restore(data),
+    },
+    send: (msg) => {
+      const addr = addrOf(msg.to);
+      if (addr !== undefined) transport.send(addr, { kind: "raft", fromAddr: config.raftAddr, msg });
+    },
+    events: {
+      applied: (entry) => {
+        if (entry.membership !== undefined) {
+          log.info(`membership now ${entry.membership.members.map((m) => `${m.id}@${m.addr}(${m.suffrage})`).join(", ")}`);
+        }
+        theStore.applied(entry);
+      },
+      readState: (r) => theStore.readState(r),
+      readDropped: (ctx) => theStore.readDropped(ctx),
+      softState: (s) => {
+        if (lastSoft === null || lastSoft.leader !== s.leader || lastSoft.role !== s.role) {
+          log.info(`${s.role} in term ${s.term}; leader ${s.leader ?? "unknown"}`);
+        }
+        lastSoft = s;
+        theStore.softState(s);
+      },
+      restored: (meta) => theStore.restored(meta.lastIncludedIndex),
+    },
+    scheduler: { defer: (fn) => setImmediate(fn) },
+    logger: log,
+    snapshotThresholdEntries: config.snapshotThresholdEntries,
+    snapshotTrailingEntries: config.snapshotTrailingEntries,
+    start: startMeta(initial.snapshot, bootstrap),
+  });
+  node = theNode;
+  theStore.attach(theNode, initial.snapshot?.meta.lastIncludedIndex ?? 0);
+  const ticker = createTicker(config.tickMs);
+  ticker.start(() => theNode.tick());
+  // Kick the core once so a single-voter cluster elects itself without waiting for a tick.
+  theNode.withCore(() => undefined);
+
+  const http = parseHttpAddr(config.httpAddr);
+  const app = createApp(theStore, { bodyBytesMax: config.bodyBytesMax });
+  let server;
+  try {
+    server = await serve({ hostname: http.hostname, port: http.port, fetch: app.fetch, bodyBytesMax: config.bodyBytesMax * 2 });
+  } catch (e) {
+    ticker.stop();
+    theNode.stop();
+    await transport.close();
+    throw new StartError((e as Error).message);
+  }
+  log.info(`serving HTTP on ${config.httpAddr}`);
+
+  let isStopped = false;
+  const stop = async (): Promise<void> => {
+    if (isStopped) return;
+    isStopped = true;
+    ticker.stop();
+    theNode.stop();
+    theStore.close();
+    await server.close();
+    await transport.close();
+    storage.close();
+  };
+
+  if (config.joinAddr !== "") {
+    const joining = joinCluster({ joinAddr: config.joinAddr, id: config.nodeId, raftAddr: config.raftAddr, log });
+    if (hasState) {
+      // A restarted member already has its configuration and runs meanwhile; the join is
+      // only a harmless reassertion, and its failure is worth a line, not an exit.
+      joining.catch((e: Error) => log.warn(`${e.message}; continuing with the membership in this node's own log`));
+    } else {
+      try {
+        await joining;
+      } catch (e) {
+        await stop();
+        throw new StartError((e as Error).message);
+      }
+    }
+  }
+  return { store: theStore, node: theNode, stop };
+}

@@ -1,0 +1,65 @@
+// The store as the HTTP layer sees it: the consumer-owned interface (hraftd declares its
+// Store interface in http/; ours lives here and http/ imports it), plus the /status shape.
+
+/**
+ * How fresh a read must be.
+ * - linearizable: ReadIndex (§6.4): served once this node has applied up to an index the
+ *   leader confirmed with a majority; reflects every write acknowledged before the read.
+ * - leader: the leader's local map, no round trip; may miss a write only if a newer leader
+ *   exists that this one has not heard of yet.
+ * - stale: the answering node's local map, as hraftd's Get does.
+ */
+export type ReadLevel = "linearizable" | "leader" | "stale";
+
+/** Every read level, for validating `?level=`. */
+export const readLevels: readonly ReadLevel[] = ["linearizable", "leader", "stale"];
+
+/** A server as hraftd's /status names it (JSON fields `id` and `address`). */
+export interface NodeRef {
+  readonly id: string;
+  readonly address: string;
+}
+
+/** One cluster member with its vote right ("voter" or "learner"). */
+export interface MemberStatus {
+  readonly id: string;
+  readonly addr: string;
+  readonly suffrage: "voter" | "learner";
+}
+
+/**
+ * The /status body. `me`, `leader` and `followers` have hraftd's shape: `leader` is
+ * `{id: "", address: ""}` when no leader is known, and `followers` lists every member whose
+ * id differs from the leader's (all members when there is none). The rest goes further.
+ */
+export interface StatusReport {
+  readonly me: NodeRef;
+  readonly leader: NodeRef;
+  readonly followers: readonly NodeRef[];
+  /** Raft role of this node: "follower", "precandidate", "candidate" or "leader". */
+  readonly state: string;
+  readonly term: number;
+  readonly commit: number;
+  readonly applied: number;
+  readonly lastIndex: number;
+  readonly members: readonly MemberStatus[];
+}
+
+/**
+ * What the HTTP layer needs from the store. Methods reject with StoreError (store/errors.ts)
+ * for every expected failure; http/errors.ts maps each code to a status.
+ */
+export interface StoreApi {
+  /** The value of `key`, or null if absent, read at `level`. */
+  get(key: string, level: ReadLevel): Promise<string | null>;
+  /** Sets all pairs in one log entry (atomically); resolves once applied. */
+  set(pairs: ReadonlyArray<readonly [string, string]>): Promise<void>;
+  /** Deletes `key` (absent is fine); resolves once applied. */
+  delete(key: string): Promise<void>;
+  /** Adds node `id` reachable at Raft address `addr` (hraftd's join semantics). */
+  join(id: string, addr: string): Promise<void>;
+  /** Removes node `id` from the cluster. */
+  remove(id: string): Promise<void>;
+  /** This node's view of the cluster; JSON-able. */
+  status(): StatusReport;
+}

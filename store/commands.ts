@@ -1,0 +1,121 @@
+// Commands carried in the Raft log as application data, and their CBOR encoding. The
+// decoder is the gateway: it checks the whole shape, so the state machine trusts what it gets.
+
+import "../raft/cbor_env.ts";
+import { Decoder } from "cbor-x/decode";
+import { Encoder } from "cbor-x/encode";
+import { CommandError } from "./errors.ts";
+
+// cbor-x is imported through its subpaths on purpose: the package root loads the optional
+// native string extractor (cbor-extract), which aborts Bun 1.4.5 on arrays of a few hundred
+// strings; the subpaths are the pure-JS build, same API and same bytes. raft/cbor_env.ts
+// also turns the extractor off for any later import of the root.
+
+/** A key and the value it is set to. */
+export type KeyValue = readonly [key: string, value: string];
+
+/**
+ * What one log entry asks the key-value state machine to do.
+ * `set` writes one or many keys atomically (one POST /key is one entry, unlike hraftd,
+ * which applies one entry per key); `delete` removes one key (absent is fine).
+ * Invariant: keys are non-empty strings, values are strings, `pairs` is non-empty.
+ */
+export type Command =
+  | { readonly type: "set"; readonly pairs: readonly KeyValue[] }
+  | { readonly type: "delete"; readonly key: string };
+
+/** Largest encoded command accepted; far above the HTTP body limit (1 MiB by default). */
+export const commandBytesMax = 16 * 1024 * 1024;
+
+// Wire tags: the first element of the CBOR array. Small integers keep entries compact.
+const tagSet = 1;
+const tagDelete = 2;
+
+const encoder = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false });
+const decoder = new Decoder({ useRecords: false, mapsAsObjects: false });
+
+/**
+ * Encodes a command as a CBOR array: `[1, k1, v1, k2, v2, …]` for set, `[2, key]` for delete.
+ * Throws CommandError if the command breaks its invariants, so nothing malformed is proposed.
+ */
+export function encodeCommand(command: Command): Uint8Array {
+  let value: unknown[];
+  switch (command.type) {
+    case "set": {
+      const pairs = command.pairs;
+      if (pairs.length === 0) throw new CommandError("set needs at least one key");
+      value = new Array(1 + 2 * pairs.length);
+      value[0] = tagSet;
+      for (let i = 0; i < pairs.length; i++) {
+        const pair = pairs[i]!;
+        checkKey(pair[0]);
+        if (typeof pair[1] !== "string") throw new CommandError(`value of "${pair[0]}" is not a string`);
+        value[1 + 2 * i] = pair[0];
+        value[2 + 2 * i] = pair[1];
+      }
+      break;
+    }
+    case "delete":
+      checkKey(command.key);
+      value = [tagDelete, command.key];
+      break;
+    default:
+      return unreachable(command);
+  }
+  const bytes = encoder.encode(value);
+  if (bytes.length > commandBytesMax) {
+    throw new CommandError(`command of ${bytes.length} bytes exceeds ${commandBytesMax}`);
+  }
+  return bytes;
+}
+
+/**
+ * Decodes and validates one command. Throws CommandError for anything that is not exactly
+ * a well-formed command (bad CBOR, trailing bytes, wrong tag, arity, types, empty key).
+ */
+export function decodeCommand(bytes: Uint8Array): Command {
+  if (bytes.length > commandBytesMax) {
+    throw new CommandError(`command of ${bytes.length} bytes exceeds ${commandBytesMax}`);
+  }
+  let value: unknown;
+  try {
+    value = decoder.decode(bytes);
+  } catch (e) {
+    throw new CommandError(`command is not valid CBOR: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(value) || value.length === 0) {
+    throw new CommandError("command is not a non-empty CBOR array");
+  }
+  const tag: unknown = value[0];
+  if (tag === tagSet) return decodeSet(value);
+  if (tag === tagDelete) {
+    if (value.length !== 2) throw new CommandError(`delete has ${value.length - 1} operands, want 1`);
+    return { type: "delete", key: checkKey(value[1]) };
+  }
+  throw new CommandError(`unknown command tag ${String(tag)}`);
+}
+
+function decodeSet(value: readonly unknown[]): Command {
+  if (value.length < 3 || value.length % 2 === 0) {
+    throw new CommandError(`set has ${value.length - 1} operands, want a positive even number`);
+  }
+  const pairs: KeyValue[] = new Array((value.length - 1) / 2);
+  for (let i = 1, j = 0; i < value.length; i += 2, j++) {
+    const key = checkKey(value[i]);
+    const v: unknown = value[i + 1];
+    if (typeof v !== "string") throw new CommandError(`value of "${key}" is not a string`);
+    pairs[j] = [key, v];
+  }
+  return { type: "set", pairs };
+}
+
+function checkKey(key: unknown): string {
+  if (typeof key !== "string") throw new CommandError("key is not a string");
+  if (key.length === 0) throw new CommandError("key is empty");
+  return key;
+}
+
+/** Marks a switch as exhaustive: the compiler rejects a call with a value left unhandled. */
+function unreachable(x: never): never {
+  throw new Error(`unreachable: ${JSON.stringify(x)}`);
+}

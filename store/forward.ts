@@ -1,0 +1,117 @@
+// Requests a non-leader forwards to the leader over the Raft transport, and their replies.
+// Forwarding goes one hop only: a node that receives a forwarded request and is not the
+// leader answers "no leader" rather than forwarding again, so requests cannot loop.
+
+import { StoreError, type StoreErrorCode } from "./errors.ts";
+import type { KeyValue } from "./commands.ts";
+
+/** An operation carried out on the leader on behalf of another node's client. */
+export type ForwardedOp =
+  | { readonly type: "set"; readonly pairs: readonly KeyValue[] }
+  | { readonly type: "delete"; readonly key: string }
+  | { readonly type: "join"; readonly id: string; readonly addr: string }
+  | { readonly type: "remove"; readonly id: string }
+  | { readonly type: "readLeader"; readonly key: string };
+
+export interface ForwardRequest {
+  readonly type: "forward";
+  readonly reqId: number;
+  readonly op: ForwardedOp;
+}
+
+export interface ForwardReply {
+  readonly type: "reply";
+  readonly reqId: number;
+  /** Null on success. */
+  readonly error: { readonly code: StoreErrorCode; readonly message: string } | null;
+  /** For readLeader: the value, or null if absent. */
+  readonly value: string | null;
+}
+
+export type StoreMessage = ForwardRequest | ForwardReply;
+
+const errorCodes: ReadonlySet<string> = new Set<StoreErrorCode>([
+  "notFound",
+  "noLeader",
+  "outcomeUnknown",
+  "timeout",
+  "invalid",
+  "unavailable",
+  "notMember",
+]);
+
+/** Plain CBOR-able value for the envelope. */
+export function storeMessageValue(m: StoreMessage): unknown {
+  if (m.type === "forward") return [0, m.reqId, opValue(m.op)];
+  return [1, m.reqId, m.error === null ? null : [m.error.code, m.error.message], m.value];
+}
+
+function opValue(op: ForwardedOp): unknown[] {
+  switch (op.type) {
+    case "set":
+      return [0, op.pairs.flat()];
+    case "delete":
+      return [1, op.key];
+    case "join":
+      return [2, op.id, op.addr];
+    case "remove":
+      return [3, op.id];
+    case "readLeader":
+      return [4, op.key];
+  }
+}
+
+function isStr(x: unknown): x is string {
+  return typeof x === "string" && x.length <= 1 << 20;
+}
+
+/** Validates a decoded store payload; returns null for anything malformed (dropped and logged). */
+export function parseStoreMessage(v: unknown): StoreMessage | null {
+  if (!Array.isArray(v) || !Number.isSafeInteger(v[1])) return null;
+  const reqId = v[1] as number;
+  if (v[0] === 1) {
+    const err = v[2] as unknown;
+    const value = v[3] as unknown;
+    if (value !== null && !isStr(value)) return null;
+    if (err === null) return { type: "reply", reqId, error: null, value };
+    if (!Array.isArray(err) || !errorCodes.has(err[0]) || !isStr(err[1])) return null;
+    return { type: "reply", reqId, error: { code: err[0] as StoreErrorCode, message: err[1] }, value };
+  }
+  if (v[0] !== 0 || !Array.isArray(v[2])) return null;
+  const op = parseOp(v[2] as unknown[]);
+  return op === null ? null : { type: "forward", reqId, op };
+}
+
+function parseOp(o: unknown[]): ForwardedOp | null {
+  switch (o[0]) {
+    case 0: {
+      const flat = o[1];
+      if (!Array.isArray(flat) || flat.length === 0 || flat.length % 2 !== 0) return null;
+      const pairs: KeyValue[] = [];
+      for (let i = 0; i < flat.length; i += 2) {
+        const k = flat[i] as unknown;
+        const val = flat[i + 1] as unknown;
+        if (!isStr(k) || !isStr(val)) return null;
+        pairs.push([k, val]);
+      }
+      return { type: "set", pairs };
+    }
+    case 1:
+      return isStr(o[1]) ? { type: "delete", key: o[1] } : null;
+    case 2:
+      return isStr(o[1]) && isStr(o[2]) ? { type: "join", id: o[1], addr: o[2] } : null;
+    case 3:
+      return isStr(o[1]) ? { type: "remove", id: o[1] } : null;
+    case 4:
+      return isStr(o[1]) ? { type: "readLeader", key: o[1] } : null;
+    default:
+      return null;
+  }
+}
+
+/** The reply for an error thrown while serving a forwarded request. */
+export function errorReply(reqId: number, e: unknown): ForwardReply {
+  if (e instanceof StoreError) return { type: "reply", reqId, error: { code: e.code, message: e.message }, value: null };
+  const message = e instanceof Error ? e.message : String(e);
+  return { type: "reply", reqId, error: { code: "unavailable", message }, value: null };
+}

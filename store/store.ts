@@ -1,0 +1,340 @@
+// The Store facade: what the HTTP layer calls. Writes become log entries (proposed here if
+// leader, otherwise forwarded to the leader), reads are served at the requested level, and
+// every request completes exactly once, with "outcome unknown" when we lost track of a write.
+
+import type { RaftNode } from "../raft/node.ts";
+import type { ReadState, SoftState } from "../raft/core/ready.ts";
+import type { Entry, Member, NodeId } from "../raft/core/types.ts";
+import type { ProposeResult } from "../raft/core/api.ts";
+import type { ReadLevel, StatusReport, StoreApi } from "./api.ts";
+import { type KeyValue, encodeCommand } from "./commands.ts";
+import { StoreError } from "./errors.ts";
+import { type ForwardReply, type ForwardRequest, type ForwardedOp, errorReply, type StoreMessage } from "./forward.ts";
+import { PendingRegistry, entryKey } from "./pending.ts";
+import type { KvStateMachine } from "./state_machine.ts";
+
+/** Options of a Store. */
+export interface StoreOptions {
+  readonly id: NodeId;
+  /** This node's advertised Raft address. */
+  readonly raftAddr: string;
+  readonly stateMachine: KvStateMachine;
+  /** Sends a store message to the node advertising `addr` over the Raft transport. */
+  readonly sendTo: (addr: string, msg: StoreMessage) => void;
+  /** How long a request may wait for Raft before it is answered 503. */
+  readonly requestTimeoutMs: number;
+  /** Pause between attempts of a membership change refused because another is in flight. */
+  readonly confChangeRetryMs?: number;
+}
+
+/** A pending ReadIndex read: served once the state machine reaches `readIndex`. */
+interface WaitingRead {
+  readonly ctx: string;
+  readonly readIndex: number;
+}
+
+/** The store of one node; `attach` connects it to its RaftNode. */
+export class Store implements StoreApi {
+  readonly #o: StoreOptions;
+  #node: RaftNode | null = null;
+  /** Proposals by log position (index:term), resolved when that exact entry is applied. */
+  readonly #writes: PendingRegistry<string, void>;
+  /** Term of the proposal waiting at each index, to fail those overwritten by another entry. */
+  readonly #writeTerms = new Map<number, number>();
+  /** Reads by ReadIndex context, resolved with the confirmed read index. */
+  readonly #reads: PendingRegistry<string, number>;
+  /** Confirmed reads waiting for the state machine to catch up, in arrival order. */
+  #waitingReads: WaitingRead[] = [];
+  /** Requests forwarded to the leader, by request id. */
+  readonly #forwarded: PendingRegistry<number, string | null>;
+  #nextReqId = 1;
+  #nextReadCtx = 1;
+  #lastApplied = 0;
+  /** Called after every applied entry (join waits for promotion this way). */
+  #appliedWatchers = new Set<() => void>();
+
+  constructor(options: StoreOptions) {
+    this.#o = options;
+    const timeoutMs = options.requestTimeoutMs;
+    this.#writes = new PendingRegistry({ timeoutMs, timeoutCode: "outcomeUnknown" });
+    this.#reads = new PendingRegistry({ timeoutMs, timeoutCode: "timeout" });
+    this.#forwarded = new PendingRegistry({ timeoutMs, timeoutCode: "outcomeUnknown" });
+  }
+
+  attach(node: RaftNode, lastApplied: number): void {
+    this.#node = node;
+    this.#lastApplied = lastApplied;
+  }
+
+  get #raft(): RaftNode {
+    if (this.#node === null) throw new StoreError("unavailable", "node is starting");
+    return this.#node;
+  }
+
+  // ---- StoreApi ----
+
+  async get(key: string, level: ReadLevel): Promise<string | null> {
+    switch (level) {
+      case "stale":
+        return this.#o.stateMachine.get(key) ?? null;
+      case "leader":
+        if (this.#isLeader()) return this.#o.stateMachine.get(key) ?? null;
+        return this.#forward({ type: "readLeader", key });
+      case "linearizable": {
+        const ctx = `${this.#o.id}/${this.#nextReadCtx++}`;
+        const index = this.#reads.wait(ctx);
+        this.#raft.withCore((core) => core.readIndex(ctx));
+        await index;
+        return this.#o.stateMachine.get(key) ?? null;
+      }
+    }
+  }
+
+  set(pairs: ReadonlyArray<readonly [string, string]>): Promise<void> {
+    return this.#write({ type: "set", pairs: pairs as readonly KeyValue[] }).then(() => undefined);
+  }
+
+  delete(key: string): Promise<void> {
+    return this.#write({ type: "delete", key }).then(() => undefined);
+  }
+
+  async join(id: string, addr: string): Promise<void> {
+    if (!this.#isLeader()) {
+      await this.#forward({ type: "join", id, addr });
+      return;
+    }
+    await this.#joinAsLeader(id, addr);
+  }
+
+  async remove(id: string): Promise<void> {
+    if (!this.#isLeader()) {
+      await this.#forward({ type: "remove", id });
+      return;
+    }
+    if (!this.#members().some((m) => m.id === id)) throw new StoreError("notMember", `node ${id} is not a member`);
+    await this.#confChange(() => this.#raft.withCore((c) => c.proposeConfChange({ type: "remove", id })));
+  }
+
+  status(): StatusReport {
+    const s = this.#raft.core.status();
+    const addrOf = (id: string | null): string => s.members.find((m) => m.id === id)?.addr ?? "";
+    const leader = s.leader === null ? { id: "", address: "" } : { id: s.leader, address: addrOf(s.leader) };
+    return {
+      me: { id: this.#o.id, address: this.#o.raftAddr },
+      leader,
+      followers: s.members.filter((m) => m.id !== s.leader).map((m) => ({ id: m.id, address: m.addr })),
+      state: s.role,
+      term: s.term,
+      commit: s.commitIndex,
+      applied: s.lastApplied,
+      lastIndex: s.lastLogIndex,
+      members: s.members.map((m) => ({ id: m.id, addr: m.addr, suffrage: m.suffrage })),
+    };
+  }
+
+  // ---- events from the RaftNode ----
+
+  /** An entry was applied: complete the proposal waiting at its position, if any. */
+  applied(entry: Entry): void {
+    this.#lastApplied = entry.index;
+    const term = this.#writeTerms.get(entry.index);
+    if (term !== undefined) {
+      this.#writeTerms.delete(entry.index);
+      const key = entryKey(entry.index, term);
+      if (term === entry.term) this.#writes.resolve(key, undefined);
+      // Another entry won this index: ours was never committed and never will be (a leader
+      // never moves an entry), so saying it failed is safe.
+      else this.#writes.reject(key, new StoreError("noLeader", "leadership changed before the write committed; it was not applied"));
+    }
+    if (this.#waitingReads.length > 0) this.#serveReads();
+    for (const watcher of this.#appliedWatchers) watcher();
+  }
+
+  /** A snapshot was installed: everything up to its index counts as applied. */
+  restored(lastIncludedIndex: number): void {
+    this.#lastApplied = lastIncludedIndex;
+    for (const [index, term] of this.#writeTerms) {
+      if (index > lastIncludedIndex) continue;
+      this.#writeTerms.delete(index);
+      // The snapshot may or may not contain our entry; we cannot tell which.
+      this.#writes.reject(entryKey(index, term), new StoreError("outcomeUnknown", "write outcome unknown (snapshot installed)"));
+    }
+    this.#serveReads();
+  }
+
+  readState(read: ReadState): void {
+    this.#waitingReads.push({ ctx: read.ctx, readIndex: read.readIndex });
+    this.#serveReads();
+  }
+
+  readDropped(ctx: string): void {
+    this.#reads.reject(ctx, new StoreError("noLeader", "no leader to confirm the read; retry later"));
+  }
+
+  softState(_state: SoftState): void {
+    // Nothing to fail eagerly: proposals of an old term either appear in the log (applied
+    // above) or are overwritten (failed above) or time out with "outcome unknown".
+  }
+
+  /** A store message arrived from the peer advertising `fromAddr`. */
+  receive(fromAddr: string, msg: StoreMessage): void {
+    if (msg.type === "reply") {
+      this.#completeForward(msg);
+      return;
+    }
+    void this.#serveForward(fromAddr, msg);
+  }
+
+  // ---- internals ----
+
+  #serveReads(): void {
+    const still: WaitingRead[] = [];
+    for (const r of this.#waitingReads) {
+      if (r.readIndex <= this.#lastApplied) this.#reads.resolve(r.ctx, r.readIndex);
+      else still.push(r);
+    }
+    this.#waitingReads = still;
+  }
+
+  #isLeader(): boolean {
+    return this.#raft.core.status().role === "leader";
+  }
+
+  #members(): readonly Member[] {
+    return this.#raft.core.status().members;
+  }
+
+  async #write(op: { type: "set"; pairs: readonly KeyValue[] } | { type: "delete"; key: string }): Promise<void> {
+    const data = encodeCommand(op);
+    const r = this.#raft.withCore((core) => core.propose(data));
+    if (r.ok) {
+      await this.#awaitEntry(r);
+      return;
+    }
+    if (r.reason === "notLeader" && r.leader !== null) {
+      await this.#forward(op);
+      return;
+    }
+    throw proposeError(r);
+  }
+
+  #awaitEntry(r: ProposeResult & { ok: true }): Promise<void> {
+    const { index, term } = r.id;
+    const done = this.#writes.wait(entryKey(index, term));
+    this.#writeTerms.set(index, term);
+    return done;
+  }
+
+  async #joinAsLeader(id: string, addr: string): Promise<void> {
+    const same = this.#members().find((m) => m.id === id && m.addr === addr);
+    if (same === undefined) {
+      // As hraftd does: a member with the same id or the same address is replaced.
+      for (const old of this.#members().filter((m) => m.id === id || m.addr === addr)) {
+        await this.#confChange(() => this.#raft.withCore((c) => c.proposeConfChange({ type: "remove", id: old.id })));
+      }
+      await this.#confChange(() => this.#raft.withCore((c) => c.proposeConfChange({ type: "addLearner", id, addr })));
+    }
+    await this.#untilVoter(id);
+  }
+
+  /** Waits (up to the request timeout) until the core has promoted `id` to voter. */
+  #untilVoter(id: string): Promise<void> {
+    const isVoter = (): boolean => this.#members().some((m) => m.id === id && m.suffrage === "voter");
+    if (isVoter()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const finish = (): void => {
+        clearTimeout(timer);
+        this.#appliedWatchers.delete(check);
+        resolve();
+      };
+      const check = (): void => {
+        if (isVoter()) finish();
+      };
+      // Past the timeout the member is added as a learner and will be promoted once caught
+      // up; the join itself has succeeded, so we answer success either way.
+      const timer = setTimeout(finish, this.#o.requestTimeoutMs);
+      this.#appliedWatchers.add(check);
+    });
+  }
+
+  /** Proposes a membership change, retrying while another one is in flight. */
+  async #confChange(propose: () => ProposeResult): Promise<void> {
+    const deadline = performance.now() + this.#o.requestTimeoutMs;
+    for (;;) {
+      const r = propose();
+      if (r.ok) return this.#awaitEntry(r);
+      if (r.reason !== "confChangeInFlight" || performance.now() > deadline) throw proposeError(r);
+      await new Promise((resolve) => setTimeout(resolve, this.#o.confChangeRetryMs ?? 20));
+    }
+  }
+
+  #forward(op: ForwardedOp): Promise<string | null> {
+    const status = this.#raft.core.status();
+    const leader = status.members.find((m) => m.id === status.leader);
+    if (status.leader === null || leader === undefined) {
+      return Promise.reject(new StoreError("noLeader", "no leader is known; retry later"));
+    }
+    const reqId = this.#nextReqId++;
+    const done = this.#forwarded.wait(reqId);
+    this.#o.sendTo(leader.addr, { type: "forward", reqId, op });
+    return done;
+  }
+
+  #completeForward(reply: ForwardReply): void {
+    if (reply.error === null) this.#forwarded.resolve(reply.reqId, reply.value);
+    else this.#forwarded.reject(reply.reqId, new StoreError(reply.error.code, reply.error.message));
+  }
+
+  /** Serves a request forwarded by another node; never forwards it again. */
+  async #serveForward(fromAddr: string, req: ForwardRequest): Promise<void> {
+    let reply: ForwardReply;
+    try {
+      if (!this.#isLeader()) throw new StoreError("noLeader", "the node forwarded to is no longer the leader; retry");
+      const op = req.op;
+      let value: string | null = null;
+      switch (op.type) {
+        case "set":
+        case "delete":
+          await this.#write(op);
+          break;
+        case "join":
+          await this.#joinAsLeader(op.id, op.addr);
+          break;
+        case "remove":
+          await this.remove(op.id);
+          break;
+        case "readLeader":
+          value = this.#o.stateMachine.get(op.key) ?? null;
+          break;
+      }
+      reply = { type: "reply", reqId: req.reqId, error: null, value };
+    } catch (e) {
+      reply = errorReply(req.reqId, e);
+    }
+    this.#o.sendTo(fromAddr, reply);
+  }
+
+  /** Fails everything waiting (shutdown). */
+  close(): void {
+    const err = new StoreError("unavailable", "node is shutting down");
+    this.#writes.failAll(new StoreError("outcomeUnknown", "node shut down; write outcome unknown"));
+    this.#reads.failAll(err);
+    this.#forwarded.failAll(new StoreError("outcomeUnknown", "node shut down; outcome unknown"));
+    this.#writeTerms.clear();
+  }
+}
+
+function proposeError(r: ProposeResult & { ok: false }): StoreError {
+  switch (r.reason) {
+    case "notLeader":
+      return new StoreError("noLeader", "no leader is known; retry later", r.leader);
+    case "transferring":
+      return new StoreError("noLeader", "leadership is being transferred; retry shortly", r.leader);
+    case "busy":
+      return new StoreError("unavailable", "too many uncommitted writes; retry shortly", r.leader);
+    case "confChangeInFlight":
+      return new StoreError("unavailable", "another membership change is in progress; retry shortly", r.leader);
+    case "invalid":
+      return new StoreError("invalid", "the change is not valid for the current membership", r.leader);
+  }
+}

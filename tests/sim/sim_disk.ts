@@ -1,0 +1,291 @@
+// A simulated Disk that knows which bytes and names are durable. crash() keeps only what
+// was fsynced, and in "tear" mode also a random prefix of what was not (contents and
+// directory operations alike); corrupt() is opt-in damage for detection tests.
+
+import { dirname, normalize } from "node:path";
+import type { Disk, DiskFile, OpenMode } from "../../raft/host.ts";
+import { ByteBuffer, isUnder, MemDiskError } from "../../raft/mem_disk.ts";
+
+/** Seeded randomness (the same shape as the core's Rng). */
+export interface SimDiskRng {
+  int(n: number): number;
+}
+
+/** One file's data: what reads see now, and what survived the last fsync. */
+interface Inode {
+  current: ByteBuffer;
+  durable: Uint8Array;
+}
+
+/** A directory tree: path → inode for files, and the set of directory paths. */
+interface Tree {
+  files: Map<string, Inode>;
+  dirs: Set<string>;
+}
+
+/** A change to names, durable once its parent directory is synced (or a crash keeps it). */
+interface NameOp {
+  /** Directories whose syncDir makes this op durable. */
+  readonly parents: readonly string[];
+  apply(t: Tree): void;
+}
+
+/** What a crash keeps of unsynced work: nothing, or a random prefix with a torn end. */
+export type CrashMode = "drop" | "tear";
+
+/** Counters for tests. */
+export interface SimDiskStats {
+  syncs: number;
+  dirSyncs: number;
+  writes: number;
+  crashes: number;
+}
+
+/** Thrown by a mutating operation when a crash armed with armCrash() fires. */
+export class SimCrashError extends Error {
+  override readonly name = "SimCrashError";
+}
+
+/** The simulated Disk. Handles opened before a crash throw afterwards, like a dead process's fds. */
+export class SimDisk implements Disk {
+  private live: Tree = { files: new Map(), dirs: new Set() };
+  private durable: Tree = { files: new Map(), dirs: new Set() };
+  private pending: NameOp[] = [];
+  private generation = 0;
+  private opsUntilCrash = -1;
+  readonly stats: SimDiskStats = { syncs: 0, dirSyncs: 0, writes: 0, crashes: 0 };
+
+  open(path: string, mode: OpenMode): DiskFile {
+    const p = normalize(path);
+    if (this.live.dirs.has(p)) throw new MemDiskError("EISDIR", p);
+    let node = this.live.files.get(p);
+    if (node === undefined) {
+      if (mode === "read") throw new MemDiskError("ENOENT", p);
+      this.requireDir(dirname(p));
+      this.step();
+      const fresh: Inode = { current: new ByteBuffer(), durable: new Uint8Array(0) };
+      node = fresh;
+      this.record([dirname(p)], (t) => void t.files.set(p, fresh));
+    } else if (mode === "create") {
+      this.step();
+      node.current.truncate(0);
+    }
+    return new SimFile(this, node, p, this.generation);
+  }
+
+  readFile(path: string): Uint8Array {
+    const node = this.live.files.get(normalize(path));
+    if (node === undefined) throw new MemDiskError("ENOENT", path);
+    return node.current.bytes();
+  }
+
+  exists(path: string): boolean {
+    const p = normalize(path);
+    return this.live.files.has(p) || this.live.dirs.has(p);
+  }
+
+  isDir(path: string): boolean {
+    return this.live.dirs.has(normalize(path));
+  }
+
+  list(dir: string): string[] {
+    const d = normalize(dir);
+    const out: string[] = [];
+    for (const p of [...this.live.files.keys(), ...this.live.dirs]) if (p !== d && dirname(p) === d) out.push(p.slice(d.length + 1));
+    return out.sort();
+  }
+
+  /** Durable at once: the real Disk syncs each new directory's parent. */
+  mkdirp(dir: string): void {
+    for (let p = normalize(dir); !this.live.dirs.has(p); p = dirname(p)) {
+      this.live.dirs.add(p);
+      this.durable.dirs.add(p);
+      if (dirname(p) === p) break;
+    }
+  }
+
+  rename(from: string, to: string): void {
+    const f = normalize(from);
+    const t = normalize(to);
+    this.requireDir(dirname(t));
+    if (!this.exists(f)) throw new MemDiskError("ENOENT", f);
+    this.step();
+    this.record([dirname(f), dirname(t)], (tree) => moveTree(tree, f, t));
+  }
+
+  remove(path: string): void {
+    const p = normalize(path);
+    if (!this.exists(p)) return;
+    this.step();
+    this.record([dirname(p)], (t) => removeTree(t, p));
+  }
+
+  syncDir(dir: string): void {
+    const d = normalize(dir);
+    this.requireDir(d);
+    this.step();
+    this.stats.dirSyncs++;
+    const rest: NameOp[] = [];
+    for (const op of this.pending) (op.parents.includes(d) ? op.apply(this.durable) : rest.push(op));
+    this.pending = rest;
+  }
+
+  /**
+   * Simulates power loss: names revert to what directory syncs made durable and file data
+   * to what fsync made durable. In "tear" mode a random prefix of the later name changes
+   * survives, and each file keeps a random prefix of its unsynced appended bytes whose last
+   * few bytes may be garbage (a torn sector).
+   */
+  crash(mode: CrashMode, rng: SimDiskRng): void {
+    this.stats.crashes++;
+    this.generation++;
+    this.opsUntilCrash = -1;
+    if (mode === "tear") for (const op of this.pending.slice(0, rng.int(this.pending.length + 1))) op.apply(this.durable);
+    this.pending = [];
+    const inodes = new Set(this.durable.files.values());
+    for (const node of inodes) {
+      const kept = mode === "tear" ? tornContents(node, rng) : node.durable;
+      node.durable = kept;
+      node.current = new ByteBuffer(kept);
+    }
+    this.live = { files: new Map(this.durable.files), dirs: new Set(this.durable.dirs) };
+  }
+
+  /** Opt-in damage: XORs the byte at `offset` of a file with `mask`, durably. */
+  corrupt(path: string, offset: number, mask = 0xff): void {
+    const node = this.live.files.get(normalize(path));
+    if (node === undefined) throw new MemDiskError("ENOENT", path);
+    const bytes = node.current.bytes();
+    bytes[offset]! ^= mask;
+    node.current = new ByteBuffer(bytes);
+    if (offset < node.durable.length) {
+      const d = new Uint8Array(node.durable);
+      d[offset]! ^= mask;
+      node.durable = d;
+    }
+  }
+
+  /** Opt-in damage: cuts a file to `size` bytes, durably. */
+  truncateDurably(path: string, size: number): void {
+    const node = this.live.files.get(normalize(path));
+    if (node === undefined) throw new MemDiskError("ENOENT", path);
+    node.current.truncate(size);
+    node.durable = node.current.bytes();
+  }
+
+  /**
+   * Makes the `ops`-th mutating operation from now (write, truncate, sync, rename, remove,
+   * file creation, syncDir) throw SimCrashError before it takes effect, so a test can crash
+   * in the middle of a WAL append or a snapshot install. Follow it with crash().
+   */
+  armCrash(ops: number): void {
+    this.opsUntilCrash = ops;
+  }
+
+  /** Counts one mutating operation toward an armed crash. */
+  step(): void {
+    if (this.opsUntilCrash < 0) return;
+    if (this.opsUntilCrash === 0) {
+      this.opsUntilCrash = -1;
+      this.generation++; // The "process" is dead: its handles stop working.
+      throw new SimCrashError("simulated crash");
+    }
+    this.opsUntilCrash--;
+  }
+
+  /** Called by SimFile: refuses handles from before the last crash. */
+  checkGeneration(g: number, path: string): void {
+    if (g !== this.generation) throw new MemDiskError("EBADF", path);
+  }
+
+  private record(parents: string[], apply: (t: Tree) => void): void {
+    apply(this.live);
+    this.pending.push({ parents, apply });
+  }
+
+  private requireDir(d: string): void {
+    if (!this.live.dirs.has(d)) throw new MemDiskError("ENOENT", d);
+  }
+}
+
+class SimFile implements DiskFile {
+  private closed = false;
+  constructor(
+    private readonly disk: SimDisk,
+    private readonly node: Inode,
+    private readonly path: string,
+    private readonly generation: number,
+  ) {}
+
+  private check(): Inode {
+    if (this.closed) throw new MemDiskError("EBADF", this.path);
+    this.disk.checkGeneration(this.generation, this.path);
+    return this.node;
+  }
+  size(): number {
+    return this.check().current.size;
+  }
+  read(position: number, length: number): Uint8Array {
+    return this.check().current.read(position, length);
+  }
+  write(bytes: Uint8Array, position: number): void {
+    const node = this.check();
+    // The bytes reach the page cache before the crash fires: a tearing crash may keep part.
+    node.current.write(bytes, position);
+    this.disk.step();
+    this.disk.stats.writes++;
+  }
+  truncate(size: number): void {
+    const node = this.check();
+    this.disk.step();
+    node.current.truncate(size);
+  }
+  sync(): void {
+    const node = this.check();
+    this.disk.step();
+    node.durable = node.current.bytes();
+    this.disk.stats.syncs++;
+  }
+  close(): void {
+    this.closed = true;
+  }
+}
+
+/** What survives of one file in a tearing crash. */
+function tornContents(node: Inode, rng: SimDiskRng): Uint8Array {
+  const cur = node.current.bytes();
+  const old = node.durable;
+  if (!isPrefix(old, cur)) return rng.int(2) === 0 ? old : cur; // Overwrite or truncate: all or nothing.
+  const keep = old.length + rng.int(cur.length - old.length + 1);
+  const out = cur.slice(0, keep);
+  const tornBytes = Math.min(keep - old.length, 1 + rng.int(16));
+  if (tornBytes > 0 && rng.int(2) === 0) {
+    const zero = rng.int(2) === 0;
+    for (let i = keep - tornBytes; i < keep; i++) out[i] = zero ? 0 : rng.int(256);
+  }
+  return out;
+}
+
+function isPrefix(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length > b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function moveTree(t: Tree, from: string, to: string): void {
+  const file = t.files.get(from);
+  if (file !== undefined) {
+    t.files.delete(from);
+    t.files.set(to, file);
+    return;
+  }
+  if (!t.dirs.has(from)) return; // The op that created it was lost in a crash.
+  for (const d of [...t.dirs]) if (isUnder(d, from)) (t.dirs.delete(d), t.dirs.add(to + d.slice(from.length)));
+  for (const [p, n] of [...t.files]) if (isUnder(p, from)) (t.files.delete(p), t.files.set(to + p.slice(from.length), n));
+}
+
+function removeTree(t: Tree, path: string): void {
+  t.files.delete(path);
+  for (const d of [...t.dirs]) if (isUnder(d, path)) t.dirs.delete(d);
+  for (const f of [...t.files.keys()]) if (isUnder(f, path)) t.files.delete(f);
+}
