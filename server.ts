@@ -111,8 +111,8 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
   });
   await transport.listen();
 
-  const sendTo = (addr: string, msg: StoreMessage): void => {
-    transport.send(addr, { kind: "store", fromAddr: config.raftAddr, payload: storeMessageValue(msg) });
+  const sendTo = (addr: string, msg: StoreMessage): boolean => {
+    return transport.send(addr, { kind: "store", fromAddr: config.raftAddr, payload: storeMessageValue(msg) });
   };
   const theStore = new Store({ id: config.nodeId, raftAddr: config.raftAddr, stateMachine: sm, sendTo, requestTimeoutMs: 10_000 });
   store = theStore;

@@ -209,7 +209,9 @@ function readMeta(disk: Disk, dir: string): Stored {
     const [, metaBytes, stateBytes, stateCrc] = v as [number, Uint8Array, unknown, unknown];
     if (!Number.isSafeInteger(stateBytes) || (stateBytes as number) < 0) throw new CodecError("bad state size");
     if (!Number.isInteger(stateCrc) || (stateCrc as number) < 0 || (stateCrc as number) >= 2 ** 32) throw new CodecError("bad state checksum");
-    return { meta: decodeSnapshotMeta(metaBytes), dir, stateBytes: stateBytes as number, stateCrc: stateCrc as number };
+    const meta = decodeSnapshotMeta(metaBytes);
+    if (!dir.endsWith(dirName(meta))) throw new CodecError(`meta says ${dirName(meta)}, not the directory's name`);
+    return { meta, dir, stateBytes: stateBytes as number, stateCrc: stateCrc as number };
   } catch (err) {
     if (!(err instanceof CodecError)) throw err;
     throw new StorageDamageError(path, recordHeaderBytes, `unreadable snapshot meta: ${err.message}`);

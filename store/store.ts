@@ -13,14 +13,20 @@ import { type ForwardReply, type ForwardRequest, type ForwardedOp, errorReply, t
 import { PendingRegistry, entryKey } from "./pending.ts";
 import type { KvStateMachine } from "./state_machine.ts";
 
+// Set only by the chaos suite's deliberately broken build (`bun build --define
+// HRAFTD_UNSAFE_LOCAL_READS=true`), to prove that its checker catches stale reads. Release
+// builds never define it, and from source it is undeclared, so `typeof` keeps it false.
+declare const HRAFTD_UNSAFE_LOCAL_READS: boolean | undefined;
+const isUnsafeLocalReads = typeof HRAFTD_UNSAFE_LOCAL_READS !== "undefined" && HRAFTD_UNSAFE_LOCAL_READS === true;
+
 /** Options of a Store. */
 export interface StoreOptions {
   readonly id: NodeId;
   /** This node's advertised Raft address. */
   readonly raftAddr: string;
   readonly stateMachine: KvStateMachine;
-  /** Sends a store message to the node advertising `addr` over the Raft transport. */
-  readonly sendTo: (addr: string, msg: StoreMessage) => void;
+  /** Sends a store message to the node advertising `addr`; false if it was dropped unsent. */
+  readonly sendTo: (addr: string, msg: StoreMessage) => boolean;
   /** How long a request may wait for Raft before it is answered 503. */
   readonly requestTimeoutMs: number;
   /** Pause between attempts of a membership change refused because another is in flight. */
@@ -48,6 +54,8 @@ export class Store implements StoreApi {
   /** Requests forwarded to the leader, by request id. */
   readonly #forwarded: PendingRegistry<number, string | null>;
   #nextReqId = 1;
+  /** The leader forwarded requests currently go to. */
+  #forwardLeader: string | null = null;
   #nextReadCtx = 1;
   #lastApplied = 0;
   /** Called after every applied entry (join waits for promotion this way). */
@@ -81,6 +89,7 @@ export class Store implements StoreApi {
         if (this.#isLeader()) return this.#o.stateMachine.get(key) ?? null;
         return this.#forward({ type: "readLeader", key });
       case "linearizable": {
+        if (isUnsafeLocalReads) return this.#o.stateMachine.get(key) ?? null;
         const ctx = `${this.#o.id}/${this.#nextReadCtx++}`;
         const index = this.#reads.wait(ctx);
         this.#raft.withCore((core) => core.readIndex(ctx));
@@ -171,9 +180,15 @@ export class Store implements StoreApi {
     this.#reads.reject(ctx, new StoreError("noLeader", "no leader to confirm the read; retry later"));
   }
 
-  softState(_state: SoftState): void {
-    // Nothing to fail eagerly: proposals of an old term either appear in the log (applied
-    // above) or are overwritten (failed above) or time out with "outcome unknown".
+  softState(state: SoftState): void {
+    // Our own proposals need nothing here: those of an old term either appear in the log
+    // (applied above), are overwritten (failed above) or time out with "outcome unknown".
+    // Requests forwarded to a leader that is no longer the leader would only wait out their
+    // timeout: answer them now, without claiming either outcome.
+    if (state.leader !== this.#forwardLeader && this.#forwarded.size > 0) {
+      this.#forwarded.failAll(new StoreError("outcomeUnknown", "the leader changed while the request was forwarded to it; outcome unknown"));
+    }
+    this.#forwardLeader = state.leader;
   }
 
   /** A store message arrived from the peer advertising `fromAddr`. */
@@ -275,8 +290,12 @@ export class Store implements StoreApi {
       return Promise.reject(new StoreError("noLeader", "no leader is known; retry later"));
     }
     const reqId = this.#nextReqId++;
+    this.#forwardLeader = status.leader;
     const done = this.#forwarded.wait(reqId);
-    this.#o.sendTo(leader.addr, { type: "forward", reqId, op });
+    if (!this.#o.sendTo(leader.addr, { type: "forward", reqId, op })) {
+      // Never sent, so never applied: safe to say so and let the client retry.
+      this.#forwarded.reject(reqId, new StoreError("noLeader", `cannot reach the leader ${status.leader}; retry later`));
+    }
     return done;
   }
 

@@ -123,9 +123,16 @@ describe("POST /key", () => {
     expect(store.calls).toEqual([]);
   });
 
-  test("413 when Content-Length is over the limit", async () => {
-    const body = JSON.stringify({ k: "x".repeat(2000) });
-    await expectError(post("/key", body), 413);
+  test("413 when Content-Length is over the limit, before reading the body", async () => {
+    let pulled = false;
+    const body = new ReadableStream<Uint8Array>({
+      pull() {
+        pulled = true;
+        throw new Error("the body must not be read");
+      },
+    }, { highWaterMark: 0 });
+    await expectError(post("/key", body, { "content-length": "5000" }), 413);
+    expect(pulled).toBe(false);
     expect(store.calls).toEqual([]);
   });
 
