@@ -114,7 +114,12 @@ export function openStorage(opts: OpenStorageOptions): Recovered {
       wal.reset(snapIndex);
     }
   }
-  const hardState = stable.state.hardState;
+  // A node's term can never be older than an entry it holds (§5.1). The stored term can lag
+  // only with -inmem, where term and vote live in memory but snapshots reach the disk: start
+  // from the newest term seen, with no vote cast in it.
+  let hardState = stable.state.hardState;
+  const newestTerm = Math.max(snapshot?.meta.lastIncludedTerm ?? 0, live[live.length - 1]?.term ?? 0);
+  if (newestTerm > hardState.currentTerm) hardState = { currentTerm: newestTerm, votedFor: null };
   const hasState = hardState.currentTerm > 0 || entries.length > 0 || snapshot !== null;
   const storage = new NodeStorage(wal, stable, snapshots, stable.state.nodeId ?? "");
   return { storage, initial: { hardState, snapshot, entries: live }, hasState, nodeId: stable.state.nodeId };

@@ -3,7 +3,7 @@
 // compaction and crash recovery (DESIGN "Persistence").
 
 import { join } from "node:path";
-import { decodeEntry, encodeEntry } from "./codec.ts";
+import { decodeEntries, decodeEntry, encodeEntries } from "./codec.ts";
 import type { Entry, LogIndex } from "./core/types.ts";
 import type { Disk, DiskFile } from "./host.ts";
 import { hasValidRecordAfter, readRecord, recordHeaderBytes, StorageDamageError, writeRecordHeader } from "./wal_record.ts";
@@ -105,9 +105,14 @@ export class Wal {
     if (first.index > this.lastIndex + 1) throw new RangeError(`wal.append: gap, last ${this.lastIndex}, got ${first.index}`);
     if (first.index <= this.lastIndex) this.truncateFrom(first.index);
     if (this.segments.length === 0) this.startSegment(first.index);
+    const encoded = encodeEntries(entries);
     let used = 0;
-    for (const e of entries) {
-      const payload = encodeEntry(e);
+    let start = 0;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      const end = encoded.ends[i]!;
+      const payload = encoded.bytes.subarray(start, end);
+      start = end;
       const recordBytes = recordHeaderBytes + payload.length;
       const seg = this.segments[this.segments.length - 1]!;
       if (seg.size + used > 0 && seg.size + used + recordBytes > this.segmentBytesMax) {
@@ -222,30 +227,53 @@ export class Wal {
 function recoverSegment(disk: Disk, path: string, firstIndex: LogIndex, isLast: boolean, out: Entry[]): Segment {
   const buf = disk.readFile(path);
   const offsets: number[] = [];
+  const payloads: Uint8Array[] = [];
   let at = 0;
   while (at < buf.length) {
     const r = readRecord(buf, at);
     if (r.type !== "ok") {
       // Only the end of the last segment can be torn by a crash (rollOver seals the others).
-      if (!isLast || hasValidRecordAfter(buf, at)) {
-        throw new StorageDamageError(path, at, r.reason);
-      }
+      if (!isLast || hasValidRecordAfter(buf, at)) throw new StorageDamageError(path, at, r.reason);
       cutTornTail(disk, path, at);
       break;
     }
-    let e: Entry;
-    try {
-      e = decodeEntry(r.payload);
-    } catch (err) {
-      throw new StorageDamageError(path, at, `undecodable entry: ${(err as Error).message}`);
-    }
-    const want = firstIndex + offsets.length;
-    if (e.index !== want) throw new StorageDamageError(path, at, `expected index ${want}, found ${e.index}`);
     offsets.push(at);
-    out.push(e);
+    payloads.push(r.payload);
     at = r.end;
   }
-  return { firstIndex, path, offsets, size: Math.min(at, buf.length) };
+  const entries = decodeSegment(path, payloads, offsets);
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    if (e.index !== firstIndex + i) throw new StorageDamageError(path, offsets[i]!, `expected index ${firstIndex + i}, found ${e.index}`);
+    out.push(e);
+  }
+  return { firstIndex, path, offsets, size: at };
+}
+
+/** Decodes all payloads at once (fast path); on failure finds the first bad record. */
+function decodeSegment(path: string, payloads: Uint8Array[], offsets: number[]): Entry[] {
+  let total = 0;
+  for (const p of payloads) total += p.length;
+  const joined = new Uint8Array(total);
+  const ends: number[] = new Array<number>(payloads.length);
+  let at = 0;
+  for (let i = 0; i < payloads.length; i++) {
+    joined.set(payloads[i]!, at);
+    at += payloads[i]!.length;
+    ends[i] = at;
+  }
+  try {
+    return decodeEntries(joined, ends);
+  } catch {
+    for (let i = 0; i < payloads.length; i++) {
+      try {
+        decodeEntry(payloads[i]!);
+      } catch (err) {
+        throw new StorageDamageError(path, offsets[i]!, `undecodable entry: ${(err as Error).message}`);
+      }
+    }
+    throw new StorageDamageError(path, 0, "undecodable entries");
+  }
 }
 
 function cutTornTail(disk: Disk, path: string, at: number): void {

@@ -91,7 +91,10 @@ export function maybePromoteLearners(r: Raft): void {
   for (const m of r.config.current.members) {
     if (m.suffrage !== "learner") continue;
     const pr = r.progress.get(m.id);
-    if (pr === undefined || pr.matchIndex + r.cfg.promoteLagEntriesMax < last) continue;
+    // Caught up: it holds the current configuration and is within the lag of our end.
+    if (pr === undefined || pr.matchIndex < r.config.currentIndex || pr.matchIndex + r.cfg.promoteLagEntriesMax < last) {
+      continue;
+    }
     proposeConfChange(r, { type: "promote", id: m.id });
     return;
   }

@@ -43,7 +43,10 @@ export interface AppendEntries extends Envelope {
 export interface AppendEntriesReply extends Envelope {
   readonly type: "AppendEntriesReply";
   readonly success: boolean;
-  /** On success: the index of the last entry known to match the leader's log. */
+  /**
+   * On success: the index of the last entry known to match the leader's log. On rejection:
+   * the prevLogIndex that was rejected (lets the leader ignore stale rejections).
+   */
   readonly matchIndex: LogIndex;
   /** On rejection: a hint for fast backtracking (§5.3, "optimization"): where to probe next. */
   readonly conflictIndex: LogIndex;

@@ -97,6 +97,18 @@ export class Progress {
     return true;
   }
 
+  /**
+   * The follower's log ends at `followerLastIndex`, below what it acknowledged: it lost
+   * entries (restarted with -inmem, or its disk was replaced). Raft assumes this never
+   * happens; the best we can do is forget its acknowledgements and probe from its end.
+   * The commit index never moves back, so nothing committed is undone here.
+   */
+  resetToLostLog(followerLastIndex: LogIndex): void {
+    this.becomeProbe();
+    this.matchIndex = followerLastIndex;
+    this.nextIndex = followerLastIndex + 1;
+  }
+
   /** An append carrying entries up to `lastIndex` was sent. */
   sentEntries(lastIndex: LogIndex): void {
     if (this.state === "replicate") {

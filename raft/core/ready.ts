@@ -19,7 +19,8 @@ export interface SoftState {
 
 /**
  * One batch of work for the driver. The driver carries it out in this order:
- *  1. Persist, durably (fdatasync): `snapshot` (if any, replacing the log below it), then
+ *  1. Persist, durably (fdatasync): `snapshot` (if any; it replaces the whole stored log,
+ *     every stored entry is dropped, since the core only installs one it cannot match), then
  *     `entries` (first truncating every stored entry with index >= entries[0].index), then
  *     `hardState` (if any).
  *  2. Send `messages` (these may leave before step 1 completes) and, only after step 1 is

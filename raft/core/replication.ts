@@ -54,7 +54,8 @@ export function sendAppend(r: Raft, id: NodeId, pr: Progress, sendIfEmpty: boole
 export function broadcastAppend(r: Raft): void {
   for (const [id, pr] of r.progress) {
     let sent = false;
-    while (sendAppend(r, id, pr, false)) {
+    // A follower in probe state that is not waiting on a probe needs one, even if empty.
+    while (sendAppend(r, id, pr, pr.state === "probe")) {
       sent = true;
       if (pr.state !== "replicate") break;
     }
@@ -154,6 +155,12 @@ export function handleAppendReply(r: Raft, m: AppendEntriesReply): void {
   if (m.readRound > 0) r.reads.ack(r, m.from, m.readRound);
   if (!m.success) {
     if (m.conflictIndex === 0) return; // a stale-term rejection carries no hint
+    if (m.conflictTerm === 0 && m.conflictIndex <= pr.matchIndex && m.matchIndex >= pr.matchIndex) {
+      // "My log ends before what I acknowledged": the follower lost entries.
+      pr.resetToLostLog(m.conflictIndex - 1);
+      sendAppend(r, m.from, pr, true);
+      return;
+    }
     if (pr.maybeDecrTo(m.matchIndex, hintNext(r, m))) sendAppend(r, m.from, pr, true);
     return;
   }

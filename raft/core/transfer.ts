@@ -17,8 +17,13 @@ export function transferLeadership(r: Raft, id: NodeId): boolean {
   if (r.transferee === id) return true;
   r.transferee = id;
   r.transferElapsed = 0;
-  if (pr.matchIndex === r.log.lastIndex()) sendTimeoutNow(r, id);
-  else sendAppend(r, id, pr, false);
+  if (pr.matchIndex === r.log.lastIndex()) {
+    sendTimeoutNow(r, id);
+    return true;
+  }
+  // Pipelined appends to the target may have been lost: probe from its match to be sure.
+  if (pr.state === "replicate") pr.becomeProbe();
+  sendAppend(r, id, pr, true);
   return true;
 }
 

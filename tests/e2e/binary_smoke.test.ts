@@ -113,9 +113,16 @@ describe("darwin and windows binaries (file format only: they cannot run here)",
 });
 
 describe("source under Deno (npm package `deno`)", () => {
+  const deno = join(repoRoot, "node_modules", ".bin", "deno");
+
   test("deno run -A main.ts behaves as the binary does", () => {
-    const deno = join(repoRoot, "node_modules", ".bin", "deno");
     expect(existsSync(deno)).toBe(true);
-    checkCommandLine((args) => runCommand(deno, ["run", "-A", "main.ts", ...args]), "linux/x64");
+    checkCommandLine((args) => runCommand(deno, ["run", "-A", "main.ts", ...args]), `${process.platform}/${process.arch}`);
+  }, 120_000);
+
+  test("deno check main.ts passes with deno.json's settings", () => {
+    const out = runCommand(deno, ["check", "main.ts"]);
+    expect(out.stderr).not.toContain("ERROR");
+    expect(out.code).toBe(0);
   }, 120_000);
 });

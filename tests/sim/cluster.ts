@@ -124,7 +124,13 @@ export class Cluster {
     this.scheduler.runUntil(end);
   }
 
+  /** Guard against livelock (a message storm never lets simulated time advance): events per run. */
+  eventsMax = 500_000;
+
   #step(): void {
+    if (this.scheduler.steps >= this.eventsMax) {
+      throw new Error(`event budget of ${this.eventsMax} exhausted at ${this.scheduler.now} ms (message storm or livelock?)`);
+    }
     // Every event belongs to one node (tick, delivery, disk completion), which marks itself
     // touched through NodeHooks.touched; only those nodes are checked.
     this.scheduler.runOne();

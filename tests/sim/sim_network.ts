@@ -31,6 +31,19 @@ export interface NetworkStats {
   readonly sentByType: Map<string, number>;
 }
 
+/**
+ * Deep copy of plain message data (objects, arrays, Uint8Array, primitives). Faster than
+ * structuredClone for these small trees, and just as good at cutting every shared reference.
+ */
+export function deepCopy<T>(value: T): T {
+  if (typeof value !== "object" || value === null) return value;
+  if (value instanceof Uint8Array) return value.slice() as T;
+  if (Array.isArray(value)) return value.map(deepCopy) as T;
+  const out: Record<string, unknown> = {};
+  for (const k in value) out[k] = deepCopy((value as Record<string, unknown>)[k]);
+  return out as T;
+}
+
 function pairKey(from: NodeId, to: NodeId): string {
   return `${from}\u0000${to}`;
 }
@@ -61,7 +74,7 @@ export class SimNetwork {
     const copies = this.#rng.chance(this.faults.duplicateRate) ? 2 : 1;
     if (copies === 2) this.stats.duplicated++;
     for (let i = 0; i < copies; i++) {
-      const copy = structuredClone(msg);
+      const copy = deepCopy(msg);
       this.#scheduler.schedule(this.#delay(), () => {
         if (!this.canReach(copy.from, copy.to)) {
           this.stats.dropped++;

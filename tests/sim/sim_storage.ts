@@ -2,6 +2,7 @@
 // thing that survives a crash; a Ready whose persistence had not completed is lost with it.
 
 import type { Entry, HardState, InitialState, Membership, Snapshot } from "../../raft/core/mod.ts";
+import { deepCopy } from "./sim_network.ts";
 
 /** What a simulated node has made durable. Invariant: entries are contiguous and all above the snapshot. */
 export class SimStorage {
@@ -35,7 +36,7 @@ export class SimStorage {
       throw new Error(`asked to persist snapshot at ${lastIncludedIndex} below the durable one at ${current}`);
     }
     const agrees = this.termAt(lastIncludedIndex) === lastIncludedTerm;
-    this.snapshot = structuredClone(snapshot);
+    this.snapshot = deepCopy(snapshot);
     this.entries = agrees ? this.entries.filter((e) => e.index > lastIncludedIndex) : [];
   }
 
@@ -50,7 +51,7 @@ export class SimStorage {
     this.entries = this.entries.filter((e) => e.index < first.index);
     for (const [i, e] of entries.entries()) {
       if (e.index !== first.index + i) throw new Error(`non-contiguous entries in a Ready at ${e.index}`);
-      this.entries.push(structuredClone(e));
+      this.entries.push(deepCopy(e));
     }
   }
 
@@ -59,8 +60,8 @@ export class SimStorage {
     const empty = this.entries.length === 0 && this.snapshot === null;
     return {
       hardState: { ...this.hardState },
-      snapshot: structuredClone(this.snapshot),
-      entries: structuredClone(this.entries),
+      snapshot: deepCopy(this.snapshot),
+      entries: deepCopy(this.entries),
       bootstrap: empty ? bootstrap : null,
     };
   }

@@ -41,7 +41,7 @@ export function swarmFor(seed: number): Swarm {
     cluster: {
       seed, voters, tickMs, electionTicks,
       heartbeatTicks: r.range(1, Math.max(1, Math.floor(electionTicks / 4))),
-      snapshotEvery: r.pick([0, 5, 10, 20, 50]),
+      snapshotEvery: r.pick([5, 10, 20, 50, 200]),
       trailingEntries: r.range(0, 10),
       diskLatencyMaxMs: r.pick([0, 1, 3, 8]),
       core: {

@@ -208,6 +208,32 @@ describe("ReadIndex (thesis §6.4)", () => {
   });
 });
 
+describe("flow control", () => {
+  test("proposals are refused as busy while uncommittedBytesMax bytes are outstanding", () => {
+    const net = elected(ABC, "a", { config: { uncommittedBytesMax: 100 } });
+    net.isolate("a");
+    const a = net.core("a");
+    expect(a.propose(bytes("x".repeat(60))).ok).toBe(true);
+    expect(a.propose(bytes("y".repeat(60)))).toMatchObject({ ok: false, reason: "busy" });
+    net.heal();
+    net.settle();
+    net.tickAll(2);
+    expect(a.propose(bytes("y".repeat(60))).ok).toBe(true);
+  });
+
+  test("many proposals between two Readies travel in one AppendEntries per follower", () => {
+    const net = elected();
+    net.tickAll(2);
+    const a = net.core("a");
+    for (let i = 0; i < 200; i++) a.propose(bytes(`v${i}`));
+    const rd = a.ready();
+    const apps = rd.messages.filter((m) => m.type === "AppendEntries" && m.entries.length > 0);
+    expect(apps.map((m) => m.to).sort()).toEqual(["b", "c"]);
+    for (const m of apps) expect(m.type === "AppendEntries" && m.entries.length).toBe(200);
+    a.advance(rd);
+  });
+});
+
 describe("fast backtracking (§5.3 optimization, TestBackup-like)", () => {
   test("a follower with 50+ divergent entries is repaired in a few round trips", () => {
     const ids = ["a", "b", "c", "d", "e"];
@@ -217,6 +243,7 @@ describe("fast backtracking (§5.3 optimization, TestBackup-like)", () => {
     net.isolate("b");
     for (let i = 0; i < 60; i++) net.core("a").propose(bytes(`lost${i}`));
     net.settle();
+    expect(net.core("a").status().lastLogIndex).toBeGreaterThan(60);
     // c, d, e elect c and commit 60 entries of a newer term.
     net.heal();
     net.isolate("a");

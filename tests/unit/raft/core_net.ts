@@ -44,8 +44,9 @@ export function persist(disk: Disk, rd: Ready): void {
   }
   const first = rd.entries[0];
   if (first !== undefined) {
-    disk.entries = disk.entries.filter((e) => e.index < first.index);
-    disk.entries.push(...rd.entries);
+    const base = disk.entries[0]?.index ?? first.index;
+    disk.entries.length = Math.max(0, Math.min(disk.entries.length, first.index - base));
+    for (const e of rd.entries) disk.entries.push(e);
   }
   if (rd.hardState !== null) disk.hardState = rd.hardState;
 }
@@ -159,7 +160,7 @@ export class Net {
       let moved = false;
       for (const id of [...this.cores.keys()]) {
         const msgs = this.readyOnce(id);
-        if (msgs.length > 0 || this.readies.get(id)?.length) moved = moved || msgs.length > 0;
+        if (msgs.length > 0) moved = true;
         for (const m of msgs) this.deliver(m);
       }
       if (!moved && ![...this.cores.values()].some((c) => c.hasReady())) return;

@@ -2,7 +2,7 @@
 // a CodecError only. Method: one sample per message type, then seeded random mutations.
 
 import { describe, expect, test } from "bun:test";
-import { CodecError, decodeEntry, encodeCbor, decodeHardState, decodeMessage, decodeSnapshotMeta, encodeEntry, encodeHardState, encodeMessage, encodeSnapshotMeta } from "../../../raft/codec.ts";
+import { CodecError, decodeEntry, encodeCbor, encodeEntries, decodeHardState, decodeMessage, decodeSnapshotMeta, encodeEntry, encodeHardState, encodeMessage, encodeSnapshotMeta } from "../../../raft/codec.ts";
 import type { Message } from "../../../raft/core/messages.ts";
 import type { Entry, Membership } from "../../../raft/core/types.ts";
 import { storageRng } from "../../support/storage_rng.ts";
@@ -107,3 +107,22 @@ function mutate(src: Uint8Array, rng: { int(n: number): number }): Uint8Array {
       return Uint8Array.from({ length: rng.int(64) }, () => rng.int(256));
   }
 }
+
+describe("encodeEntries", () => {
+  test("each slice is byte-identical to encodeEntry, for every kind and size", () => {
+    const rng = storageRng(3);
+    const list: Entry[] = [];
+    for (let i = 1; i <= 300; i++) {
+      const data = new Uint8Array(rng.int(3) === 0 ? rng.int(70000) : rng.int(40));
+      const idx = i * (rng.int(2) === 0 ? 1 : 2 ** 20) + (i > 200 ? 2 ** 40 : 0);
+      list.push(i % 7 === 0 ? { index: idx, term: i, kind: "config", data, membership } : { index: idx, term: i * 1000, kind: i % 5 === 0 ? "noop" : "normal", data });
+    }
+    const { bytes, ends } = encodeEntries(list);
+    let start = 0;
+    list.forEach((e, i) => {
+      expect(bytes.subarray(start, ends[i])).toEqual(encodeEntry(e));
+      start = ends[i]!;
+    });
+    expect(encodeEntries([]).ends).toEqual([]);
+  });
+});

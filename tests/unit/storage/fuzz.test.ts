@@ -25,7 +25,7 @@ function mutate(src: Uint8Array, rng: StorageRng): Uint8Array {
   const b = new Uint8Array(src);
   switch (rng.int(7)) {
     case 0:
-      for (let k = 1 + rng.int(4); k > 0; k--) b[rng.int(b.length)] ^= 1 << rng.int(8);
+      for (let k = 1 + rng.int(4); k > 0; k--) (b[rng.int(b.length)] as number) ^= 1 << rng.int(8);
       return b;
     case 1:
       return b.subarray(0, rng.int(b.length));

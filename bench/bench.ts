@@ -1,0 +1,120 @@
+// Entry of a benchmark run (started by bench/run, which installs tools and builds binaries):
+// reads the knobs from the environment, runs the phases against fresh clusters of ours and
+// etcd, and writes bench/RESULTS.md and bench/results.json. Kills everything it started.
+
+import { statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describeMachine, loadAvg } from "./machine.ts";
+import { type BenchConfig, makeClusters, phaseFailover, phaseKeys, phaseReads, phaseStart, phaseWrites } from "./phases.ts";
+import { killAll, killAllOnExit, runText, setRunDirs } from "./procs.ts";
+import { type Results, renderResults } from "./report.ts";
+
+const env = process.env;
+const isQuick = env["BENCH_QUICK"] === "1";
+
+function envInt(name: string, fallback: number): number {
+  const v = env[name];
+  if (v === undefined || v === "") return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, not ${JSON.stringify(v)}`);
+  return n;
+}
+
+const phaseNames = ["start", "writes", "reads", "failover", "keys"] as const;
+
+function config(): BenchConfig & { phases: Set<string>; out: string } {
+  const dir = env["BENCH_DIR"];
+  const binary = env["BENCH_BINARY"];
+  const bare = env["BENCH_BARE"];
+  if (dir === undefined || binary === undefined || bare === undefined) throw new Error("run through bench/run (BENCH_DIR, BENCH_BINARY, BENCH_BARE unset)");
+  const phases = new Set((env["BENCH_PHASES"] ?? phaseNames.join(",")).split(",").map((s) => s.trim()));
+  for (const p of phases) if (!(phaseNames as readonly string[]).includes(p)) throw new Error(`unknown phase ${p}; known: ${phaseNames.join(",")}`);
+  return {
+    dir,
+    binary,
+    bare,
+    portBase: envInt("BENCH_PORT_BASE", 31100),
+    seconds: envInt("BENCH_SECONDS", isQuick ? 2 : 10),
+    repeats: Math.max(3, envInt("BENCH_REPEATS", 3)),
+    failovers: envInt("BENCH_FAILOVERS", isQuick ? 3 : 5),
+    keys: envInt("BENCH_KEYS", isQuick ? 10_000 : 100_000),
+    connections: (env["BENCH_CONNECTIONS"] ?? "1,16,64,256").split(",").map(Number),
+    phases,
+    out: env["BENCH_OUT"] ?? join(import.meta.dirname, "RESULTS.md"),
+  };
+}
+
+function emptyResults(cfg: ReturnType<typeof config>): Results {
+  return {
+    date: new Date().toISOString().replace("T", " ").slice(0, 16) + " UTC",
+    mode: isQuick ? "quick" : "default",
+    machine: {},
+    params: {
+      seconds_per_wrk_run: cfg.seconds,
+      repeats: cfg.repeats,
+      failovers: cfg.failovers,
+      keys: cfg.keys,
+      phases: [...cfg.phases].join("+"),
+    },
+    writes: {},
+    cpuPerWriteUs: {},
+    cpuCores: {},
+    reads: {},
+    failoverMs: {},
+    singleStartMs: {},
+    startupMs: {},
+    binaryBytes: {},
+    keys: cfg.keys,
+    rssBytes: {},
+    rssEmptyBytes: {},
+    dataBytes: {},
+    restartMs: {},
+    notes: [],
+  };
+}
+
+async function main(): Promise<void> {
+  killAllOnExit();
+  const cfg = config();
+  setRunDirs(cfg.dir, env["BENCH_PIDFILE"] ?? `${cfg.dir}/pids`);
+  const r = emptyResults(cfg);
+  const t0 = performance.now();
+  r.machine = describeMachine(cfg.dir, runText([process.execPath, "--version"]));
+  const etcdPath = runText(["sh", "-c", "command -v etcd"]);
+  r.binaryBytes = { hraftd: statSync(cfg.binary).size, bare: statSync(cfg.bare).size, etcd: statSync(etcdPath).size };
+  console.log(`[bench] machine: ${JSON.stringify(r.machine)}`);
+
+  const save = (): void => {
+    r.machine["load average at end (1/5/15 min)"] = loadAvg();
+    r.params["wall_seconds"] = Math.round((performance.now() - t0) / 1000);
+    writeFileSync(cfg.out, renderResults(r));
+    writeFileSync(cfg.out.replace(/\.md$/, "") + ".json", `${JSON.stringify(r, null, 1)}\n`);
+  };
+  try {
+    if (cfg.phases.has("start")) await phaseStart(cfg, r);
+    if (cfg.phases.has("writes") || cfg.phases.has("reads") || cfg.phases.has("failover")) {
+      const { ours, etcd } = makeClusters(cfg);
+      await Promise.all([ours.startAll(), etcd.startAll()]);
+      if (cfg.phases.has("writes")) await phaseWrites(cfg, r, [ours, etcd]);
+      if (cfg.phases.has("reads")) await phaseReads(cfg, r, ours, etcd);
+      if (cfg.phases.has("failover")) await phaseFailover(cfg, r, [ours, etcd]);
+      await Promise.all([ours.stopAll(), etcd.stopAll()]);
+    }
+    if (cfg.phases.has("keys")) {
+      const { ours, etcd } = makeClusters(cfg);
+      await Promise.all([ours.startAll(), etcd.startAll()]);
+      await phaseKeys(cfg, r, [ours, etcd]);
+      await Promise.all([ours.stopAll(), etcd.stopAll()]);
+    }
+  } catch (e) {
+    r.notes.push(`run stopped early: ${e instanceof Error ? e.message : String(e)}`);
+    save();
+    throw e;
+  } finally {
+    killAll();
+  }
+  save();
+  console.log(`[bench] wrote ${cfg.out} in ${Math.round((performance.now() - t0) / 1000)} s`);
+}
+
+await main();

@@ -1,0 +1,202 @@
+// The measurements of one run, phase by phase: start-up and single-node first write,
+// write throughput with CPU per write, reads beside a bare Bun responder, leader failover,
+// and memory, disk and restart time of nodes holding many keys.
+
+import { EtcdCluster, HraftdCluster, type Cluster, type MemberSpec, timeToFirstWrite, timeToServe } from "./clusters.ts";
+import { cpuSeconds, dirBytes, rssBytes, sleep, spawnTracked, stopProc, waitUntil } from "./procs.ts";
+import type { Results } from "./report.ts";
+import { runWrk } from "./wrk.ts";
+
+/** Knobs of a run (from the environment; see bench/run). */
+export interface BenchConfig {
+  readonly dir: string;
+  readonly binary: string;
+  readonly bare: string;
+  readonly portBase: number;
+  readonly seconds: number;
+  readonly repeats: number;
+  readonly failovers: number;
+  readonly keys: number;
+  readonly connections: readonly number[];
+}
+
+/** 16 bytes, the value of every benchmark write. */
+export const value16 = "value-0123456789";
+
+let generation = 0;
+
+/** A fresh pair of 3-node clusters, each in new data directories. */
+export function makeClusters(cfg: BenchConfig, size = 3): { ours: HraftdCluster; etcd: EtcdCluster } {
+  generation++;
+  const specs = (offset: number, prefix: string): MemberSpec[] =>
+    Array.from({ length: size }, (_, i) => ({
+      name: `${prefix}${i}`,
+      clientPort: cfg.portBase + offset + i,
+      peerPort: cfg.portBase + offset + 10 + i,
+      dataDir: `${cfg.dir}/data/g${generation}-${prefix}${i}`,
+    }));
+  return {
+    ours: new HraftdCluster(cfg.binary, specs(0, "node")),
+    etcd: new EtcdCluster(specs(20, "etcd"), `bench-${process.pid}-${generation}`),
+  };
+}
+
+function log(text: string): void {
+  process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}\n`);
+}
+
+/** Spawn → first answer on `url`, polled every 2 ms; ms, or null after 20 s. */
+async function timeToHttp(name: string, cmd: string[], url: string): Promise<number | null> {
+  const t0 = performance.now();
+  const proc = spawnTracked(name, cmd);
+  const ok = await waitUntil(async () => (await fetch(url, { signal: AbortSignal.timeout(500) })).status > 0, 20_000, 2);
+  const ms = performance.now() - t0;
+  await stopProc(proc);
+  return ok ? ms : null;
+}
+
+/** Start-up of our binary and of the bare Bun binary, and single-node start → first write. */
+export async function phaseStart(cfg: BenchConfig, r: Results): Promise<void> {
+  const port = cfg.portBase + 40;
+  r.startupMs = { hraftd: [], bare: [] };
+  r.singleStartMs = { hraftd: [], etcd: [] };
+  for (let k = 0; k < Math.max(cfg.repeats, 5); k++) {
+    const dir = `${cfg.dir}/data/startup-${k}`;
+    r.startupMs["hraftd"]!.push(await timeToHttp("startup-hraftd", [cfg.binary, "-id", "s", "-haddr", `127.0.0.1:${port}`, "-raddr", `127.0.0.1:${port + 1}`, dir], `http://127.0.0.1:${port}/status`));
+    r.startupMs["bare"]!.push(await timeToHttp("startup-bare", [cfg.bare, String(port)], `http://127.0.0.1:${port}/`));
+  }
+  log(`start-up to first HTTP answer: ours ${r.startupMs["hraftd"]!.map((x) => x?.toFixed(0)).join(", ")} ms; bare Bun ${r.startupMs["bare"]!.map((x) => x?.toFixed(0)).join(", ")} ms`);
+  for (let k = 0; k < cfg.repeats; k++) {
+    for (const c of Object.values(makeClusters(cfg, 1))) {
+      const t0 = performance.now();
+      c.spawn(0);
+      r.singleStartMs[c.label]!.push(await timeToFirstWrite(c, [0], t0, 20_000, 5, 4));
+      await c.stopAll();
+    }
+  }
+  log(`single node start → first write: ours ${r.singleStartMs["hraftd"]!.map((x) => x?.toFixed(0)).join(", ")} ms; etcd ${r.singleStartMs["etcd"]!.map((x) => x?.toFixed(0)).join(", ")} ms`);
+}
+
+async function leaderOf(c: Cluster): Promise<number> {
+  let leader: number | null = null;
+  await waitUntil(async () => (leader = await c.leader()) !== null, 20_000, 50);
+  if (leader === null) throw new Error(`${c.label}: no leader`);
+  return leader;
+}
+
+/** Unique-key writes at each connection count, alternating the systems, with CPU per write. */
+export async function phaseWrites(cfg: BenchConfig, r: Results, systems: readonly Cluster[]): Promise<void> {
+  for (const c of systems) {
+    const l = await leaderOf(c);
+    await runWrk(c.wrkPut(l, `warm-${process.pid}`, value16), 64, Math.min(3, cfg.seconds), `${c.label}-warmup`);
+    r.writes[c.label] = {};
+    r.cpuPerWriteUs[c.label] = {};
+    r.cpuCores[c.label] = {};
+  }
+  for (let rep = 0; rep < cfg.repeats; rep++) {
+    for (const conns of cfg.connections) {
+      const order = rep % 2 === 0 ? systems : [...systems].reverse();
+      for (const c of order) {
+        const l = await leaderOf(c);
+        const pids = c.pids();
+        const cpu0 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
+        const w = await runWrk(c.wrkPut(l, `w${process.pid}r${rep}c${conns}`, value16), conns, cfg.seconds, `${c.label}-put-c${conns}`);
+        const cpu = pids.reduce((s, p) => s + cpuSeconds(p), 0) - cpu0;
+        (r.writes[c.label]![conns] ??= []).push(w);
+        (r.cpuPerWriteUs[c.label]![conns] ??= []).push(w.ok > 0 ? (cpu / w.ok) * 1e6 : Number.NaN);
+        (r.cpuCores[c.label]![conns] ??= []).push(cpu / w.seconds);
+        log(`${c.label} writes c=${conns}: ${w.okPerSec.toFixed(0)}/s p50 ${w.p50Ms.toFixed(2)} ms p99 ${w.p99Ms.toFixed(2)} ms, ` +
+          `errors ${w.errors}, CPU ${((cpu / w.ok) * 1e6).toFixed(0)} µs/write (${(cpu / w.seconds).toFixed(2)} cores)`);
+      }
+    }
+  }
+}
+
+/** Writes `count` keys `${prefix}${i}` = value16 at member `at`, `batch` per request, 64 in flight. */
+export async function loadKeys(c: Cluster, at: number, prefix: string, count: number, batch: number): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count) {
+      const from = next;
+      next = Math.min(count, next + batch);
+      const pairs = Array.from({ length: next - from }, (_, j) => [`${prefix}${from + j}`, value16] as const);
+      let ok = false;
+      for (let attempt = 0; attempt < 5 && !ok; attempt++) ok = await c.writeMany(at, pairs, 10_000);
+      if (!ok) throw new Error(`${c.label}: loading keys ${from}.. failed`);
+    }
+  };
+  await Promise.all(Array.from({ length: 64 }, worker));
+}
+
+/** Reads at 64 connections: ours and etcd at both levels, and the bare Bun responder. */
+export async function phaseReads(cfg: BenchConfig, r: Results, ours: Cluster, etcd: Cluster): Promise<void> {
+  for (const c of [ours, etcd]) await loadKeys(c, await leaderOf(c), "r-", 1000, 100);
+  const barePort = cfg.portBase + 50;
+  const bare = spawnTracked("bare-responder", [cfg.bare, String(barePort)]);
+  await waitUntil(async () => (await fetch(`http://127.0.0.1:${barePort}/`)).ok, 10_000, 10);
+  const targets = [
+    { key: "bare", run: () => ({ url: `http://127.0.0.1:${barePort}`, script: "get_hraftd.lua", args: ["r-", "1000", "stale"] }) },
+    ...[ours, etcd].flatMap((c) => (["linearizable", "stale"] as const).map((kind) => ({
+      key: `${c.label}-${kind}`,
+      run: async () => c.wrkGet(await leaderOf(c), kind, "r-", 1000),
+    }))),
+  ];
+  for (let rep = 0; rep < cfg.repeats; rep++) {
+    for (const t of targets) {
+      const w = await runWrk(await t.run(), 64, cfg.seconds, `get-${t.key}`);
+      (r.reads[t.key] ??= []).push(w);
+      log(`reads ${t.key} c=64: ${w.okPerSec.toFixed(0)}/s p50 ${w.p50Ms.toFixed(2)} ms p99 ${w.p99Ms.toFixed(2)} ms, errors ${w.errors}`);
+    }
+  }
+  r.rssEmptyBytes["bare"] = [rssBytes(bare.pid)];
+  await stopProc(bare);
+}
+
+/** SIGKILL the leader, time to a write acknowledged by a survivor; restart it; `failovers` times. */
+export async function phaseFailover(cfg: BenchConfig, r: Results, systems: readonly Cluster[]): Promise<void> {
+  for (const c of systems) {
+    r.failoverMs[c.label] = [];
+    for (let k = 0; k < cfg.failovers; k++) {
+      const l = await leaderOf(c);
+      const survivors = c.running().filter((i) => i !== l);
+      const t0 = performance.now();
+      const killed = c.stop(l, "SIGKILL");
+      const ms = await timeToFirstWrite(c, survivors, t0, 20_000);
+      await killed;
+      r.failoverMs[c.label]!.push(ms);
+      log(`${c.label} failover ${k + 1}: ${ms === null ? "no write within 20 s" : `${ms.toFixed(0)} ms`}`);
+      c.spawn(l);
+      const key = `after-failover-${k}`;
+      await waitUntil(() => c.write(survivors[0]!, key, value16), 20_000, 50);
+      if ((await timeToServe(c, l, key, value16, performance.now(), 30_000)) === null) throw new Error(`${c.label}: restarted member ${l} never caught up`);
+      await sleep(1_500); // let the restarted member settle before the next kill
+    }
+  }
+}
+
+/** Fresh clusters: RSS empty, load `keys` keys, RSS and data dir per node, follower restarts. */
+export async function phaseKeys(cfg: BenchConfig, r: Results, systems: readonly Cluster[]): Promise<void> {
+  const lastKey = `key-${cfg.keys - 1}`;
+  for (const c of systems) {
+    r.rssEmptyBytes[c.label] = c.pids().map(rssBytes);
+    const t0 = performance.now();
+    await loadKeys(c, await leaderOf(c), "key-", cfg.keys, 10);
+    log(`${c.label}: loaded ${cfg.keys} keys in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    await waitUntil(async () => (await Promise.all(c.running().map((i) => c.read(i, lastKey, "stale")))).every((v) => v === value16), 60_000, 100);
+    await sleep(1_000);
+    r.rssBytes[c.label] = c.pids().map(rssBytes);
+    r.dataBytes[c.label] = c.members.map((m) => dirBytes(m.dataDir));
+    r.restartMs[c.label] = [];
+    for (let k = 0; k < cfg.repeats; k++) {
+      const l = await leaderOf(c);
+      const i = c.running().filter((x) => x !== l)[k % (c.size - 1)]!;
+      await c.stop(i, "SIGTERM");
+      const t1 = performance.now();
+      c.spawn(i);
+      const ms = await timeToServe(c, i, lastKey, value16, t1, 120_000);
+      r.restartMs[c.label]!.push(ms);
+      log(`${c.label}: restart of ${c.members[i]!.name} holding ${cfg.keys} keys → serves in ${ms?.toFixed(0) ?? "(never)"} ms`);
+      await sleep(1_000);
+    }
+  }
+}

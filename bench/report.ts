@@ -1,0 +1,165 @@
+// Turns a run's measurements into bench/RESULTS.md: one table of medians with their spread
+// over repeats, ours/etcd (or ours/bare Bun) ratios against issue 7's targets, and the machine.
+
+import type { WrkResult } from "./wrk.ts";
+
+/** Everything one run measured; arrays hold one value per repeat. */
+export interface Results {
+  date: string;
+  mode: string;
+  machine: Record<string, string>;
+  params: Record<string, string | number>;
+  writes: Record<string, Record<number, WrkResult[]>>;
+  /** CPU seconds of the three processes per acknowledged write, in µs, per connection count. */
+  cpuPerWriteUs: Record<string, Record<number, number[]>>;
+  /** CPU busy share of the three processes during the write runs (1.0 = one core), by conns. */
+  cpuCores: Record<string, Record<number, number[]>>;
+  reads: Record<string, WrkResult[]>;
+  failoverMs: Record<string, (number | null)[]>;
+  singleStartMs: Record<string, (number | null)[]>;
+  startupMs: Record<string, (number | null)[]>;
+  binaryBytes: Record<string, number>;
+  keys: number;
+  rssBytes: Record<string, number[]>;
+  rssEmptyBytes: Record<string, number[]>;
+  dataBytes: Record<string, number[]>;
+  restartMs: Record<string, (number | null)[]>;
+  notes: string[];
+}
+
+/** Median of the finite values (NaN when there are none). */
+export function median(xs: readonly (number | null)[]): number {
+  const v = xs.filter((x): x is number => x !== null && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return Number.NaN;
+  const mid = v.length >> 1;
+  return v.length % 2 === 1 ? v[mid]! : (v[mid - 1]! + v[mid]!) / 2;
+}
+
+function num(x: number, digits: number): string {
+  if (!Number.isFinite(x)) return "n/a";
+  return x.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
+}
+
+/** "median (min–max, ±spread%)", where spread is half the range relative to the median. */
+export function spread(xs: readonly (number | null)[], digits = 0, scale = 1): string {
+  const failed = xs.filter((x) => x === null).length;
+  const v = xs.filter((x): x is number => x !== null && Number.isFinite(x)).map((x) => x * scale);
+  if (v.length === 0) return "n/a";
+  const m = median(v);
+  const lo = Math.min(...v);
+  const hi = Math.max(...v);
+  const pct = m === 0 ? 0 : ((hi - lo) / 2 / m) * 100;
+  const miss = failed > 0 ? `, ${failed} failed` : "";
+  return v.length === 1 ? `${num(m, digits)}${miss}` : `${num(m, digits)} (${num(lo, digits)}–${num(hi, digits)}, ±${pct.toFixed(0)}%${miss})`;
+}
+
+interface Row {
+  what: string;
+  ours: string;
+  peer: string;
+  ratio: number;
+  target: string;
+  met: boolean | null;
+}
+
+function row(what: string, ours: readonly (number | null)[], peer: readonly (number | null)[], digits: number, target: string, check: ((r: number) => boolean) | null, scale = 1): Row {
+  const ratio = median(ours) / median(peer);
+  return { what, ours: spread(ours, digits, scale), peer: spread(peer, digits, scale), ratio, target, met: check === null || !Number.isFinite(ratio) ? null : check(ratio) };
+}
+
+const rates = (rs: readonly WrkResult[] | undefined): number[] => (rs ?? []).map((r) => r.okPerSec);
+const p99s = (rs: readonly WrkResult[] | undefined): number[] => (rs ?? []).map((r) => r.p99Ms);
+const p50s = (rs: readonly WrkResult[] | undefined): number[] => (rs ?? []).map((r) => r.p50Ms);
+
+function writeRows(r: Results): Row[] {
+  const rows: Row[] = [];
+  const targets: Record<number, number> = { 1: 2, 16: 2, 64: 2.5 };
+  for (const c of Object.keys(r.writes["hraftd"] ?? {}).map(Number)) {
+    const ours = r.writes["hraftd"]?.[c];
+    const etcd = r.writes["etcd"]?.[c];
+    const t = targets[c];
+    rows.push(row(`writes/s, ${c} conn`, rates(ours), rates(etcd), 0, t === undefined ? "" : `≥ ${t}x`, t === undefined ? null : (x) => x >= t));
+    rows.push(row(`write p50 ms, ${c} conn`, p50s(ours), p50s(etcd), 2, "", null));
+    rows.push(row(`write p99 ms, ${c} conn`, p99s(ours), p99s(etcd), 2, c === 64 ? "≤ 1x" : "", c === 64 ? (x) => x <= 1 : null));
+    const cpuTarget = c === 64;
+    rows.push(row(`CPU µs per acked write (3 procs), ${c} conn`, r.cpuPerWriteUs["hraftd"]?.[c] ?? [], r.cpuPerWriteUs["etcd"]?.[c] ?? [], 0, cpuTarget ? "≤ 0.4x" : "", cpuTarget ? (x) => x <= 0.4 : null));
+  }
+  return rows;
+}
+
+function otherRows(r: Results): Row[] {
+  const rows: Row[] = [];
+  const bare = rates(r.reads["bare"]);
+  rows.push(row("linearizable reads/s, 64 conn (peer: bare Bun)", rates(r.reads["hraftd-linearizable"]), bare, 0, "≥ 0.6x", (x) => x >= 0.6));
+  rows.push(row("stale reads/s, 64 conn (peer: bare Bun)", rates(r.reads["hraftd-stale"]), bare, 0, "≥ 0.8x", (x) => x >= 0.8));
+  rows.push(row("linearizable reads/s, 64 conn (peer: etcd)", rates(r.reads["hraftd-linearizable"]), rates(r.reads["etcd-linearizable"]), 0, "", null));
+  rows.push(row("stale reads/s, 64 conn (peer: etcd serializable)", rates(r.reads["hraftd-stale"]), rates(r.reads["etcd-stale"]), 0, "", null));
+  const fo = r.failoverMs["hraftd"] ?? [];
+  rows.push(row("failover after SIGKILL of leader, ms", fo, r.failoverMs["etcd"] ?? [], 0, "≤ 0.75x and < 1000 ms", (x) => x <= 0.75 && median(fo) < 1000));
+  rows.push(row("single node, start → first write, ms", r.singleStartMs["hraftd"] ?? [], r.singleStartMs["etcd"] ?? [], 0, "≤ 0.25x", (x) => x <= 0.25));
+  rows.push(row(`RSS per node, MiB, ${r.keys.toLocaleString("en-US")} keys`, r.rssBytes["hraftd"] ?? [], r.rssBytes["etcd"] ?? [], 1, "≤ 0.5x", (x) => x <= 0.5, 1 / 2 ** 20));
+  rows.push(row("RSS per node, MiB, empty cluster", r.rssEmptyBytes["hraftd"] ?? [], r.rssEmptyBytes["etcd"] ?? [], 1, "", null, 1 / 2 ** 20));
+  rows.push(row("RSS, MiB, empty cluster node (peer: bare Bun responder after the reads)", r.rssEmptyBytes["hraftd"] ?? [], r.rssEmptyBytes["bare"] ?? [], 1, "", null, 1 / 2 ** 20));
+  rows.push(row(`data dir per node, MiB, ${r.keys.toLocaleString("en-US")} keys`, r.dataBytes["hraftd"] ?? [], r.dataBytes["etcd"] ?? [], 1, "", null, 1 / 2 ** 20));
+  rows.push(row(`restart of a node holding ${r.keys.toLocaleString("en-US")} keys → serves, ms`, r.restartMs["hraftd"] ?? [], r.restartMs["etcd"] ?? [], 0, "≤ 1x", (x) => x <= 1));
+  rows.push(row("start → first HTTP answer, ms (peer: bare Bun binary)", r.startupMs["hraftd"] ?? [], r.startupMs["bare"] ?? [], 0, "", null));
+  const bin = (k: string): number[] => (r.binaryBytes[k] === undefined ? [] : [r.binaryBytes[k]!]);
+  rows.push(row("binary size, MiB (peer: bare Bun binary)", bin("hraftd"), bin("bare"), 1, "", null, 1 / 2 ** 20));
+  rows.push(row("binary size, MiB (peer: etcd)", bin("hraftd"), bin("etcd"), 1, "", null, 1 / 2 ** 20));
+  return rows;
+}
+
+function renderRows(rows: readonly Row[]): string {
+  const head = "| measurement | ours (hraftd-ts) | peer | ours/peer | target | met |\n|---|---|---|---|---|---|\n";
+  return head + rows.map((x) => {
+    const met = x.met === null ? "" : x.met ? "yes" : "**no**";
+    return `| ${x.what} | ${x.ours} | ${x.peer} | ${Number.isFinite(x.ratio) ? x.ratio.toFixed(2) : "n/a"} | ${x.target} | ${met} |`;
+  }).join("\n") + "\n";
+}
+
+/** The whole RESULTS.md text. */
+export function renderResults(r: Results): string {
+  const machine = Object.entries(r.machine).map(([k, v]) => `- ${k}: ${v}`).join("\n");
+  const params = Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(", ");
+  const notes = r.notes.length === 0 ? "" : `\n## Notes from this run\n\n${r.notes.map((n) => `- ${n}`).join("\n")}\n`;
+  return `# Benchmark results: hraftd-ts beside etcd and the bare machine
+
+Written by \`bench/run\` on ${r.date} (${r.mode} mode: ${params}). Peer is etcd unless the
+row names another. Each cell: median (min–max, ±half-range as % of the median) over repeats.
+Ratios are ours/peer medians; for rates higher is better, for times, CPU and sizes lower is.
+Issue 7's targets are checked against these ratios. Numbers from a shared 2-core machine
+are noisy; CPU per write is the steadiest figure.
+
+## Machine
+
+${machine}
+
+## Writes (unique keys, wrk, 3-node clusters, fsync on)
+
+${renderRows(writeRows(r))}
+## Reads, failover, start-up, memory and size
+
+${renderRows(otherRows(r))}${notes}
+## Method
+
+- Both clusters run on loopback with their data directories under the same temp directory
+  (same disk). Ours: the compiled binary, default flags. etcd: Debian's etcd-server,
+  default flags (heartbeat 100 ms, election 1 s), logs at warn, writes through its v3
+  HTTP/JSON gateway (\`POST /v3/kv/put\`, base64 key and value).
+- Writes: wrk with bench/lua/put_*.lua at the leader, each request one new key (value 16
+  bytes); runs of the two systems alternate per connection count and repeat. A response
+  counts as acknowledged when its status is 2xx. CPU per write: utime+stime of the three
+  server processes from /proc/<pid>/stat before and after each run, divided by the
+  acknowledged writes.
+- Reads: wrk with bench/lua/get_*.lua at the leader, random keys among 1,000 preloaded;
+  ours \`?level=linearizable\` (ReadIndex) and \`?level=stale\`, etcd default and
+  \`serializable\` ranges; the bare Bun responder (bench/bare_responder.ts, compiled the
+  same way) answers a constant.
+- Failover: SIGKILL of the leader, then writes are sent every 10 ms to each survivor; the
+  time to the first acknowledged one. The killed node is restarted and rejoins between rounds.
+- Single node: a fresh data directory, spawn, then writes every 5 ms until one is acknowledged.
+- Keys: loaded in requests of 10 keys (one POST / one txn each), 64 at a time. RSS (VmRSS)
+  and \`du -sb\` of each member's data directory after the load; then a follower is stopped
+  (SIGTERM) and restarted, timed from spawn to its first linearizable read of the last key.
+`;
+}

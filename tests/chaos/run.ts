@@ -1,0 +1,186 @@
+// One chaos run end to end: a lab of namespaces, a 5-node cluster of the compiled binary,
+// concurrent clients, the seeded fault schedule, then heal, converge and check; everything is
+// recorded under the run directory. Also a CLI: bun tests/chaos/run.ts [--seed N] [--minutes M]
+
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Verdict } from "../sim/checkers/linearizability.ts";
+import { createSimRng } from "../sim/prng.ts";
+import { Lab, netnsUnavailableReason, sweepStaleLabs } from "../support/netns.ts";
+import { checkFinalStates, checkHistory, type Anomaly } from "./checks.ts";
+import { ChaosCluster, waitForProxy } from "./cluster.ts";
+import { describeFault, type NemesisEvent, type NemesisKind, planSchedule } from "./nemesis.ts";
+import { healEverything, runSchedule } from "./nemesis_exec.ts";
+import { allKeys, type ChaosOp, defaultKeySpace, type KeySpace, Workload } from "./workload.ts";
+
+/** Options of runChaos. */
+export interface ChaosOptions {
+  readonly seed: number;
+  readonly binary: string;
+  /** Time under faults (the workload runs this long). */
+  readonly durationMs: number;
+  readonly nodesCount?: number;
+  readonly clientsCount?: number;
+  readonly kinds?: readonly NemesisKind[];
+  /** Where the run directory is created; default <tmp>/hraftd-chaos. */
+  readonly baseDir?: string;
+  /** Progress lines (default: console.log). */
+  readonly log?: (line: string) => void;
+}
+
+/** What a run found. `anomalies` empty means the node passed every check. */
+export interface ChaosReport {
+  readonly seed: number;
+  readonly runDir: string;
+  readonly historyPath: string;
+  readonly opsByOutcome: Readonly<Record<string, number>>;
+  readonly opsTotal: number;
+  readonly nemesisEvents: Readonly<Record<string, number>>;
+  readonly anomalies: readonly Anomaly[];
+  readonly verdict: Verdict | null;
+  readonly elapsedMs: number;
+}
+
+const convergeDeadlineMs = 30_000;
+const bootstrapDeadlineMs = 20_000;
+const proxyDeadlineMs = 10_000;
+
+/** Chooses snapshot settings per seed, so some runs compact (and install snapshots) often. */
+function nodeFlags(seed: number): string[] {
+  const threshold = createSimRng(seed).fork("flags").pick([64, 256, 8192]);
+  return ["-snapshot-threshold", String(threshold), "-snapshot-trailing", String(Math.floor(threshold / 2))];
+}
+
+function countBy<T>(items: readonly T[], keyOf: (t: T) => string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const t of items) out[keyOf(t)] = (out[keyOf(t)] ?? 0) + 1;
+  return out;
+}
+
+function opKindName(h: ChaosOp): string {
+  if (h.op.type === "read") return `read-${h.level}`;
+  if (h.op.type === "set") return Object.keys(h.op.values).length > 1 ? "multiset" : "set";
+  return "delete";
+}
+
+/** JSON of an op for the history file; Infinity (an unknown completion) becomes null. */
+function opJson(h: ChaosOp): string {
+  return JSON.stringify(h, (_k, v: unknown) => (v === Infinity ? null : v));
+}
+
+/** Waits until every node applied the same index as the leader's commit, then reads each node's state. */
+async function converge(cluster: ChaosCluster, keys: KeySpace): Promise<Array<Map<string, string | null> | null> | null> {
+  const isSettled = await cluster.waitFor(async () => {
+    const all = await cluster.statuses();
+    const leader = all.find((s) => s?.state === "leader");
+    if (leader === undefined || leader === null) return false;
+    return all.every((s) => s !== null && s.applied === leader.commit && s.commit === leader.commit && s.lastIndex === leader.lastIndex);
+  }, convergeDeadlineMs, 250);
+  if (!isSettled) return null;
+  const states: Array<Map<string, string | null> | null> = [];
+  for (let i = 0; i < cluster.size; i++) {
+    const state = new Map<string, string | null>();
+    for (const key of allKeys(keys)) {
+      const r = await cluster.request(i, "GET", `/key/${key}?level=stale`, { timeoutMs: 2000 });
+      if (r.type !== "response" || (r.status !== 200 && r.status !== 404)) break;
+      state.set(key, r.status === 404 ? null : ((JSON.parse(r.body) as Record<string, string>)[key] ?? null));
+    }
+    states.push(state.size === allKeys(keys).length ? state : null);
+  }
+  return states;
+}
+
+/** Runs one chaos run; returns its report (throws only if the lab or cluster cannot start). */
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const log = options.log ?? ((l: string) => console.log(l));
+  const unavailable = netnsUnavailableReason();
+  if (unavailable !== null) throw new Error(`network namespaces unavailable: ${unavailable}`);
+  sweepStaleLabs();
+  const started = performance.now();
+  const nodesCount = options.nodesCount ?? 5;
+  const runDir = join(options.baseDir ?? join(tmpdir(), "hraftd-chaos"), `seed-${options.seed}-${Date.now()}`);
+  mkdirSync(runDir, { recursive: true });
+  const historyPath = join(runDir, "history.jsonl");
+  const plan = planSchedule({ seed: options.seed, durationMs: options.durationMs, nodesCount, kinds: options.kinds });
+  writeFileSync(join(runDir, "schedule.txt"), plan.map((e, i) => `#${i} at ${e.startMs} ms for ${e.holdMs} ms: ${e.faults.map(describeFault).join(" + ")}\n`).join(""));
+  log(`chaos: seed=${options.seed} duration=${options.durationMs} ms episodes=${plan.length} dir=${runDir}`);
+
+  const lab = new Lab({ hostsCount: nodesCount, withClient: true });
+  const proxySocket = join(runDir, "proxy.sock");
+  const proxy = lab.spawnIn(lab.client!, [process.execPath, join(import.meta.dirname, "proxy.ts"), proxySocket], { stdio: "inherit" });
+  const cluster = new ChaosCluster({ lab, binary: options.binary, runDir, proxySocket, extraFlags: nodeFlags(options.seed) });
+  const events: NemesisEvent[] = [];
+  let isClean = false;
+  try {
+    if (!(await waitForProxy(proxySocket, proxyDeadlineMs))) throw new Error("the client proxy did not start");
+    await cluster.bootstrap(bootstrapDeadlineMs);
+    const t0 = performance.now();
+    const clock = (): number => performance.now() - t0;
+    const keys = defaultKeySpace();
+    const workload = new Workload({
+      cluster, keys, clock, clientsCount: options.clientsCount ?? 6, rng: createSimRng(options.seed).fork("clients"),
+      writeTimeoutMs: 12_000, readTimeoutMs: 6000, thinkMsMax: 20,
+    });
+    const ctx = { cluster, lab, clock, record: (e: NemesisEvent) => { events.push(e); log(`  t=${(e.timeMs / 1000).toFixed(1)}s #${e.episode} ${e.action} ${e.detail}`); } };
+    workload.start();
+    await runSchedule(ctx, plan, () => clock() >= options.durationMs);
+    const history = await workload.stop();
+    log(`chaos: ${history.length} ops recorded; healing`);
+    const anomalies: Anomaly[] = [];
+    if (!(await healEverything(ctx, convergeDeadlineMs))) anomalies.push({ kind: "notHealed", message: "the membership was not whole again after healing" });
+    const states = await converge(cluster, keys);
+    if (states === null) anomalies.push({ kind: "notHealed", message: `nodes did not converge within ${convergeDeadlineMs} ms of healing` });
+    const leader = (await cluster.leader()) ?? 0;
+    const finalReads: ChaosOp[] = [];
+    for (const key of allKeys(keys)) finalReads.push(await workload.perform(-1, leader, { type: "read", key, value: null }, "linearizable"));
+    writeFileSync(historyPath, [...history, ...finalReads].map(opJson).join("\n") + "\n");
+    writeFileSync(join(runDir, "nemesis.jsonl"), events.map((e) => JSON.stringify(e)).join("\n") + "\n");
+    const checkStarted = performance.now();
+    const checked = checkHistory(history, finalReads);
+    log(`chaos: history checked in ${(performance.now() - checkStarted).toFixed(0)} ms`);
+    anomalies.push(...checked.anomalies);
+    if (states !== null) anomalies.push(...checkFinalStates(states, finalReads, keys));
+    const report: ChaosReport = {
+      seed: options.seed, runDir, historyPath, opsTotal: history.length,
+      opsByOutcome: countBy(history, (h) => `${opKindName(h)}:${h.outcome}`),
+      nemesisEvents: countBy(events.filter((e) => e.action === "start"), (e) => e.kind),
+      anomalies, verdict: checked.verdict, elapsedMs: performance.now() - started,
+    };
+    writeFileSync(join(runDir, "report.json"), JSON.stringify(report, null, 2));
+    isClean = anomalies.length === 0;
+    return report;
+  } finally {
+    await cluster.stopAll();
+    proxy.kill("SIGKILL");
+    lab.destroy();
+    // Data directories are only worth keeping to diagnose a failure; the history always stays.
+    if (isClean) for (let i = 0; i < nodesCount; i++) rmSync(cluster.dataDir(i), { recursive: true, force: true });
+  }
+}
+
+/** One summary line per report, and the anomalies with the seed and history to replay. */
+export function formatReport(r: ChaosReport): string {
+  const lines = [
+    `chaos seed=${r.seed}: ${r.opsTotal} ops in ${(r.elapsedMs / 1000).toFixed(0)} s; ${r.anomalies.length} anomalies`,
+    `  ops: ${Object.entries(r.opsByOutcome).sort().map(([k, n]) => `${k}=${n}`).join(" ")}`,
+    `  nemesis: ${Object.entries(r.nemesisEvents).sort().map(([k, n]) => `${k}=${n}`).join(" ")}`,
+  ];
+  if (r.verdict !== null && r.verdict.ok && r.verdict.inconclusive.length > 0) lines.push(`  inconclusive keys: ${r.verdict.inconclusive.join(", ")}`);
+  if (r.anomalies.length > 0) {
+    lines.push(`  FAILED: seed=${r.seed} history=${r.historyPath}`, `  replay: CHAOS_SEED=${r.seed} bun test tests/chaos/chaos.test.ts`);
+    for (const a of r.anomalies.slice(0, 10)) lines.push(`  ${a.kind}: ${a.message}`);
+  }
+  return lines.join("\n");
+}
+
+if (import.meta.main) {
+  const args = process.argv.slice(2);
+  const arg = (name: string): string | undefined => args[args.indexOf(name) + 1];
+  const seed = args.includes("--seed") ? Number(arg("--seed")) : Math.floor(Math.random() * 2 ** 31);
+  const minutes = args.includes("--minutes") ? Number(arg("--minutes")) : 1;
+  const { ensureBinary } = await import("../support/binary.ts");
+  const report = await runChaos({ seed, binary: args.includes("--binary") ? arg("--binary")! : ensureBinary(), durationMs: minutes * 60_000 });
+  console.log(formatReport(report));
+  process.exit(report.anomalies.length === 0 ? 0 : 1);
+}
