@@ -1,6 +1,8 @@
 // Entry point of hraftd: reads the command line the way hraftd (Go) does, then starts a node.
 // Everything about running the node lives in server.ts; this file only decides whether to.
 
+// First of all: keep cbor-x off its native extractor (see raft/cbor_env.ts).
+import "./raft/cbor_env.ts";
 import { writeSync } from "node:fs";
 import { parseFlags } from "./flags.ts";
 import { StorageDamageError } from "./raft/wal.ts";

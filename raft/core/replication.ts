@@ -174,7 +174,11 @@ export function handleAppendReply(r: Raft, m: AppendEntriesReply): void {
   } else {
     pr.onHeartbeat();
   }
-  while (sendAppend(r, m.from, pr, false)) {
+  // A follower in probe state that still lacks entries needs a probe even when there is
+  // nothing new to send; otherwise an idle leader would only ever heartbeat it at its
+  // matchIndex and it would never catch up (found by the simulator, seeds 275/296/419).
+  const needsProbe = pr.state === "probe" && pr.matchIndex < r.log.lastIndex();
+  while (sendAppend(r, m.from, pr, needsProbe)) {
     if (pr.state !== "replicate") break;
   }
 }

@@ -1,6 +1,6 @@
-// One chaos run end to end: a lab of namespaces, a 5-node cluster of the compiled binary,
-// concurrent clients, the seeded fault schedule, then heal, converge and check; everything is
-// recorded under the run directory. Also a CLI: bun tests/chaos/run.ts [--seed N] [--minutes M]
+// One chaos run end to end (namespaces, 5 real nodes, clients, seeded faults, heal, converge,
+// check), recorded under its run directory. CLI, where the same seed gives the same faults:
+// bun tests/chaos/run.ts [--seed N] [--seconds S] [--kinds partition,kill,…] [--binary PATH]
 
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,7 +10,7 @@ import { createSimRng } from "../sim/prng.ts";
 import { Lab, netnsUnavailableReason, sweepStaleLabs } from "../support/netns.ts";
 import { checkFinalStates, checkHistory, type Anomaly } from "./checks.ts";
 import { ChaosCluster, waitForProxy } from "./cluster.ts";
-import { describeFault, type NemesisEvent, type NemesisKind, planSchedule } from "./nemesis.ts";
+import { describeFault, type NemesisContext, type NemesisEvent, type NemesisKind, planSchedule } from "./nemesis.ts";
 import { healEverything, runSchedule } from "./nemesis_exec.ts";
 import { allKeys, type ChaosOp, defaultKeySpace, type KeySpace, Workload } from "./workload.ts";
 
@@ -32,6 +32,9 @@ export interface ChaosOptions {
 /** What a run found. `anomalies` empty means the node passed every check. */
 export interface ChaosReport {
   readonly seed: number;
+  readonly durationMs: number;
+  readonly kinds: readonly NemesisKind[] | null;
+  readonly binary: string;
   readonly runDir: string;
   readonly historyPath: string;
   readonly opsByOutcome: Readonly<Record<string, number>>;
@@ -91,6 +94,47 @@ async function converge(cluster: ChaosCluster, keys: KeySpace): Promise<Array<Ma
   return states;
 }
 
+/** What the fault phase hands to the checking phase. */
+interface Exercised {
+  readonly history: ChaosOp[];
+  readonly workload: Workload;
+  readonly ctx: NemesisContext;
+}
+
+/** Clients and the fault schedule together, for options.durationMs; every fault healed after. */
+async function exercise(options: ChaosOptions, cluster: ChaosCluster, lab: Lab, record: (e: NemesisEvent) => void): Promise<Exercised> {
+  const plan = planSchedule({ seed: options.seed, durationMs: options.durationMs, nodesCount: cluster.size, kinds: options.kinds });
+  const t0 = performance.now();
+  const clock = (): number => performance.now() - t0;
+  const workload = new Workload({
+    cluster, keys: defaultKeySpace(), clock, clientsCount: options.clientsCount ?? 6, rng: createSimRng(options.seed).fork("clients"),
+    writeTimeoutMs: 12_000, readTimeoutMs: 6000, thinkMsMax: 20,
+  });
+  const ctx: NemesisContext = { cluster, lab, clock, record };
+  workload.start();
+  await runSchedule(ctx, plan, () => clock() >= options.durationMs);
+  return { history: await workload.stop(), workload, ctx };
+}
+
+/** Heals, waits for convergence, reads every key once more and runs every check. */
+async function healAndCheck(ex: Exercised, log: (l: string) => void): Promise<{ finalReads: ChaosOp[]; anomalies: Anomaly[]; verdict: Verdict }> {
+  const { cluster } = ex.ctx;
+  const keys = defaultKeySpace();
+  const anomalies: Anomaly[] = [];
+  if (!(await healEverything(ex.ctx, convergeDeadlineMs))) anomalies.push({ kind: "notHealed", message: "the membership was not whole again after healing" });
+  const states = await converge(cluster, keys);
+  if (states === null) anomalies.push({ kind: "notHealed", message: `nodes did not converge within ${convergeDeadlineMs} ms of healing` });
+  const leader = (await cluster.leader()) ?? 0;
+  const finalReads: ChaosOp[] = [];
+  for (const key of allKeys(keys)) finalReads.push(await ex.workload.perform(-1, leader, { type: "read", key, value: null }, "linearizable"));
+  const checkStarted = performance.now();
+  const checked = checkHistory(ex.history, finalReads);
+  log(`chaos: history checked in ${(performance.now() - checkStarted).toFixed(0)} ms`);
+  anomalies.push(...checked.anomalies);
+  if (states !== null) anomalies.push(...checkFinalStates(states, finalReads, keys));
+  return { finalReads, anomalies, verdict: checked.verdict };
+}
+
 /** Runs one chaos run; returns its report (throws only if the lab or cluster cannot start). */
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? ((l: string) => console.log(l));
@@ -111,41 +155,25 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const proxy = lab.spawnIn(lab.client!, [process.execPath, join(import.meta.dirname, "proxy.ts"), proxySocket], { stdio: "inherit" });
   const cluster = new ChaosCluster({ lab, binary: options.binary, runDir, proxySocket, extraFlags: nodeFlags(options.seed) });
   const events: NemesisEvent[] = [];
+  const record = (e: NemesisEvent): void => {
+    events.push(e);
+    log(`  t=${(e.timeMs / 1000).toFixed(1)}s #${e.episode} ${e.action} ${e.detail}`);
+  };
   let isClean = false;
   try {
     if (!(await waitForProxy(proxySocket, proxyDeadlineMs))) throw new Error("the client proxy did not start");
     await cluster.bootstrap(bootstrapDeadlineMs);
-    const t0 = performance.now();
-    const clock = (): number => performance.now() - t0;
-    const keys = defaultKeySpace();
-    const workload = new Workload({
-      cluster, keys, clock, clientsCount: options.clientsCount ?? 6, rng: createSimRng(options.seed).fork("clients"),
-      writeTimeoutMs: 12_000, readTimeoutMs: 6000, thinkMsMax: 20,
-    });
-    const ctx = { cluster, lab, clock, record: (e: NemesisEvent) => { events.push(e); log(`  t=${(e.timeMs / 1000).toFixed(1)}s #${e.episode} ${e.action} ${e.detail}`); } };
-    workload.start();
-    await runSchedule(ctx, plan, () => clock() >= options.durationMs);
-    const history = await workload.stop();
-    log(`chaos: ${history.length} ops recorded; healing`);
-    const anomalies: Anomaly[] = [];
-    if (!(await healEverything(ctx, convergeDeadlineMs))) anomalies.push({ kind: "notHealed", message: "the membership was not whole again after healing" });
-    const states = await converge(cluster, keys);
-    if (states === null) anomalies.push({ kind: "notHealed", message: `nodes did not converge within ${convergeDeadlineMs} ms of healing` });
-    const leader = (await cluster.leader()) ?? 0;
-    const finalReads: ChaosOp[] = [];
-    for (const key of allKeys(keys)) finalReads.push(await workload.perform(-1, leader, { type: "read", key, value: null }, "linearizable"));
-    writeFileSync(historyPath, [...history, ...finalReads].map(opJson).join("\n") + "\n");
+    const ex = await exercise(options, cluster, lab, record);
+    log(`chaos: ${ex.history.length} ops recorded; healing`);
+    const { finalReads, anomalies, verdict } = await healAndCheck(ex, log);
+    writeFileSync(historyPath, [...ex.history, ...finalReads].map(opJson).join("\n") + "\n");
     writeFileSync(join(runDir, "nemesis.jsonl"), events.map((e) => JSON.stringify(e)).join("\n") + "\n");
-    const checkStarted = performance.now();
-    const checked = checkHistory(history, finalReads);
-    log(`chaos: history checked in ${(performance.now() - checkStarted).toFixed(0)} ms`);
-    anomalies.push(...checked.anomalies);
-    if (states !== null) anomalies.push(...checkFinalStates(states, finalReads, keys));
     const report: ChaosReport = {
-      seed: options.seed, runDir, historyPath, opsTotal: history.length,
-      opsByOutcome: countBy(history, (h) => `${opKindName(h)}:${h.outcome}`),
+      seed: options.seed, durationMs: options.durationMs, kinds: options.kinds ?? null, binary: options.binary,
+      runDir, historyPath, opsTotal: ex.history.length,
+      opsByOutcome: countBy(ex.history, (h) => `${opKindName(h)}:${h.outcome}`),
       nemesisEvents: countBy(events.filter((e) => e.action === "start"), (e) => e.kind),
-      anomalies, verdict: checked.verdict, elapsedMs: performance.now() - started,
+      anomalies, verdict, elapsedMs: performance.now() - started,
     };
     writeFileSync(join(runDir, "report.json"), JSON.stringify(report, null, 2));
     isClean = anomalies.length === 0;
@@ -168,7 +196,11 @@ export function formatReport(r: ChaosReport): string {
   ];
   if (r.verdict !== null && r.verdict.ok && r.verdict.inconclusive.length > 0) lines.push(`  inconclusive keys: ${r.verdict.inconclusive.join(", ")}`);
   if (r.anomalies.length > 0) {
-    lines.push(`  FAILED: seed=${r.seed} history=${r.historyPath}`, `  replay: CHAOS_SEED=${r.seed} bun test tests/chaos/chaos.test.ts`);
+    const kinds = r.kinds === null ? "" : ` --kinds ${r.kinds.join(",")}`;
+    lines.push(
+      `  FAILED: seed=${r.seed} history=${r.historyPath}`,
+      `  replay: bun tests/chaos/run.ts --seed ${r.seed} --seconds ${r.durationMs / 1000}${kinds} --binary ${r.binary}`,
+    );
     for (const a of r.anomalies.slice(0, 10)) lines.push(`  ${a.kind}: ${a.message}`);
   }
   return lines.join("\n");
@@ -178,9 +210,11 @@ if (import.meta.main) {
   const args = process.argv.slice(2);
   const arg = (name: string): string | undefined => args[args.indexOf(name) + 1];
   const seed = args.includes("--seed") ? Number(arg("--seed")) : Math.floor(Math.random() * 2 ** 31);
-  const minutes = args.includes("--minutes") ? Number(arg("--minutes")) : 1;
+  const seconds = args.includes("--seconds") ? Number(arg("--seconds")) : 60;
+  const kinds = args.includes("--kinds") ? (arg("--kinds")!.split(",") as NemesisKind[]) : undefined;
   const { ensureBinary } = await import("../support/binary.ts");
-  const report = await runChaos({ seed, binary: args.includes("--binary") ? arg("--binary")! : ensureBinary(), durationMs: minutes * 60_000 });
+  const binary = args.includes("--binary") ? arg("--binary")! : ensureBinary();
+  const report = await runChaos({ seed, binary, durationMs: seconds * 1000, kinds });
   console.log(formatReport(report));
   process.exit(report.anomalies.length === 0 ? 0 : 1);
 }

@@ -2,6 +2,7 @@
 // delete k. One command is one log entry, applied atomically; snapshots encode the whole map.
 
 import { decode, encode } from "cbor-x";
+import { unreachable } from "../../raft/core/mod.ts";
 
 /** A store command as carried in a `normal` entry. */
 export type KvCommand =
@@ -55,6 +56,3 @@ export class KvMachine {
   }
 }
 
-function unreachable(x: never): never {
-  throw new Error(`unreachable: ${JSON.stringify(x)}`);
-}

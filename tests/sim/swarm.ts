@@ -16,6 +16,8 @@ export interface NemesisOptions {
   readonly oneWayRate: number;
   readonly healRate: number;
   readonly transferRate: number;
+  /** Chance of a single-server membership change (remove a member or add a non-member). */
+  readonly membershipRate: number;
   readonly faultyNetwork: NetworkFaults;
 }
 
@@ -37,9 +39,10 @@ export function swarmFor(seed: number): Swarm {
   const tickMs = 10;
   const electionTicks = r.range(8, 14);
   const delayMaxMs = r.pick([5, 10, 20, 40]);
+  const membershipRate = r.pick([0, 0, 0.1, 0.2]);
   return {
     cluster: {
-      seed, voters, tickMs, electionTicks,
+      seed, voters, tickMs, electionTicks, spares: membershipRate > 0 ? r.range(0, 2) : 0,
       heartbeatTicks: r.range(1, Math.max(1, Math.floor(electionTicks / 4))),
       snapshotEvery: r.pick([5, 10, 20, 50, 200]),
       trailingEntries: r.range(0, 10),
@@ -58,7 +61,7 @@ export function swarmFor(seed: number): Swarm {
     nemesis: {
       stepMsMin: 20, stepMsMax: r.pick([100, 300, 600]),
       crashRate: r.pick([0, 0.1, 0.2, 0.3]), restartRate: 0.4, partitionRate: r.pick([0, 0.1, 0.25, 0.4]),
-      oneWayRate: r.pick([0, 0.1, 0.2]), healRate: 0.25, transferRate: r.pick([0, 0.1, 0.2]),
+      oneWayRate: r.pick([0, 0.1, 0.2]), healRate: 0.25, transferRate: r.pick([0, 0.1, 0.2]), membershipRate,
       faultyNetwork: {
         dropRate: r.pick([0, 0.02, 0.1, 0.2]), duplicateRate: r.pick([0, 0.05]), delayMinMs: 1, delayMaxMs,
         longDelayRate: r.pick([0, 0.01, 0.05]), longDelayMaxMs: delayMaxMs * 20,

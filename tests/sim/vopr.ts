@@ -56,11 +56,34 @@ function nemesisStep(cluster: Cluster, rng: SimRng, n: NemesisOptions, log: (s: 
     cluster.network.heal();
   }
   const leader = cluster.leader();
+  if (leader !== null && rng.chance(n.membershipRate)) membershipStep(cluster, rng, leader, log);
   if (leader !== null && rng.chance(n.transferRate)) {
     const to = rng.pick(ids.filter((id) => id !== leader));
     log(`transfer ${leader}->${to}`);
     cluster.transferLeadership(leader, to);
   }
+}
+
+/** Removes a random member (never below 3 voters) or adds back a non-member as a learner. */
+function membershipStep(cluster: Cluster, rng: SimRng, leader: string, log: (s: string) => void): void {
+  const members = cluster.status(leader)!.members;
+  const outsiders = cluster.ids.filter((id) => !members.some((m) => m.id === id));
+  const voters = members.filter((m) => m.suffrage === "voter");
+  if (outsiders.length > 0 && (voters.length <= 3 || rng.chance(0.5))) {
+    const id = rng.pick(outsiders);
+    const r = cluster.proposeConfChange(leader, { type: "addLearner", id, addr: id });
+    log(`addLearner ${id} at ${leader}: ${r.ok ? "accepted" : r.reason}`);
+  } else if (voters.length > 3) {
+    const id = rng.pick(members).id;
+    const r = cluster.proposeConfChange(leader, { type: "remove", id });
+    log(`remove ${id} at ${leader}: ${r.ok ? "accepted" : r.reason}`);
+  }
+}
+
+/** Ids in the membership the current leader uses. */
+function currentMembers(cluster: Cluster): string[] {
+  const leader = cluster.leader();
+  return leader === null ? cluster.ids : cluster.status(leader)!.members.map((m) => m.id);
 }
 
 function scheduleNemesis(cluster: Cluster, rng: SimRng, n: NemesisOptions, until: number, log: (s: string) => void): void {
@@ -73,6 +96,9 @@ function scheduleNemesis(cluster: Cluster, rng: SimRng, n: NemesisOptions, until
   cluster.scheduler.schedule(rng.range(n.stepMsMin, n.stepMsMax), step);
 }
 
+/** Filler entries proposed per 50 ms in the liveness phase. */
+const fillBatchMax = 50;
+
 function livenessPhase(cluster: Cluster, workload: Workload, swarm: Swarm, log: (s: string) => void): void {
   log("liveness: heal, reliable network, restart all");
   cluster.network.heal();
@@ -84,9 +110,11 @@ function livenessPhase(cluster: Cluster, workload: Workload, swarm: Swarm, log: 
   // A write still pending sits at an index the log may not have reached again; filler writes
   // (on a key outside the history) push the commit index past it so its fate becomes definite.
   const fill = (): void => {
-    const leader = cluster.leader();
     if (workload.unresolvedWrites() === 0) return;
-    if (leader !== null) cluster.propose(leader, { type: "set", values: { _fill: `${cluster.scheduler.now}` } });
+    const leader = cluster.leader();
+    const st = leader === null ? null : cluster.status(leader);
+    const missing = st === null ? 0 : Math.min(fillBatchMax, Math.max(1, workload.maxUnresolvedIndex() - st.lastLogIndex));
+    for (let i = 0; i < missing; i++) cluster.propose(leader!, { type: "set", values: { _fill: `${cluster.scheduler.now}.${i}` } });
     cluster.scheduler.schedule(50, fill);
   };
   fill();
@@ -98,10 +126,10 @@ function livenessPhase(cluster: Cluster, workload: Workload, swarm: Swarm, log: 
     const leader = cluster.leader();
     const st = leader === null ? null : cluster.status(leader);
     if (st === null || cluster.node(leader!).lastApplied < st.commitIndex) return false;
-    return cluster.ids.every((id) => cluster.node(id).lastApplied === st.commitIndex);
+    return currentMembers(cluster).every((id) => cluster.node(id).lastApplied === st.commitIndex);
   };
   if (!cluster.runUntil(converged, swarm.settleWithinMs)) {
-    const applied = cluster.ids.map((id) => `${id}:${cluster.node(id).lastApplied}`).join(" ");
+    const applied = currentMembers(cluster).map((id) => `${id}:${cluster.node(id).lastApplied}`).join(" ");
     throw new Error(`liveness: nodes did not converge (${applied}) within ${swarm.settleWithinMs} ms`);
   }
 }

@@ -42,6 +42,8 @@ export class Workload {
   #running = false;
   #leaderHint: NodeId | null = null;
   #nextValue = 0;
+  /** Operations that reached the cluster (accepted proposals, reads sent); opsMax bounds these. */
+  #effective = 0;
 
   constructor(readonly cluster: Cluster, readonly rng: SimRng, readonly options: WorkloadOptions) {
     cluster.listeners.push({
@@ -65,8 +67,9 @@ export class Workload {
     this.#running = false;
   }
 
+  /** Operations that reached the cluster (immediate refusals not counted). */
   get opsIssued(): number {
-    return this.#ops.length;
+    return this.#effective;
   }
 
   /** Writes accepted by a leader whose fate is not known yet. */
@@ -74,9 +77,18 @@ export class Workload {
     return this.#ops.filter((o) => o.at !== null && (o.outcome === "pending" || o.outcome === "unknown")).length;
   }
 
+  /** Highest log index at which an unresolved write was placed (0 if none). */
+  maxUnresolvedIndex(): number {
+    let max = 0;
+    for (const o of this.#ops) {
+      if (o.at !== null && (o.outcome === "pending" || o.outcome === "unknown")) max = Math.max(max, o.at.index);
+    }
+    return max;
+  }
+
   #next(client: number, delay: number): void {
     this.cluster.scheduler.schedule(delay, () => {
-      if (!this.#running || this.#ops.length >= this.options.opsMax) return;
+      if (!this.#running || this.#effective >= this.options.opsMax) return;
       this.#issue(client);
     });
   }
@@ -111,6 +123,7 @@ export class Workload {
       const p: Pending = { ...base, at: null, outcome: "pending" };
       this.#ops.push(p);
       this.#reads.set(`r${p.id}`, p);
+      this.#effective++;
       this.cluster.readIndex(node, `r${p.id}`);
       this.#armTimeout(p);
       return;
@@ -125,6 +138,7 @@ export class Workload {
     }
     const p: Pending = { ...base, at: { index: r.id.index, term: r.id.term }, outcome: "pending" };
     this.#ops.push(p);
+    this.#effective++;
     const list = this.#byIndex.get(r.id.index);
     if (list === undefined) this.#byIndex.set(r.id.index, [p]);
     else list.push(p);

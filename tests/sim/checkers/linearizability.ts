@@ -2,6 +2,7 @@
 // which absence is a value of its own, checked per key (P-compositionality, Horn & Kroening),
 // and multi-key sets are checked all-or-nothing over the keys they link together.
 
+import { unreachable } from "../../../raft/core/mod.ts";
 import { searchLinearization, type SeqModel } from "./wgl.ts";
 
 /** A client operation on the store. `read.value` is what the read returned (null: absent). */
@@ -53,9 +54,6 @@ function keysOf(op: KvOp): string[] {
   }
 }
 
-function unreachable(x: never): never {
-  throw new Error(`unreachable: ${JSON.stringify(x)}`);
-}
 
 /** Drops what cannot constrain the order: failed ops, and reads that did not return. */
 function relevant(history: readonly HistoryOp[]): HistoryOp[] {
