@@ -8,11 +8,8 @@ import { replayCommand, runSeed } from "./vopr.ts";
 const seedCount = Number(process.env["SIM_SEEDS"] ?? "500");
 const seedStart = Number(process.env["SIM_SEED_START"] ?? "1");
 
-/** Seeds that once failed; each is kept to guard against the bug coming back. */
-const regressionSeeds: readonly number[] = [];
-
-/** Seeds failing on a known core bug (see CORE_BUGS.md); kept out of the main run until fixed. */
-const knownCoreBugSeeds: readonly number[] = [275, 296, 419];
+/** Seeds that once failed (CORE_BUGS.md #1: 275, 296, 419); kept to guard against a relapse. */
+const regressionSeeds: readonly number[] = [275, 296, 419];
 
 function runMany(seeds: readonly number[]): void {
   const failures: string[] = [];
@@ -31,13 +28,7 @@ function runMany(seeds: readonly number[]): void {
 }
 
 test(`vopr: ${seedCount} swarm seeds from ${seedStart}`, () => {
-  const seeds = Array.from({ length: seedCount }, (_, i) => seedStart + i);
-  runMany(seeds.filter((s) => !knownCoreBugSeeds.includes(s)));
-}, 600_000);
-
-// Expected to fail while CORE_BUGS.md #1 is open; when it passes, move the seeds to regressionSeeds.
-test.failing("vopr: known core bug seeds still fail (CORE_BUGS.md)", () => {
-  for (const seed of knownCoreBugSeeds) expect(runSeed(seed).ok).toBe(true);
+  runMany(Array.from({ length: seedCount }, (_, i) => seedStart + i));
 }, 600_000);
 
 test("vopr: a seed replays exactly (same events, ops and commits)", () => {

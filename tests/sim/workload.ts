@@ -143,6 +143,9 @@ export class Workload {
     if (list === undefined) this.#byIndex.set(r.id.index, [p]);
     else list.push(p);
     this.#armTimeout(p);
+    // A stale leader may place an entry at an index already committed elsewhere: decided now.
+    const committed = this.cluster.appliedLog.get(r.id.index);
+    if (committed !== undefined) this.#resolveIndex(r.id.index, committed.term);
   }
 
   #armTimeout(p: Pending): void {
