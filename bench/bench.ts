@@ -84,8 +84,15 @@ async function main(): Promise<void> {
   r.binaryBytes = { hraftd: statSync(cfg.binary).size, bare: statSync(cfg.bare).size, etcd: statSync(etcdPath).size };
   console.log(`[bench] machine: ${JSON.stringify(r.machine)}`);
 
+  const loadStart = Number(loadAvg().split(" ")[0]);
+  const cores = Number(r.machine["nproc"]);
   const save = (): void => {
     r.machine["load average at end (1/5/15 min)"] = loadAvg();
+    const loadEnd = Number(loadAvg().split(" ")[0]);
+    if (Math.max(loadStart, loadEnd) > cores) {
+      r.notes.push(`The machine was busy with other work (1-minute load ${loadStart} at start, ${loadEnd} at end, on ${cores} cores, ` +
+        "this run's own load included): rates, latencies and times are noisy; CPU per write and sizes are steadier.");
+    }
     r.params["wall_seconds"] = Math.round((performance.now() - t0) / 1000);
     writeFileSync(cfg.out, renderResults(r));
     writeFileSync(cfg.out.replace(/\.md$/, "") + ".json", `${JSON.stringify(r, null, 1)}\n`);

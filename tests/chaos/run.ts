@@ -182,6 +182,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     await cluster.stopAll();
     proxy.kill("SIGKILL");
     lab.destroy();
+    rmSync(proxySocket, { force: true });
     // Data directories are only worth keeping to diagnose a failure; the history always stays.
     if (isClean) for (let i = 0; i < nodesCount; i++) rmSync(cluster.dataDir(i), { recursive: true, force: true });
   }
