@@ -123,7 +123,7 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
     storage,
     stateMachine: {
       apply: (entry) => sm.apply(entry.data),
-      snapshot: () => sm.snapshot(),
+      snapshot: () => sm.snapshotAsync(),
       restore: (data) => sm.restore(data),
     },
     send: (msg) => {
@@ -153,6 +153,8 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
     snapshotThresholdEntries: config.snapshotThresholdEntries,
     snapshotTrailingEntries: config.snapshotTrailingEntries,
     start: startMeta(initial.snapshot, bootstrap),
+    // Fail-stop: after a storage or invariant failure the node must not keep serving.
+    onFatal: () => process.exit(70),
   });
   node = theNode;
   theStore.attach(theNode, initial.snapshot?.meta.lastIncludedIndex ?? 0);

@@ -21,8 +21,11 @@ export interface RaftStorage {
 export interface StateMachine {
   /** Apply one committed entry and return its result (for the client that proposed it). */
   apply(entry: Entry): unknown;
-  /** Serialize the whole state, as of the last applied entry. */
-  snapshot(): Uint8Array;
+  /**
+   * Serialize the whole state as of the last applied entry. The state is captured when the
+   * call is made; the encoding may finish later, so a large map does not stall the loop.
+   */
+  snapshot(): Promise<Uint8Array>;
   /** Replace the whole state with a snapshot's. */
   restore(data: Uint8Array): void;
 }
@@ -62,6 +65,8 @@ export interface RaftNodeOptions {
    * with the bootstrap (or empty) membership.
    */
   readonly start: SnapshotMeta;
+  /** Called once if the node stops on an error (the process should exit: crash, don't limp). */
+  readonly onFatal?: (error: unknown) => void;
 }
 
 /** Readies handled in one turn before yielding to the event loop (ticks, sockets). */
@@ -74,6 +79,8 @@ export class RaftNode {
   private isScheduled = false;
   private isProcessing = false;
   private isStopped = false;
+  /** True while a snapshot is being encoded in the background. */
+  private isSnapshotting = false;
   /** Index covered by the newest snapshot this node holds. */
   private snapshotIndex: LogIndex;
   /** Term of the last applied entry and the membership as of it: a local snapshot's meta. */
@@ -144,9 +151,7 @@ export class RaftNode {
       }
       this.maybeSnapshot();
     } catch (e) {
-      this.fatal = e;
-      this.isStopped = true;
-      this.opts.logger.error(`raft node stopped: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+      this.fail(e);
     } finally {
       this.isProcessing = false;
     }
@@ -187,21 +192,48 @@ export class RaftNode {
 
   /**
    * Take a snapshot once enough entries were applied since the last one (§7), keeping
-   * trailing entries so that followers a little behind still catch up from the log.
+   * trailing entries so that followers a little behind still catch up from the log. The
+   * state is captured now and encoded in the background; one snapshot at a time.
    */
   private maybeSnapshot(): void {
+    if (this.isSnapshotting) return;
     const applied = this.core.status().lastApplied;
     if (applied - this.snapshotIndex < this.opts.snapshotThresholdEntries) return;
-    const data = this.opts.stateMachine.snapshot();
     const meta: SnapshotMeta = {
       lastIncludedIndex: applied,
       lastIncludedTerm: this.appliedTerm,
       membership: this.appliedMembership,
     };
-    const compactIndex = Math.max(0, applied - this.opts.snapshotTrailingEntries);
-    this.opts.storage.saveSnapshot(meta, data, compactIndex);
-    this.core.snapshotTaken(applied, data, this.opts.snapshotTrailingEntries);
-    this.snapshotIndex = applied;
-    this.opts.logger.info(`snapshot taken at index ${applied} term ${meta.lastIncludedTerm} (${data.length} bytes)`);
+    const baseIndex = this.snapshotIndex;
+    this.isSnapshotting = true;
+    this.opts.stateMachine.snapshot().then(
+      (data) => {
+        this.isSnapshotting = false;
+        // A snapshot installed from the leader meanwhile supersedes this one.
+        if (this.isStopped || this.snapshotIndex !== baseIndex) return;
+        try {
+          const compactIndex = Math.max(0, applied - this.opts.snapshotTrailingEntries);
+          this.opts.storage.saveSnapshot(meta, data, compactIndex);
+          this.core.snapshotTaken(applied, data, this.opts.snapshotTrailingEntries);
+          this.snapshotIndex = applied;
+          this.opts.logger.info(`snapshot taken at index ${applied} term ${meta.lastIncludedTerm} (${data.length} bytes)`);
+        } catch (e) {
+          this.fail(e);
+        }
+        this.schedule();
+      },
+      (e: unknown) => {
+        this.isSnapshotting = false;
+        this.fail(e);
+      },
+    );
+  }
+
+  /** Fail-stop: a storage or invariant error ends this node rather than letting it limp on. */
+  private fail(e: unknown): void {
+    this.fatal = e;
+    this.isStopped = true;
+    this.opts.logger.error(`raft node stopped: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    this.opts.onFatal?.(e);
   }
 }
