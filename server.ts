@@ -130,6 +130,7 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
       const addr = addrOf(msg.to);
       if (addr !== undefined) transport.send(addr, { kind: "raft", fromAddr: config.raftAddr, msg });
     },
+    flush: () => transport.flush(),
     events: {
       applied: (entry) => {
         if (entry.membership !== undefined) {

@@ -53,6 +53,8 @@ export interface RaftNodeOptions {
   readonly storage: RaftStorage;
   readonly stateMachine: StateMachine;
   readonly send: SendFn;
+  /** Push sent messages to the network now (before a blocking sync); optional. */
+  readonly flush?: () => void;
   readonly events: NodeEvents;
   readonly scheduler: Scheduler;
   readonly logger: Logger;
@@ -164,6 +166,9 @@ export class RaftNode {
     // §10.2.1): the leader counts itself only once advance() reports the entries durable.
     for (const m of rd.messages) send(m);
     if (rd.snapshot !== null || rd.entries.length > 0 || rd.hardState !== null) {
+      // Let those messages reach the wire before the blocking fdatasync below, so followers
+      // write and sync in parallel with us rather than after us.
+      if (rd.messages.length > 0) this.opts.flush?.();
       storage.persist(rd.hardState, rd.snapshot, rd.entries);
     }
     // Persist before you speak: votes and append acks only after the sync above.

@@ -104,6 +104,11 @@ export interface TcpTransport<T> {
   address(): string;
   /** Queues `msg` for the peer listening on `peerAddr`; false if it was dropped. Never throws on network trouble. */
   send(peerAddr: string, msg: T): boolean;
+  /**
+   * Writes every queued frame now instead of at the end of this turn. The driver calls it
+   * before a blocking fdatasync, so followers work on an append while the leader syncs.
+   */
+  flush(): void;
   /** Stats of the outbound link to `peerAddr`, if one was ever used. */
   peerStats(peerAddr: string): PeerStats | undefined;
   /** Stops listening, drops queued frames and closes every connection; idempotent. */
@@ -132,6 +137,7 @@ export function createTcpTransport<T>(options: TcpTransportOptions<T>): TcpTrans
     listen: () => impl.listen(),
     address: () => impl.address(),
     send: (peerAddr, msg) => impl.send(peerAddr, msg),
+    flush: () => impl.flush(),
     peerStats: (peerAddr) => impl.peerStats(peerAddr),
     close: () => impl.close(),
   };
@@ -160,6 +166,10 @@ class TcpTransportImpl<T> {
       log: options.logger ?? ((line: string) => console.error(line)),
     };
     positive("inboundConnectionsMax", options.inboundConnectionsMax ?? 1024);
+  }
+
+  flush(): void {
+    for (const link of this.#links.values()) link.flushNow();
   }
 
   send(peerAddr: string, msg: T): boolean {
@@ -416,6 +426,13 @@ class PeerLink {
   #clearQueue(): void {
     this.#queue = [];
     this.#queuedBytes = 0;
+  }
+
+  /** Writes queued frames now if a flush was pending (see TcpTransport.flush). */
+  flushNow(): void {
+    if (!this.#isFlushScheduled) return;
+    this.#isFlushScheduled = false;
+    this.#flush();
   }
 
   /** Frames sent in the same synchronous run (one Ready) leave together in one write. */
