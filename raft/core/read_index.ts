@@ -8,6 +8,13 @@ import { quorumSize } from "./quorum.ts";
 import { sendHeartbeat } from "./replication.ts";
 import type { LogIndex, NodeId } from "./types.ts";
 
+/**
+ * Heartbeat rounds awaiting acknowledgement at once. Reads arriving while a round is out
+ * join the next one, so under load each round carries many reads and the leader sends one
+ * heartbeat per follower per round trip rather than one per batch of arrivals.
+ */
+const roundsInFlightMax = 1;
+
 interface PendingRead {
   readonly ctx: string;
   /** Follower that forwarded the read, or null for a read asked on this node. */
@@ -45,7 +52,7 @@ export class ReadQueue {
 
   /** Something for flush() to do. */
   hasWork(): boolean {
-    return this.batch.length > 0 || this.toForward.length > 0;
+    return (this.batch.length > 0 && this.rounds.length < roundsInFlightMax) || this.toForward.length > 0;
   }
 
   /** A new leadership begins: forget acknowledgements of earlier rounds. */
@@ -73,7 +80,7 @@ export class ReadQueue {
 
   /** Starts one round for all batched reads, or forwards queued reads to the leader. */
   flush(r: Raft): void {
-    if (r.role === "leader" && this.batch.length > 0) {
+    if (r.role === "leader" && this.batch.length > 0 && this.rounds.length < roundsInFlightMax) {
       const id = ++this.latestRound;
       this.rounds.push({ id, index: r.log.commitIndex, reads: this.batch });
       this.batch = [];
