@@ -1,6 +1,6 @@
 // Entry of a benchmark run (started by bench/run, which installs tools and builds binaries):
 // reads the knobs from the environment, runs the phases against fresh clusters of ours and
-// etcd, and writes bench/RESULTS.md and bench/results.json. Kills everything it started.
+// etcd, and writes bench/RESULTS.md and bench/RESULTS.json. Kills everything it started.
 
 import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
