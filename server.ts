@@ -98,6 +98,9 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
     encode: encodeEnvelope,
     decode: decodeEnvelope,
     logger: (l) => log.warn(l),
+    // A restarted peer should hear from us within a few heartbeats, not after a long
+    // backoff: redialling a dead address every quarter second costs next to nothing.
+    dialBackoffMaxMs: 250,
     onMessage: (env) => {
       if (env.kind === "raft") {
         if (!learnedAddrs.has(env.msg.from)) learnedAddrs.set(env.msg.from, env.fromAddr);
