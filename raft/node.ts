@@ -13,8 +13,11 @@ import type { Logger, Scheduler } from "./host.ts";
 export interface RaftStorage {
   /** Persist one Ready's durable part (snapshot, then entries, then hard state) and sync. */
   persist(hardState: HardState | null, snapshot: Snapshot | null, entries: readonly Entry[]): void;
-  /** Store a snapshot taken locally and drop whole log segments at or below `compactIndex`. */
-  saveSnapshot(meta: SnapshotMeta, data: Uint8Array, compactIndex: LogIndex): void;
+  /**
+   * Store a snapshot taken locally, durably, then drop whole log segments at or below
+   * `compactIndex`. May take several turns of the event loop.
+   */
+  saveSnapshot(meta: SnapshotMeta, data: Uint8Array, compactIndex: LogIndex): Promise<void>;
 }
 
 /** The replicated state machine (the key-value store), deterministic in what it applies. */
@@ -211,24 +214,31 @@ export class RaftNode {
     };
     const baseIndex = this.snapshotIndex;
     this.isSnapshotting = true;
-    this.opts.stateMachine.snapshot().then(
-      (data) => {
+    const compactIndex = Math.max(0, applied - this.opts.snapshotTrailingEntries);
+    const take = async (): Promise<void> => {
+      const data = await this.opts.stateMachine.snapshot();
+      // A snapshot installed from the leader meanwhile supersedes this one.
+      if (this.isStopped || this.snapshotIndex !== baseIndex) return;
+      await this.opts.storage.saveSnapshot(meta, data, compactIndex);
+      if (this.isStopped || this.snapshotIndex !== baseIndex) return;
+      this.core.snapshotTaken(applied, data, this.opts.snapshotTrailingEntries);
+      this.snapshotIndex = applied;
+      this.opts.logger.info(`snapshot taken at index ${applied} term ${meta.lastIncludedTerm} (${data.length} bytes)`);
+    };
+    take().then(
+      () => {
         this.isSnapshotting = false;
-        // A snapshot installed from the leader meanwhile supersedes this one.
-        if (this.isStopped || this.snapshotIndex !== baseIndex) return;
-        try {
-          const compactIndex = Math.max(0, applied - this.opts.snapshotTrailingEntries);
-          this.opts.storage.saveSnapshot(meta, data, compactIndex);
-          this.core.snapshotTaken(applied, data, this.opts.snapshotTrailingEntries);
-          this.snapshotIndex = applied;
-          this.opts.logger.info(`snapshot taken at index ${applied} term ${meta.lastIncludedTerm} (${data.length} bytes)`);
-        } catch (e) {
-          this.fail(e);
-        }
         this.schedule();
       },
       (e: unknown) => {
         this.isSnapshotting = false;
+        if (this.isStopped) return;
+        // An installed snapshot may have replaced the files this one was being written to;
+        // it supersedes ours, so that failure is harmless. Any other storage error is not.
+        if (this.snapshotIndex !== baseIndex) {
+          this.opts.logger.warn(`local snapshot at ${applied} abandoned: ${e instanceof Error ? e.message : String(e)}`);
+          return;
+        }
         this.fail(e);
       },
     );

@@ -45,8 +45,17 @@ export interface OpenStorageOptions {
   readonly segmentBytesMax?: number;
 }
 
+/** Bytes of a snapshot written per turn of the event loop (about a millisecond of work). */
+const snapshotSliceBytes = 1024 * 1024;
+
+function yieldTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** RaftStorage over the real stores. */
 export class NodeStorage implements RaftStorage {
+  private isClosed = false;
+
   constructor(
     private readonly wal: Wal,
     private readonly stable: StableStore,
@@ -71,8 +80,24 @@ export class NodeStorage implements RaftStorage {
     }
   }
 
-  saveSnapshot(meta: SnapshotMeta, data: Uint8Array, compactIndex: LogIndex): void {
-    this.snapshots.save(meta, data);
+  /**
+   * Writes a locally taken snapshot a slice at a time, yielding between slices, so a large
+   * state does not stall heartbeats and client requests; only the final fsync and rename
+   * run in one go. Then drops whole log segments at or below `compactIndex`.
+   */
+  async saveSnapshot(meta: SnapshotMeta, data: Uint8Array, compactIndex: LogIndex): Promise<void> {
+    const writer = this.snapshots.openWriter(meta);
+    try {
+      for (let offset = 0; offset < data.length; offset += snapshotSliceBytes) {
+        writer.write(offset, data.subarray(offset, Math.min(offset + snapshotSliceBytes, data.length)));
+        await yieldTurn();
+        if (this.isClosed) throw new Error("storage closed while a snapshot was being written");
+      }
+      writer.finish();
+    } catch (e) {
+      writer.abort();
+      throw e;
+    }
     this.wal.compact(compactIndex);
   }
 
@@ -83,6 +108,7 @@ export class NodeStorage implements RaftStorage {
   }
 
   close(): void {
+    this.isClosed = true;
     this.wal.close();
   }
 }
