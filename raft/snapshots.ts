@@ -28,6 +28,8 @@ export interface SnapshotWriter {
   readonly size: number;
   /** Writes `chunk` if `offset` equals size (else ignores it); returns the new size. */
   write(offset: number, chunk: Uint8Array): number;
+  /** Makes what was written so far durable, so that finish() has little left to sync. */
+  sync(): void;
   /** Makes the snapshot durable and visible; returns its metadata. */
   finish(): SnapshotMeta;
   /** Throws away what was received. */
@@ -156,6 +158,10 @@ class Writer implements SnapshotWriter {
     this.size += chunk.length;
     this.crc = checksum(chunk, this.crc);
     return this.size;
+  }
+
+  sync(): void {
+    this.live().sync();
   }
 
   finish(): SnapshotMeta {

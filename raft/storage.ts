@@ -90,6 +90,9 @@ export class NodeStorage implements RaftStorage {
     try {
       for (let offset = 0; offset < data.length; offset += snapshotSliceBytes) {
         writer.write(offset, data.subarray(offset, Math.min(offset + snapshotSliceBytes, data.length)));
+        // Sync each slice in its own turn: one fsync of a whole large snapshot at the end
+        // would block the loop for tens of milliseconds on this class of disk.
+        writer.sync();
         await yieldTurn();
         if (this.isClosed) throw new Error("storage closed while a snapshot was being written");
       }
