@@ -5,6 +5,7 @@
 // KV_SNAPSHOT_KEYS=1000000 also measures snapshot/restore of a large map (printed).
 
 import { describe, expect, test } from "bun:test";
+import { createRng } from "../../../raft/core/mod.ts";
 import { Encoder } from "cbor-x/encode";
 import { encodeCommand } from "../../../store/commands.ts";
 import { SnapshotError } from "../../../store/errors.ts";
@@ -24,16 +25,10 @@ function contents(sm: KvStateMachine): Map<string, string> {
 function immediate(): Promise<void> {
   return Promise.resolve();
 }
-/** A small seeded PRNG (mulberry32) so failures replay. */
+/** The project's seeded generator (raft/core/rng.ts), so every failure replays. */
 function rng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) % n);
-  };
+  const r = createRng(seed);
+  return (n) => r.int(n);
 }
 
 describe("apply", () => {

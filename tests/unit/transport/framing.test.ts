@@ -3,6 +3,7 @@
 // payloads, feed the stream back in seeded random chunk sizes, compare byte for byte.
 
 import { describe, expect, test } from "bun:test";
+import { createRng } from "../../../raft/core/mod.ts";
 import {
   encodeFrame,
   encodeFrames,
@@ -11,16 +12,10 @@ import {
   FrameTooLargeError,
 } from "../../../raft/framing.ts";
 
-/** A tiny seeded PRNG (mulberry32) so every failure replays. */
+/** The project's seeded generator (raft/core/rng.ts), so every failure replays. */
 function rng(seed: number): (n: number) => number {
-  let a = seed >>> 0;
-  return (n) => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) % n);
-  };
+  const r = createRng(seed);
+  return (n) => r.int(n);
 }
 
 function randomPayload(next: (n: number) => number, bytesMax: number): Uint8Array {
