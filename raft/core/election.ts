@@ -73,15 +73,24 @@ export function campaign(r: Raft, transfer: boolean): void {
   r.becomePreCandidate();
   r.votes.set(r.id, true);
   if (tallyAndAdvance(r)) return;
+  // PreVote changes no persistent state, so it may leave at once; it asks for term + 1.
+  requestVotes(r, { term: r.term + 1, preVote: true, transfer: false, afterPersist: false });
+}
+
+/** Sends RequestVote (or its PreVote form) to every other voter, with our last log entry. */
+function requestVotes(
+  r: Raft,
+  opts: { readonly term: number; readonly preVote: boolean; readonly transfer: boolean; readonly afterPersist: boolean },
+): void {
   const lastLogIndex = r.log.lastIndex();
   const lastLogTerm = r.log.lastTerm();
   for (const id of r.config.voters) {
     if (id === r.id) continue;
-    // PreVote changes no persistent state, so it may leave at once; it asks for term + 1.
-    r.send(
-      { type: "RequestVote", from: r.id, to: id, term: r.term + 1, preVote: true, lastLogIndex, lastLogTerm, transfer: false },
-      false,
-    );
+    const m: RequestVote = {
+      type: "RequestVote", from: r.id, to: id, term: opts.term, preVote: opts.preVote, lastLogIndex, lastLogTerm,
+      transfer: opts.transfer,
+    };
+    r.send(m, opts.afterPersist);
   }
 }
 
@@ -103,15 +112,7 @@ function campaignReal(r: Raft, transfer: boolean): void {
   r.becomeCandidate();
   r.votes.set(r.id, true);
   if (tallyAndAdvance(r)) return;
-  const lastLogIndex = r.log.lastIndex();
-  const lastLogTerm = r.log.lastTerm();
-  for (const id of r.config.voters) {
-    if (id === r.id) continue;
-    const m: RequestVote = {
-      type: "RequestVote", from: r.id, to: id, term: r.term, preVote: false, lastLogIndex, lastLogTerm, transfer,
-    };
-    r.send(m, true);
-  }
+  requestVotes(r, { term: r.term, preVote: false, transfer, afterPersist: true });
 }
 
 /**
