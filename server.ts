@@ -157,6 +157,7 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
     snapshotThresholdEntries: config.snapshotThresholdEntries,
     snapshotTrailingEntries: config.snapshotTrailingEntries,
     start: startMeta(initial.snapshot, bootstrap),
+    startSnapshotBytes: initial.snapshot?.data.length ?? 0,
     // Fail-stop: after a storage or invariant failure the node must not keep serving.
     onFatal: () => process.exit(70),
   });

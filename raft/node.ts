@@ -8,6 +8,7 @@ import type { Message } from "./core/messages.ts";
 import type { Ready, ReadState, SoftState } from "./core/ready.ts";
 import type { Entry, HardState, LogIndex, Membership, Snapshot, SnapshotMeta } from "./core/types.ts";
 import type { Logger, Scheduler } from "./host.ts";
+import { SnapshotPolicy } from "./snapshot_policy.ts";
 
 /** Durable storage as the driver uses it: everything written is on disk when a call returns. */
 export interface RaftStorage {
@@ -70,6 +71,8 @@ export interface RaftNodeOptions {
    * with the bootstrap (or empty) membership.
    */
   readonly start: SnapshotMeta;
+  /** Size of the snapshot the state machine was restored from (0 if none). */
+  readonly startSnapshotBytes?: number;
   /** Called once if the node stops on an error (the process should exit: crash, don't limp). */
   readonly onFatal?: (error: unknown) => void;
 }
@@ -91,6 +94,8 @@ export class RaftNode {
   /** Term of the last applied entry and the membership as of it: a local snapshot's meta. */
   private appliedTerm: number;
   private appliedMembership: Membership;
+  /** Decides when the next local snapshot is due. */
+  private readonly snapshotPolicy: SnapshotPolicy;
   /**
    * Set once a storage write failed: the node stops (fail-stop) rather than carry on with a
    * log that may not match what it acknowledged.
@@ -103,6 +108,10 @@ export class RaftNode {
     this.snapshotIndex = opts.start.lastIncludedIndex;
     this.appliedTerm = opts.start.lastIncludedTerm;
     this.appliedMembership = opts.start.membership;
+    this.snapshotPolicy = new SnapshotPolicy({
+      thresholdEntries: opts.snapshotThresholdEntries,
+      startBytes: opts.startSnapshotBytes ?? 0,
+    });
   }
 
   /** One tick of logical time (from the Ticker). */
@@ -182,6 +191,7 @@ export class RaftNode {
       this.snapshotIndex = rd.snapshot.meta.lastIncludedIndex;
       this.appliedTerm = rd.snapshot.meta.lastIncludedTerm;
       this.appliedMembership = rd.snapshot.meta.membership;
+      this.snapshotPolicy.taken(rd.snapshot.data.length, 0);
       events.restored(rd.snapshot.meta);
       this.opts.logger.info(
         `installed snapshot at index ${rd.snapshot.meta.lastIncludedIndex} term ${rd.snapshot.meta.lastIncludedTerm}`,
@@ -190,6 +200,7 @@ export class RaftNode {
     for (const entry of rd.committed) {
       const result = entry.kind === "normal" ? stateMachine.apply(entry) : null;
       this.appliedTerm = entry.term;
+      this.snapshotPolicy.applied(entry.data.length);
       if (entry.membership !== undefined) this.appliedMembership = entry.membership;
       events.applied(entry, result);
     }
@@ -199,14 +210,15 @@ export class RaftNode {
   }
 
   /**
-   * Take a snapshot once enough entries were applied since the last one (§7), keeping
-   * trailing entries so that followers a little behind still catch up from the log. The
-   * state is captured now and encoded in the background; one snapshot at a time.
+   * Take a snapshot once enough was applied since the last one (§7; see SnapshotPolicy),
+   * keeping trailing entries so that followers a little behind still catch up from the log.
+   * The state is captured now and encoded in the background; one snapshot at a time.
    */
   private maybeSnapshot(): void {
     if (this.isSnapshotting) return;
     const applied = this.core.status().lastApplied;
-    if (applied - this.snapshotIndex < this.opts.snapshotThresholdEntries) return;
+    if (!this.snapshotPolicy.isDue(applied - this.snapshotIndex)) return;
+    const bytesAtCapture = this.snapshotPolicy.appliedBytes;
     const meta: SnapshotMeta = {
       lastIncludedIndex: applied,
       lastIncludedTerm: this.appliedTerm,
@@ -223,6 +235,7 @@ export class RaftNode {
       if (this.isStopped || this.snapshotIndex !== baseIndex) return;
       this.core.snapshotTaken(applied, data, this.opts.snapshotTrailingEntries);
       this.snapshotIndex = applied;
+      this.snapshotPolicy.taken(data.length, this.snapshotPolicy.appliedBytes - bytesAtCapture);
       this.opts.logger.info(`snapshot taken at index ${applied} term ${meta.lastIncludedTerm} (${data.length} bytes)`);
     };
     take().then(
