@@ -25,6 +25,12 @@ export interface DiskFile {
   truncate(size: number): void;
   /** Makes every byte written so far durable (fdatasync). */
   sync(): void;
+  /**
+   * sync() off the calling thread, then `done` on the event loop; absent where a sync is
+   * free (memory) or must stay deterministic (the simulator's disk). The file must stay open
+   * until `done` runs.
+   */
+  syncAsync?(done: (error: Error | null) => void): void;
   close(): void;
 }
 

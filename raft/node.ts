@@ -15,6 +15,11 @@ export interface RaftStorage {
   /** Persist one Ready's durable part (snapshot, then entries, then hard state) and sync. */
   persist(hardState: HardState | null, snapshot: Snapshot | null, entries: readonly Entry[]): void;
   /**
+   * Optional: persist entries alone (no hard state, no snapshot) and call `done` once they
+   * are durable, leaving the event loop free meanwhile; may call `done` before returning.
+   */
+  persistEntriesAsync?(entries: readonly Entry[], done: (error: Error | null) => void): void;
+  /**
    * Store a snapshot taken locally, durably, then drop whole log segments at or below
    * `compactIndex`. May take several turns of the event loop.
    */
@@ -87,6 +92,8 @@ export class RaftNode {
   private isScheduled = false;
   private isProcessing = false;
   private isStopped = false;
+  /** True while the entries of the outstanding Ready are being synced off the loop. */
+  private isPersisting = false;
   /** True while a snapshot is being encoded in the background. */
   private isSnapshotting = false;
   /** Index covered by the newest snapshot this node holds. */
@@ -159,31 +166,82 @@ export class RaftNode {
     this.isProcessing = true;
     try {
       let count = 0;
-      while (!this.isStopped && this.core.hasReady() && count < readiesPerTurnMax) {
+      while (!this.isStopped && !this.isPersisting && this.core.hasReady() && count < readiesPerTurnMax) {
         this.handle(this.core.ready());
         count++;
       }
-      this.maybeSnapshot();
+      // A capture now would include entries applied ahead of advance() (see handle).
+      if (!this.isPersisting) this.maybeSnapshot();
     } catch (e) {
       this.fail(e);
     } finally {
       this.isProcessing = false;
     }
-    if (!this.isStopped && this.core.hasReady()) this.schedule();
+    if (!this.isStopped && !this.isPersisting && this.core.hasReady()) this.schedule();
   }
 
   private handle(rd: Ready): void {
-    const { send, storage, stateMachine, events } = this.opts;
+    const { send, storage } = this.opts;
     // AppendEntries and heartbeats may leave before our own write completes (thesis
     // §10.2.1): the leader counts itself only once advance() reports the entries durable.
     for (const m of rd.messages) send(m);
-    if (rd.snapshot !== null || rd.entries.length > 0 || rd.hardState !== null) {
-      // Let those messages reach the wire before the blocking fdatasync below, so followers
-      // write and sync in parallel with us rather than after us.
-      if (rd.messages.length > 0) this.opts.flush?.();
-      storage.persist(rd.hardState, rd.snapshot, rd.entries);
+    if (rd.snapshot === null && rd.entries.length === 0 && rd.hardState === null) {
+      this.finish(rd, 0);
+      return;
     }
-    // Persist before you speak: votes and append acks only after the sync above.
+    // Let those messages reach the wire before our fdatasync, so followers write and sync
+    // in parallel with us rather than after us.
+    if (rd.messages.length > 0) this.opts.flush?.();
+    if (rd.snapshot !== null || rd.hardState !== null || storage.persistEntriesAsync === undefined) {
+      storage.persist(rd.hardState, rd.snapshot, rd.entries);
+      this.finish(rd, 0);
+      return;
+    }
+    // Entries alone (the steady state): sync them off the loop, which meanwhile takes new
+    // requests and acks into the core; they form the next Ready once this one is advanced.
+    // Committed entries below the new ones were made durable by earlier Readies: apply them
+    // now, so clients are answered during the sync rather than after it. Committed entries
+    // among the new ones (a follower learning both at once) wait for the sync.
+    const firstNew = rd.entries[0]!.index;
+    let early = 0;
+    while (early < rd.committed.length && rd.committed[early]!.index < firstNew) early++;
+    this.applyCommitted(rd.committed, 0, early);
+    this.isPersisting = true;
+    storage.persistEntriesAsync(rd.entries, (error) => {
+      this.isPersisting = false;
+      if (this.isStopped) return;
+      try {
+        if (error !== null) throw error;
+        this.finish(rd, early);
+        this.maybeSnapshot();
+      } catch (e) {
+        this.fail(e);
+        return;
+      }
+      this.schedule();
+    });
+  }
+
+  /** Applies committed[from, to) in order. */
+  private applyCommitted(committed: readonly Entry[], from: number, to: number): void {
+    const { stateMachine, events } = this.opts;
+    for (let i = from; i < to; i++) {
+      const entry = committed[i]!;
+      const result = entry.kind === "normal" ? stateMachine.apply(entry) : null;
+      this.appliedTerm = entry.term;
+      this.snapshotPolicy.applied(entry.data.length);
+      if (entry.membership !== undefined) this.appliedMembership = entry.membership;
+      events.applied(entry, result);
+    }
+  }
+
+  /**
+   * The rest of a Ready once its durable part is durable: messages that had to wait for it,
+   * snapshot install, committed entries from `appliedAlready` on, reads, advance().
+   */
+  private finish(rd: Ready, appliedAlready: number): void {
+    const { send, stateMachine, events } = this.opts;
+    // Persist before you speak: votes and append acks only after the sync.
     for (const m of rd.messagesAfterPersist) send(m);
     if (rd.softState !== null) events.softState(rd.softState);
     if (rd.snapshot !== null) {
@@ -197,13 +255,7 @@ export class RaftNode {
         `installed snapshot at index ${rd.snapshot.meta.lastIncludedIndex} term ${rd.snapshot.meta.lastIncludedTerm}`,
       );
     }
-    for (const entry of rd.committed) {
-      const result = entry.kind === "normal" ? stateMachine.apply(entry) : null;
-      this.appliedTerm = entry.term;
-      this.snapshotPolicy.applied(entry.data.length);
-      if (entry.membership !== undefined) this.appliedMembership = entry.membership;
-      events.applied(entry, result);
-    }
+    this.applyCommitted(rd.committed, appliedAlready, rd.committed.length);
     this.core.advance(rd);
     for (const r of rd.readStates) events.readState(r);
     for (const ctx of rd.droppedReads) events.readDropped(ctx);

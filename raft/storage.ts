@@ -81,6 +81,15 @@ export class NodeStorage implements RaftStorage {
   }
 
   /**
+   * persist() of entries alone, their fdatasync off the event loop: `done` runs once they
+   * are durable. Nothing else may be persisted until then (the driver has one Ready out).
+   */
+  persistEntriesAsync(entries: readonly Entry[], done: (error: Error | null) => void): void {
+    this.wal.append(entries);
+    this.wal.syncAsync(done);
+  }
+
+  /**
    * Writes a locally taken snapshot a slice at a time, yielding between slices, so a large
    * state does not stall heartbeats and client requests; only the final fsync and rename
    * run in one go. Then drops whole log segments at or below `compactIndex`.
