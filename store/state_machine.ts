@@ -4,6 +4,7 @@
 import "../raft/cbor_env.ts";
 import { Decoder } from "cbor-x/decode";
 import { Encoder } from "cbor-x/encode";
+import { Capture } from "./capture.ts";
 import { type Command, decodeCommand } from "./commands.ts";
 import { CommandError, SnapshotError } from "./errors.ts";
 
@@ -27,6 +28,8 @@ export type Pause = () => Promise<void>;
 export const snapshotFormat = 1;
 /** Pairs per snapshot chunk: about 1-3 ms of encoding or decoding each. */
 export const snapshotChunkPairs = 16_384;
+/** Bytes snapshotAsync copies into its result between pauses: about 1-2 ms of copying. */
+export const snapshotJoinBytes = 2 ** 21;
 
 const encoder = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false });
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: false });
@@ -41,24 +44,29 @@ function pauseDefault(): Promise<void> {
  * one replica and not another. Restore replaces everything (hashicorp/raft's FSM contract).
  */
 export class KvStateMachine {
-  /** Invariant: every key is a non-empty string, every value a string. */
+  /**
+   * The live map, or, while #capture is set, the frozen base that snapshotAsync is encoding.
+   * Invariant: every key is a non-empty string, every value a string.
+   */
   #map = new Map<string, string>();
+  /** While snapshotAsync runs: the live view, base plus the writes made since it began. */
+  #capture: Capture | null = null;
   /** True while restoreAsync is building a new map; apply then is a driver bug. */
   #isRestoring = false;
 
   /** Number of keys held. */
   get size(): number {
-    return this.#map.size;
+    return this.#capture === null ? this.#map.size : this.#capture.size;
   }
 
   /** The value of `key`, or undefined if absent. */
   get(key: string): string | undefined {
-    return this.#map.get(key);
+    return this.#capture === null ? this.#map.get(key) : this.#capture.get(key);
   }
 
   /** All pairs, in insertion order (for tests and checkers). */
   entries(): IterableIterator<[string, string]> {
-    return this.#map.entries();
+    return this.#capture === null ? this.#map.entries() : this.#capture.entries();
   }
 
   /** Decodes and applies one committed entry's data; malformed bytes give an `error` result. */
@@ -79,45 +87,70 @@ export class KvStateMachine {
    */
   applyCommand(command: Command): ApplyResult {
     if (this.#isRestoring) throw new Error("KvStateMachine: apply during restoreAsync");
+    // The hot write path: without a capture, straight to the Map, nothing allocated.
+    const target = this.#capture ?? this.#map;
     switch (command.type) {
       case "set": {
         const pairs = command.pairs;
         for (let i = 0; i < pairs.length; i++) {
           const pair = pairs[i]!;
-          this.#map.set(pair[0], pair[1]);
+          target.set(pair[0], pair[1]);
         }
         return { type: "set", count: pairs.length };
       }
       case "delete":
-        return { type: "delete", existed: this.#map.delete(command.key) };
+        return { type: "delete", existed: target.delete(command.key) };
       default:
         return unreachable(command);
     }
   }
 
-  /** The whole map as snapshot bytes, synchronously. */
+  /** The whole map as snapshot bytes, synchronously (also correct while a capture runs). */
   snapshot(): Uint8Array {
-    const flat = this.#flatten();
-    const parts: unknown[] = [snapshotFormat, flat.length / 2];
-    for (let i = 0; i < flat.length; i += 2 * snapshotChunkPairs) {
-      parts.push(encodeChunk(flat, i));
+    const count = this.size;
+    const pairs = this.entries();
+    const parts: unknown[] = [snapshotFormat, count];
+    for (let done = 0; done < count; done += snapshotChunkPairs) {
+      parts.push(encodeChunk(pairs, Math.min(snapshotChunkPairs, count - done)));
     }
     return encoder.encode(parts);
   }
 
   /**
-   * The map as of this call, encoded chunk by chunk with a pause between chunks so the event
-   * loop keeps running (DESIGN: a large snapshot must yield). The capture itself (one pass
-   * copying the pairs out) is synchronous, so applies made meanwhile are not included.
+   * The map as of this call, encoded chunk by chunk with a pause before each chunk so the event
+   * loop keeps running (DESIGN: a large snapshot must yield). Starting is O(1): the map becomes
+   * the frozen base of a copy-on-write Capture, and applies made meanwhile go to its overlay,
+   * so they are not included. The overlay is folded back once the last chunk is encoded; the
+   * chunks are then joined into the result, pausing every snapshotJoinBytes. Same bytes as
+   * snapshot() of the same state.
+   *
+   * One capture at a time: a second call while one runs rejects with an Error (the driver never
+   * does that; sharing the first capture would give it an older state than its call's, and
+   * waiting for it a newer one). A restore meanwhile ends the capture early: this call still
+   * returns the bytes of the state at its start, and its overlay is dropped with the old map.
    */
   async snapshotAsync(pause: Pause = pauseDefault): Promise<Uint8Array> {
-    const flat = this.#flatten();
-    const parts: unknown[] = [snapshotFormat, flat.length / 2];
-    for (let i = 0; i < flat.length; i += 2 * snapshotChunkPairs) {
-      parts.push(encodeChunk(flat, i));
-      await pause();
+    if (this.#capture !== null) throw new Error("KvStateMachine: snapshotAsync already running");
+    const capture = new Capture(this.#map);
+    this.#capture = capture;
+    const count = capture.base.size;
+    const chunks: Uint8Array[] = [];
+    try {
+      const pairs = capture.base.entries();
+      for (let done = 0; done < count; done += snapshotChunkPairs) {
+        await pause();
+        chunks.push(encodeChunk(pairs, Math.min(snapshotChunkPairs, count - done)));
+      }
+    } finally {
+      // Unless a restore replaced the map meanwhile, merge the overlay back. This is
+      // synchronous but costs only O(writes during the capture), a small fraction of the map
+      // (and it also runs if encoding failed, so the machine never stays in capture mode).
+      if (this.#capture === capture) {
+        this.#map = capture.fold();
+        this.#capture = null;
+      }
     }
-    return encoder.encode(parts);
+    return joinSnapshot(count, chunks, pause);
   }
 
   /**
@@ -157,23 +190,64 @@ export class KvStateMachine {
     if (map.size !== pairCount) {
       throw new SnapshotError(`snapshot holds ${map.size} distinct keys, header says ${pairCount}`);
     }
+    // A running capture keeps encoding the old base it holds; detached here, it never folds
+    // its overlay into the new map.
+    this.#capture = null;
     this.#map = map;
-  }
-
-  /** Keys and values interleaved: one cheap pass that freezes the state for encoding. */
-  #flatten(): string[] {
-    const flat: string[] = new Array(2 * this.#map.size);
-    let i = 0;
-    for (const [key, value] of this.#map) {
-      flat[i++] = key;
-      flat[i++] = value;
-    }
-    return flat;
   }
 }
 
-function encodeChunk(flat: readonly string[], start: number): Uint8Array {
-  return encoder.encode(flat.slice(start, start + 2 * snapshotChunkPairs));
+/**
+ * `[snapshotFormat, count, ...chunks]`: the bytes cbor-x writes for that array, copied into one
+ * buffer by hand so that `pause` can run in between. Letting cbor-x copy a 25 MB snapshot (1M
+ * keys) at once stalled the event loop ~30 ms, as long as the whole-map copy this file avoids.
+ */
+export async function joinSnapshot(count: number, chunks: readonly Uint8Array[], pause: Pause): Promise<Uint8Array> {
+  const pieces = [cborHead(cborArray, 2 + chunks.length), encoder.encode(snapshotFormat), encoder.encode(count)];
+  for (const chunk of chunks) pieces.push(cborHead(cborBytes, chunk.length), chunk);
+  let total = 0;
+  for (const piece of pieces) total += piece.length;
+  const out = new Uint8Array(total);
+  let at = 0;
+  let sincePause = 0;
+  for (const piece of pieces) {
+    if (sincePause >= snapshotJoinBytes) {
+      await pause();
+      sincePause = 0;
+    }
+    out.set(piece, at);
+    at += piece.length;
+    sincePause += piece.length;
+  }
+  return out;
+}
+
+const cborBytes = 2;
+const cborArray = 4;
+
+/** A CBOR head (RFC 8949 §3): major type and length in the shortest form, as cbor-x writes it. */
+function cborHead(major: number, length: number): Uint8Array {
+  const type = major << 5;
+  if (length < 24) return Uint8Array.of(type | length);
+  if (length < 0x100) return Uint8Array.of(type | 24, length);
+  if (length < 0x10000) return Uint8Array.of(type | 25, length >>> 8, length & 0xff);
+  if (length < 0x100000000) {
+    return Uint8Array.of(type | 26, length >>> 24, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff);
+  }
+  throw new Error(`KvStateMachine: snapshot length ${length} does not fit a CBOR head`);
+}
+
+/** The next `count` pairs as one chunk: a CBOR array of keys and values interleaved. */
+function encodeChunk(pairs: Iterator<[string, string]>, count: number): Uint8Array {
+  const flat: string[] = new Array(2 * count);
+  for (let i = 0; i < flat.length; i += 2) {
+    const next = pairs.next();
+    // The count comes from the same frozen state, so this means a bug, not bad data.
+    if (next.done === true) throw new Error("KvStateMachine: map shrank while being encoded");
+    flat[i] = next.value[0];
+    flat[i + 1] = next.value[1];
+  }
+  return encoder.encode(flat);
 }
 
 function decodeOuter(bytes: Uint8Array): { pairCount: number; chunks: readonly unknown[] } {

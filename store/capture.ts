@@ -1,0 +1,103 @@
+// Copy-on-write view of the key-value map while a snapshot is encoded in the background.
+// Starting a capture is O(1): the map becomes a frozen `base` that the encoder walks at its own
+// pace, and writes made meanwhile go to small side maps until `fold` merges them back.
+
+/** Marks a base key as absent from the live view (deleted, or re-inserted into `added`). */
+const DELETED: unique symbol = Symbol("deleted");
+
+/**
+ * The live map as `base` plus the writes made since the capture began. The view behaves exactly
+ * like a plain Map, insertion order included, so `entries()` and the snapshot bytes taken after
+ * the fold do not depend on whether a capture happened to be running:
+ * - `changed` holds base keys that are still in their base position: a new value (overwritten
+ *   in place, as Map.set on a present key keeps its position), or DELETED once the key left.
+ * - `added` holds keys inserted while absent, in insertion order (a plain Map appends them).
+ *   A base key deleted and set again lives here, its base slot marked DELETED, because a plain
+ *   Map would have moved it to the end. One overlay map could not tell those two cases apart.
+ */
+export class Capture {
+  readonly #base: Map<string, string>;
+  readonly #changed = new Map<string, string | typeof DELETED>();
+  readonly #added = new Map<string, string>();
+  #size: number;
+
+  /** Takes over `base`: nobody but `fold` may write to it from now on. */
+  constructor(base: Map<string, string>) {
+    this.#base = base;
+    this.#size = base.size;
+  }
+
+  /** The state at capture time, for the encoder; unchanged until `fold`. */
+  get base(): ReadonlyMap<string, string> {
+    return this.#base;
+  }
+
+  /** Number of keys in the live view. */
+  get size(): number {
+    return this.#size;
+  }
+
+  get(key: string): string | undefined {
+    const added = this.#added.get(key);
+    if (added !== undefined) return added;
+    const slot = this.#changed.get(key);
+    if (slot === undefined) return this.#base.get(key);
+    return slot === DELETED ? undefined : slot;
+  }
+
+  set(key: string, value: string): void {
+    if (this.#added.has(key)) {
+      this.#added.set(key, value);
+      return;
+    }
+    if (this.#isInBaseSlot(key)) {
+      this.#changed.set(key, value);
+      return;
+    }
+    this.#added.set(key, value);
+    this.#size++;
+  }
+
+  /** Removes `key` from the live view; false if it was not there. */
+  delete(key: string): boolean {
+    if (this.#added.delete(key)) {
+      this.#size--;
+      return true;
+    }
+    if (!this.#isInBaseSlot(key)) return false;
+    this.#changed.set(key, DELETED);
+    this.#size--;
+    return true;
+  }
+
+  /** The live view in plain-Map order: surviving base keys in base order, then `added`. */
+  *entries(): Generator<[string, string], void, undefined> {
+    for (const [key, value] of this.#base) {
+      const slot = this.#changed.get(key);
+      if (slot === DELETED) continue;
+      yield [key, slot ?? value];
+    }
+    yield* this.#added;
+  }
+
+  /**
+   * Writes the changes into the base and returns it: the live map once more. Costs
+   * O(writes made during the capture), not O(map). Deleting first, then appending `added`,
+   * reproduces plain-Map order: a re-inserted base key was deleted by its DELETED slot.
+   */
+  fold(): Map<string, string> {
+    const base = this.#base;
+    for (const [key, slot] of this.#changed) {
+      if (slot === DELETED) base.delete(key);
+      else base.set(key, slot);
+    }
+    for (const [key, value] of this.#added) base.set(key, value);
+    return base;
+  }
+
+  /** True if `key` is in the base and has stayed in its base position throughout. */
+  #isInBaseSlot(key: string): boolean {
+    const slot = this.#changed.get(key);
+    return slot === undefined ? this.#base.has(key) : slot !== DELETED;
+  }
+}
