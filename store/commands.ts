@@ -62,11 +62,15 @@ export function encodeCommand(command: Command): Uint8Array {
     default:
       return unreachable(command);
   }
-  const bytes = encoder.encode(value);
-  if (bytes.length > commandBytesMax) {
-    throw new CommandError(`command of ${bytes.length} bytes exceeds ${commandBytesMax}`);
+  const encoded = encoder.encode(value);
+  if (encoded.length > commandBytesMax) {
+    throw new CommandError(`command of ${encoded.length} bytes exceeds ${commandBytesMax}`);
   }
-  return bytes;
+  // cbor-x returns a view into its working buffer, which all its encoders share and which
+  // grows to the largest thing encoded (a snapshot chunk: ~2 MB). The entry lives on in the
+  // Raft log, so it gets its own exact-size copy rather than pinning that buffer (measured:
+  // 11k log entries held 27 MB of such buffers at a million keys).
+  return new Uint8Array(encoded);
 }
 
 /**
