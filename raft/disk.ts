@@ -85,9 +85,21 @@ class FsFile implements DiskFile {
 // renames durable there, so skipping is the documented behaviour (DESIGN "Persistence").
 const dirSyncRefusals = new Set(["EPERM", "EISDIR", "EACCES", "EINVAL", "ENOTSUP"]);
 
+/**
+ * Bun's mmap, where a mapped file may be removed: POSIX keeps the pages of an unlinked file,
+ * Windows refuses to remove a mapped one (and old snapshots are removed), and Deno has none.
+ */
+function fileMapper(): ((path: string) => Uint8Array) | undefined {
+  const bun = (globalThis as { Bun?: { mmap(path: string, options: { shared: boolean }): Uint8Array } }).Bun;
+  if (bun === undefined || process.platform === "win32") return undefined;
+  return (path) => bun.mmap(path, { shared: false });
+}
+
 /** Creates the real Disk. */
 export function createFsDisk(): Disk {
+  const mapFile = fileMapper();
   return {
+    ...(mapFile === undefined ? {} : { mapFile }),
     open(path: string, mode: OpenMode): DiskFile {
       return new FsFile(fs.openSync(path, openFlags(mode), 0o644));
     },

@@ -55,6 +55,12 @@ export interface Disk {
   remove(path: string): void;
   /** Makes the directory's entries durable; a no-op where the OS refuses (Windows). */
   syncDir(dir: string): void;
+  /**
+   * Optional: a read-only view of a non-empty file that is never written again, backed by
+   * the file (mmap) rather than by memory, so holding it costs no resident memory until read.
+   * The file may be removed while mapped (POSIX keeps the pages) but never truncated.
+   */
+  mapFile?(path: string): Uint8Array;
 }
 
 // ---- Scheduling, time and logging (added by the driver) ----

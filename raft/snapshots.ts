@@ -102,9 +102,26 @@ export class SnapshotStore {
     return new Writer(this.disk, tmp, meta, (w) => this.install(w, tmp));
   }
 
+  /**
+   * The stored state of the snapshot with this metadata, mapped from its file (see
+   * Disk.mapFile), or null where files cannot be mapped or the state is empty. Stored files
+   * are never rewritten, and the caller verified them when it wrote or first read them.
+   */
+  mapped(meta: SnapshotMeta): Uint8Array | null {
+    const s = this.find(meta);
+    if (s === undefined || s.stateBytes === 0 || this.disk.mapFile === undefined) return null;
+    const view = this.disk.mapFile(join(s.dir, "state"));
+    if (view.length !== s.stateBytes) throw new StorageDamageError(join(s.dir, "state"), 0, `mapped ${view.length} bytes, meta says ${s.stateBytes}`);
+    return view;
+  }
+
+  private find(meta: SnapshotMeta): Stored | undefined {
+    return this.stored.find((x) => x.meta.lastIncludedIndex === meta.lastIncludedIndex && x.meta.lastIncludedTerm === meta.lastIncludedTerm);
+  }
+
   /** Opens the stored snapshot with this metadata's index and term for chunked reading. */
   openReader(meta: SnapshotMeta): SnapshotReader {
-    const s = this.stored.find((x) => x.meta.lastIncludedIndex === meta.lastIncludedIndex && x.meta.lastIncludedTerm === meta.lastIncludedTerm);
+    const s = this.find(meta);
     if (s === undefined) throw new RangeError(`no snapshot ${dirName(meta)}`);
     const f = this.disk.open(join(s.dir, "state"), "read");
     return {

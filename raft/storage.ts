@@ -113,6 +113,14 @@ export class NodeStorage implements RaftStorage {
     this.wal.compact(compactIndex);
   }
 
+  /**
+   * The state of a stored snapshot as a file-backed view (null where files cannot be
+   * mapped): what the core keeps to send InstallSnapshot, without holding the bytes in memory.
+   */
+  mapSnapshot(meta: SnapshotMeta): Uint8Array | null {
+    return this.snapshots.mapped(meta);
+  }
+
   /** Records the node id with the current hard state (first start). */
   saveNodeId(nodeId: string): void {
     this.nodeId = nodeId;
