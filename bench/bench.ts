@@ -37,7 +37,7 @@ function config(): BenchConfig & { phases: Set<string>; out: string } {
     seconds: envInt("BENCH_SECONDS", isQuick ? 2 : 10),
     repeats: Math.max(3, envInt("BENCH_REPEATS", 3)),
     failovers: envInt("BENCH_FAILOVERS", isQuick ? 3 : 5),
-    keys: envInt("BENCH_KEYS", isQuick ? 10_000 : 100_000),
+    keys: envInt("BENCH_KEYS", isQuick ? 10_000 : 1_000_000),
     connections: (env["BENCH_CONNECTIONS"] ?? "1,16,64,256").split(",").map(Number),
     phases,
     out: env["BENCH_OUT"] ?? join(import.meta.dirname, "RESULTS.md"),

@@ -174,6 +174,9 @@ export async function phaseFailover(cfg: BenchConfig, r: Results, systems: reado
   }
 }
 
+/** How long after a load the resident memory is read (see phaseKeys). */
+const rssSettleMs = 10_000;
+
 /** Fresh clusters: RSS empty, load `keys` keys, RSS and data dir per node, follower restarts. */
 export async function phaseKeys(cfg: BenchConfig, r: Results, systems: readonly Cluster[]): Promise<void> {
   const lastKey = `key-${cfg.keys - 1}`;
@@ -183,7 +186,10 @@ export async function phaseKeys(cfg: BenchConfig, r: Results, systems: readonly 
     await loadKeys(c, await leaderOf(c), "key-", cfg.keys, 10);
     log(`${c.label}: loaded ${cfg.keys} keys in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     await waitUntil(async () => (await Promise.all(c.running().map((i) => c.read(i, lastKey, "stale")))).every((v) => v === value16), 60_000, 100);
-    await sleep(1_000);
+    // Resident memory once it has settled: both runtimes hand freed pages back to the OS
+    // some seconds after a burst (Go's scavenger, JavaScriptCore's collector), so an
+    // instant reading measures the load's garbage rather than what holding the keys costs.
+    await sleep(rssSettleMs);
     r.rssBytes[c.label] = c.pids().map(rssBytes);
     r.dataBytes[c.label] = c.members.map((m) => dirBytes(m.dataDir));
     r.restartMs[c.label] = [];

@@ -159,7 +159,8 @@ ${renderRows(otherRows(r))}${notes}
   time to the first acknowledged one. The killed node is restarted and rejoins between rounds.
 - Single node: a fresh data directory, spawn, then writes every 5 ms until one is acknowledged.
 - Keys: loaded in requests of 10 keys (one POST / one txn each), 64 at a time. RSS (VmRSS)
-  and \`du -sb\` of each member's data directory after the load; then a follower is stopped
+  and \`du -sb\` of each member's data directory once every member holds the last key and
+  10 s more have passed (both runtimes return freed pages to the OS some seconds after a burst); then a follower is stopped
   (SIGTERM) and restarted, timed from spawn to its first linearizable read of the last key.
 `;
 }
