@@ -5,7 +5,7 @@ import { mkdirSync } from "node:fs";
 import type { Config } from "./flags.ts";
 import { timingTicks } from "./flags.ts";
 import { parseHostPort as parseHttpAddr } from "./http/address.ts";
-import { createApp } from "./http/app.ts";
+import { createFetch } from "./http/fast_fetch.ts";
 import { serve } from "./http/serve.ts";
 import { createRaft, createRng } from "./raft/core/mod.ts";
 import type { Membership, SoftState } from "./raft/core/mod.ts";
@@ -20,6 +20,7 @@ import { createTcpTransport, parseHostPort as parseRaftAddr } from "./raft/trans
 import { type StoreMessage, parseStoreMessage, storeMessageValue } from "./store/forward.ts";
 import { KvStateMachine } from "./store/state_machine.ts";
 import { Store } from "./store/store.ts";
+import { runtimeGcHint, startIdleGc } from "./idle_gc.ts";
 import { joinCluster } from "./join.ts";
 
 /** An error the user can act on: printed without a stack, exit status 1. */
@@ -74,17 +75,20 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
     : null;
   const seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
   const { electionTicks, heartbeatTicks } = timingTicks(config);
+  const sm = new KvStateMachine();
+  if (initial.snapshot !== null) sm.restore(initial.snapshot.data);
+  // The bytes just read (and checksummed) are dropped: the core keeps a file-backed view.
+  const heldSnapshot = initial.snapshot === null
+    ? null
+    : { meta: initial.snapshot.meta, data: storage.mapSnapshot(initial.snapshot.meta) ?? initial.snapshot.data };
   const core = createRaft(
     { id: config.nodeId, electionTicks, heartbeatTicks, rng: createRng(seed) },
-    { ...initial, bootstrap },
+    { ...initial, snapshot: heldSnapshot, bootstrap },
   );
   log.info(
     `node ${config.nodeId} starting (raft ${config.raftAddr}, http ${config.httpAddr}, ` +
       `${hasState ? "existing state" : bootstrap !== null ? "bootstrapping a new cluster" : "joining"}, seed ${seed})`,
   );
-
-  const sm = new KvStateMachine();
-  if (initial.snapshot !== null) sm.restore(initial.snapshot.data);
 
   // Node ids to addresses: the membership first, then whatever a peer told us it is.
   const learnedAddrs = new Map<string, string>();
@@ -165,16 +169,29 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
   theStore.attach(theNode, initial.snapshot?.meta.lastIncludedIndex ?? 0);
   const ticker = createTicker(config.tickMs);
   ticker.start(() => theNode.tick());
+  const gcHint = runtimeGcHint();
+  const idleGc = gcHint === null
+    ? null
+    : startIdleGc({
+      periodMs: 500,
+      // A local snapshot finishing after the last write leaves its garbage too: count it.
+      progress: () => {
+        const s = theNode.core.status();
+        return s.lastApplied + s.snapshotIndex;
+      },
+      collect: gcHint,
+    });
   // Kick the core once so a single-voter cluster elects itself without waiting for a tick.
   theNode.withCore(() => undefined);
 
   const http = parseHttpAddr(config.httpAddr);
-  const app = createApp(theStore, { bodyBytesMax: config.bodyBytesMax });
+  const handler = createFetch(theStore, { bodyBytesMax: config.bodyBytesMax });
   let server;
   try {
-    server = await serve({ hostname: http.hostname, port: http.port, fetch: app.fetch, bodyBytesMax: config.bodyBytesMax * 2 });
+    server = await serve({ hostname: http.hostname, port: http.port, fetch: handler, bodyBytesMax: config.bodyBytesMax * 2 });
   } catch (e) {
     ticker.stop();
+    idleGc?.stop();
     theNode.stop();
     await transport.close();
     throw new StartError((e as Error).message);
@@ -186,6 +203,7 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
     if (isStopped) return;
     isStopped = true;
     ticker.stop();
+    idleGc?.stop();
     theNode.stop();
     theStore.close();
     await server.close();

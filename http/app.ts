@@ -3,15 +3,9 @@
 
 import { Hono } from "hono";
 import type { StoreApi } from "../store/api.ts";
-import { errorResponse, HttpError, jsonError } from "./errors.ts";
-import {
-  keyFromUrl,
-  parseJoinBody,
-  parseReadLevel,
-  parseRemoveBody,
-  parseSetBody,
-  readJsonBody,
-} from "./validate.ts";
+import { errorHandler, HttpError, jsonError } from "./errors.ts";
+import { ok, readKey, writeKeys } from "./key_handlers.ts";
+import { keyFromUrl, parseJoinBody, parseReadLevel, parseRemoveBody, readJsonBody } from "./validate.ts";
 
 /** Options of createApp. */
 export interface AppOptions {
@@ -25,10 +19,6 @@ export interface AppOptions {
 export const bodyBytesMaxDefault = 1024 * 1024;
 
 const jsonHeaders: Readonly<Record<string, string>> = { "content-type": "application/json" };
-
-function ok(): Response {
-  return new Response(null, { status: 200 });
-}
 
 /** A handler answering 405 with the methods the path does allow. */
 function methodNotAllowed(allow: string): () => Response {
@@ -48,22 +38,14 @@ export function createApp(store: StoreApi, options: AppOptions = {}): Hono {
   const bodyBytesMax = options.bodyBytesMax ?? bodyBytesMaxDefault;
   const app = new Hono();
 
-  app.post("/key", async (c) => {
-    const pairs = parseSetBody(await readJsonBody(c.req.raw, bodyBytesMax));
-    if (pairs.length > 0) await store.set(pairs);
-    return ok();
-  });
+  app.post("/key", (c) => writeKeys(store, c.req.raw, bodyBytesMax));
   app.on(["GET", "DELETE"], ["/key", "/key/"], missingKey);
   app.all("/key", methodNotAllowed("POST"));
   app.all("/key/", methodNotAllowed("GET, HEAD, DELETE"));
 
   app.get("/key/:k", async (c) => {
     const key = keyFromUrl(c.req.url);
-    const level = parseReadLevel(c.req.query("level"));
-    const value = await store.get(key, level);
-    if (value === null) return jsonError(404, `key ${JSON.stringify(key)} not found`);
-    // hraftd answers {"<key>": "<value>"}; built directly, as JSON.stringify of strings.
-    return new Response(`{${JSON.stringify(key)}:${JSON.stringify(value)}}`, { headers: jsonHeaders });
+    return readKey(store, key, parseReadLevel(c.req.query("level")));
   });
   app.delete("/key/:k", async (c) => {
     await store.delete(keyFromUrl(c.req.url));
@@ -89,10 +71,6 @@ export function createApp(store: StoreApi, options: AppOptions = {}): Hono {
   app.all("/status", methodNotAllowed("GET, HEAD"));
 
   app.notFound((c) => jsonError(404, `no such path: ${c.req.path}`));
-  app.onError((error) => {
-    const response = errorResponse(error);
-    if (response.status === 500) options.internalErrorDone?.(error);
-    return response;
-  });
+  app.onError(errorHandler(options.internalErrorDone));
   return app;
 }

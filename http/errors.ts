@@ -72,6 +72,18 @@ export function errorResponse(error: unknown): Response {
   return jsonError(500, `internal error: ${message}`);
 }
 
+/**
+ * The app's error handler: errorResponse, and every 500 (a bug, not bad input) reported to
+ * `internalErrorDone`. One function, so the Hono app and the fast path report alike.
+ */
+export function errorHandler(internalErrorDone?: (error: unknown) => void): (error: unknown) => Response {
+  return (error) => {
+    const response = errorResponse(error);
+    if (response.status === 500) internalErrorDone?.(error);
+    return response;
+  };
+}
+
 /** Marks a switch as exhaustive: the compiler rejects a call with a value left unhandled. */
 function unreachable(x: never): never {
   throw new Error(`unreachable: ${String(x)}`);

@@ -52,6 +52,12 @@ export interface StatusReport {
 export interface StoreApi {
   /** The value of `key`, or null if absent, read at `level`. */
   get(key: string, level: ReadLevel): Promise<string | null>;
+  /**
+   * Optional: the value of `key` (null if absent) if it can be read at `level` right now,
+   * without waiting or forwarding (stale: always; leader: when this node leads), else
+   * undefined (call get). Never throws. Lets the HTTP layer answer without a promise.
+   */
+  peek?(key: string, level: ReadLevel): string | null | undefined;
   /** Sets all pairs in one log entry (atomically); resolves once applied. */
   set(pairs: ReadonlyArray<readonly [string, string]>): Promise<void>;
   /** Deletes `key` (absent is fine); resolves once applied. */

@@ -99,6 +99,11 @@ export class Store implements StoreApi {
     }
   }
 
+  peek(key: string, level: ReadLevel): string | null | undefined {
+    if (level === "stale" || (level === "leader" && this.#isLeader())) return this.#o.stateMachine.get(key) ?? null;
+    return undefined;
+  }
+
   set(pairs: ReadonlyArray<readonly [string, string]>): Promise<void> {
     return this.#write({ type: "set", pairs: pairs as readonly KeyValue[] }).then(() => undefined);
   }
