@@ -157,6 +157,7 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
       restored: (meta) => theStore.restored(meta.lastIncludedIndex),
     },
     scheduler: { defer: (fn) => setImmediate(fn) },
+    beforeReady: () => theStore.flushReads(),
     logger: log,
     snapshotThresholdEntries: config.snapshotThresholdEntries,
     snapshotTrailingEntries: config.snapshotTrailingEntries,

@@ -80,6 +80,11 @@ export interface RaftNodeOptions {
   readonly start: SnapshotMeta;
   /** Size of the snapshot the state machine was restored from (0 if none). */
   readonly startSnapshotBytes?: number;
+  /**
+   * Called at the start of each driver turn, before any Ready is taken: lets the owner hand
+   * the core inputs it gathered during the turn as one (the Store's batch of reads).
+   */
+  readonly beforeReady?: () => void;
   /** Called once if the node stops on an error (the process should exit: crash, don't limp). */
   readonly onFatal?: (error: unknown) => void;
 }
@@ -144,6 +149,11 @@ export class RaftNode {
     return result;
   }
 
+  /** Makes sure a driver turn runs soon (and with it beforeReady). */
+  wake(): void {
+    this.schedule();
+  }
+
   /** Stop processing; pending work is dropped (nothing more is persisted or sent). */
   stop(): void {
     this.isStopped = true;
@@ -167,6 +177,7 @@ export class RaftNode {
     if (this.isProcessing || this.isStopped) return;
     this.isProcessing = true;
     try {
+      this.opts.beforeReady?.();
       let count = 0;
       while (!this.isStopped && !this.isPersisting && this.core.hasReady() && count < readiesPerTurnMax) {
         this.handle(this.core.ready());
