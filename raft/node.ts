@@ -195,44 +195,60 @@ export class RaftNode {
 
   private handle(rd: Ready): void {
     const { send, storage } = this.opts;
-    // AppendEntries and heartbeats may leave before our own write completes (thesis
-    // §10.2.1): the leader counts itself only once advance() reports the entries durable.
-    for (const m of rd.messages) send(m);
     if (rd.snapshot === null && rd.entries.length === 0 && rd.hardState === null) {
+      for (const m of rd.messages) send(m);
       this.finish(rd, 0);
       return;
     }
-    // Let those messages reach the wire before our fdatasync, so followers write and sync
-    // in parallel with us rather than after us.
-    if (rd.messages.length > 0) this.opts.flush?.();
     if (rd.snapshot !== null || rd.hardState !== null || storage.persistEntriesAsync === undefined) {
+      // AppendEntries and heartbeats may leave before our own write completes (thesis
+      // §10.2.1): the leader counts itself only once advance() reports the entries durable.
+      // Flushed before the blocking fdatasync, so followers write and sync while we do.
+      for (const m of rd.messages) send(m);
+      if (rd.messages.length > 0) this.opts.flush?.();
       storage.persist(rd.hardState, rd.snapshot, rd.entries);
       this.finish(rd, 0);
       return;
     }
-    // Entries alone (the steady state): sync them off the loop, which meanwhile takes new
-    // requests and acks into the core; they form the next Ready once this one is advanced.
-    // Committed entries below the new ones were made durable by earlier Readies: apply them
-    // now, so clients are answered during the sync rather than after it. Committed entries
-    // among the new ones (a follower learning both at once) wait for the sync.
+    // Entries alone (the steady state). The AppendEntries leave first: a follower's path to
+    // its ack (network, decode, its own sync) is longer than ours, so it should start first.
+    // Our fdatasync then runs off the loop, which meanwhile takes new requests and acks into
+    // the core (they form the next Ready once this one is advanced).
+    for (const m of rd.messages) send(m);
+    if (rd.messages.length > 0) this.opts.flush?.();
     const firstNew = rd.entries[0]!.index;
     let early = 0;
     while (early < rd.committed.length && rd.committed[early]!.index < firstNew) early++;
-    this.applyCommitted(rd.committed, 0, early);
     this.isPersisting = true;
+    // A storage that syncs at once (memory) calls back before returning: finish after the
+    // early applies below, as an asynchronous one would.
+    const call = { isCalling: true, isDone: false, error: null as Error | null };
     storage.persistEntriesAsync(rd.entries, (error) => {
-      this.isPersisting = false;
-      if (this.isStopped) return;
-      try {
-        if (error !== null) throw error;
-        this.finish(rd, early);
-        this.maybeSnapshot();
-      } catch (e) {
-        this.fail(e);
-        return;
-      }
-      this.schedule();
+      if (!call.isCalling) return this.persisted(rd, early, error);
+      call.isDone = true;
+      call.error = error;
     });
+    call.isCalling = false;
+    // Committed entries below the new ones were made durable by earlier Readies: apply them
+    // now, so clients are answered during the sync rather than after it. Committed entries
+    // among the new ones (a follower learning both at once) wait for the sync.
+    this.applyCommitted(rd.committed, 0, early);
+    if (call.isDone) this.persisted(rd, early, call.error);
+  }
+
+  /** The entries of `rd` are durable (or failed to be): the rest of the Ready, then the next. */
+  private persisted(rd: Ready, appliedAlready: number, error: Error | null): void {
+    this.isPersisting = false;
+    if (this.isStopped) return;
+    try {
+      if (error !== null) throw error;
+      this.finish(rd, appliedAlready);
+      this.maybeSnapshot();
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    this.schedule();
   }
 
   /** Applies committed[from, to) in order. */

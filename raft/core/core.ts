@@ -66,6 +66,12 @@ export class Raft implements RaftCore {
   snapshotToInstall: Snapshot | null = null;
   /** Set when followers may need an append (new entries or a new commit index). */
   needBroadcast = false;
+  /**
+   * Set by a tick when a follower has not heard the commit index: only then does a commit
+   * alone earn a heartbeat. Under load the next AppendEntries carries it anyway; an immediate
+   * heartbeat per commit would double the messages of every write (and their acks).
+   */
+  commitNoticeDue = false;
   prevHard: HardState;
   prevSoft: SoftState;
   /** The Ready handed out and not yet advanced. */
@@ -346,6 +352,7 @@ export class Raft implements RaftCore {
   flush(): void {
     if (this.needBroadcast && this.role === "leader") broadcastAppend(this);
     this.needBroadcast = false;
+    this.commitNoticeDue = false;
     this.reads.flush(this);
   }
 }

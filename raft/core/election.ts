@@ -47,6 +47,15 @@ export function tickLeader(r: Raft): void {
   if (r.heartbeatElapsed >= r.cfg.heartbeatTicks) {
     r.heartbeatElapsed = 0;
     broadcastHeartbeat(r);
+    return;
+  }
+  // A follower still behind on the commit index hears it within a tick, not a heartbeat.
+  for (const pr of r.progress.values()) {
+    if (Math.min(r.log.commitIndex, pr.matchIndex) > pr.commitSent) {
+      r.commitNoticeDue = true;
+      r.needBroadcast = true;
+      return;
+    }
   }
 }
 

@@ -59,7 +59,7 @@ export function broadcastAppend(r: Raft): void {
       sent = true;
       if (pr.state !== "replicate") break;
     }
-    if (!sent && pr.state !== "snapshot" && Math.min(r.log.commitIndex, pr.matchIndex) > pr.commitSent) {
+    if (!sent && r.commitNoticeDue && pr.state !== "snapshot" && Math.min(r.log.commitIndex, pr.matchIndex) > pr.commitSent) {
       sendHeartbeat(r, id, pr);
     }
   }

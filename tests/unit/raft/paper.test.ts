@@ -248,9 +248,28 @@ describe("§5.3 log replication", () => {
     expect(core.status().commitIndex).toBe(last + 1);
     const rd = drain(core);
     expect(rd?.committed.at(-1)?.index).toBe(last + 1);
-    // The new commit index reaches the followers.
-    const apps = ofType(rd?.messages ?? [], "AppendEntries");
+    // The new commit index reaches the followers "in future AppendEntries RPCs (including
+    // heartbeats)" (§5.3): here, with nothing else to send, within one tick.
+    expect(ofType(rd?.messages ?? [], "AppendEntries").some((m) => m.leaderCommit === last + 1)).toBe(false);
+    core.tick();
+    const apps = ofType(drainMsgs(core), "AppendEntries");
     expect(apps.some((m) => m.to === "b" && m.leaderCommit === last + 1)).toBe(true);
+    expect(apps.some((m) => m.to === "c" && m.leaderCommit === last + 1)).toBe(false);
+  });
+
+  test("a new commit index rides on the next AppendEntries without a heartbeat of its own", () => {
+    const core = inRole("leader");
+    const last = core.status().lastLogIndex;
+    const term = core.status().term;
+    core.step(appReply("b", "a", term, last));
+    core.propose(bytes("x"));
+    drainMsgs(core);
+    core.step(appReply("b", "a", term, last + 1));
+    core.propose(bytes("y"));
+    const apps = ofType(drainMsgs(core), "AppendEntries").filter((m) => m.to === "b");
+    expect(apps.length).toBe(1);
+    expect(apps[0]!.entries.length).toBe(1);
+    expect(apps[0]!.leaderCommit).toBe(last + 1);
   });
 
   test("TestLeaderAcknowledgeCommit: commit needs acks from a majority, the leader included", () => {
