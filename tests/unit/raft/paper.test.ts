@@ -237,7 +237,8 @@ describe("§5.3 log replication", () => {
     }
   });
 
-  test("TestLeaderCommitEntry: a majority ack commits the entry, which is then applied and sent on", () => {
+  /** A leader whose entry last + 1 follower b has just acknowledged (so it is committed). */
+  function leaderWithAckedEntry(): { core: RaftCore; last: number } {
     const core = inRole("leader");
     const last = core.status().lastLogIndex;
     const term = core.status().term;
@@ -245,6 +246,11 @@ describe("§5.3 log replication", () => {
     core.propose(bytes("x"));
     drainMsgs(core);
     core.step(appReply("b", "a", term, last + 1));
+    return { core, last };
+  }
+
+  test("TestLeaderCommitEntry: a majority ack commits the entry, which is then applied and sent on", () => {
+    const { core, last } = leaderWithAckedEntry();
     expect(core.status().commitIndex).toBe(last + 1);
     const rd = drain(core);
     expect(rd?.committed.at(-1)?.index).toBe(last + 1);
@@ -258,13 +264,7 @@ describe("§5.3 log replication", () => {
   });
 
   test("a new commit index rides on the next AppendEntries without a heartbeat of its own", () => {
-    const core = inRole("leader");
-    const last = core.status().lastLogIndex;
-    const term = core.status().term;
-    core.step(appReply("b", "a", term, last));
-    core.propose(bytes("x"));
-    drainMsgs(core);
-    core.step(appReply("b", "a", term, last + 1));
+    const { core, last } = leaderWithAckedEntry();
     core.propose(bytes("y"));
     const apps = ofType(drainMsgs(core), "AppendEntries").filter((m) => m.to === "b");
     expect(apps.length).toBe(1);
