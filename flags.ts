@@ -92,7 +92,7 @@ export const flagSpecs: readonly FlagSpec[] = [
   {
     name: "snapshot-threshold",
     kind: "int",
-    usage: "Log entries since the last snapshot that trigger a new one (past 4 MiB of state, also log bytes of a quarter of it)",
+    usage: "Log entries since the last snapshot that trigger a new one (past 1 MiB of state, also log bytes of a quarter of it)",
     initial: 8192,
     min: 1,
     max: 1 << 30,

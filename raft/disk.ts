@@ -149,5 +149,18 @@ export function createFsDisk(): Disk {
         fs.closeSync(fd);
       }
     },
+    syncDirAsync(dir, done) {
+      fs.open(dir, "r", (openError, fd) => {
+        if (openError !== null) {
+          done(dirSyncRefusals.has(openError.code ?? "") ? null : openError);
+          return;
+        }
+        fs.fsync(fd, (syncError) => {
+          fs.close(fd, () => {
+            done(syncError === null || dirSyncRefusals.has(syncError.code ?? "") ? null : syncError);
+          });
+        });
+      });
+    },
   };
 }

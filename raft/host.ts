@@ -56,6 +56,12 @@ export interface Disk {
   /** Makes the directory's entries durable; a no-op where the OS refuses (Windows). */
   syncDir(dir: string): void;
   /**
+   * Optional: syncDir() off the calling thread, then `done` on the event loop (absent where
+   * it must stay deterministic, as DiskFile.syncAsync). A directory fsync commits the file
+   * system's journal: several milliseconds on a busy disk, too long to block the loop.
+   */
+  syncDirAsync?(dir: string, done: (error: Error | null) => void): void;
+  /**
    * Optional: a read-only view of a non-empty file that is never written again, backed by
    * the file (mmap) rather than by memory, so holding it costs no resident memory until read.
    * The file may be removed while mapped (POSIX keeps the pages) but never truncated.

@@ -14,10 +14,12 @@ export interface SnapshotPolicyOptions {
 }
 
 /**
- * Snapshots smaller than this are taken by entry count alone: they cost a few milliseconds,
- * and small states (the tests', -inmem users') keep the simple "every N entries" behaviour.
+ * Snapshots smaller than this are taken by entry count alone: they cost a millisecond or
+ * two, and small states (the tests', most users') keep the simple "every N entries"
+ * behaviour. Measured under write load, a few-MiB state snapshotted every 8,192 entries
+ * (each node every ~0.5 s) added 5-10 ms to the p99 write latency, so the floor is low.
  */
-export const snapshotBytesFloor = 4 * 1024 * 1024;
+export const snapshotBytesFloor = 1024 * 1024;
 
 /**
  * Above the floor, log bytes applied since the last snapshot must reach this share of its

@@ -30,8 +30,15 @@ export interface SnapshotWriter {
   write(offset: number, chunk: Uint8Array): number;
   /** Makes what was written so far durable, so that finish() has little left to sync. */
   sync(): void;
+  /** sync() with the fsync off the event loop where the disk offers it. */
+  syncAsync(): Promise<void>;
   /** Makes the snapshot durable and visible; returns its metadata. */
   finish(): SnapshotMeta;
+  /**
+   * finish() with every fsync (file, meta, directories) off the event loop where the disk
+   * offers it: the same steps in the same order, so the same crash guarantees.
+   */
+  finishAsync(): Promise<SnapshotMeta>;
   /** Throws away what was received. */
   abort(): void;
 }
@@ -99,7 +106,7 @@ export class SnapshotStore {
     const tmp = join(this.dir, `${dirName(meta)}${tempSuffix}`);
     this.disk.remove(tmp);
     this.disk.mkdirp(tmp);
-    return new Writer(this.disk, tmp, meta, (w) => this.install(w, tmp));
+    return new Writer(this.disk, tmp, meta, (w, durably) => this.install(w, tmp, durably));
   }
 
   /**
@@ -132,26 +139,73 @@ export class SnapshotStore {
     };
   }
 
-  private install(w: Writer, tmp: string): void {
+  /**
+   * The steps that make a written snapshot durable and visible: meta written and synced, the
+   * temp directory synced, renamed into place, the parent synced; then older ones pruned.
+   * Each sync is yielded (a promise where `durably` works off the loop) for the caller to await.
+   */
+  private *install(w: Writer, tmp: string, durably: Durability): Generator<void | Promise<void>> {
     const final = join(this.dir, dirName(w.meta));
     const meta = encodeCbor([formatVersion, encodeSnapshotMeta(w.meta), w.size, w.crc]);
-    writeDurably(this.disk, join(tmp, "meta"), frameRecord(meta));
-    this.disk.syncDir(tmp);
+    const f = this.disk.open(join(tmp, "meta"), "create");
+    try {
+      f.write(frameRecord(meta), 0);
+      yield durably.file(f);
+    } finally {
+      f.close();
+    }
+    yield durably.dir(tmp);
     if (this.disk.exists(final)) {
       this.disk.remove(tmp); // The same snapshot is already stored (a repeated install).
       return;
     }
     this.disk.rename(tmp, final);
-    this.disk.syncDir(this.dir);
+    yield durably.dir(this.dir);
     this.stored.push({ meta: w.meta, dir: final, stateBytes: w.size, stateCrc: w.crc });
     this.stored.sort(byIndex);
-    this.prune();
-  }
-
-  private prune(): void {
     if (this.stored.length <= snapshotsKept) return;
     for (const s of this.stored.splice(0, this.stored.length - snapshotsKept)) this.disk.remove(s.dir);
-    this.disk.syncDir(this.dir);
+    yield durably.dir(this.dir);
+  }
+}
+
+/**
+ * How a sequence of steps makes things durable: at once (blocking the loop), or off the loop
+ * with a promise to await (see Disk.syncDirAsync). Steps are written once, as generators.
+ */
+interface Durability {
+  file(f: DiskFile): void | Promise<void>;
+  dir(path: string): void | Promise<void>;
+}
+
+function blockingDurability(disk: Disk): Durability {
+  return { file: (f) => f.sync(), dir: (d) => disk.syncDir(d) };
+}
+
+function offLoopDurability(disk: Disk): Durability {
+  const settle = (resolve: () => void, reject: (e: Error) => void) => (e: Error | null) => (e === null ? resolve() : reject(e));
+  return {
+    file: (f) => (f.syncAsync === undefined ? f.sync() : new Promise((resolve, reject) => f.syncAsync!(settle(resolve, reject)))),
+    dir: (d) => (disk.syncDirAsync === undefined ? disk.syncDir(d) : new Promise((resolve, reject) => disk.syncDirAsync!(d, settle(resolve, reject)))),
+  };
+}
+
+/** Runs steps whose syncs block: nothing is yielded but undefined. */
+function runBlocking(steps: Generator<void | Promise<void>>): void {
+  for (const _ of steps);
+}
+
+/** Runs steps, awaiting each sync that went off the loop; a failed sync is thrown at its step. */
+async function runOffLoop(steps: Generator<void | Promise<void>>): Promise<void> {
+  let step = steps.next();
+  while (step.done !== true) {
+    try {
+      if (step.value !== undefined) await step.value;
+    } catch (e) {
+      step = steps.throw(e); // Runs the step's `finally` (closing its file), then rethrows.
+      continue;
+    }
+    step = steps.next();
   }
 }
 
@@ -164,7 +218,7 @@ class Writer implements SnapshotWriter {
     private readonly disk: Disk,
     private readonly tmp: string,
     readonly meta: SnapshotMeta,
-    private readonly done: (w: Writer) => void,
+    private readonly install: (w: Writer, durably: Durability) => Generator<void | Promise<void>>,
   ) {
     this.file = disk.open(join(tmp, "state"), "create");
   }
@@ -181,12 +235,17 @@ class Writer implements SnapshotWriter {
     this.live().sync();
   }
 
+  async syncAsync(): Promise<void> {
+    await offLoopDurability(this.disk).file(this.live());
+  }
+
   finish(): SnapshotMeta {
-    const f = this.live();
-    f.sync();
-    f.close();
-    this.file = null;
-    this.done(this);
+    runBlocking(this.finishSteps(blockingDurability(this.disk)));
+    return this.meta;
+  }
+
+  async finishAsync(): Promise<SnapshotMeta> {
+    await runOffLoop(this.finishSteps(offLoopDurability(this.disk)));
     return this.meta;
   }
 
@@ -194,6 +253,14 @@ class Writer implements SnapshotWriter {
     this.file?.close();
     this.file = null;
     this.disk.remove(this.tmp);
+  }
+
+  private *finishSteps(durably: Durability): Generator<void | Promise<void>> {
+    const f = this.live();
+    yield durably.file(f);
+    f.close();
+    this.file = null;
+    yield* this.install(this, durably);
   }
 
   private live(): DiskFile {
@@ -208,16 +275,6 @@ function dirName(meta: SnapshotMeta): string {
 
 function byIndex(a: Stored, b: Stored): number {
   return a.meta.lastIncludedIndex - b.meta.lastIncludedIndex || a.meta.lastIncludedTerm - b.meta.lastIncludedTerm;
-}
-
-function writeDurably(disk: Disk, path: string, bytes: Uint8Array): void {
-  const f = disk.open(path, "create");
-  try {
-    f.write(bytes, 0);
-    f.sync();
-  } finally {
-    f.close();
-  }
 }
 
 function readMeta(disk: Disk, dir: string): Stored {

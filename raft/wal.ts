@@ -139,26 +139,36 @@ export class Wal {
   }
 
   /**
-   * sync() with the data fdatasync off the event loop where the disk offers it; `done` runs
-   * once everything appended so far is durable (at once, before returning, where it does
-   * not). A new segment's directory entry is synced first, synchronously: that happens once
-   * per 64 MiB. The caller must not append, truncate, reset or close until `done` has run.
+   * sync() with the fdatasync off the event loop where the disk offers it; `done` runs once
+   * everything appended so far is durable (at once, before returning, where it does not).
+   * A changed directory (a new segment, or segments compacted away) is synced alongside,
+   * and `done` waits for both. The caller must not append, truncate, reset or close until
+   * `done` has run.
    */
   syncAsync(done: (error: Error | null) => void): void {
-    if (this.dirDirty) this.disk.syncDir(this.dir);
-    this.dirDirty = false;
-    const file = this.active;
-    if (!this.activeDirty || file === null) {
-      done(null);
-      return;
-    }
+    const file = this.activeDirty ? this.active : null;
+    const dirDirty = this.dirDirty;
     this.activeDirty = false;
-    if (file.syncAsync === undefined) {
-      file.sync();
-      done(null);
-      return;
+    this.dirDirty = false;
+    let waiting = 1; // Released below once both syncs have been started.
+    let failure: Error | null = null;
+    const settle = (error: Error | null): void => {
+      failure ??= error;
+      if (--waiting === 0) done(failure);
+    };
+    if (dirDirty && this.disk.syncDirAsync !== undefined) {
+      waiting++;
+      this.disk.syncDirAsync(this.dir, settle);
+    } else if (dirDirty) {
+      this.disk.syncDir(this.dir);
     }
-    file.syncAsync(done);
+    if (file !== null && file.syncAsync !== undefined) {
+      waiting++;
+      file.syncAsync(settle);
+    } else if (file !== null) {
+      file.sync();
+    }
+    settle(null);
   }
 
   /** Deletes whole segments whose entries are all <= index (prefix compaction, §7). */

@@ -3,7 +3,8 @@
 // (issue 5, item 6).
 // Method: 3 nodes with -snapshot-threshold 200 -snapshot-trailing 50. First about 70 MB of
 // large values overwriting three keys, which fills the first 64 MiB WAL segment and rolls to a
-// second (the segment size has no flag); then several hundred small keys, past three snapshots.
+// second (the segment size has no flag); then several hundred keys of 3 KB, past three snapshots
+// (a state past 1 MiB also waits for log bytes of a quarter of the last snapshot).
 // Each node must then hold exactly two snapshot directories and no longer the first segment.
 // A fourth node joins through a follower; the leader's log no longer starts at index 1, so only
 // InstallSnapshot can bring it up; it must then hold every key in its own state.
@@ -21,7 +22,9 @@ const writersMax = 8;
 const bigValueBytes = 600_000;
 /** Large entries: 115 × 600 KB ≈ 69 MB, past one 64 MiB segment. */
 const bigEntries = 115;
-const smallEntries = 560;
+const smallEntries = 800;
+/** 800 × 3 KB: enough log bytes for two more snapshots of a ~2-4 MB state after the first. */
+const smallPad = "s".repeat(3000);
 
 function snapshotDirs(node: TestNode): string[] {
   const dir = join(node.dataDir, "snapshots");
@@ -60,12 +63,12 @@ test("snapshots (two kept), old segments removed, a late joiner caught up by Ins
   const t0 = performance.now();
   await writeAll(three, bigEntries, (i) => ({ [`big${i % 3}`]: big(i) }));
   const tBig = performance.now();
-  await writeAll(three, smallEntries, (i) => ({ [`key${i}`]: `value${i}` }));
+  await writeAll(three, smallEntries, (i) => ({ [`key${i}`]: `value${i}${smallPad}` }));
   console.log(
     `${bigEntries} writes of ${bigValueBytes} B in ${(tBig - t0).toFixed(0)} ms; ` +
       `${smallEntries} small writes in ${(performance.now() - tBig).toFixed(0)} ms`,
   );
-  for (let i = 0; i < smallEntries; i++) expected[`key${i}`] = `value${i}`;
+  for (let i = 0; i < smallEntries; i++) expected[`key${i}`] = `value${i}${smallPad}`;
 
   // Snapshots are taken after apply, so each node may lag its answer a little: poll.
   for (const [n, node] of three.entries()) {
@@ -97,7 +100,7 @@ test("snapshots (two kept), old segments removed, a late joiner caught up by Ins
   expect(node3.log).toMatch(/installed snapshot at index \d+/);
   expect(snapshotDirs(node3).length).toBeGreaterThanOrEqual(1);
   // Its reads at the default level agree, and it takes part in new writes.
-  expect(await node3.value("key0")).toBe("value0");
+  expect(await node3.value("key0")).toBe(`value0${smallPad}`);
   expect((await node3.set({ late: "joiner" })).status).toBe(200);
   for (const node of [...three, node3]) expect(await node.value("late")).toBe("joiner");
 }, 120_000);
