@@ -23,6 +23,9 @@ import { Store } from "./store/store.ts";
 import { runtimeGcHint, startIdleGc } from "./idle_gc.ts";
 import { joinCluster } from "./join.ts";
 
+/** Zeros the WAL writes ahead of its records at a time (one extra journal commit per MiB). */
+const walPreallocateBytes = 1024 * 1024;
+
 /** An error the user can act on: printed without a stack, exit status 1. */
 export class StartError extends Error {
   override readonly name = "StartError";
@@ -61,6 +64,8 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
     logDisk: config.inmem ? new MemDisk() : fsDisk,
     snapshotDisk: fsDisk,
     dataDir: config.dataDir,
+    // Syncs that overwrite zeros already on disk are faster than appends (raft/wal.ts).
+    walPreallocateBytes: config.inmem ? 0 : walPreallocateBytes,
   });
   const { storage, initial, hasState } = recovered;
   if (recovered.nodeId !== null && recovered.nodeId !== config.nodeId) {

@@ -43,6 +43,8 @@ export interface OpenStorageOptions {
   readonly snapshotDisk: Disk;
   readonly dataDir: string;
   readonly segmentBytesMax?: number;
+  /** Zeros the WAL writes ahead of its records (WalOptions.preallocateBytes); 0 or absent: none. */
+  readonly walPreallocateBytes?: number;
 }
 
 /** Bytes of a snapshot written per turn of the event loop (about a millisecond of work). */
@@ -143,7 +145,10 @@ export function openStorage(opts: OpenStorageOptions): Recovered {
   const paths = storagePaths(opts.dataDir);
   const stable = StableStore.open(opts.logDisk, paths.state);
   const snapshots = SnapshotStore.open(opts.snapshotDisk, paths.snapshots);
-  const walOptions = opts.segmentBytesMax === undefined ? {} : { segmentBytesMax: opts.segmentBytesMax };
+  const walOptions = {
+    ...(opts.segmentBytesMax === undefined ? {} : { segmentBytesMax: opts.segmentBytesMax }),
+    ...(opts.walPreallocateBytes === undefined ? {} : { preallocateBytes: opts.walPreallocateBytes }),
+  };
   const { wal, entries } = Wal.open(opts.logDisk, paths.wal, walOptions);
   const snapshot = snapshots.latest();
   let live: Entry[] = entries;

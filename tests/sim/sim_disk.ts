@@ -251,25 +251,29 @@ class SimFile implements DiskFile {
   }
 }
 
-/** What survives of one file in a tearing crash. */
+/**
+ * What survives of one file in a tearing crash. A cut (the new contents a prefix of the
+ * durable ones) survives whole or not at all. Otherwise the bytes from the first changed one
+ * on reach the disk up to a random point, the durable bytes past it stay (an append keeps a
+ * prefix of what it added; an overwrite of zeros written ahead keeps a prefix of the
+ * records written over them), and the last few bytes kept may be garbage (a torn sector).
+ */
 function tornContents(node: Inode, rng: SimDiskRng): Uint8Array {
   const cur = node.current.bytes();
   const old = node.durable;
-  if (!isPrefix(old, cur)) return rng.int(2) === 0 ? old : cur; // Overwrite or truncate: all or nothing.
-  const keep = old.length + rng.int(cur.length - old.length + 1);
-  const out = cur.slice(0, keep);
-  const tornBytes = Math.min(keep - old.length, 1 + rng.int(16));
+  if (cur.length < old.length) return rng.int(2) === 0 ? old : cur; // Cut or rewrite: all or nothing.
+  let changed = 0;
+  while (changed < old.length && cur[changed] === old[changed]) changed++;
+  const keep = changed + rng.int(cur.length - changed + 1);
+  const out = new Uint8Array(Math.max(keep, old.length));
+  out.set(cur.subarray(0, keep));
+  if (old.length > keep) out.set(old.subarray(keep), keep);
+  const tornBytes = Math.min(keep - changed, 1 + rng.int(16));
   if (tornBytes > 0 && rng.int(2) === 0) {
     const zero = rng.int(2) === 0;
     for (let i = keep - tornBytes; i < keep; i++) out[i] = zero ? 0 : rng.int(256);
   }
   return out;
-}
-
-function isPrefix(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length > b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 function moveTree(t: Tree, from: string, to: string): void {

@@ -12,7 +12,9 @@ import { storageRng } from "./storage_rng.ts";
 const [dir, seedText] = process.argv.slice(2);
 if (dir === undefined || seedText === undefined) throw new Error("usage: storage_child.ts <wal-dir> <seed>");
 const rng = storageRng(Number(seedText));
-const { wal, entries } = Wal.open(createFsDisk(), dir, { segmentBytesMax: 16 * 1024 });
+// Odd seeds write zeros ahead of the records (the node's default), even seeds do not.
+const preallocateBytes = Number(seedText) % 2 === 1 ? 4096 : 0;
+const { wal, entries } = Wal.open(createFsDisk(), dir, { segmentBytesMax: 16 * 1024, preallocateBytes });
 let term = entries.at(-1)?.term ?? 1;
 const batchesMax = 100_000;
 

@@ -1,7 +1,8 @@
 // Goal: a crash never loses what storage reported durable, and recovery always succeeds.
 // Method: seeded random workloads on SimDisk with a crash armed at a random disk operation
 // (mid-append, mid-roll-over, mid-truncation, mid-rename), then "drop" or "tear" the unsynced
-// state, reopen and compare with a model. STORAGE_CRASH_SEEDS=n runs more seeds.
+// state, reopen and compare with a model; the WAL writes zeros ahead of its records or not.
+// STORAGE_CRASH_SEEDS=n runs more seeds.
 
 import { describe, expect, test } from "bun:test";
 import type { Entry } from "../../../raft/core/types.ts";
@@ -85,7 +86,9 @@ describe("crash recovery on SimDisk", () => {
       const segmentBytesMax = 1024 + rng.int(4096);
       const m: Model = { log: new Map(), acked: new Map(), written: new Map(), compactedThrough: 0, truncatedFrom: Number.POSITIVE_INFINITY, term: 1 };
       for (let round = 0; round < 4; round++) {
-        const { wal, entries } = Wal.open(disk, walDir, { segmentBytesMax });
+        // Zeros written ahead of the records, or none; it may change between restarts.
+        const preallocateBytes = [0, 100, 700][rng.int(3)]!;
+        const { wal, entries } = Wal.open(disk, walDir, { segmentBytesMax, preallocateBytes });
         check(entries, m, seed);
         m.log = new Map(entries.map((e) => [e.index, e]));
         m.acked = new Map(m.log);

@@ -134,5 +134,37 @@ for (const kind of diskKinds) {
       again.wal.close();
       expect(reopen().entries).toEqual([...range(1, 9, 1), testEntry(10, 2)]);
     });
+
+    test("with zeros written ahead, records overwrite them in place; sealed segments end with their last record", () => {
+      fx = kind.make();
+      const opts = { segmentBytesMax: 2048, preallocateBytes: 1000 };
+      const { wal } = reopen(opts);
+      wal.append(range(1, 3, 1));
+      wal.sync();
+      const seg = join(dir(), "1.seg");
+      const length = fx.disk.readFile(seg).length;
+      const bytes = fx.disk.readFile(seg);
+      const recordsEnd = bytes.findLastIndex((b) => b !== 0) + 1;
+      expect(length - recordsEnd).toBeGreaterThanOrEqual(900); // zeros after the records
+      wal.append(range(4, 5, 1));
+      wal.sync();
+      expect(fx.disk.readFile(seg).length).toBe(length); // written over the zeros
+      wal.close();
+      // Reopened with or without writing ahead, the zeros are the end of the log.
+      const again = reopen(small);
+      expect(again.entries).toEqual(range(1, 5, 1));
+      again.wal.close();
+      const third = reopen(opts);
+      third.wal.append(range(6, 200, 1)); // past 2048 bytes: rolls over
+      third.wal.sync();
+      third.wal.close();
+      const segs = fx.disk.list(dir()).sort((a, b) => parseInt(a) - parseInt(b));
+      expect(segs.length).toBeGreaterThan(1);
+      for (const name of segs.slice(0, -1)) {
+        const sealed = fx.disk.readFile(join(dir(), name));
+        expect(sealed[sealed.length - 1], name).not.toBe(0); // last byte of a record's CRC-checked payload
+      }
+      expect(reopen(opts).entries).toEqual(range(1, 200, 1));
+    });
   });
 }
