@@ -2,6 +2,8 @@
 // Starting a capture is O(1): the map becomes a frozen `base` that the encoder walks at its own
 // pace, and writes made meanwhile go to small side maps until `fold` merges them back.
 
+import type { PackedMap } from "./packed_map.ts";
+
 /** Marks a base key as absent from the live view (deleted, or re-inserted into `added`). */
 const DELETED: unique symbol = Symbol("deleted");
 
@@ -16,19 +18,19 @@ const DELETED: unique symbol = Symbol("deleted");
  *   Map would have moved it to the end. One overlay map could not tell those two cases apart.
  */
 export class Capture {
-  readonly #base: Map<string, string>;
+  readonly #base: PackedMap;
   readonly #changed = new Map<string, string | typeof DELETED>();
   readonly #added = new Map<string, string>();
   #size: number;
 
   /** Takes over `base`: nobody but `fold` may write to it from now on. */
-  constructor(base: Map<string, string>) {
+  constructor(base: PackedMap) {
     this.#base = base;
     this.#size = base.size;
   }
 
   /** The state at capture time, for the encoder; unchanged until `fold`. */
-  get base(): ReadonlyMap<string, string> {
+  get base(): Pick<PackedMap, "size" | "get" | "has" | "entries"> {
     return this.#base;
   }
 
@@ -85,7 +87,7 @@ export class Capture {
    * O(writes made during the capture), not O(map). Deleting first, then appending `added`,
    * reproduces plain-Map order: a re-inserted base key was deleted by its DELETED slot.
    */
-  fold(): Map<string, string> {
+  fold(): PackedMap {
     const base = this.#base;
     for (const [key, slot] of this.#changed) {
       if (slot === DELETED) base.delete(key);

@@ -7,6 +7,7 @@ import { Encoder } from "cbor-x/encode";
 import { Capture } from "./capture.ts";
 import { type Command, decodeCommand } from "./commands.ts";
 import { CommandError, SnapshotError } from "./errors.ts";
+import { PackedMap } from "./packed_map.ts";
 
 /**
  * What applying one entry did. Every replica computes the same result for the same bytes,
@@ -49,9 +50,10 @@ function pauseDefault(): Promise<void> {
 export class KvStateMachine {
   /**
    * The live map, or, while #capture is set, the frozen base that snapshotAsync is encoding.
-   * Invariant: every key is a non-empty string, every value a string.
+   * Invariant: every key is a non-empty string, every value a string. A PackedMap rather than
+   * a Map: the collector's full collections would otherwise mark every pair (packed_map.ts).
    */
-  #map = new Map<string, string>();
+  #map = new PackedMap();
   /** While snapshotAsync runs: the live view, base plus the writes made since it began. */
   #capture: Capture | null = null;
   /** True while restoreAsync is building a new map; apply then is a driver bug. */
@@ -162,7 +164,7 @@ export class KvStateMachine {
    */
   restore(bytes: Uint8Array): void {
     const { pairCount, chunks } = decodeOuter(bytes);
-    const map = new Map<string, string>();
+    const map = new PackedMap();
     for (let i = 0; i < chunks.length; i++) decodeChunk(chunks[i], i, map);
     this.#install(map, pairCount);
   }
@@ -177,7 +179,7 @@ export class KvStateMachine {
     this.#isRestoring = true;
     try {
       const { pairCount, chunks } = decodeOuter(bytes);
-      const map = new Map<string, string>();
+      const map = new PackedMap();
       for (let i = 0; i < chunks.length; i++) {
         decodeChunk(chunks[i], i, map);
         await pause();
@@ -188,7 +190,7 @@ export class KvStateMachine {
     }
   }
 
-  #install(map: Map<string, string>, pairCount: number): void {
+  #install(map: PackedMap, pairCount: number): void {
     // A duplicated key would leave fewer entries than the header promised.
     if (map.size !== pairCount) {
       throw new SnapshotError(`snapshot holds ${map.size} distinct keys, header says ${pairCount}`);
@@ -273,7 +275,7 @@ function decodeOuter(bytes: Uint8Array): { pairCount: number; chunks: readonly u
   return { pairCount, chunks: value.slice(2) };
 }
 
-function decodeChunk(chunk: unknown, index: number, into: Map<string, string>): void {
+function decodeChunk(chunk: unknown, index: number, into: PackedMap): void {
   if (!(chunk instanceof Uint8Array)) throw new SnapshotError(`snapshot chunk ${index} is not bytes`);
   let flat: unknown;
   try {
