@@ -1,6 +1,10 @@
 // The real Ticker: a timer that turns monotonic time (performance.now) into Raft ticks.
 // If the event loop was blocked, missed ticks are delivered late, but at most a few at once,
 // so a long pause cannot fire several election timeouts in a row.
+//
+// One timer per tick, each set for the moment the next tick is due: an interval of half a
+// tick (the earlier design, to bound lateness) woke every process 200 times a second, and an
+// idle 3-node cluster spent ~2.5% of a core per node on wake-ups alone.
 
 import type { Ticker } from "./host.ts";
 
@@ -9,24 +13,33 @@ const catchUpTicksMax = 3;
 
 /** A Ticker firing every `tickMs` milliseconds of monotonic time. */
 export function createTicker(tickMs: number): Ticker {
-  let timer: ReturnType<typeof setInterval> | null = null;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  let isRunning = false;
   return {
     start(onTick: () => void): void {
+      isRunning = true;
       let next = performance.now() + tickMs;
-      timer = setInterval(() => {
+      const fire = (): void => {
+        timer = null;
+        if (!isRunning) return;
         const now = performance.now();
         let count = 0;
         while (now >= next && count < catchUpTicksMax) {
           onTick();
+          if (!isRunning) return;
           next += tickMs;
           count++;
         }
         // After a stall longer than the catch-up allowance, resynchronise with the clock.
         if (now >= next) next = now + tickMs;
-      }, Math.max(1, Math.floor(tickMs / 2)));
+        // Timers may fire a little early; the next call then simply finds no tick due yet.
+        timer = setTimeout(fire, Math.max(1, Math.ceil(next - now)));
+      };
+      timer = setTimeout(fire, tickMs);
     },
     stop(): void {
-      if (timer !== null) clearInterval(timer);
+      isRunning = false;
+      if (timer !== null) clearTimeout(timer);
       timer = null;
     },
   };
