@@ -6,7 +6,7 @@
 import type { RaftCore } from "./core/api.ts";
 import type { Message } from "./core/messages.ts";
 import type { Ready, ReadState, SoftState } from "./core/ready.ts";
-import type { Entry, HardState, LogIndex, Membership, Snapshot, SnapshotMeta } from "./core/types.ts";
+import type { Entry, HardState, LogIndex, Membership, Role, Snapshot, SnapshotMeta } from "./core/types.ts";
 import type { Logger, Scheduler } from "./host.ts";
 import { SnapshotPolicy } from "./snapshot_policy.ts";
 
@@ -103,6 +103,8 @@ export class RaftNode {
   private isPersisting = false;
   /** True while a snapshot is being encoded in the background. */
   private isSnapshotting = false;
+  /** The role as of the Ready being handled (from its softState): decides how entries are synced. */
+  private role: Role;
   /** Index covered by the newest snapshot this node holds. */
   private snapshotIndex: LogIndex;
   /** Term of the last applied entry and the membership as of it: a local snapshot's meta. */
@@ -119,6 +121,7 @@ export class RaftNode {
   constructor(opts: RaftNodeOptions) {
     this.opts = opts;
     this.core = opts.core;
+    this.role = opts.core.status().role;
     this.snapshotIndex = opts.start.lastIncludedIndex;
     this.appliedTerm = opts.start.lastIncludedTerm;
     this.appliedMembership = opts.start.membership;
@@ -195,12 +198,19 @@ export class RaftNode {
 
   private handle(rd: Ready): void {
     const { send, storage } = this.opts;
+    if (rd.softState !== null) this.role = rd.softState.role;
     if (rd.snapshot === null && rd.entries.length === 0 && rd.hardState === null) {
       for (const m of rd.messages) send(m);
       this.finish(rd, 0);
       return;
     }
-    if (rd.snapshot !== null || rd.hardState !== null || storage.persistEntriesAsync === undefined) {
+    // Only a leader syncs its entries off the loop: it keeps taking client requests and acks
+    // meanwhile. A follower has nothing to do until its entries are durable and acknowledged;
+    // what arrives meanwhile waits in the socket and forms the next batch. Measured here, the
+    // thread-pool round trip cost a follower more than it saved: with followers syncing on
+    // the loop, 1-connection writes went from ~1,360 to ~1,680-1,890/s and CPU per write from
+    // ~750 to ~540 µs, with 16 and 64 connections as fast or faster.
+    if (rd.snapshot !== null || rd.hardState !== null || storage.persistEntriesAsync === undefined || this.role !== "leader") {
       // AppendEntries and heartbeats may leave before our own write completes (thesis
       // §10.2.1): the leader counts itself only once advance() reports the entries durable.
       // Flushed before the blocking fdatasync, so followers write and sync while we do.
@@ -210,7 +220,7 @@ export class RaftNode {
       this.finish(rd, 0);
       return;
     }
-    // Entries alone (the steady state). The AppendEntries leave first: a follower's path to
+    // A leader's entries alone (the steady state). The AppendEntries leave first: a follower's path to
     // its ack (network, decode, its own sync) is longer than ours, so it should start first.
     // Our fdatasync then runs off the loop, which meanwhile takes new requests and acks into
     // the core (they form the next Ready once this one is advanced).

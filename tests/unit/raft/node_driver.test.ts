@@ -14,9 +14,12 @@ class ManualStorage implements RaftStorage {
   readonly persisted: Entry[] = [];
   readonly pending: { entries: readonly Entry[]; done: (e: Error | null) => void }[] = [];
   syncPersists = 0;
+  /** Called inside each synchronous persist, before it returns (to look at what was sent by then). */
+  onPersist: (() => void) | null = null;
 
   persist(_h: HardState | null, _s: Snapshot | null, entries: readonly Entry[]): void {
     this.syncPersists++;
+    this.onPersist?.();
     this.persisted.push(...entries);
   }
 
@@ -167,34 +170,29 @@ test("committed entries made durable earlier are applied while the next sync is 
   expect(h.applied).toEqual([...h.applied].sort((a, b) => a - b));
 });
 
-test("a follower acknowledges appended entries only once they are durable", () => {
+test("a follower syncs its entries on the loop and acknowledges them only after", () => {
   const h = harness(mkCore("b", ["a", "b", "c"]));
-  const entries = [entry(1, 1), entry(2, 1)];
-  h.node.receive(app("a", "b", 1, 0, 0, entries, 0));
+  const acksAtPersist: number[] = [];
+  const acks = () => h.sent.filter((m) => m.type === "AppendEntriesReply") as Array<Message & { matchIndex: number }>;
+  h.storage.onPersist = () => acksAtPersist.push(acks().length);
+  h.node.receive(app("a", "b", 1, 0, 0, [entry(1, 1), entry(2, 1)], 0));
   h.run();
-  // Term 1 is new to the follower: that Ready carries a hard state, so it goes synchronously.
   expect(h.storage.syncPersists).toBe(1);
-  expect(h.sent.some((m) => m.type === "AppendEntriesReply")).toBe(true);
-  h.sent.length = 0;
+  expect(acks().map((m) => m.matchIndex)).toEqual([2]);
+  // Entries alone (no new term): still synchronous for a follower, never the async path.
   h.node.receive(app("a", "b", 1, 2, 1, [entry(3, 1)], 2));
   h.run();
-  expect(h.storage.pending.length).toBe(1);
-  expect(h.sent.filter((m) => m.type === "AppendEntriesReply")).toEqual([]);
-  // Entries 1 and 2 were durable before this Ready and are now committed: applied already.
+  expect(h.storage.pending.length).toBe(0);
+  expect(h.storage.syncPersists).toBe(2);
+  expect(acks().map((m) => m.matchIndex)).toEqual([2, 3]);
   expect(h.applied).toEqual([1, 2]);
-  h.storage.complete();
-  h.run();
-  const acks = h.sent.filter((m) => m.type === "AppendEntriesReply");
-  expect(acks.length).toBe(1);
-  expect((acks[0] as { matchIndex: number }).matchIndex).toBe(3);
-  // An append whose commit index covers its own new entry: that entry waits for the sync.
+  // An append whose commit index covers its own new entry: applied once durable, in the same turn.
   h.node.receive(app("a", "b", 1, 3, 1, [entry(4, 1)], 4));
   h.run();
-  expect(h.storage.pending.length).toBe(1);
-  expect(h.applied).toEqual([1, 2, 3]);
-  h.storage.complete();
-  h.run();
   expect(h.applied).toEqual([1, 2, 3, 4]);
+  expect(acks().map((m) => m.matchIndex)).toEqual([2, 3, 4]);
+  // At each persist, only the acks of earlier, already durable entries had been sent.
+  expect(acksAtPersist).toEqual([0, 1, 2]);
 });
 
 test("a failed sync stops the node (fail-stop) and nothing after it is applied", () => {
