@@ -60,7 +60,9 @@ function checkRoles(r: Raft): void {
       assert(r.votedFor === r.id, "leader did not vote for itself");
       for (const [id, pr] of r.progress) {
         assert(id !== r.id, "leader tracks progress of itself");
-        assert(pr.matchIndex < pr.nextIndex, `progress ${id}: match ${pr.matchIndex} ≥ next ${pr.nextIndex}`);
+        // Only a probe resending to a follower that claimed a shorter log may be behind match.
+        assert(pr.matchIndex < pr.nextIndex || pr.state === "probe", `progress ${id}: match ${pr.matchIndex} ≥ next ${pr.nextIndex}`);
+        assert(pr.nextIndex >= 1, `progress ${id}: nextIndex ${pr.nextIndex} < 1`);
         assert(pr.matchIndex <= r.log.lastIndex(), `progress ${id}: match beyond our log`);
       }
       break;

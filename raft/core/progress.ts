@@ -7,7 +7,9 @@ export type ProgressState = "probe" | "replicate" | "snapshot";
 
 /**
  * What the leader knows about one follower. Every state transition is a method here.
- * Invariants: matchIndex < nextIndex; in "snapshot" state pendingSnapshot > 0.
+ * Invariants: matchIndex never decreases; matchIndex < nextIndex, except in "probe" state
+ * while resending to a follower whose log ended below matchIndex (see resendFrom); in
+ * "snapshot" state pendingSnapshot > 0.
  */
 export class Progress {
   matchIndex: LogIndex = 0;
@@ -98,14 +100,16 @@ export class Progress {
   }
 
   /**
-   * The follower's log ends at `followerLastIndex`, below what it acknowledged: it lost
-   * entries (restarted with -inmem, or its disk was replaced). Raft assumes this never
-   * happens; the best we can do is forget its acknowledgements and probe from its end.
-   * The commit index never moves back, so nothing committed is undone here.
+   * A rejection says the follower's log ends at `followerLastIndex`, below what it
+   * acknowledged. Either the rejection is old (sent before the acknowledgement, then delayed
+   * or duplicated by the network) or the follower lost entries (restarted with -inmem).
+   * Nothing in the reply tells the two apart, so: resend from the follower's end, which
+   * repairs a real loss and costs a few duplicate entries otherwise, and keep matchIndex,
+   * which only ever grows (Figure 2): a late rejection must not undo an acknowledgement.
+   * Until the follower acknowledges past matchIndex again, nextIndex may be ≤ matchIndex.
    */
-  resetToLostLog(followerLastIndex: LogIndex): void {
-    this.becomeProbe();
-    this.matchIndex = followerLastIndex;
+  resendFrom(followerLastIndex: LogIndex): void {
+    this.resetState("probe");
     this.nextIndex = followerLastIndex + 1;
   }
 

@@ -155,9 +155,9 @@ export function handleAppendReply(r: Raft, m: AppendEntriesReply): void {
   if (m.readRound > 0) r.reads.ack(r, m.from, m.readRound);
   if (!m.success) {
     if (m.conflictIndex === 0) return; // a stale-term rejection carries no hint
-    if (m.conflictTerm === 0 && m.conflictIndex <= pr.matchIndex && m.matchIndex >= pr.matchIndex) {
-      // "My log ends before what I acknowledged": the follower lost entries.
-      pr.resetToLostLog(m.conflictIndex - 1);
+    if (m.conflictTerm === 0 && m.conflictIndex <= pr.matchIndex && m.matchIndex >= pr.matchIndex && pr.state !== "snapshot") {
+      // "My log ends before what I acknowledged": a late rejection or a lost log.
+      pr.resendFrom(m.conflictIndex - 1);
       sendAppend(r, m.from, pr, true);
       return;
     }

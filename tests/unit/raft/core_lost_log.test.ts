@@ -1,7 +1,7 @@
 // Goal: a follower that comes back with less log than it acknowledged (restarted with
 // -inmem: its log and term lived in memory) is brought up to date again instead of being
 // stuck forever. Raft assumes acknowledged entries are never lost, so the leader must notice
-// the follower's short log in its rejection and forget the old matchIndex. Method: three
+// the follower's short log in its rejection and resend from its end. Method: three
 // cores on the synchronous in-memory network; one restarts with an empty disk.
 import { expect, test } from "bun:test";
 import { bytes, Net } from "./core_net.ts";
