@@ -29,6 +29,20 @@ export function buildVersion(): string {
 }
 
 /**
+ * A compiled Bun executable would otherwise read bunfig.toml and .env from the directory it is
+ * started in: a bunfig.toml there with `preload = ["./x.ts"]` runs x.ts inside the node, and a
+ * .env there changes its environment (HTTP_PROXY reroutes its -join requests). The node reads
+ * its configuration from flags only, so every kind of autoloading is switched off, the two that
+ * default to off included, so that a change of Bun's defaults cannot switch them back on.
+ */
+export const noAutoloadFlags = [
+  "--no-compile-autoload-bunfig",
+  "--no-compile-autoload-dotenv",
+  "--no-compile-autoload-tsconfig",
+  "--no-compile-autoload-package-json",
+] as const;
+
+/**
  * Compiles one target. --bytecode precompiles the bundle to JavaScriptCore bytecode so the
  * binary starts faster; it needs --format=esm because main.ts uses top-level await.
  * cbor-extract (cbor-x's optional native decoder) is left external: bundled, its loader
@@ -40,6 +54,7 @@ export function compileTarget(target: Target, version: string): { ok: boolean; o
   const args = [
     "build",
     "--compile",
+    ...noAutoloadFlags,
     "--minify",
     "--bytecode",
     "--format=esm",

@@ -22,8 +22,15 @@ export function binaryPath(target: Target = hostTarget()): string {
   return outputPath(target);
 }
 
-/** Directories and files whose changes make a built binary stale. */
-const sourceRoots = ["main.ts", "flags.ts", "server.ts", "raft", "store", "http", "package.json", "package-lock.json"];
+/**
+ * Directories and files whose changes make a built binary stale: every top-level .ts file (the
+ * entry and what it imports beside it), the source trees, the lock files, and scripts/build.ts,
+ * whose flags change what the binary does (autoloading, for one).
+ */
+function sourceRoots(): string[] {
+  const topLevel = readdirSync(repoRoot).filter((name) => name.endsWith(".ts"));
+  return [...topLevel, "raft", "store", "http", "scripts/build.ts", "package.json", "package-lock.json"];
+}
 
 /** Files walked per directory tree before giving up: a limit on everything. */
 const sourceFilesMax = 10_000;
@@ -42,7 +49,7 @@ export function newestSourceMtimeMs(): number {
       newest = st.mtimeMs;
     }
   };
-  for (const root of sourceRoots) visit(join(repoRoot, root));
+  for (const root of sourceRoots()) visit(join(repoRoot, root));
   return newest;
 }
 
