@@ -188,8 +188,17 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   }
 }
 
-/** One summary line per report, and the anomalies with the seed and history to replay. */
-export function formatReport(r: ChaosReport): string {
+/** How to word anomalies: `failureExpected` names why a test provoked them on purpose. */
+export interface FormatOptions {
+  readonly failureExpected?: string;
+}
+
+/**
+ * One summary line per report, and the anomalies with the seed and history to replay. A
+ * test that breaks the node on purpose passes `failureExpected`, so the log of a green run
+ * says the failure was expected instead of printing an alarming "FAILED".
+ */
+export function formatReport(r: ChaosReport, options: FormatOptions = {}): string {
   const lines = [
     `chaos seed=${r.seed}: ${r.opsTotal} ops in ${(r.elapsedMs / 1000).toFixed(0)} s; ${r.anomalies.length} anomalies`,
     `  ops: ${Object.entries(r.opsByOutcome).sort().map(([k, n]) => `${k}=${n}`).join(" ")}`,
@@ -199,7 +208,9 @@ export function formatReport(r: ChaosReport): string {
   if (r.anomalies.length > 0) {
     const kinds = r.kinds === null ? "" : ` --kinds ${r.kinds.join(",")}`;
     lines.push(
-      `  FAILED: seed=${r.seed} history=${r.historyPath}`,
+      options.failureExpected === undefined
+        ? `  FAILED: seed=${r.seed} history=${r.historyPath}`
+        : `  EXPECTED FAILURE (${options.failureExpected}): seed=${r.seed} history=${r.historyPath}`,
       `  replay: bun tests/chaos/run.ts --seed ${r.seed} --seconds ${r.durationMs / 1000}${kinds} --binary ${r.binary}`,
     );
     for (const a of r.anomalies.slice(0, 10)) lines.push(`  ${a.kind}: ${a.message}`);

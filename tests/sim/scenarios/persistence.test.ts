@@ -4,7 +4,7 @@
 
 import { expect, test } from "bun:test";
 import type { Cluster } from "../cluster.ts";
-import { checkOneLeader, electionMs, makeCluster, nCommitted, one, start } from "../scenario_kit.ts";
+import { checkOneLeader, electionMs, makeCluster, nCommitted, one, start, valueAt } from "../scenario_kit.ts";
 
 function crashAndRestartAll(c: Cluster): void {
   for (const id of c.ids) c.crash(id);
@@ -137,8 +137,15 @@ function churn(seed: number, unreliable: boolean): void {
     // Beyond the final log an accepted entry was simply lost; below it, it is there or replaced.
     if (a.index > last) continue;
     const e = c.appliedLog.get(a.index);
-    expect(e).toBeDefined();
-    if (e!.term === a.term) committed++;
+    if (e === undefined) throw new Error(`entry ${a.index} (≤ final index ${last}) was never applied`);
+    // Same index and term means the same entry (Log Matching): it must carry our value.
+    // Any other entry there replaced ours and cannot carry it (every value is proposed once).
+    if (e.term === a.term) {
+      expect(valueAt(c, a.index)).toBe(a.value);
+      committed++;
+    } else {
+      expect(valueAt(c, a.index)).not.toBe(a.value);
+    }
   }
   expect(committed).toBeGreaterThan(0);
   for (const id of c.ids) expect(c.node(id).lastApplied).toBeGreaterThanOrEqual(last);
