@@ -14,7 +14,7 @@ import { type Envelope, decodeEnvelope, encodeEnvelope } from "./raft/envelope.t
 import type { Logger } from "./raft/host.ts";
 import { MemDisk } from "./raft/mem_disk.ts";
 import { RaftNode } from "./raft/node.ts";
-import { openStorage, startMeta } from "./raft/storage.ts";
+import { bootstrapMembership, openStorage, startMeta } from "./raft/storage.ts";
 import { createTicker } from "./raft/ticker.ts";
 import { createTcpTransport, parseHostPort as parseRaftAddr } from "./raft/transport.ts";
 import { type StoreMessage, parseStoreMessage, storeMessageValue } from "./store/forward.ts";
@@ -75,9 +75,9 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
   }
   if (recovered.nodeId === null) storage.saveNodeId(config.nodeId);
 
-  const bootstrap: Membership | null = !hasState && config.joinAddr === ""
-    ? { members: [{ id: config.nodeId, addr: config.raftAddr, suffrage: "voter" }] }
-    : null;
+  const bootstrap: Membership | null = bootstrapMembership(hasState, config.joinAddr !== "", [
+    { id: config.nodeId, addr: config.raftAddr, suffrage: "voter" },
+  ]);
   const seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
   const { electionTicks, heartbeatTicks } = timingTicks(config);
   const sm = new KvStateMachine();

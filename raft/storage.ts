@@ -4,7 +4,7 @@
 
 import { join } from "node:path";
 import type { InitialState } from "./core/api.ts";
-import type { Entry, HardState, LogIndex, Membership, Snapshot, SnapshotMeta } from "./core/types.ts";
+import type { Entry, HardState, LogIndex, Member, Membership, Snapshot, SnapshotMeta } from "./core/types.ts";
 import type { Disk } from "./host.ts";
 import type { RaftStorage } from "./node.ts";
 import { SnapshotStore } from "./snapshots.ts";
@@ -66,12 +66,21 @@ export class NodeStorage implements RaftStorage {
   ) {}
 
   /**
-   * Hard state first, so that no entry on disk carries a term newer than the stored
-   * currentTerm; then the snapshot (resetting the log below it); then the entries, with
-   * one fdatasync for the whole batch (group commit).
+   * The snapshot (resetting the log below it), then the entries with one fdatasync for the
+   * whole batch (group commit), and the hard state last. Nothing that depends on this Ready
+   * leaves the node before all three are durable (the driver holds messagesAfterPersist),
+   * so a crash part-way may lose any of them; the order decides what a restart can find:
+   *
+   * - Entries before the hard state: a brand-new node's first Ready holds the bootstrap
+   *   configuration entry (1, term 1) and term 1. Saved the other way round, a crash between
+   *   the two left a term with no configuration: the restart saw state, skipped bootstrap and
+   *   stayed a follower of nobody. Now a durable term implies the entries of its Ready are
+   *   durable too, and a crash before them leaves a node with no state that bootstraps again.
+   * - Entries whose term is newer than the stored one (the hard state did not make it) are
+   *   repaired by openStorage: currentTerm is raised to the newest term held, with no vote,
+   *   which is safe because no vote or acknowledgement of this Ready was ever sent.
    */
   persist(hardState: HardState | null, snapshot: Snapshot | null, entries: readonly Entry[]): void {
-    if (hardState !== null) this.stable.save({ hardState, nodeId: this.nodeId });
     if (snapshot !== null) {
       this.snapshots.save(snapshot.meta, snapshot.data);
       this.wal.reset(snapshot.meta.lastIncludedIndex);
@@ -80,6 +89,7 @@ export class NodeStorage implements RaftStorage {
       this.wal.append(entries);
       this.wal.sync();
     }
+    if (hardState !== null) this.stable.save({ hardState, nodeId: this.nodeId });
   }
 
   /**
@@ -172,9 +182,25 @@ export function openStorage(opts: OpenStorageOptions): Recovered {
   let hardState = stable.state.hardState;
   const newestTerm = Math.max(snapshot?.meta.lastIncludedTerm ?? 0, live[live.length - 1]?.term ?? 0);
   if (newestTerm > hardState.currentTerm) hardState = { currentTerm: newestTerm, votedFor: null };
+  // Whether the node has state (so must not bootstrap): a term, an entry or a snapshot, as
+  // hashicorp/raft's HasExistingState decides. A term alone counts on purpose: a node first
+  // started with -join adopts a leader's term before any entry reaches it, and that leader may
+  // already list it as a member; were it restarted without -join and allowed to bootstrap, it
+  // would write its own entry (1, term 1) beside the cluster's different one and answer that
+  // cluster with a newer term. A term alone can no longer be left by our own bootstrap being
+  // cut short: persist() makes a Ready's entries durable before its hard state.
   const hasState = hardState.currentTerm > 0 || entries.length > 0 || snapshot !== null;
   const storage = new NodeStorage(wal, stable, snapshots, stable.state.nodeId ?? "");
   return { storage, initial: { hardState, snapshot, entries: live }, hasState, nodeId: stable.state.nodeId };
+}
+
+/**
+ * The bootstrap decision: a node with no state (see openStorage) that was not told to join
+ * starts a new cluster of `members` (itself alone, for the real server); any other node
+ * waits for a leader, or rejoins from its own log.
+ */
+export function bootstrapMembership(hasState: boolean, isJoining: boolean, members: readonly Member[]): Membership | null {
+  return !hasState && !isJoining ? { members: [...members] } : null;
 }
 
 /** The membership the node starts from, for the driver's snapshot bookkeeping. */
