@@ -77,6 +77,17 @@ export interface Scheduler {
   defer(fn: () => void): void;
 }
 
+/** Monotonic time in milliseconds: performance.now in the real node, simulated time in tests. */
+export interface Clock {
+  now(): number;
+}
+
+/** One-shot timers: the host's setTimeout in the real node, the simulator's queue in tests. */
+export interface Timers {
+  setTimeout(fn: () => void, ms: number): unknown;
+  clearTimeout(handle: unknown): void;
+}
+
 /** Delivers ticks of logical time; the real one follows a monotonic clock. */
 export interface Ticker {
   start(onTick: () => void): void;
@@ -88,4 +99,22 @@ export interface Logger {
   info(line: string): void;
   warn(line: string): void;
   error(line: string): void;
+}
+
+// ---- Transport ----
+
+/**
+ * Messages to peers by their advertised address: TCP in the real node (raft/transport.ts),
+ * the simulator's wire in tests. Delivery is best effort (Raft tolerates loss); what arrives
+ * is handed to the callback given when the transport was built.
+ */
+export interface Transport<T> {
+  /** Starts receiving; rejects with an Error naming the address if that fails (e.g. in use). */
+  listen(): Promise<void>;
+  /** Queues `msg` for the peer at `peerAddr`; false if it was dropped unsent. Never throws on network trouble. */
+  send(peerAddr: string, msg: T): boolean;
+  /** Pushes queued messages out now (before a blocking fdatasync). */
+  flush(): void;
+  /** Stops receiving and drops whatever is queued; idempotent. */
+  close(): Promise<void>;
 }

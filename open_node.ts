@@ -1,0 +1,231 @@
+// The one place a node is assembled: storage recovered from its disks, the Raft core and its
+// driver, the transport, the store and the HTTP handler, wired together from the seams it is
+// given. server.ts calls it with the real disk, TCP and timers; the simulator (tests/sim/world)
+// calls it with simulated ones, so both run the very same driver, WAL, stable store, snapshot
+// store, codec, state machine and store (DESIGN "One house, assembled once").
+
+import { createFetch, type FetchHandler } from "./http/fast_fetch.ts";
+import { createRaft, createRng } from "./raft/core/mod.ts";
+import type { Entry, Member, Membership, SoftState } from "./raft/core/mod.ts";
+import type { Envelope } from "./raft/envelope.ts";
+import type { Clock, Disk, Logger, Scheduler, Ticker, Timers, Transport } from "./raft/host.ts";
+import { RaftNode } from "./raft/node.ts";
+import { openStorage, startMeta, type NodeStorage } from "./raft/storage.ts";
+import { parseStoreMessage, type StoreMessage, storeMessageValue } from "./store/forward.ts";
+import { KvStateMachine } from "./store/state_machine.ts";
+import { Store } from "./store/store.ts";
+
+/** An error the user can act on: printed without a stack, exit status 1. */
+export class StartError extends Error {
+  override readonly name = "StartError";
+}
+
+/** Everything outside the process's own memory that a node touches. */
+export interface NodeSeams {
+  /** Disk for the log and stable state (a MemDisk for -inmem). */
+  readonly logDisk: Disk;
+  /** Disk for snapshots (always the real one, as hraftd keeps snapshots with -inmem). */
+  readonly snapshotDisk: Disk;
+  /** Builds the transport on `raftAddr` that hands every decoded envelope to `onMessage`. */
+  readonly openTransport: (onMessage: (env: Envelope) => void) => Transport<Envelope>;
+  readonly clock: Clock;
+  readonly timers: Timers;
+  readonly scheduler: Scheduler;
+  readonly ticker: Ticker;
+  /** Uniform random 32-bit integers: the core's seed and the process incarnation. */
+  readonly random: () => number;
+  readonly logger: Logger;
+  /** The node stopped on a storage or invariant failure (the real process exits). */
+  readonly onFatal: (error: unknown) => void;
+  /** Optional tap on every applied entry (the simulator's safety checker). */
+  readonly observer?: { applied(entry: Entry): void };
+}
+
+/** What the node is, from its flags. */
+export interface NodeSettings {
+  readonly nodeId: string;
+  /** The advertised Raft address (checked by the caller: it has a host and a port). */
+  readonly raftAddr: string;
+  readonly dataDir: string;
+  /** True when the node was started with -join: it never bootstraps a cluster of its own. */
+  readonly isJoining: boolean;
+  readonly electionTicks: number;
+  readonly heartbeatTicks: number;
+  readonly snapshotThresholdEntries: number;
+  readonly snapshotTrailingEntries: number;
+  readonly walPreallocateBytes: number;
+  readonly requestTimeoutMs: number;
+  readonly bodyBytesMax: number;
+  /**
+   * The members a brand-new node bootstraps with; default itself alone (what the real server
+   * does). The simulator bootstraps several voters at once.
+   */
+  readonly bootstrapMembers?: readonly Member[];
+}
+
+/** An assembled node; `start` brings it to life, `stop` ends it. */
+export interface OpenedNode {
+  readonly node: RaftNode;
+  readonly store: Store;
+  readonly storage: NodeStorage;
+  readonly fetch: FetchHandler;
+  /** True if the data directory held Raft state (so bootstrap was skipped). */
+  readonly hasState: boolean;
+  /** Process incarnation: never the same in two processes (it is in every request id). */
+  readonly incarnation: string;
+  /** Listens on the transport, starts the ticker and kicks the core once. */
+  start(): Promise<void>;
+  /** Stops ticks, the driver, the store and the transport, then closes storage. */
+  stop(): Promise<void>;
+}
+
+/** Assembles a node from its settings and seams; reads (and on first start, stamps) its storage. */
+export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
+  const { logger: log } = seams;
+  const recovered = openStorage({
+    logDisk: seams.logDisk,
+    snapshotDisk: seams.snapshotDisk,
+    dataDir: settings.dataDir,
+    walPreallocateBytes: settings.walPreallocateBytes,
+  });
+  const { storage, initial, hasState } = recovered;
+  if (recovered.nodeId !== null && recovered.nodeId !== settings.nodeId) {
+    storage.close();
+    throw new StartError(
+      `data directory ${settings.dataDir} belongs to node "${recovered.nodeId}", not "${settings.nodeId}"; use -id ${recovered.nodeId} or another directory`,
+    );
+  }
+  if (recovered.nodeId === null) storage.saveNodeId(settings.nodeId);
+
+  const bootstrap: Membership | null = !hasState && !settings.isJoining
+    ? { members: settings.bootstrapMembers ?? [{ id: settings.nodeId, addr: settings.raftAddr, suffrage: "voter" }] }
+    : null;
+  const seed = seams.random();
+  const incarnation = incarnationOf(seams.random);
+  const sm = new KvStateMachine();
+  if (initial.snapshot !== null) sm.restore(initial.snapshot.data);
+  // The bytes just read (and checksummed) are dropped: the core keeps a file-backed view.
+  const heldSnapshot = initial.snapshot === null
+    ? null
+    : { meta: initial.snapshot.meta, data: storage.mapSnapshot(initial.snapshot.meta) ?? initial.snapshot.data };
+  const core = createRaft(
+    { id: settings.nodeId, electionTicks: settings.electionTicks, heartbeatTicks: settings.heartbeatTicks, rng: createRng(seed) },
+    { ...initial, snapshot: heldSnapshot, bootstrap },
+  );
+  log.info(
+    `node ${settings.nodeId} starting (raft ${settings.raftAddr}, ` +
+      `${hasState ? "existing state" : bootstrap !== null ? "bootstrapping a new cluster" : "joining"}, seed ${seed}, incarnation ${incarnation})`,
+  );
+
+  // Node ids to addresses: the membership first, then whatever a peer told us it is.
+  const learnedAddrs = new Map<string, string>();
+  const addrOf = (id: string): string | undefined =>
+    core.status().members.find((m) => m.id === id)?.addr ?? learnedAddrs.get(id);
+
+  let store: Store | null = null;
+  let node: RaftNode | null = null;
+  const transport = seams.openTransport((env) => {
+    if (env.kind === "raft") {
+      if (!learnedAddrs.has(env.msg.from)) learnedAddrs.set(env.msg.from, env.fromAddr);
+      node?.receive(env.msg);
+      return;
+    }
+    const msg = parseStoreMessage(env.payload);
+    if (msg === null) log.warn(`malformed store message from ${env.fromAddr}; dropped`);
+    else store?.receive(env.fromAddr, msg);
+  });
+  const sendTo = (addr: string, msg: StoreMessage): boolean =>
+    transport.send(addr, { kind: "store", fromAddr: settings.raftAddr, payload: storeMessageValue(msg) });
+  const theStore = new Store({
+    id: settings.nodeId,
+    raftAddr: settings.raftAddr,
+    stateMachine: sm,
+    sendTo,
+    requestTimeoutMs: settings.requestTimeoutMs,
+  });
+  store = theStore;
+
+  let lastSoft: SoftState | null = null;
+  const theNode = new RaftNode({
+    core,
+    storage,
+    stateMachine: {
+      apply: (entry) => sm.apply(entry.data),
+      // Pauses between chunks go through the timer seam, so simulated nodes pause in simulated time.
+      snapshot: () => sm.snapshotAsync(() => new Promise((resolve) => seams.timers.setTimeout(resolve, 0))),
+      restore: (data) => sm.restore(data),
+    },
+    send: (msg) => {
+      const addr = addrOf(msg.to);
+      if (addr !== undefined) transport.send(addr, { kind: "raft", fromAddr: settings.raftAddr, msg });
+    },
+    flush: () => transport.flush(),
+    events: {
+      applied: (entry) => {
+        seams.observer?.applied(entry);
+        if (entry.membership !== undefined) {
+          log.info(`membership now ${entry.membership.members.map((m) => `${m.id}@${m.addr}(${m.suffrage})`).join(", ")}`);
+        }
+        theStore.applied(entry);
+      },
+      readState: (r) => theStore.readState(r),
+      readDropped: (ctx) => theStore.readDropped(ctx),
+      softState: (s) => {
+        if (lastSoft === null || lastSoft.leader !== s.leader || lastSoft.role !== s.role) {
+          log.info(`${s.role} in term ${s.term}; leader ${s.leader ?? "unknown"}`);
+        }
+        lastSoft = s;
+        theStore.softState(s);
+      },
+      restored: (meta) => theStore.restored(meta.lastIncludedIndex),
+    },
+    scheduler: seams.scheduler,
+    beforeReady: () => theStore.flushReads(),
+    logger: log,
+    snapshotThresholdEntries: settings.snapshotThresholdEntries,
+    snapshotTrailingEntries: settings.snapshotTrailingEntries,
+    start: startMeta(initial.snapshot, bootstrap),
+    startSnapshotBytes: initial.snapshot?.data.length ?? 0,
+    onFatal: seams.onFatal,
+  });
+  node = theNode;
+  theStore.attach(theNode, initial.snapshot?.meta.lastIncludedIndex ?? 0);
+  const fetch = createFetch(theStore, { bodyBytesMax: settings.bodyBytesMax });
+
+  let isStarted = false;
+  let isStopped = false;
+  return {
+    node: theNode,
+    store: theStore,
+    storage,
+    fetch,
+    hasState,
+    incarnation,
+    async start(): Promise<void> {
+      if (isStarted) return;
+      isStarted = true;
+      await transport.listen();
+      seams.ticker.start(() => theNode.tick());
+      // Kick the core once so a single-voter cluster elects itself without waiting for a tick.
+      theNode.wake();
+    },
+    async stop(): Promise<void> {
+      if (isStopped) return;
+      isStopped = true;
+      seams.ticker.stop();
+      theNode.stop();
+      theStore.close();
+      await transport.close();
+      storage.close();
+    },
+  };
+}
+
+/**
+ * 64 random bits as 16 hex digits. Request ids and read contexts carry it, so a restarted
+ * process can never take a reply meant for its previous life as its own.
+ */
+function incarnationOf(random: () => number): string {
+  const hex = (n: number): string => (n >>> 0).toString(16).padStart(8, "0");
+  return hex(random()) + hex(random());
+}

@@ -1,0 +1,23 @@
+// The real clock, timers and scheduler: the only code outside main.ts that reads the time or
+// sets a timer (tests/unit/arch.test.ts holds everything else to that). The simulator swaps
+// in its own (tests/sim/world/sim_process.ts), so the same node runs under simulated time.
+
+import type { Clock, Scheduler, Timers } from "./host.ts";
+
+/** Monotonic milliseconds (never wall time: timeouts must not jump with the calendar). */
+export const realClock: Clock = {
+  now: () => performance.now(),
+};
+
+/** The runtime's timers. */
+export const realTimers: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
+};
+
+/** Work for right after the current turn of the event loop. */
+export const realScheduler: Scheduler = {
+  defer: (fn) => {
+    setImmediate(fn);
+  },
+};

@@ -1,0 +1,148 @@
+// Concurrent clients of the simulated world. They call the store's public API (what the HTTP
+// handlers call) at random live nodes: multi-key writes, deletes, linearizable and leader-level
+// reads; each operation is recorded with its simulated invoke and completion times and its
+// outcome, for the linearizability checker. A write whose node dies before answering, or that
+// is answered "outcome unknown", may or may not have happened.
+
+import type { HistoryOp, KvOp, Outcome } from "../checkers/linearizability.ts";
+import type { SimRng } from "../prng.ts";
+import { StoreError } from "../../../store/errors.ts";
+import type { SimServer, World } from "./world.ts";
+
+/** Knobs of the client population. */
+export interface ClientOptions {
+  readonly clients: number;
+  readonly keys: number;
+  /** Think time between one client's operations, in simulated ms. */
+  readonly thinkMsMax: number;
+}
+
+interface InFlight {
+  readonly id: number;
+  readonly client: number;
+  readonly op: KvOp;
+  readonly invokeTime: number;
+  readonly server: SimServer;
+  readonly life: number;
+}
+
+export class Clients {
+  readonly history: HistoryOp[] = [];
+  readonly #world: World;
+  readonly #rng: SimRng;
+  readonly #options: ClientOptions;
+  readonly #inFlight = new Map<number, InFlight>();
+  #nextId = 1;
+  #isRunning = false;
+  /** Counters for the run's report. */
+  readonly counts = { ok: 0, fail: 0, unknown: 0 };
+
+  constructor(world: World, rng: SimRng, options: ClientOptions) {
+    this.#world = world;
+    this.#rng = rng;
+    this.#options = options;
+    world.onCrash = (server) => this.#crashed(server);
+  }
+
+  get keys(): string[] {
+    return Array.from({ length: this.#options.keys }, (_, i) => `k${i}`);
+  }
+
+  start(): void {
+    this.#isRunning = true;
+    for (let c = 0; c < this.#options.clients; c++) this.#later(c);
+  }
+
+  stop(): void {
+    this.#isRunning = false;
+  }
+
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  #later(client: number): void {
+    this.#world.scheduler.schedule(this.#rng.range(0, this.#options.thinkMsMax), () => this.#issue(client));
+  }
+
+  #issue(client: number): void {
+    if (!this.#isRunning) return;
+    const up = this.#world.up();
+    if (up.length === 0) {
+      this.#later(client);
+      return;
+    }
+    const server = this.#rng.pick(up);
+    const op = this.#drawOp();
+    void this.issueOn(server, client, op, this.#rng.chance(0.3) ? "leader" : "linearizable").then((recorded) => {
+      if (recorded) this.#later(client);
+    });
+  }
+
+  #drawOp(): KvOp {
+    const keys = this.keys;
+    const r = this.#rng.int(10);
+    if (r < 4) return { type: "read", key: this.#rng.pick(keys), value: null };
+    if (r < 5) return { type: "delete", key: this.#rng.pick(keys) };
+    const n = this.#rng.range(1, Math.min(3, keys.length));
+    const values: Record<string, string> = {};
+    for (const k of this.#rng.shuffle(keys).slice(0, n)) values[k] = `v${this.#nextId}`;
+    return { type: "set", values };
+  }
+
+  /**
+   * Runs one operation on `server` and records it. Resolves true once recorded, false if the
+   * process died first (the crash recorded it; the client moved on then).
+   */
+  async issueOn(server: SimServer, client: number, op: KvOp, level: "linearizable" | "leader"): Promise<boolean> {
+    const store = server.opened!.store;
+    const f: InFlight = { id: this.#nextId++, client, op, invokeTime: this.#world.scheduler.now, server, life: server.lives };
+    this.#inFlight.set(f.id, f);
+    let outcome: Outcome;
+    let done: KvOp = op;
+    try {
+      switch (op.type) {
+        case "set":
+          await store.set(Object.entries(op.values));
+          break;
+        case "delete":
+          await store.delete(op.key);
+          break;
+        case "read":
+          done = { ...op, value: await store.get(op.key, level) };
+          break;
+      }
+      outcome = "ok";
+    } catch (e) {
+      if (!(e instanceof StoreError)) throw e;
+      outcome = e.code === "outcomeUnknown" ? "unknown" : "fail";
+    }
+    // Answered by a process that has since died: the crash already recorded it.
+    if (!this.#inFlight.delete(f.id)) return false;
+    this.#record(f, done, outcome);
+    return true;
+  }
+
+  #record(f: InFlight, op: KvOp, outcome: Outcome): void {
+    this.counts[outcome]++;
+    if (op.type === "read" && outcome !== "ok") return;
+    this.history.push({
+      id: f.id,
+      client: f.client,
+      op,
+      invokeTime: f.invokeTime,
+      completeTime: outcome === "unknown" ? Infinity : this.#world.scheduler.now,
+      outcome,
+    });
+  }
+
+  /** Operations in flight on a dead process never answer: writes become unknown. */
+  #crashed(server: SimServer): void {
+    for (const f of [...this.#inFlight.values()]) {
+      if (f.server !== server) continue;
+      this.#inFlight.delete(f.id);
+      this.#record(f, f.op, "unknown");
+      if (this.#isRunning) this.#later(f.client);
+    }
+  }
+}

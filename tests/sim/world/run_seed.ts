@@ -1,0 +1,167 @@
+// One seed of the production-node simulator: a safety phase with crashes (unsynced writes lost
+// or torn), restarts, partitions and a lossy network under concurrent clients, then a liveness
+// phase (faults off, every node restarted) that must converge. Checks: the safety checkers after
+// every event, per-key linearizability of the whole client history with final reads, and every
+// live node's state equal at the end.
+
+import { checkLinearizable } from "../checkers/linearizability.ts";
+import type { SimRng } from "../prng.ts";
+import { reliableNetwork } from "../sim_network.ts";
+import { Clients } from "./clients.ts";
+import { drawWorldConfig, World, type WorldConfig } from "./world.ts";
+
+/** The command that replays a seed exactly, with its trace. */
+export function worldReplayCommand(seed: number): string {
+  return `node_modules/.bin/bun tests/sim/world/run.ts --seed ${seed}`;
+}
+
+/** What one seed did; `error` is set when a check failed. */
+export interface WorldSeedReport {
+  readonly seed: number;
+  readonly config: WorldConfig;
+  readonly error: string | null;
+  readonly trace: string[];
+  readonly events: number;
+  readonly simMs: number;
+  readonly ops: { ok: number; fail: number; unknown: number };
+  readonly crashes: number;
+  readonly committed: number;
+}
+
+/** Knobs of a run; defaults suit `npm test`. */
+export interface WorldRunOptions {
+  /** Simulated length of the safety phase. */
+  readonly safetyMs?: number;
+  /** Simulated time the liveness phase gets to converge. */
+  readonly settleMs?: number;
+}
+
+function nemesis(world: World, rng: SimRng, counts: { crashes: number }): void {
+  const servers = world.servers;
+  const down = servers.filter((s) => !s.isUp && s.refused === null);
+  const up = world.up();
+  const r = rng.int(100);
+  if (r < 12 && up.length > 0) {
+    const s = rng.pick(up);
+    counts.crashes++;
+    world.crash(s, rng.chance(0.5) ? "tear" : "drop");
+  } else if (r < 30 && down.length > 0) {
+    world.start(rng.pick(down));
+  } else if (r < 40) {
+    const addrs = rng.shuffle(servers.map((s) => s.addr));
+    const cut = rng.range(1, addrs.length - 1);
+    world.log(`partition ${addrs.slice(0, cut).join(",")} | ${addrs.slice(cut).join(",")}`);
+    world.wire.partition([addrs.slice(0, cut), addrs.slice(cut)]);
+  } else if (r < 45) {
+    const a = rng.pick(servers).addr, b = rng.pick(servers).addr;
+    if (a !== b) {
+      world.log(`block ${a} -> ${b}`);
+      world.wire.blockOneWay(a, b);
+    }
+  } else if (r < 60) {
+    world.log("heal");
+    world.wire.heal();
+  } else if (r < 70) {
+    const lossy = rng.chance(0.5);
+    world.wire.faults = lossy
+      ? { dropRate: 0.05, duplicateRate: 0.02, delayMinMs: 1, delayMaxMs: 30, longDelayRate: 0.01, longDelayMaxMs: 400 }
+      : reliableNetwork;
+    world.log(`network ${lossy ? "lossy" : "reliable"}`);
+  }
+}
+
+/** Runs `seed`; never throws for a check that failed (the report says so). */
+export async function runWorldSeed(seed: number, options: WorldRunOptions = {}): Promise<WorldSeedReport> {
+  const config = drawWorldConfig(seed);
+  const world = new World(config);
+  const clients = new Clients(world, world.rng.fork("clients"), { clients: 4, keys: 4, thinkMsMax: 30 });
+  const nemesisRng = world.rng.fork("nemesis");
+  const counts = { crashes: 0 };
+  const safetyMs = options.safetyMs ?? 4000;
+  const settleMs = options.settleMs ?? Math.max(8000, config.requestTimeoutMs * 3);
+  let error: string | null = null;
+  try {
+    for (const s of world.servers) world.start(s);
+    clients.start();
+    const tick = (): void => {
+      if (world.scheduler.now >= safetyMs) return;
+      nemesis(world, nemesisRng, counts);
+      world.scheduler.schedule(nemesisRng.range(20, 300), tick);
+    };
+    world.scheduler.schedule(200, tick);
+    await world.runUntil(safetyMs);
+
+    // Liveness: faults off, every node up, pending requests settle, state converges.
+    clients.stop();
+    world.wire.heal();
+    world.wire.faults = reliableNetwork;
+    world.log("liveness phase: healed, restarting every node");
+    for (const s of world.servers) if (!s.isUp && s.refused === null) world.start(s);
+    const deadline = safetyMs + settleMs;
+    let converged = false;
+    while (world.scheduler.now < deadline) {
+      await world.runUntil(world.scheduler.now + 100);
+      if (clients.inFlight === 0 && isConverged(world)) {
+        converged = true;
+        break;
+      }
+    }
+    if (!converged) throw new Error(`liveness: no convergence within ${settleMs} ms (in flight ${clients.inFlight}; ${describe(world)})`);
+    // Final reads through the leader: every acknowledged write must be visible.
+    const leader = world.leader()!;
+    const finals = clients.keys.map((key, i) => clients.issueOn(leader, 1000 + i, { type: "read", key, value: null }, "linearizable"));
+    const settled = Promise.all(finals);
+    let isDone = false;
+    void settled.then(() => (isDone = true));
+    while (!isDone && world.scheduler.now < deadline + 5000) await world.runUntil(world.scheduler.now + 10);
+    if (!isDone) throw new Error("liveness: final reads did not complete");
+    const verdict = checkLinearizable(clients.history);
+    if (!verdict.ok) {
+      throw new Error(`linearizability: key ${verdict.key}: ${verdict.description}\n  ${verdict.witness.map((w) => JSON.stringify(w)).join("\n  ")}`);
+    }
+    checkSameState(world, clients.keys);
+  } catch (e) {
+    error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  }
+  return {
+    seed,
+    config,
+    error,
+    trace: world.trace.lines(),
+    events: world.scheduler.steps,
+    simMs: world.scheduler.now,
+    ops: clients.counts,
+    crashes: counts.crashes,
+    committed: world.checker.maxCommitted,
+  };
+}
+
+function isConverged(world: World): boolean {
+  const leader = world.leader();
+  if (leader === null) return false;
+  const commit = leader.opened!.node.core.status().commitIndex;
+  return world.servers.every((s) => s.refused !== null || (s.isUp && s.opened!.node.core.status().lastApplied === commit));
+}
+
+function describe(world: World): string {
+  return world.servers
+    .map((s) => {
+      if (!s.isUp) return `${s.id} down${s.refused === null ? "" : " (refused)"}`;
+      const st = s.opened!.node.core.status();
+      return `${s.id} ${st.role} t${st.term} commit ${st.commitIndex} applied ${st.lastApplied} last ${st.lastLogIndex}`;
+    })
+    .join("; ");
+}
+
+/** Convergence: every live node's state machine holds the same value for every key. */
+function checkSameState(world: World, keys: readonly string[]): void {
+  const up = world.up();
+  const first = up[0]!;
+  for (const key of keys) {
+    const want = first.opened!.store.peek(key, "stale");
+    for (const s of up) {
+      const got = s.opened!.store.peek(key, "stale");
+      if (got !== want) throw new Error(`convergence: ${s.id} has ${key}=${String(got)}, ${first.id} has ${String(want)}`);
+    }
+  }
+}

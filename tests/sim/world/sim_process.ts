@@ -1,0 +1,92 @@
+// One simulated operating-system process: its clock, timers and deferred work all run on the
+// simulator's discrete-event queue, and all of it stops the instant the process is killed.
+// A crash in the simulator is a kill followed by a brand-new process built through the same
+// factory as the real server, so nothing in memory survives and process identity changes.
+
+import type { Disk, DiskFile, OpenMode } from "../../../raft/host.ts";
+import type { Scheduler } from "../scheduler.ts";
+
+/** Thrown into code of a killed process that still tries to reach the world (its disk). */
+export class ProcessKilledError extends Error {
+  override readonly name = "ProcessKilledError";
+}
+
+/** The time and timer seams of one process, on the simulator's queue. */
+export class SimProcess {
+  #isAlive = true;
+  readonly #scheduler: Scheduler;
+  readonly name: string;
+
+  constructor(scheduler: Scheduler, name: string) {
+    this.#scheduler = scheduler;
+    this.name = name;
+  }
+
+  get isAlive(): boolean {
+    return this.#isAlive;
+  }
+
+  /** Monotonic milliseconds: simulated time, identical in every run of a seed. */
+  now(): number {
+    return this.#scheduler.now;
+  }
+
+  /** A timer that never fires once the process is dead. */
+  setTimeout(fn: () => void, ms: number): unknown {
+    return this.#scheduler.schedule(Math.max(0, ms), () => {
+      if (this.#isAlive) fn();
+    });
+  }
+
+  clearTimeout(handle: unknown): void {
+    if (typeof handle === "number") this.#scheduler.cancel(handle);
+  }
+
+  /** Work for right after the current event (setImmediate's place). */
+  defer(fn: () => void): void {
+    this.#scheduler.schedule(0, () => {
+      if (this.#isAlive) fn();
+    });
+  }
+
+  /** The process dies: its timers and deferred work are dropped, its disk handle fenced. */
+  kill(): void {
+    this.#isAlive = false;
+  }
+
+  /** `disk` as this process sees it: every call fails once the process is dead. */
+  fence(disk: Disk): Disk {
+    return fencedDisk(disk, () => this.#isAlive);
+  }
+}
+
+/**
+ * A dead process's leftover promise continuations may still run (they are already queued);
+ * they must not write to the disk the next incarnation will use.
+ */
+function fencedDisk(disk: Disk, isAlive: () => boolean): Disk {
+  const check = (): void => {
+    if (!isAlive()) throw new ProcessKilledError("process was killed");
+  };
+  const fenceFile = (f: DiskFile): DiskFile => ({
+    size: () => (check(), f.size()),
+    read: (p, l) => (check(), f.read(p, l)),
+    write: (b, p) => (check(), f.write(b, p)),
+    truncate: (s) => (check(), f.truncate(s)),
+    sync: () => (check(), f.sync()),
+    close: () => {
+      if (isAlive()) f.close();
+    },
+  });
+  return {
+    open: (path: string, mode: OpenMode) => (check(), fenceFile(disk.open(path, mode))),
+    readFile: (p) => (check(), disk.readFile(p)),
+    exists: (p) => (check(), disk.exists(p)),
+    isDir: (p) => (check(), disk.isDir(p)),
+    list: (d) => (check(), disk.list(d)),
+    mkdirp: (d) => (check(), disk.mkdirp(d)),
+    rename: (a, b) => (check(), disk.rename(a, b)),
+    remove: (p) => (check(), disk.remove(p)),
+    syncDir: (d) => (check(), disk.syncDir(d)),
+  };
+}

@@ -1,0 +1,53 @@
+// The Transport seam on the simulated wire: envelopes are encoded with the production codec
+// on the way out and decoded (with its shape checks) on the way in, exactly as over TCP.
+
+import { decodeEnvelope, type Envelope, encodeEnvelope } from "../../../raft/envelope.ts";
+import type { Logger, Transport } from "../../../raft/host.ts";
+import type { SimProcess } from "./sim_process.ts";
+import type { SimWire } from "./sim_wire.ts";
+
+/** Largest frame accepted, as the TCP transport's default. */
+const frameBytesMax = 64 * 1024 * 1024;
+
+/** One process's transport at `addr`. */
+export function simTransport(
+  wire: SimWire,
+  process: SimProcess,
+  addr: string,
+  onMessage: (env: Envelope) => void,
+  log: Logger,
+): Transport<Envelope> {
+  let stopListening: (() => void) | null = null;
+  let isClosed = false;
+  return {
+    listen(): Promise<void> {
+      stopListening = wire.listen(addr, (from, frame) => {
+        if (!process.isAlive || isClosed) return;
+        if (frame.length > frameBytesMax) {
+          log.warn(`frame of ${frame.length} bytes from ${from} over the limit; dropped`);
+          return;
+        }
+        let env: Envelope;
+        try {
+          env = decodeEnvelope(frame);
+        } catch (e) {
+          log.warn(`undecodable frame from ${from}: ${(e as Error).message}`);
+          return;
+        }
+        onMessage(env);
+      });
+      return Promise.resolve();
+    },
+    send(peerAddr: string, msg: Envelope): boolean {
+      if (isClosed || !process.isAlive) return false;
+      wire.send(addr, peerAddr, encodeEnvelope(msg));
+      return true;
+    },
+    flush(): void {},
+    close(): Promise<void> {
+      isClosed = true;
+      stopListening?.();
+      return Promise.resolve();
+    },
+  };
+}

@@ -1,0 +1,104 @@
+// The simulated network between processes: it carries the real encoded frames (bytes) from
+// one advertised address to another, so the codec's decode checks run on every delivery.
+// Seeded drops, delays (hence reordering), duplicates, one-way and two-way partitions.
+
+import type { SimRng } from "../prng.ts";
+import type { Scheduler } from "../scheduler.ts";
+import type { NetworkFaults } from "../sim_network.ts";
+import { reliableNetwork } from "../sim_network.ts";
+
+/** Receives one frame; `from` is the sender's address. */
+export type FrameHandler = (from: string, frame: Uint8Array) => void;
+
+/** Counters of the wire, for throughput reports and tests. */
+export interface WireStats {
+  sent: number;
+  delivered: number;
+  dropped: number;
+  duplicated: number;
+  bytes: number;
+}
+
+/**
+ * Addresses map to the endpoint listening there now: a restarted process listens anew and
+ * frames in flight to its previous life reach the new one, as TCP to a reused port would
+ * not, which is the harsher case for request matching.
+ */
+export class SimWire {
+  faults: NetworkFaults = reliableNetwork;
+  readonly stats: WireStats = { sent: 0, delivered: 0, dropped: 0, duplicated: 0, bytes: 0 };
+  readonly #scheduler: Scheduler;
+  readonly #rng: SimRng;
+  readonly #endpoints = new Map<string, FrameHandler>();
+  readonly #blocked = new Set<string>();
+
+  constructor(scheduler: Scheduler, rng: SimRng) {
+    this.#scheduler = scheduler;
+    this.#rng = rng;
+  }
+
+  /** Starts listening at `addr`; returns the function that stops it. */
+  listen(addr: string, onFrame: FrameHandler): () => void {
+    this.#endpoints.set(addr, onFrame);
+    return () => {
+      if (this.#endpoints.get(addr) === onFrame) this.#endpoints.delete(addr);
+    };
+  }
+
+  /** Queues one frame; the bytes are copied, so the sender may reuse its buffer. */
+  send(from: string, to: string, frame: Uint8Array): void {
+    this.stats.sent++;
+    this.stats.bytes += frame.length;
+    if (this.#blocked.has(key(from, to)) || this.#rng.chance(this.faults.dropRate)) {
+      this.stats.dropped++;
+      return;
+    }
+    const copies = this.#rng.chance(this.faults.duplicateRate) ? 2 : 1;
+    if (copies === 2) this.stats.duplicated++;
+    for (let i = 0; i < copies; i++) {
+      const bytes = frame.slice();
+      this.#scheduler.schedule(this.#delay(), () => {
+        const handler = this.#endpoints.get(to);
+        if (handler === undefined || this.#blocked.has(key(from, to))) {
+          this.stats.dropped++;
+          return;
+        }
+        this.stats.delivered++;
+        handler(from, bytes);
+      });
+    }
+  }
+
+  #delay(): number {
+    const f = this.faults;
+    if (this.#rng.chance(f.longDelayRate)) return this.#rng.range(f.delayMaxMs, Math.max(f.delayMaxMs, f.longDelayMaxMs));
+    return this.#rng.range(f.delayMinMs, f.delayMaxMs);
+  }
+
+  blockOneWay(from: string, to: string): void {
+    this.#blocked.add(key(from, to));
+  }
+
+  /** Symmetric partition of addresses into groups that talk only among themselves. */
+  partition(groups: readonly (readonly string[])[]): void {
+    this.#blocked.clear();
+    for (const [i, g] of groups.entries()) {
+      for (const [j, h] of groups.entries()) {
+        if (i === j) continue;
+        for (const a of g) for (const b of h) this.#blocked.add(key(a, b));
+      }
+    }
+  }
+
+  heal(): void {
+    this.#blocked.clear();
+  }
+
+  get isPartitioned(): boolean {
+    return this.#blocked.size > 0;
+  }
+}
+
+function key(from: string, to: string): string {
+  return `${from}\u0000${to}`;
+}
