@@ -1,10 +1,19 @@
 // The snapshot store: `<dir>/<term>-<index>/{meta,state}`, written under a temp name,
 // checksummed, fsynced and renamed into place; the newest two are kept (§7, thesis §5.1).
+//
+// Removal is crash-safe: a recursive delete is many steps, and one cut short by a crash
+// left a directory without its meta that the next start took for damage. So a snapshot is
+// first renamed aside (`<name>.removed`, one atomic step), the directory synced, and only
+// then deleted; a start deletes whatever it finds aside. A start also tolerates leftovers
+// of anything but the snapshot it needs, the newest: temp directories of installs that never
+// finished, snapshots renamed aside, and older snapshots that cannot be read (half removed
+// by an earlier version). Each is removed, the same way, and logged. An unreadable newest
+// snapshot is damage: the start refuses, naming it, before it removes anything.
 
 import { join } from "node:path";
 import { CodecError, decodeCbor, decodeSnapshotMeta, encodeCbor, encodeSnapshotMeta } from "./codec.ts";
 import type { Snapshot, SnapshotMeta } from "./core/types.ts";
-import type { Disk, DiskFile } from "./host.ts";
+import type { Disk, DiskFile, Logger } from "./host.ts";
 import { checksum, frameRecord, readSingleRecord, recordHeaderBytes, StorageDamageError } from "./wal_record.ts";
 
 /** Snapshots kept on disk: the newest, and one older in case the newest is being replaced. */
@@ -12,6 +21,8 @@ export const snapshotsKept = 2;
 const formatVersion = 1;
 const namePattern = /^(\d{1,16})-(\d{1,16})$/;
 const tempSuffix = ".tmp";
+/** A snapshot renamed aside to be deleted: never read, always deleted at start. */
+const asideSuffix = ".removed";
 
 /** One stored snapshot, as found in its meta file. */
 interface Stored {
@@ -60,26 +71,41 @@ export class SnapshotStore {
   ) {}
 
   /**
-   * Opens the store, removing temp directories left by a crash. Any unreadable snapshot
-   * throws StorageDamageError: falling back to an older one could lose committed entries
-   * that the log no longer holds.
+   * Opens the store. The newest snapshot (by its directory's name) must be readable, meta and
+   * state: if not, StorageDamageError names the file and nothing is changed, because falling
+   * back to an older one could lose committed entries the log no longer holds. Everything else
+   * that is not a readable snapshot (see the header) is removed and logged; names this store
+   * never writes are left alone.
    */
-  static open(disk: Disk, dir: string): SnapshotStore {
+  static open(disk: Disk, dir: string, logger?: Pick<Logger, "warn">): SnapshotStore {
     disk.mkdirp(dir);
-    const stored: Stored[] = [];
-    let removedTemp = false;
+    const named: { name: string; index: number; term: number }[] = [];
+    const leftovers: { name: string; why: string }[] = [];
     for (const name of disk.list(dir)) {
-      if (name.endsWith(tempSuffix)) {
-        disk.remove(join(dir, name));
-        removedTemp = true;
-      } else if (namePattern.test(name)) {
+      const m = namePattern.exec(name);
+      if (m !== null) named.push({ name, term: Number(m[1]), index: Number(m[2]) });
+      else if (name.endsWith(tempSuffix)) leftovers.push({ name, why: "an install that never finished" });
+      else if (name.endsWith(asideSuffix)) leftovers.push({ name, why: "a snapshot whose removal was cut short" });
+    }
+    named.sort((a, b) => a.index - b.index || a.term - b.term);
+    const stored: Stored[] = [];
+    const newest = named.pop();
+    if (newest !== undefined) {
+      const s = readMeta(disk, join(dir, newest.name));
+      readState(disk, s);
+      stored.push(s);
+    }
+    for (const { name } of named) {
+      try {
         stored.push(readMeta(disk, join(dir, name)));
+      } catch (err) {
+        if (!(err instanceof StorageDamageError)) throw err;
+        leftovers.push({ name, why: `an older snapshot, unreadable (${err.reason}; half removed?)` });
       }
     }
-    if (removedTemp) disk.syncDir(dir);
     stored.sort(byIndex);
-    const newest = stored[stored.length - 1];
-    if (newest !== undefined) readState(disk, newest);
+    removeCrashSafely(disk, dir, leftovers.map((l) => l.name));
+    for (const { name, why } of leftovers) logger?.warn(`snapshot store: removed ${join(dir, name)}: ${why}`);
     return new SnapshotStore(disk, dir, stored);
   }
 
@@ -164,9 +190,35 @@ export class SnapshotStore {
     this.stored.push({ meta: w.meta, dir: final, stateBytes: w.size, stateCrc: w.crc });
     this.stored.sort(byIndex);
     if (this.stored.length <= snapshotsKept) return;
-    for (const s of this.stored.splice(0, this.stored.length - snapshotsKept)) this.disk.remove(s.dir);
+    const pruned = this.stored.splice(0, this.stored.length - snapshotsKept);
+    const aside = pruned.map((p) => setAside(this.disk, p.dir));
+    // The old names are gone durably before anything inside is deleted (see the header).
     yield durably.dir(this.dir);
+    // Not synced again: a deletion that does not reach the disk is finished at the next start.
+    for (const a of aside) this.disk.remove(a);
   }
+}
+
+/** Renames `path` to its aside name (replacing a leftover of that name); returns the new path. */
+function setAside(disk: Disk, path: string): string {
+  const aside = `${path}${asideSuffix}`;
+  disk.remove(aside);
+  disk.rename(path, aside);
+  return aside;
+}
+
+/**
+ * Removes the named entries of `dir` crash-safely: names this store would read are renamed
+ * aside and the directory synced before they are deleted; temp and aside names are never
+ * read, so they are deleted at once.
+ */
+function removeCrashSafely(disk: Disk, dir: string, names: readonly string[]): void {
+  if (names.length === 0) return;
+  const readable = names.filter((name) => namePattern.test(name));
+  const doomed = [...names.filter((name) => !namePattern.test(name)).map((name) => join(dir, name)), ...readable.map((name) => setAside(disk, join(dir, name)))];
+  if (readable.length > 0) disk.syncDir(dir);
+  for (const path of doomed) disk.remove(path);
+  disk.syncDir(dir);
 }
 
 /**

@@ -5,7 +5,7 @@
 import { join } from "node:path";
 import type { InitialState } from "./core/api.ts";
 import type { Entry, HardState, LogIndex, Member, Membership, Snapshot, SnapshotMeta } from "./core/types.ts";
-import type { Disk } from "./host.ts";
+import type { Disk, Logger } from "./host.ts";
 import type { RaftStorage } from "./node.ts";
 import { SnapshotStore } from "./snapshots.ts";
 import { StableStore } from "./stable.ts";
@@ -45,6 +45,8 @@ export interface OpenStorageOptions {
   readonly segmentBytesMax?: number;
   /** Zeros the WAL writes ahead of its records (WalOptions.preallocateBytes); 0 or absent: none. */
   readonly walPreallocateBytes?: number;
+  /** Where recovery says what it cleaned up or cut (snapshot leftovers); absent: silent. */
+  readonly logger?: Logger;
 }
 
 /** Bytes of a snapshot written per turn of the event loop (about a millisecond of work). */
@@ -154,7 +156,7 @@ export class NodeStorage implements RaftStorage {
 export function openStorage(opts: OpenStorageOptions): Recovered {
   const paths = storagePaths(opts.dataDir);
   const stable = StableStore.open(opts.logDisk, paths.state);
-  const snapshots = SnapshotStore.open(opts.snapshotDisk, paths.snapshots);
+  const snapshots = SnapshotStore.open(opts.snapshotDisk, paths.snapshots, opts.logger);
   const walOptions = {
     ...(opts.segmentBytesMax === undefined ? {} : { segmentBytesMax: opts.segmentBytesMax }),
     ...(opts.walPreallocateBytes === undefined ? {} : { preallocateBytes: opts.walPreallocateBytes }),
