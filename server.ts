@@ -10,6 +10,7 @@ import { serve } from "./http/serve.ts";
 import { createRaft, createRng } from "./raft/core/mod.ts";
 import type { Membership, SoftState } from "./raft/core/mod.ts";
 import { createFsDisk } from "./raft/disk.ts";
+import { DirLockError, type DirLock, lockDataDir } from "./raft/dir_lock.ts";
 import { type Envelope, decodeEnvelope, encodeEnvelope } from "./raft/envelope.ts";
 import type { Logger } from "./raft/host.ts";
 import { MemDisk } from "./raft/mem_disk.ts";
@@ -57,6 +58,13 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
     throw new StartError(
       `cannot advertise Raft address "${config.raftAddr}": it has no host; give one, e.g. -raddr localhost:${raddr.port}`,
     );
+  }
+  // One process per data directory: locked before anything in it is read (raft/dir_lock.ts).
+  let dirLock: DirLock;
+  try {
+    dirLock = lockDataDir(config.dataDir);
+  } catch (e) {
+    throw e instanceof DirLockError ? new StartError(e.message) : e;
   }
   mkdirSync(config.dataDir, { recursive: true });
   const fsDisk = createFsDisk();
@@ -215,6 +223,7 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
     await server.close();
     await transport.close();
     storage.close();
+    dirLock.release();
   };
 
   if (config.joinAddr !== "") {
