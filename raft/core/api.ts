@@ -81,6 +81,12 @@ export interface RaftStatus {
   readonly lastLogIndex: LogIndex;
   readonly snapshotIndex: LogIndex;
   readonly members: readonly Member[];
+  /**
+   * This server saw a configuration that listed it and the one in force no longer does: it
+   * was removed. It never campaigns; a server not yet added (no configuration lists it yet)
+   * is not removed.
+   */
+  readonly removed: boolean;
 }
 
 /** The pure Raft state machine. Every method is synchronous and deterministic. */

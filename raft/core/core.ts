@@ -7,7 +7,7 @@ import { resolveConfig, type ResolvedConfig } from "./config.ts";
 import { campaign, handleRequestVote, handleVoteReply, inLease, tickElection, tickLeader } from "./election.ts";
 import { RaftLog } from "./log.ts";
 import { ConfigHistory, EMPTY_MEMBERSHIP } from "./membership_state.ts";
-import { proposeConfChange, syncProgress } from "./membership.ts";
+import { noticeOutsider, proposeConfChange, syncProgress } from "./membership.ts";
 import type { Message } from "./messages.ts";
 import { Progress } from "./progress.ts";
 import { dropAllReads, handleReadIndexReply, handleReadIndexRequest, ReadQueue, requestRead } from "./read_index.ts";
@@ -46,8 +46,13 @@ export class Raft implements RaftCore {
   randomizedElectionTimeout = 0;
   /** Votes received in the current (pre)election, voters only count. */
   readonly votes = new Map<NodeId, boolean>();
-  /** Leader only: one Progress per member other than self, in sorted id order. */
+  /** Leader only: one Progress per member other than self (and per departing server), sorted by id. */
   progress = new Map<NodeId, Progress>();
+  /**
+   * Leader only: servers no longer in the configuration that are still sent the log, with
+   * the index of the configuration that leaves them out; dropped once they hold it.
+   */
+  readonly departing = new Map<NodeId, LogIndex>();
   /** Leader only: index of the newest config entry it appended (in flight while > commit). */
   pendingConfIndex: LogIndex = 0;
   /** Leader only: data bytes appended but not yet committed (flow control). */
@@ -85,7 +90,7 @@ export class Raft implements RaftCore {
     this.snapshot = initial.snapshot;
     const snap = initial.snapshot?.meta;
     this.log = new RaftLog(snap?.lastIncludedIndex ?? 0, snap?.lastIncludedTerm ?? 0);
-    this.config = new ConfigHistory(snap?.membership ?? EMPTY_MEMBERSHIP, snap?.lastIncludedIndex ?? 0);
+    this.config = new ConfigHistory(snap?.membership ?? EMPTY_MEMBERSHIP, snap?.lastIncludedIndex ?? 0, cfg.id);
     const entries = initial.entries.filter((e) => e.index > this.log.firstIndex - 1);
     this.appendEntries(entries);
     this.log.unstableFrom = this.log.lastIndex() + 1;
@@ -94,7 +99,9 @@ export class Raft implements RaftCore {
     if (initial.snapshot === null && entries.length === 0 && initial.bootstrap !== null) {
       this.bootstrap(initial);
     }
-    this.prevSoft = { role: this.role, leader: this.leader, term: this.term };
+    // `removed` starts false so that a server removed before this start says so in its
+    // first Ready (its driver logs it and refuses clients from then on).
+    this.prevSoft = { role: this.role, leader: this.leader, term: this.term, removed: false };
     this.resetRandomizedTimeout();
   }
 
@@ -142,6 +149,11 @@ export class Raft implements RaftCore {
     return this.config.isVoter(this.id);
   }
 
+  /** This server was a member and the configuration in force no longer lists it (thesis §4.2.2). */
+  isRemoved(): boolean {
+    return this.config.isSelfRemoved();
+  }
+
   send(m: Message, afterPersist: boolean): void {
     if (afterPersist) this.msgsAfterPersist.push(m);
     else this.msgs.push(m);
@@ -162,6 +174,7 @@ export class Raft implements RaftCore {
     this.uncommittedBytes = 0;
     if (wasLeader) {
       this.progress = new Map();
+      this.departing.clear();
       dropAllReads(this);
     }
   }
@@ -220,6 +233,7 @@ export class Raft implements RaftCore {
 
   step(m: Message): void {
     if (m.to !== this.id || m.from === this.id) return;
+    if (m.type === "RequestVote" && this.role === "leader") noticeOutsider(this, m.from);
     if (m.term > this.term) {
       if (!this.stepHigherTerm(m)) return;
     } else if (m.term < this.term) {
@@ -341,6 +355,7 @@ export class Raft implements RaftCore {
       lastLogIndex: this.log.lastIndex(),
       snapshotIndex: this.snapshot?.meta.lastIncludedIndex ?? 0,
       members: this.config.current.members,
+      removed: this.isRemoved(),
     };
   }
 

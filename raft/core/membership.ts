@@ -69,16 +69,49 @@ export function proposeConfChange(r: Raft, change: ConfChange): ProposeResult {
   return { ok: true, id: { index, term: r.term } };
 }
 
-/** Leader: one Progress per member other than self, in sorted id order (deterministic sends). */
+/**
+ * Leader: one Progress per member other than self, in sorted id order (deterministic sends),
+ * plus one per departing server: a server just removed keeps receiving the log until it holds
+ * the entry that removed it, so it learns of its removal and stops campaigning, instead of
+ * lingering as a voter of its own stale configuration (hashicorp/raft replicates up to the
+ * removing entry the same way). Departing servers never count toward any quorum, which
+ * reads only the configuration's voters.
+ */
 export function syncProgress(r: Raft): void {
   const next = new Map<string, Progress>();
   const last = r.log.lastIndex();
   for (const m of r.config.current.members) {
     if (m.id === r.id) continue;
     next.set(m.id, r.progress.get(m.id) ?? new Progress(last + 1, r.cfg.inflightMessagesMax));
+    r.departing.delete(m.id);
   }
-  r.progress = next;
+  for (const [id, pr] of r.progress) {
+    if (next.has(id) || id === r.id) continue;
+    if (!r.departing.has(id)) r.departing.set(id, r.config.currentIndex);
+    next.set(id, pr);
+  }
+  r.progress = new Map([...next].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   if (r.transferee !== null && !r.config.isVoter(r.transferee)) r.transferee = null;
+}
+
+/**
+ * Leader: a server outside the configuration asked for votes, so it believes it is still a
+ * voter: it was removed while down or cut off and never received its removal. Send it the
+ * log until it holds the configuration that leaves it out (see syncProgress).
+ */
+export function noticeOutsider(r: Raft, id: string): void {
+  if (r.role !== "leader" || id === r.id || r.progress.has(id) || r.config.member(id) !== undefined) return;
+  r.departing.set(id, r.config.currentIndex);
+  r.progress.set(id, new Progress(r.log.lastIndex() + 1, r.cfg.inflightMessagesMax));
+  r.needBroadcast = true;
+}
+
+/** Leader: a departing server acknowledged `matchIndex`; once it holds its removal, let it go. */
+export function maybeReleaseDeparting(r: Raft, id: string, matchIndex: LogIndex): void {
+  const removedAt = r.departing.get(id);
+  if (removedAt === undefined || matchIndex < removedAt) return;
+  r.departing.delete(id);
+  r.progress.delete(id);
 }
 
 /**

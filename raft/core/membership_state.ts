@@ -26,12 +26,25 @@ export class ConfigHistory {
   currentIndex: LogIndex;
   /** Voter ids of `current`, sorted. */
   voters: NodeId[] = [];
+  /**
+   * True once any configuration this server held (as of its snapshot, in its log, or
+   * since) included `self`. Sticky: a new server that is being added has never seen itself
+   * and so is not "removed" while it waits for its first configuration.
+   */
+  selfSeen = false;
+  private readonly self: NodeId | null;
 
-  constructor(base: Membership, baseIndex: LogIndex) {
+  constructor(base: Membership, baseIndex: LogIndex, self: NodeId | null = null) {
+    this.self = self;
     this.base = { index: baseIndex, membership: base };
     this.current = base;
     this.currentIndex = baseIndex;
     this.refresh();
+  }
+
+  /** This server saw itself in a configuration and the one in force no longer lists it. */
+  isSelfRemoved(): boolean {
+    return this.selfSeen && this.self !== null && this.member(this.self) === undefined;
   }
 
   /** A config entry was appended at `index`. */
@@ -89,6 +102,12 @@ export class ConfigHistory {
 
   private refresh(): void {
     const last = this.changes[this.changes.length - 1] ?? this.base;
+    // Every configuration passes through here (push runs once per config entry), so one
+    // that listed us only briefly, between two others in one append, still counts.
+    if (this.self !== null && !this.selfSeen) {
+      this.selfSeen = this.base.membership.members.some((m) => m.id === this.self) ||
+        this.changes.some((c) => c.membership.members.some((m) => m.id === this.self));
+    }
     this.current = last.membership;
     this.currentIndex = last.index;
     this.voters = this.current.members.filter((m) => m.suffrage === "voter").map((m) => m.id);

@@ -15,6 +15,8 @@ export interface SoftState {
   readonly role: Role;
   readonly leader: NodeId | null;
   readonly term: Term;
+  /** Removed from the cluster (see RaftStatus.removed). */
+  readonly removed: boolean;
 }
 
 /**
@@ -40,6 +42,6 @@ export interface Ready {
   readonly readStates: readonly ReadState[];
   /** Read contexts that cannot be served here (no leader, lost leadership): answer 503. */
   readonly droppedReads: readonly string[];
-  /** Present when role, leader or term changed since the last Ready. */
+  /** Present when role, leader, term or removal changed since the last Ready. */
   readonly softState: SoftState | null;
 }

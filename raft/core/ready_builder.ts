@@ -14,7 +14,8 @@ function hardChanged(r: Raft): boolean {
 }
 
 function softChanged(r: Raft): boolean {
-  return r.prevSoft.role !== r.role || r.prevSoft.leader !== r.leader || r.prevSoft.term !== r.term;
+  return r.prevSoft.role !== r.role || r.prevSoft.leader !== r.leader || r.prevSoft.term !== r.term ||
+    r.prevSoft.removed !== r.isRemoved();
 }
 
 /** True if ready() would return something to do (false while a Ready is outstanding). */
@@ -50,7 +51,7 @@ export function buildReady(r: Raft): Ready {
     committed,
     readStates: r.readStates,
     droppedReads: r.droppedReads,
-    softState: softChanged(r) ? { role: r.role, leader: r.leader, term: r.term } : null,
+    softState: softChanged(r) ? { role: r.role, leader: r.leader, term: r.term, removed: r.isRemoved() } : null,
   };
   log.unstableFrom = log.lastIndex() + 1;
   const lastCommitted = committed[committed.length - 1];

@@ -2,7 +2,7 @@
 // follower's consistency check and conflict hints, and commit by majority (Figure 8).
 
 import type { Raft } from "./core.ts";
-import { maybePromoteLearners, onCommitted } from "./membership.ts";
+import { maybePromoteLearners, maybeReleaseDeparting, onCommitted } from "./membership.ts";
 import type { AppendEntries, AppendEntriesReply } from "./messages.ts";
 import type { Progress } from "./progress.ts";
 import { majorityIndex } from "./quorum.ts";
@@ -165,6 +165,10 @@ export function handleAppendReply(r: Raft, m: AppendEntriesReply): void {
     return;
   }
   if (pr.maybeUpdate(m.matchIndex)) {
+    if (r.departing.has(m.from)) {
+      maybeReleaseDeparting(r, m.from, pr.matchIndex);
+      if (!r.progress.has(m.from)) return;
+    }
     if (pr.state === "probe") pr.becomeReplicate();
     else if (pr.state === "snapshot" && pr.matchIndex >= pr.pendingSnapshot) pr.becomeProbe();
     maybeCommit(r);
