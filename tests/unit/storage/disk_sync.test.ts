@@ -75,9 +75,9 @@ test("on macOS under Bun, files and directories are synced with fcntl(F_FULLFSYN
   const f = disk.open(join(dir, "f"), "write");
   f.write(new Uint8Array([1, 2, 3]), 0);
   f.sync();
-  await new Promise<void>((resolve, reject) => f.syncAsync((e) => (e === null ? resolve() : reject(e))));
+  await new Promise<void>((resolve, reject) => f.syncAsync!((e) => (e === null ? resolve() : reject(e))));
   disk.syncDir(dir);
-  await new Promise<void>((resolve, reject) => disk.syncDirAsync(dir, (e) => (e === null ? resolve() : reject(e))));
+  await new Promise<void>((resolve, reject) => disk.syncDirAsync!(dir, (e) => (e === null ? resolve() : reject(e))));
   f.close();
   expect(calls.length).toBe(4);
   for (const [fd, command] of calls) {
@@ -100,7 +100,7 @@ test("F_FULLFSYNC unsupported by the file system (ENOTSUP) falls back to fsync; 
   const broken = createFsDisk({ platform: "darwin", libc: failing.libc });
   const g = broken.open(join(root, "eio"), "write");
   expect(() => g.sync()).toThrow("fcntl(F_FULLFSYNC) failed");
-  const asyncError = await new Promise<Error | null>((resolve) => g.syncAsync(resolve));
+  const asyncError = await new Promise<Error | null>((resolve) => g.syncAsync!(resolve));
   expect(asyncError?.message).toContain("F_FULLFSYNC");
   g.close();
 });
