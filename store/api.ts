@@ -36,7 +36,11 @@ export interface StatusReport {
   readonly me: NodeRef;
   readonly leader: NodeRef;
   readonly followers: readonly NodeRef[];
-  /** Raft role of this node: "follower", "precandidate", "candidate" or "leader". */
+  /**
+   * Raft role of this node: "follower", "precandidate", "candidate" or "leader"; "removed"
+   * once a configuration that listed it was replaced by one that does not (it then neither
+   * campaigns nor serves clients).
+   */
   readonly state: string;
   readonly term: number;
   readonly commit: number;

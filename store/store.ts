@@ -68,6 +68,8 @@ export class Store implements StoreApi {
   #lastApplied = 0;
   /** Called after every applied entry (join waits for promotion this way). */
   #appliedWatchers = new Set<() => void>();
+  /** This node was removed from the cluster (from the driver's softState): clients are refused. */
+  #removed = false;
 
   constructor(options: StoreOptions) {
     this.#o = options;
@@ -84,12 +86,29 @@ export class Store implements StoreApi {
 
   get #raft(): RaftNode {
     if (this.#node === null) throw new StoreError("unavailable", "node is starting");
+    if (this.#removed) throw this.#removedError();
     return this.#node;
+  }
+
+  /**
+   * A removed node answers 503 rather than serving: its state no longer advances, so a read
+   * would be stale without bound and a forwarded write would depend on a cluster it has left.
+   * 503 (not 4xx: the request itself is fine) sends clients and load balancers to another node.
+   */
+  #removedError(): StoreError {
+    const leader = this.#forwardLeader;
+    const hint = leader === null ? "" : ` (last leader known here: ${leader})`;
+    return new StoreError(
+      "unavailable",
+      `this node (${this.#o.id}) was removed from the cluster and is no longer a member: send requests to a member${hint}, or add this node back with POST /join`,
+      leader,
+    );
   }
 
   // ---- StoreApi ----
 
   async get(key: string, level: ReadLevel): Promise<string | null> {
+    if (this.#removed) throw this.#removedError();
     switch (level) {
       case "stale":
         return this.#o.stateMachine.get(key) ?? null;
@@ -106,6 +125,7 @@ export class Store implements StoreApi {
   }
 
   peek(key: string, level: ReadLevel): string | null | undefined {
+    if (this.#removed) return undefined;
     if (level === "stale" || (level === "leader" && this.#isLeader())) return this.#o.stateMachine.get(key) ?? null;
     return undefined;
   }
@@ -165,14 +185,16 @@ export class Store implements StoreApi {
   }
 
   status(): StatusReport {
-    const s = this.#raft.core.status();
+    // Not through #raft: a removed node still reports its status (state "removed").
+    if (this.#node === null) throw new StoreError("unavailable", "node is starting");
+    const s = this.#node.core.status();
     const addrOf = (id: string | null): string => s.members.find((m) => m.id === id)?.addr ?? "";
     const leader = s.leader === null ? { id: "", address: "" } : { id: s.leader, address: addrOf(s.leader) };
     return {
       me: { id: this.#o.id, address: this.#o.raftAddr },
       leader,
       followers: s.members.filter((m) => m.id !== s.leader).map((m) => ({ id: m.id, address: m.addr })),
-      state: s.role,
+      state: s.removed ? "removed" : s.role,
       term: s.term,
       commit: s.commitIndex,
       applied: s.lastApplied,
@@ -229,6 +251,7 @@ export class Store implements StoreApi {
       this.#forwarded.failAll(new StoreError("outcomeUnknown", "the leader changed while the request was forwarded to it; outcome unknown"));
     }
     this.#forwardLeader = state.leader;
+    this.#removed = state.removed;
   }
 
   /** A store message arrived from the peer advertising `fromAddr`. */
