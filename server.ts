@@ -23,6 +23,7 @@ import { KvStateMachine } from "./store/state_machine.ts";
 import { Store } from "./store/store.ts";
 import { runtimeGcHint, startIdleGc } from "./idle_gc.ts";
 import { joinCluster } from "./join.ts";
+import { MembershipLog } from "./membership_log.ts";
 
 /** Zeros the WAL writes ahead of its records at a time (one extra journal commit per MiB). */
 const walPreallocateBytes = 1024 * 1024;
@@ -138,6 +139,9 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
   store = theStore;
 
   let lastSoft: SoftState | null = null;
+  // The membership once as recovered, then only changes (not every replayed config entry).
+  const membershipLog = new MembershipLog(log, config.nodeId);
+  membershipLog.recovered(core.status().members);
   const theNode = new RaftNode({
     core,
     storage,
@@ -153,9 +157,7 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
     flush: () => transport.flush(),
     events: {
       applied: (entry) => {
-        if (entry.membership !== undefined) {
-          log.info(`membership now ${entry.membership.members.map((m) => `${m.id}@${m.addr}(${m.suffrage})`).join(", ")}`);
-        }
+        if (entry.membership !== undefined) membershipLog.applied(entry.membership, core.status().members);
         theStore.applied(entry);
       },
       readState: (r) => theStore.readState(r),
@@ -165,6 +167,7 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
           log.info(`${s.role} in term ${s.term}; leader ${s.leader ?? "unknown"}`);
         }
         lastSoft = s;
+        membershipLog.softState(s);
         theStore.softState(s);
       },
       restored: (meta) => theStore.restored(meta.lastIncludedIndex),

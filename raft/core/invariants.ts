@@ -60,8 +60,9 @@ function checkRoles(r: Raft): void {
       assert(r.votedFor === r.id, "leader did not vote for itself");
       for (const [id, pr] of r.progress) {
         assert(id !== r.id, "leader tracks progress of itself");
-        // Only a probe resending to a follower that claimed a shorter log may be behind match.
-        assert(pr.matchIndex < pr.nextIndex || pr.state === "probe", `progress ${id}: match ${pr.matchIndex} ≥ next ${pr.nextIndex}`);
+        // Pipelining sends from after match; a probe (or a snapshot it turned into) that
+        // resends to a follower claiming a shorter log may start at or below match.
+        assert(pr.matchIndex < pr.nextIndex || pr.state !== "replicate", `progress ${id}: match ${pr.matchIndex} ≥ next ${pr.nextIndex} (${pr.state})`);
         assert(pr.nextIndex >= 1, `progress ${id}: nextIndex ${pr.nextIndex} < 1`);
         assert(pr.matchIndex <= r.log.lastIndex(), `progress ${id}: match beyond our log`);
       }

@@ -7,9 +7,10 @@ export type ProgressState = "probe" | "replicate" | "snapshot";
 
 /**
  * What the leader knows about one follower. Every state transition is a method here.
- * Invariants: matchIndex never decreases; matchIndex < nextIndex, except in "probe" state
- * while resending to a follower whose log ended below matchIndex (see resendFrom); in
- * "snapshot" state pendingSnapshot > 0.
+ * Invariants: matchIndex never decreases; matchIndex < nextIndex in "replicate" state (a
+ * probe resending to a follower whose log ended below matchIndex, or the snapshot such a
+ * probe turned into, may start at or below it: see resendFrom); in "snapshot" state
+ * pendingSnapshot > 0.
  */
 export class Progress {
   matchIndex: LogIndex = 0;

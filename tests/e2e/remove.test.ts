@@ -1,5 +1,7 @@
 // Goal: `POST /remove` takes a node out; the cluster no longer counts it; restarted, it does
-// not disturb the leader (issue 5, item 7).
+// not disturb the leader (issue 5, item 7), learns that it was removed, says so once in its log
+// and in /status (state "removed") and answers clients 503 (issue 12, item 12). A restart logs
+// the membership once as recovered, not every historical change again (issue 12, item 13).
 // Method: 4 nodes; node3 is killed and removed through a follower (forwarded to the leader).
 // "No longer counts it": with a second follower down too, 2 of the 3 remaining members are a majority
 // and writes go on, where 2 of 4 would not be. Then node3 is restarted without -join, so it
@@ -9,7 +11,18 @@
 // asks to join again and, as in hraftd, it is added back under the same leader.
 
 import { afterAll, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { Cluster, jsonOf, request, type TestNode } from "../support/cluster.ts";
+
+/** The node's log since its latest start (the log file keeps every life of the node). */
+function currentLife(node: TestNode): string {
+  const text = readFileSync(node.logPath, "utf8");
+  return text.slice(text.lastIndexOf(`node ${node.id} starting`));
+}
+
+function count(text: string, needle: string): number {
+  return text.split(needle).length - 1;
+}
 
 const cluster = new Cluster();
 afterAll(() => cluster.cleanup());
@@ -51,11 +64,22 @@ test("remove a node; the cluster stops counting it; restarted, it does not distu
   for (const node of [leader, viaFollower]) expect(await node.value("counted")).toBe("without node3");
   victim.start();
   await cluster.waitHolds(victim, { counted: "without node3" });
+  // Its restart replayed eight configurations (bootstrap, three adds, three promotions, the
+  // removal): the log states the membership once, as recovered, and no replayed change.
+  const victimLife = currentLife(victim);
+  expect(count(victimLife, "membership at start: ")).toBe(1);
+  expect(count(victimLife, "membership now")).toBe(0);
 
   // node3 again, from its own stale log (no -join): it still believes it is a voter.
   const before = await leader.status();
   node3.start(node3.args.filter((a, i, all) => a !== "-join" && all[i - 1] !== "-join"));
   await cluster.poll("node3 to serve /status", () => node3.status(), 10_000);
+  // It asks for votes; the leader answers by sending it the log up to its removal.
+  await cluster.poll("node3 to learn it was removed", async () => (await node3.status()).state === "removed" || undefined, 10_000);
+  const refused = await request("GET", node3.url("/key/counted"));
+  expect(refused.status).toBe(503);
+  expect(String(jsonOf(refused).error)).toContain("no longer a member");
+  expect((await node3.set({ from: "removed" })).status).toBe(503);
   // TIMING-SENSITIVE (a negative check): watch for several election timeouts that the leader
   // and term stay put and writes keep committing.
   const watchStart = performance.now();
@@ -74,6 +98,10 @@ test("remove a node; the cluster stops counting it; restarted, it does not distu
     expect(s.members.map((m) => m.id)).not.toContain("node3");
   }
   expect(node3.isRunning).toBe(true);
+  const removedStatus = await node3.status();
+  expect(removedStatus.state).toBe("removed");
+  expect(removedStatus.members.map((m) => m.id)).not.toContain("node3");
+  expect(count(currentLife(node3), "was removed from the cluster")).toBe(1);
   await node3.stop("SIGTERM");
 
   // Its original command asks to join again: hraftd's semantics add it back, same leader.
