@@ -1,12 +1,85 @@
 // The write-ahead log: entries as CBOR records in segment files `<first-index>.seg`, with
 // group commit (one write and one fdatasync per batch), suffix truncation, prefix
 // compaction and crash recovery (DESIGN "Persistence").
+//
+// ---- The tail rule: what a crash may tear, and what is damage ----
+//
+// Crash model. A completed fdatasync makes every byte written before it durable. Bytes
+// written after the last completed sync may reach the media a page at a time in any order,
+// or not at all; the file's size may reach it before or after them (bytes between then read
+// as zeros); a page being written when the power fails may be torn at sector boundaries.
+// A sector (512 bytes) is assumed atomic: after the crash it holds its content as of the
+// last sync or a later one, never a mix (etcd's WAL assumes the same). Synced bytes never
+// change in a crash: if they do, that is damage, which Raft cannot tolerate.
+//
+// What the writer guarantees:
+//  (W1) A record is only ever written where every byte from its start to the end of its
+//       sector is zero or past the end of the file: records are appended, over zeros written
+//       ahead (synced like records), or past a truncation that is synced at once
+//       (truncateFrom, a recovery cut). Writes never change a byte once a record covers it.
+//  (W2) Only the last segment takes writes: rollOver cuts a segment to its last record and
+//       syncs it before the next one exists. A bad record in any other segment is damage.
+//  (W3) Each record (wal_record.ts, format 2) has a header that checks itself (a length is
+//       trusted only if its 24-bit check matches), a CRC32 of its payload, and three marks
+//       that have four bits set each: its first byte, the last byte of its header, its last
+//       byte. Every sector that holds part of a record holds one of its marks, unless the
+//       sector lies wholly inside the payload.
+//
+// The rule. Recovery reads the last segment from its start. At the first record that is
+// not intact (offset X):
+//  - if every byte from X to the end of the file is zero, the log ends at X (zeros written
+//    ahead); nothing is cut;
+//  - if the record is torn, recovery cuts it and everything after it (truncates the file at
+//    X and syncs) and logs file, offset, bytes, records and why. Torn means: its verified
+//    length runs past the end of the file, or some sector it covers (the header's sectors
+//    when the header does not verify) holds only zeros from X, or from the sector's start,
+//    to the sector's end or the end of the file;
+//  - otherwise it is damage: the node refuses to start (StorageDamageError, file, offset).
+//
+// Why it is sound. (1) A crash alone never makes recovery refuse: records synced are intact
+// (the crash leaves their bytes alone, W1), so the first bad record R was written after the
+// last sync. Some sector of R did not receive R; being atomic, it holds an earlier content,
+// which from R's start on is zeros or the end of the file (W1). If R's header verifies that
+// sector is among R's; if not, it is a sector of the header. So R is classified torn.
+// (2) Nothing synced is cut: everything at or after R was written after R, hence after the
+// last sync, and was never acknowledged; intact records beyond R are pages of the same
+// unsynced tail that reached the disk out of order, which is why they do not make R damage.
+// (3) Damage to synced bytes is refused: a flipped bit makes a synced record fail its header
+// check or payload CRC (CRC32 and the 24-bit header check catch every one- and two-bit
+// error), and cannot make it look torn: the first sector of the record, the sector of its
+// header's end and its last sector each keep a mark that one flip cannot zero (W3), and its
+// length cannot move past the end of the file unnoticed.
+//
+// Residual risk: damage that zeroes bytes (a sector read back as zeros, a mark byte set to
+// exactly zero, a file cut short by the file system) looks like a lost write; so does damage
+// to a record whose payload has a sector-aligned 512-byte run with at most one bit set (a
+// value of more than 1,022 NUL characters). Such a record is cut, never silently: the cut
+// is logged. A flipped bit in the zeros written ahead is refused when it lies in the sector
+// where the records end, and cut and logged further on (no entry is lost either way).
+// Random damage passes a checksum with odds of 2^-32 (2^-24 for a header alone).
+// Hardware that tears inside a sector breaks the assumption the other way: a torn tail may
+// then be refused as damage (the safe side). Segments written before format 2 have no
+// header check or marks: a bad length in their last record can pass for a tear (logged);
+// the first append after an upgrade starts a new segment, so this lasts one restart.
+//
+// Recovery also syncs the last segment and the directory before returning: entries a
+// killed process left in the page cache become part of the log the node acknowledges from.
 
 import { join } from "node:path";
 import { decodeEntries, decodeEntry, encodeEntries } from "./codec.ts";
 import type { Entry, LogIndex } from "./core/types.ts";
-import type { Disk, DiskFile } from "./host.ts";
-import { hasValidRecordAfter, readRecord, recordHeaderBytes, StorageDamageError, writeRecordHeader } from "./wal_record.ts";
+import type { Disk, DiskFile, Logger } from "./host.ts";
+import {
+  isWalRecordStart,
+  readRecord,
+  readWalRecord,
+  recordHeaderBytes,
+  recordPayloadBytesMax,
+  StorageDamageError,
+  walHeaderBytes,
+  walRecordOverheadBytes,
+  writeWalRecord,
+} from "./wal_record.ts";
 
 export { StorageDamageError } from "./wal_record.ts";
 
@@ -21,6 +94,8 @@ export interface WalOptions {
    * disk. Recovery reads zeros after the last record as the end of the log.
    */
   readonly preallocateBytes?: number;
+  /** Where recovery says what it cut and why (warn), or that it met an older format (info). */
+  readonly logger?: Pick<Logger, "info" | "warn">;
 }
 
 /** One segment file. Invariant: offsets[i] is where the record of entry firstIndex+i starts. */
@@ -32,6 +107,8 @@ interface Segment {
   size: number;
   /** Length of the file: records, then zeros written ahead (see WalOptions.preallocateBytes). */
   allocated: number;
+  /** Holds records of format 1 (written before format 2): never appended to (see append). */
+  legacy: boolean;
 }
 
 const segmentNamePattern = /^(\d{1,16})\.seg$/;
@@ -57,10 +134,10 @@ export class Wal {
   ) {}
 
   /**
-   * Opens (creating if needed) the log in `dir` and recovers it: a torn final record is
-   * cut off; any other damage throws StorageDamageError naming the file and offset. The
-   * caller reconciles the result with the newest snapshot (if the entries do not connect
-   * to it, call reset(snapshotIndex); §7).
+   * Opens (creating if needed) the log in `dir` and recovers it by the tail rule (header):
+   * a torn tail is cut and logged; damage throws StorageDamageError naming the file and
+   * offset. What it returns is durable when it returns. The caller reconciles the result
+   * with the newest snapshot (if the entries do not connect to it, call reset(snapshotIndex); §7).
    */
   static open(disk: Disk, dir: string, options: WalOptions = {}): { wal: Wal; entries: Entry[] } {
     const segmentBytesMax = options.segmentBytesMax ?? 64 * 1024 * 1024;
@@ -86,13 +163,20 @@ export class Wal {
         throw new StorageDamageError(path, 0, `gap: previous segment ends at index ${prev.firstIndex + prev.offsets.length - 1}`);
       }
       const isLast = i === names.length - 1;
-      const seg = recoverSegment(disk, path, firstIndex, isLast, entries);
+      const seg = recoverSegment(disk, path, firstIndex, isLast, entries, options.logger);
       if (!isLast && seg.offsets.length === 0) throw new StorageDamageError(path, 0, "empty segment before the last");
       segments.push(seg);
     }
     const wal = new Wal(disk, dir, segmentBytesMax, preallocateBytes, segments);
     const last = segments[segments.length - 1];
-    if (last !== undefined) wal.active = disk.open(last.path, "write");
+    if (last !== undefined) {
+      // A killed process leaves its unsynced tail in the page cache, where recovery just read
+      // it: make it durable before the node counts on it (and the names of its segments).
+      wal.active = disk.open(last.path, "write");
+      wal.active.sync();
+      disk.syncDir(dir);
+      if (last.legacy) options.logger?.info(`wal: ${last.path} holds records of the previous format; new entries go to a new segment`);
+    }
     return { wal, entries };
   }
 
@@ -120,6 +204,9 @@ export class Wal {
     if (first.index > this.lastIndex + 1) throw new RangeError(`wal.append: gap, last ${this.lastIndex}, got ${first.index}`);
     if (first.index <= this.lastIndex) this.truncateFrom(first.index);
     if (this.segments.length === 0) this.startSegment(first.index);
+    const active = this.segments[this.segments.length - 1]!;
+    if (active.legacy && active.offsets.length > 0) this.rollOver(first.index); // One format per segment.
+    else active.legacy = false; // Empty (truncated to nothing): written afresh in format 2.
     const encoded = encodeEntries(entries);
     let used = 0;
     let start = 0;
@@ -128,7 +215,7 @@ export class Wal {
       const end = encoded.ends[i]!;
       const payload = encoded.bytes.subarray(start, end);
       start = end;
-      const recordBytes = recordHeaderBytes + payload.length;
+      const recordBytes = walRecordOverheadBytes + payload.length;
       const seg = this.segments[this.segments.length - 1]!;
       if (seg.size + used > 0 && seg.size + used + recordBytes > this.segmentBytesMax) {
         this.flush(used);
@@ -137,8 +224,7 @@ export class Wal {
       }
       const tail = this.segments[this.segments.length - 1]!;
       if (used + recordBytes > this.scratch.length) this.growScratch(used + recordBytes, used);
-      writeRecordHeader(this.scratch, used, payload);
-      this.scratch.set(payload, used + recordHeaderBytes);
+      writeWalRecord(this.scratch, used, payload);
       tail.offsets.push(tail.size + used);
       used += recordBytes;
     }
@@ -261,7 +347,7 @@ export class Wal {
   private startSegment(firstIndex: LogIndex): void {
     const path = join(this.dir, `${firstIndex}.seg`);
     this.active = this.disk.open(path, "create");
-    this.segments.push({ firstIndex, path, offsets: [], size: 0, allocated: 0 });
+    this.segments.push({ firstIndex, path, offsets: [], size: 0, allocated: 0, legacy: false });
     this.dirDirty = true;
   }
 
@@ -296,9 +382,38 @@ export class Wal {
   }
 }
 
-/** Reads one segment, pushing its entries; cuts a torn tail off the last segment. */
-function recoverSegment(disk: Disk, path: string, firstIndex: LogIndex, isLast: boolean, out: Entry[]): Segment {
+/** Bytes the tail rule takes as written atomically (the header's crash model). */
+const sectorBytes = 512;
+
+/** A record read in either format, with the extent a bad one covers (readWalRecord). */
+type AnyRecordRead = ReturnType<typeof readWalRecord>;
+
+/** Reads a record of format 1 (before the header checked itself) in the shape of format 2. */
+function readLegacyRecord(buf: Uint8Array, at: number): AnyRecordRead {
+  const r = readRecord(buf, at);
+  if (r.type !== "bad") return r;
+  const length = ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
+  const inRange = length > 0 && length <= recordPayloadBytesMax;
+  return { type: "bad", reason: r.reason, extentEnd: at + recordHeaderBytes + (inRange ? length : 0) };
+}
+
+/**
+ * Reads one segment, pushing its entries. In the last segment a torn tail is cut and
+ * logged; anything else that is not intact is damage (the tail rule, header).
+ */
+function recoverSegment(
+  disk: Disk,
+  path: string,
+  firstIndex: LogIndex,
+  isLast: boolean,
+  out: Entry[],
+  logger: WalOptions["logger"],
+): Segment {
   const buf = disk.readFile(path);
+  // One format per segment, told by its first byte: 0xA0.. for format 2, 0..4 for format 1
+  // (a zeroed start reads as format 1, whose rule then finds it torn or the end).
+  const legacy = buf.length > 0 && !isWalRecordStart(buf[0]!);
+  const read = legacy ? readLegacyRecord : readWalRecord;
   const offsets: number[] = [];
   const payloads: Uint8Array[] = [];
   let at = 0;
@@ -306,11 +421,16 @@ function recoverSegment(disk: Disk, path: string, firstIndex: LogIndex, isLast: 
   while (at < buf.length) {
     // Zeros to the end are space written ahead of records (WalOptions.preallocateBytes).
     if (isLast && buf[at] === 0 && isZeroFrom(buf, at)) break;
-    const r = readRecord(buf, at);
+    const r = read(buf, at);
     if (r.type !== "ok") {
-      // Only the end of the last segment can be torn by a crash (rollOver seals the others).
-      if (!isLast || hasValidRecordAfter(buf, at)) throw new StorageDamageError(path, at, r.reason);
+      const torn = !isLast ? null : r.type === "short" ? "it runs past the end of the file" : tornSector(buf, at, r.extentEnd);
+      if (torn === null) throw new StorageDamageError(path, at, `${r.reason}${isLast ? " in bytes no crash can have torn" : ""}`);
+      const intact = countIntactAfter(buf, at, read);
       cutTornTail(disk, path, at);
+      logger?.warn(
+        `wal: recovery cut ${path} at offset ${at}: ${buf.length - at} bytes, a torn record (${r.reason}; ${torn}) and ${intact} intact record(s) after it, ` +
+          "all written after the last completed sync, so none was acknowledged",
+      );
       allocated = at;
       break;
     }
@@ -324,7 +444,41 @@ function recoverSegment(disk: Disk, path: string, firstIndex: LogIndex, isLast: 
     if (e.index !== firstIndex + i) throw new StorageDamageError(path, offsets[i]!, `expected index ${firstIndex + i}, found ${e.index}`);
     out.push(e);
   }
-  return { firstIndex, path, offsets, size: at, allocated };
+  return { firstIndex, path, offsets, size: at, allocated, legacy: legacy && offsets.length > 0 };
+}
+
+/**
+ * Says why the bad record at `from` (covering bytes up to `to`) is torn: the first sector
+ * it covers that holds only zeros from `from` (or the sector's start) to the sector's end or
+ * the end of the file, i.e. a sector the record never reached. Null if there is none.
+ */
+function tornSector(buf: Uint8Array, from: number, to: number): string | null {
+  const end = Math.min(to, buf.length);
+  for (let sector = from - (from % sectorBytes); sector < end; sector += sectorBytes) {
+    const lo = Math.max(from, sector);
+    const hi = Math.min(sector + sectorBytes, buf.length);
+    let zero = true;
+    for (let i = lo; i < hi && zero; i++) zero = buf[i] === 0;
+    if (zero) return `bytes ${lo}..${hi - 1} were never written`;
+  }
+  return null;
+}
+
+/** Intact records after a torn one (diagnostics for the log): unsynced pages that reached the disk out of order. */
+function countIntactAfter(buf: Uint8Array, torn: number, read: (buf: Uint8Array, at: number) => AnyRecordRead): number {
+  let last = buf.length;
+  while (last > torn && buf[last - 1] === 0) last--;
+  let count = 0;
+  for (let at = torn + 1; at + walHeaderBytes <= last; ) {
+    if (read === readWalRecord && !isWalRecordStart(buf[at]!)) {
+      at++;
+      continue;
+    }
+    const r = read(buf, at);
+    if (r.type === "ok") (count++, (at = r.end));
+    else at++;
+  }
+  return count;
 }
 
 /** True if every byte of `buf` from `from` on is zero. */

@@ -1,6 +1,9 @@
 // A simulated Disk that knows which bytes and names are durable. crash() keeps only what
-// was fsynced, and in "tear" mode also a random prefix of what was not (contents and
-// directory operations alike); corrupt() is opt-in damage for detection tests.
+// was fsynced, and in "tear" mode also any of what was not: a random prefix of the directory
+// operations, and for file contents any subset of the changed 4 KiB pages, persisted in any
+// order, some of them torn at 512-byte sectors (the model of raft/wal.ts's header comment).
+// crashPersisting() is the same power loss with the pages chosen by the test; corrupt() is
+// opt-in damage of synced data for detection tests.
 
 import { dirname, normalize } from "node:path";
 import type { Disk, DiskFile, OpenMode } from "../../raft/host.ts";
@@ -11,10 +14,18 @@ export interface SimDiskRng {
   int(n: number): number;
 }
 
-/** One file's data: what reads see now, and what survived the last fsync. */
+/** Unsynced file contents reach the disk a page at a time, in any order... */
+export const simPageBytes = 4096;
+/** ...and a page being written when the power fails may be torn, but only at sector boundaries. */
+export const simSectorBytes = 512;
+
+/** One file's data: what reads see now, what is on the disk, and what the last fsync wrote. */
 interface Inode {
   current: ByteBuffer;
+  /** What a power loss keeps for sure (what fsync wrote, or what survived the last crash). */
   durable: Uint8Array;
+  /** The contents as of the last completed fsync of this file (survivors of a crash are not synced). */
+  synced: Uint8Array;
 }
 
 /** A directory tree: path → inode for files, and the set of directory paths. */
@@ -30,7 +41,7 @@ interface NameOp {
   apply(t: Tree): void;
 }
 
-/** What a crash keeps of unsynced work: nothing, or a random prefix with a torn end. */
+/** What a crash keeps of unsynced work: nothing, or random pages (some torn) and a prefix of name changes. */
 export type CrashMode = "drop" | "tear";
 
 /** Counters for tests. */
@@ -63,7 +74,7 @@ export class SimDisk implements Disk {
       if (mode === "read") throw new MemDiskError("ENOENT", p);
       this.requireDir(dirname(p));
       this.step();
-      const fresh: Inode = { current: new ByteBuffer(), durable: new Uint8Array(0) };
+      const fresh: Inode = { current: new ByteBuffer(), durable: new Uint8Array(0), synced: new Uint8Array(0) };
       node = fresh;
       this.record([dirname(p)], (t) => void t.files.set(p, fresh));
     } else if (mode === "create") {
@@ -133,22 +144,54 @@ export class SimDisk implements Disk {
   /**
    * Simulates power loss: names revert to what directory syncs made durable and file data
    * to what fsync made durable. In "tear" mode a random prefix of the later name changes
-   * survives, and each file keeps a random prefix of its unsynced appended bytes whose last
-   * few bytes may be garbage (a torn sector).
+   * survives, and each file keeps any subset of its changed pages (tornContents).
    */
   crash(mode: CrashMode, rng: SimDiskRng): void {
+    this.powerLoss(mode === "tear" ? rng.int(this.pending.length + 1) : 0, (node) => (mode === "tear" ? tornContents(node, rng) : node.durable));
+  }
+
+  /**
+   * A power loss in which exactly the listed pages (index = offset / simPageBytes) of each
+   * named file reach the disk whole, with the file's current length; every other unsynced
+   * change to file data and names is lost. For tests that need one particular order.
+   */
+  crashPersisting(pages: ReadonlyMap<string, readonly number[]>): void {
+    const byInode = new Map<Inode, readonly number[]>();
+    for (const [path, list] of pages) {
+      const node = this.live.files.get(normalize(path));
+      if (node === undefined) throw new MemDiskError("ENOENT", path);
+      byInode.set(node, list);
+    }
+    this.powerLoss(0, (node) => {
+      const list = byInode.get(node);
+      if (list === undefined) return node.durable;
+      const cur = node.current.bytes();
+      const out = new Uint8Array(Math.max(cur.length, node.durable.length));
+      out.set(node.durable);
+      for (const p of list) out.set(cur.subarray(p * simPageBytes, (p + 1) * simPageBytes), p * simPageBytes);
+      return out.subarray(0, cur.length);
+    });
+  }
+
+  private powerLoss(nameOpsKept: number, contents: (node: Inode) => Uint8Array): void {
     this.stats.crashes++;
     this.generation++;
     this.opsUntilCrash = -1;
-    if (mode === "tear") for (const op of this.pending.slice(0, rng.int(this.pending.length + 1))) op.apply(this.durable);
+    for (const op of this.pending.slice(0, nameOpsKept)) op.apply(this.durable);
     this.pending = [];
     const inodes = new Set(this.durable.files.values());
     for (const node of inodes) {
-      const kept = mode === "tear" ? tornContents(node, rng) : node.durable;
+      const kept = contents(node);
       node.durable = kept;
       node.current = new ByteBuffer(kept);
     }
     this.live = { files: new Map(this.durable.files), dirs: new Set(this.durable.dirs) };
+  }
+
+  /** A file's contents as of its last completed fsync (null if absent): what a program may rely on. */
+  synced(path: string): Uint8Array | null {
+    const node = this.live.files.get(normalize(path));
+    return node === undefined ? null : new Uint8Array(node.synced);
   }
 
   /** Opt-in damage: XORs the byte at `offset` of a file with `mask`, durably. */
@@ -244,6 +287,7 @@ class SimFile implements DiskFile {
     const node = this.check();
     this.disk.step();
     node.durable = node.current.bytes();
+    node.synced = node.durable;
     this.disk.stats.syncs++;
   }
   close(): void {
@@ -252,28 +296,40 @@ class SimFile implements DiskFile {
 }
 
 /**
- * What survives of one file in a tearing crash. A cut (the new contents a prefix of the
- * durable ones) survives whole or not at all. Otherwise the bytes from the first changed one
- * on reach the disk up to a random point, the durable bytes past it stay (an append keeps a
- * prefix of what it added; an overwrite of zeros written ahead keeps a prefix of the
- * records written over them), and the last few bytes kept may be garbage (a torn sector).
+ * What survives of one file in a tearing crash. A cut (the new contents shorter than the
+ * durable ones) survives whole or not at all. Otherwise the file's length is the durable one,
+ * the current one or anything between (the size may reach the disk before or after the
+ * data), bytes past the durable length that no kept page covers read as zeros (a hole), and
+ * each 4 KiB page that changed since the last fsync is independently kept, lost, or torn:
+ * some of its 512-byte sectors new, the others as they were. A sector is never half written
+ * (sector atomicity, the assumption raft/wal.ts states).
  */
 function tornContents(node: Inode, rng: SimDiskRng): Uint8Array {
   const cur = node.current.bytes();
   const old = node.durable;
   if (cur.length < old.length) return rng.int(2) === 0 ? old : cur; // Cut or rewrite: all or nothing.
-  let changed = 0;
-  while (changed < old.length && cur[changed] === old[changed]) changed++;
-  const keep = changed + rng.int(cur.length - changed + 1);
-  const out = new Uint8Array(Math.max(keep, old.length));
-  out.set(cur.subarray(0, keep));
-  if (old.length > keep) out.set(old.subarray(keep), keep);
-  const tornBytes = Math.min(keep - changed, 1 + rng.int(16));
-  if (tornBytes > 0 && rng.int(2) === 0) {
-    const zero = rng.int(2) === 0;
-    for (let i = keep - tornBytes; i < keep; i++) out[i] = zero ? 0 : rng.int(256);
+  const lengthChoice = rng.int(3);
+  const length = lengthChoice === 0 ? old.length : lengthChoice === 1 ? cur.length : old.length + rng.int(cur.length - old.length + 1);
+  const out = new Uint8Array(length);
+  out.set(old.subarray(0, length));
+  for (let page = 0; page < length; page += simPageBytes) {
+    const end = Math.min(page + simPageBytes, length);
+    if (sameBytes(cur, old, page, end)) continue;
+    const fate = rng.int(3); // 0: lost, 1: kept, 2: torn
+    if (fate === 0) continue;
+    for (let s = page; s < end; s += simSectorBytes) {
+      if (fate === 2 && rng.int(2) === 0) continue;
+      out.set(cur.subarray(s, Math.min(s + simSectorBytes, end)), s);
+    }
   }
   return out;
+}
+
+/** True if `a` and `b` hold the same bytes in [from, to) (a byte past either's end differs). */
+function sameBytes(a: Uint8Array, b: Uint8Array, from: number, to: number): boolean {
+  if (to > a.length || to > b.length) return false;
+  for (let i = from; i < to; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function moveTree(t: Tree, from: string, to: string): void {

@@ -7,7 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { encodeCbor } from "../../../raft/codec.ts";
 import { MemDisk } from "../../../raft/mem_disk.ts";
 import { StorageDamageError, Wal } from "../../../raft/wal.ts";
-import { frameRecord, readRecord } from "../../../raft/wal_record.ts";
+import { frameRecord, readRecord, readWalRecord } from "../../../raft/wal_record.ts";
 import { testEntry } from "../../support/storage_disks.ts";
 import { storageRng, type StorageRng } from "../../support/storage_rng.ts";
 
@@ -88,11 +88,17 @@ describe("recovery fuzzing", () => {
   test(`${cases} random buffers through the record reader`, () => {
     const rng = storageRng(11);
     const kinds = new Set<string>();
+    const walKinds = new Set<string>();
     for (let i = 0; i < cases; i++) {
       const b = Uint8Array.from({ length: rng.int(40) }, () => rng.int(256));
       if (rng.int(2) === 0 && b.length >= 8) b.set([0, 0, 0, rng.int(40)], 0);
       kinds.add(readRecord(b, 0).type);
+      if (rng.int(2) === 0 && b.length >= 12) b.set([0xa0, 0, 0, rng.int(40)], 0);
+      const r = readWalRecord(b, 0);
+      if (r.type === "bad") expect(r.extentEnd).toBeGreaterThan(0);
+      walKinds.add(r.type);
     }
     expect([...kinds].sort()).toEqual(["bad", "short"]);
+    expect([...walKinds].sort()).toEqual(["bad", "short"]);
   });
 });

@@ -1,7 +1,9 @@
 // Goal: a crash never loses what storage reported durable, and recovery always succeeds.
 // Method: seeded random workloads on SimDisk with a crash armed at a random disk operation
 // (mid-append, mid-roll-over, mid-truncation, mid-rename), then "drop" or "tear" the unsynced
-// state, reopen and compare with a model; the WAL writes zeros ahead of its records or not.
+// state (tear: changed pages kept in any order, some torn at sectors), reopen and compare with
+// a model; the WAL writes zeros ahead of its records or not. wal_tail.test.ts adds bigger
+// batches, bit flips in synced data and the recovery log.
 // STORAGE_CRASH_SEEDS=n runs more seeds.
 
 import { describe, expect, test } from "bun:test";

@@ -126,8 +126,13 @@ for (const kind of diskKinds) {
       const seg = join(dir(), "1.seg");
       const size = fx.disk.readFile(seg).length;
       cutFile(fx.disk, seg, size - 5);
-      const again = reopen({ segmentBytesMax: 1 << 20 });
+      const lines: string[] = [];
+      const logger = { info: (l: string) => void lines.push(l), warn: (l: string) => void lines.push(l) };
+      const again = Wal.open(fx.disk, dir(), { segmentBytesMax: 1 << 20, logger });
       expect(again.entries).toEqual(range(1, 9, 1));
+      expect(lines).toHaveLength(1); // what was cut, where, and why
+      expect(lines[0]).toContain(`cut ${seg} at offset `);
+      expect(lines[0]).toMatch(/\d+ bytes, a torn record \(.*runs past the end of the file/);
       expect(fx.disk.readFile(seg).length).toBeLessThan(size - 5);
       again.wal.append([testEntry(10, 2)]);
       again.wal.sync();
