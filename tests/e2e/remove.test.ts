@@ -78,7 +78,7 @@ test("remove a node; the cluster stops counting it; restarted, it does not distu
   await cluster.poll("node3 to learn it was removed", async () => (await node3.status()).state === "removed" || undefined, 10_000);
   const refused = await request("GET", node3.url("/key/counted"));
   expect(refused.status).toBe(503);
-  expect(String(jsonOf(refused).error)).toContain("no longer a member");
+  expect(String((jsonOf(refused) as { error?: unknown }).error)).toContain("no longer a member");
   expect((await node3.set({ from: "removed" })).status).toBe(503);
   // TIMING-SENSITIVE (a negative check): watch for several election timeouts that the leader
   // and term stay put and writes keep committing.
