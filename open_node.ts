@@ -50,6 +50,8 @@ export interface NodeSettings {
   /** True when the node was started with -join: it never bootstraps a cluster of its own. */
   readonly isJoining: boolean;
   readonly electionTicks: number;
+  /** Milliseconds per tick; given, leader-level reads may be served under a lease (raft/lease.ts). */
+  readonly tickMs?: number;
   readonly heartbeatTicks: number;
   readonly snapshotThresholdEntries: number;
   readonly snapshotTrailingEntries: number;
@@ -139,6 +141,8 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
   const theStore = new Store({
     id: settings.nodeId,
     raftAddr: settings.raftAddr,
+    incarnation,
+    timers: seams.timers,
     stateMachine: sm,
     sendTo,
     requestTimeoutMs: settings.requestTimeoutMs,
@@ -187,6 +191,7 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
     start: startMeta(initial.snapshot, bootstrap),
     startSnapshotBytes: initial.snapshot?.data.length ?? 0,
     onFatal: seams.onFatal,
+    ...(settings.tickMs === undefined ? {} : { lease: { clock: seams.clock, tickMs: settings.tickMs, electionTicks: settings.electionTicks } }),
   });
   node = theNode;
   theStore.attach(theNode, initial.snapshot?.meta.lastIncludedIndex ?? 0);

@@ -16,6 +16,7 @@ import type { Logger } from "./raft/host.ts";
 import { MemDisk } from "./raft/mem_disk.ts";
 import { RaftNode } from "./raft/node.ts";
 import { bootstrapMembership, openStorage, startMeta } from "./raft/storage.ts";
+import { realClock } from "./raft/real_time.ts";
 import { createTicker } from "./raft/ticker.ts";
 import { createTcpTransport, parseHostPort as parseRaftAddr } from "./raft/transport.ts";
 import { type StoreMessage, parseStoreMessage, storeMessageValue } from "./store/forward.ts";
@@ -88,6 +89,8 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
     { id: config.nodeId, addr: config.raftAddr, suffrage: "voter" },
   ]);
   const seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
+  // 64 random bits, new in every process: in every read context and forwarded request id.
+  const incarnation = [...crypto.getRandomValues(new Uint32Array(2))].map((n) => n.toString(16).padStart(8, "0")).join("");
   const { electionTicks, heartbeatTicks } = timingTicks(config);
   const sm = new KvStateMachine();
   if (initial.snapshot !== null) sm.restore(initial.snapshot.data);
@@ -135,7 +138,7 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
   const sendTo = (addr: string, msg: StoreMessage): boolean => {
     return transport.send(addr, { kind: "store", fromAddr: config.raftAddr, payload: storeMessageValue(msg) });
   };
-  const theStore = new Store({ id: config.nodeId, raftAddr: config.raftAddr, stateMachine: sm, sendTo, requestTimeoutMs: 10_000 });
+  const theStore = new Store({ id: config.nodeId, raftAddr: config.raftAddr, incarnation, stateMachine: sm, sendTo, requestTimeoutMs: 10_000 });
   store = theStore;
 
   let lastSoft: SoftState | null = null;
@@ -181,6 +184,8 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
     startSnapshotBytes: initial.snapshot?.data.length ?? 0,
     // Fail-stop: after a storage or invariant failure the node must not keep serving.
     onFatal: () => process.exit(70),
+    // Leader-level reads under a lease, timed on the monotonic clock (raft/lease.ts).
+    lease: { clock: realClock, tickMs: config.tickMs, electionTicks },
   });
   node = theNode;
   theStore.attach(theNode, initial.snapshot?.meta.lastIncludedIndex ?? 0);

@@ -8,6 +8,7 @@ import type { Message } from "./core/messages.ts";
 import type { Ready, ReadState, SoftState } from "./core/ready.ts";
 import type { Entry, HardState, LogIndex, Membership, Role, Snapshot, SnapshotMeta } from "./core/types.ts";
 import type { Logger, Scheduler } from "./host.ts";
+import { LeaderLease, type LeaseOptions } from "./lease.ts";
 import { SnapshotPolicy } from "./snapshot_policy.ts";
 
 /** Durable storage as the driver uses it: everything written is on disk when a call returns. */
@@ -87,6 +88,8 @@ export interface RaftNodeOptions {
   readonly beforeReady?: () => void;
   /** Called once if the node stops on an error (the process should exit: crash, don't limp). */
   readonly onFatal?: (error: unknown) => void;
+  /** The clock and timing of the leader's lease (raft/lease.ts); without it, no lease reads. */
+  readonly lease?: LeaseOptions;
 }
 
 /** Readies handled in one turn before yielding to the event loop (ticks, sockets). */
@@ -117,10 +120,13 @@ export class RaftNode {
    * log that may not match what it acknowledged.
    */
   private fatal: unknown = null;
+  /** When heartbeat rounds began, on the monotonic clock; null when lease reads are off. */
+  private readonly lease: LeaderLease | null;
 
   constructor(opts: RaftNodeOptions) {
     this.opts = opts;
     this.core = opts.core;
+    this.lease = opts.lease === undefined ? null : new LeaderLease(opts.lease);
     this.role = opts.core.status().role;
     this.snapshotIndex = opts.start.lastIncludedIndex;
     this.appliedTerm = opts.start.lastIncludedTerm;
@@ -162,6 +168,21 @@ export class RaftNode {
     this.isStopped = true;
   }
 
+  /**
+   * The read index of a lease read (raft/lease.ts) if this node may serve one now, else null
+   * (then read through ReadIndex). It must lead, must have applied an entry of its own term
+   * (before that its state may lack writes its predecessor acknowledged), and a majority must
+   * have acknowledged a heartbeat round that began within the lease, on the clock, now.
+   */
+  leaseReadIndex(): LogIndex | null {
+    if (this.lease === null || this.isStopped) return null;
+    const s = this.core.status();
+    if (s.role !== "leader" || this.appliedTerm !== s.term) return null;
+    this.lease.observe(this.core.readRound());
+    if (!this.lease.holds(this.core.quorumRound())) return null;
+    return s.commitIndex;
+  }
+
   /** The error that stopped this node, if any. */
   get failure(): unknown {
     return this.fatal;
@@ -183,7 +204,10 @@ export class RaftNode {
       this.opts.beforeReady?.();
       let count = 0;
       while (!this.isStopped && !this.isPersisting && this.core.hasReady() && count < readiesPerTurnMax) {
-        this.handle(this.core.ready());
+        const rd = this.core.ready();
+        // Dates the rounds its AppendEntries carry before any of them leaves (raft/lease.ts).
+        this.lease?.observe(this.core.readRound());
+        this.handle(rd);
         count++;
       }
       // A capture now would include entries applied ahead of advance() (see handle).

@@ -1,6 +1,10 @@
 // Requests a non-leader forwards to the leader over the Raft transport, and their replies.
 // Forwarding goes one hop only: a node that receives a forwarded request and is not the
 // leader answers "no leader" rather than forwarding again, so requests cannot loop.
+// A request id is `<incarnation>.<n>`: the asking process's incarnation (never the same in two
+// processes) and a counter. The leader echoes it without looking inside; the asker takes a
+// reply only for an id it is waiting on, from the address it sent the request to, so a
+// restarted node cannot take a late reply meant for its previous life.
 
 import { StoreError, type StoreErrorCode } from "./errors.ts";
 import type { KeyValue } from "./commands.ts";
@@ -13,15 +17,18 @@ export type ForwardedOp =
   | { readonly type: "remove"; readonly id: string }
   | { readonly type: "readLeader"; readonly key: string };
 
+/** Longest request id accepted on the wire. */
+export const reqIdCharsMax = 128;
+
 export interface ForwardRequest {
   readonly type: "forward";
-  readonly reqId: number;
+  readonly reqId: string;
   readonly op: ForwardedOp;
 }
 
 export interface ForwardReply {
   readonly type: "reply";
-  readonly reqId: number;
+  readonly reqId: string;
   /** Null on success. */
   readonly error: { readonly code: StoreErrorCode; readonly message: string } | null;
   /** For readLeader: the value, or null if absent. */
@@ -65,10 +72,14 @@ function isStr(x: unknown): x is string {
   return typeof x === "string" && x.length <= 1 << 20;
 }
 
+function isReqId(x: unknown): x is string {
+  return typeof x === "string" && x.length > 0 && x.length <= reqIdCharsMax;
+}
+
 /** Validates a decoded store payload; returns null for anything malformed (dropped and logged). */
 export function parseStoreMessage(v: unknown): StoreMessage | null {
-  if (!Array.isArray(v) || !Number.isSafeInteger(v[1])) return null;
-  const reqId = v[1] as number;
+  if (!Array.isArray(v) || !isReqId(v[1])) return null;
+  const reqId = v[1];
   if (v[0] === 1) {
     const err = v[2] as unknown;
     const value = v[3] as unknown;
@@ -110,7 +121,7 @@ function parseOp(o: unknown[]): ForwardedOp | null {
 }
 
 /** The reply for an error thrown while serving a forwarded request. */
-export function errorReply(reqId: number, e: unknown): ForwardReply {
+export function errorReply(reqId: string, e: unknown): ForwardReply {
   if (e instanceof StoreError) return { type: "reply", reqId, error: { code: e.code, message: e.message }, value: null };
   const message = e instanceof Error ? e.message : String(e);
   return { type: "reply", reqId, error: { code: "unavailable", message }, value: null };

@@ -10,7 +10,7 @@ import type { ReadLevel, StatusReport, StoreApi } from "./api.ts";
 import { type KeyValue, encodeCommand } from "./commands.ts";
 import { StoreError } from "./errors.ts";
 import { type ForwardReply, type ForwardRequest, type ForwardedOp, errorReply, type StoreMessage } from "./forward.ts";
-import { PendingRegistry, entryKey } from "./pending.ts";
+import { PendingRegistry, type Scheduler, entryKey } from "./pending.ts";
 import type { KvStateMachine } from "./state_machine.ts";
 
 // Set only by the chaos suite's deliberately broken build (`bun build --define
@@ -24,6 +24,14 @@ export interface StoreOptions {
   readonly id: NodeId;
   /** This node's advertised Raft address. */
   readonly raftAddr: string;
+  /**
+   * This process's incarnation: never the same in two processes (64 random bits from the
+   * factory's random source). Every read context and forwarded request id carries it, so no
+   * reply meant for an earlier process of this node matches anything this one waits for.
+   */
+  readonly incarnation: string;
+  /** Timers of the request timeouts: the host's by default, the simulator's under simulation. */
+  readonly timers?: Scheduler;
   readonly stateMachine: KvStateMachine;
   /** Sends a store message to the node advertising `addr`; false if it was dropped unsent. */
   readonly sendTo: (addr: string, msg: StoreMessage) => boolean;
@@ -67,8 +75,8 @@ export class Store implements StoreApi {
   readonly #reads: PendingRegistry<string, number>;
   /** Confirmed reads waiting for the state machine to catch up, in arrival order. */
   #waitingReads: WaitingRead[] = [];
-  /** Requests forwarded to the leader, by request id. */
-  readonly #forwarded: PendingRegistry<number, string | null>;
+  /** Requests forwarded to the leader, by forwardKey(address sent to, request id). */
+  readonly #forwarded: PendingRegistry<string, string | null>;
   #nextReqId = 1;
   /** The leader forwarded requests currently go to. */
   #forwardLeader: string | null = null;
@@ -84,11 +92,15 @@ export class Store implements StoreApi {
   #removed = false;
 
   constructor(options: StoreOptions) {
+    if (typeof options.incarnation !== "string" || options.incarnation.length === 0 || options.incarnation.length > 64) {
+      throw new RangeError("StoreOptions.incarnation must be a non-empty string of at most 64 characters");
+    }
     this.#o = options;
     const timeoutMs = options.requestTimeoutMs;
-    this.#writes = new PendingRegistry({ timeoutMs, timeoutCode: "outcomeUnknown" });
-    this.#reads = new PendingRegistry({ timeoutMs, timeoutCode: "timeout" });
-    this.#forwarded = new PendingRegistry({ timeoutMs, timeoutCode: "outcomeUnknown" });
+    const scheduler = options.timers;
+    this.#writes = new PendingRegistry({ timeoutMs, timeoutCode: "outcomeUnknown", scheduler });
+    this.#reads = new PendingRegistry({ timeoutMs, timeoutCode: "timeout", scheduler });
+    this.#forwarded = new PendingRegistry({ timeoutMs, timeoutCode: "outcomeUnknown", scheduler });
   }
 
   attach(node: RaftNode, lastApplied: number): void {
@@ -125,7 +137,7 @@ export class Store implements StoreApi {
       case "stale":
         return this.#o.stateMachine.get(key) ?? null;
       case "leader":
-        if (this.#isLeader()) return this.#o.stateMachine.get(key) ?? null;
+        if (this.#isLeader()) return this.#leaderRead(key);
         return this.#forward({ type: "readLeader", key });
       case "linearizable": {
         if (isUnsafeLocalReads) return this.#o.stateMachine.get(key) ?? null;
@@ -137,8 +149,34 @@ export class Store implements StoreApi {
 
   peek(key: string, level: ReadLevel): string | null | undefined {
     if (this.#removed) return undefined;
-    if (level === "stale" || (level === "leader" && this.#isLeader())) return this.#o.stateMachine.get(key) ?? null;
+    if (level === "stale") return this.#o.stateMachine.get(key) ?? null;
+    if (level === "leader") {
+      const index = this.#node?.leaseReadIndex() ?? null;
+      if (index !== null && index <= this.#lastApplied) return this.#o.stateMachine.get(key) ?? null;
+    }
     return undefined;
+  }
+
+  /**
+   * A read at level leader, on the leader: from its own state under its lease (raft/lease.ts)
+   * once that state has reached the commit index of the moment of the check; without a lease
+   * (a new leader, a lapsed majority, a pause that outlived it), through ReadIndex instead.
+   */
+  async #leaderRead(key: string): Promise<string | null> {
+    const index = this.#raft.leaseReadIndex();
+    if (index === null) return this.get(key, "linearizable");
+    if (index > this.#lastApplied) {
+      const ctx = this.#nextCtx();
+      const done = this.#reads.wait(ctx);
+      this.#waitingReads.push({ ctx, readIndex: index });
+      await done;
+    }
+    return this.#o.stateMachine.get(key) ?? null;
+  }
+
+  /** A read context: this process's incarnation and a counter (see StoreOptions.incarnation). */
+  #nextCtx(): string {
+    return `${this.#o.id}/${this.#o.incarnation}/${this.#nextReadCtx++}`;
   }
 
   /**
@@ -150,7 +188,7 @@ export class Store implements StoreApi {
    */
   #openReadBatch(): ReadBatch {
     const raft = this.#raft;
-    const batch: ReadBatch = { ctx: `${this.#o.id}/${this.#nextReadCtx++}`, waiters: [] };
+    const batch: ReadBatch = { ctx: this.#nextCtx(), waiters: [] };
     this.#reads.add(batch.ctx, (error) => {
       this.#readsWaiting -= batch.waiters.length;
       for (const w of batch.waiters) {
@@ -284,7 +322,7 @@ export class Store implements StoreApi {
   /** A store message arrived from the peer advertising `fromAddr`. */
   receive(fromAddr: string, msg: StoreMessage): void {
     if (msg.type === "reply") {
-      this.#completeForward(msg);
+      this.#completeForward(fromAddr, msg);
       return;
     }
     void this.#serveForward(fromAddr, msg);
@@ -379,19 +417,22 @@ export class Store implements StoreApi {
     if (status.leader === null || leader === undefined) {
       return Promise.reject(new StoreError("noLeader", "no leader is known; retry later"));
     }
-    const reqId = this.#nextReqId++;
+    const reqId = `${this.#o.incarnation}.${this.#nextReqId++}`;
+    const key = forwardKey(leader.addr, reqId);
     this.#forwardLeader = status.leader;
-    const done = this.#forwarded.wait(reqId);
+    const done = this.#forwarded.wait(key);
     if (!this.#o.sendTo(leader.addr, { type: "forward", reqId, op })) {
       // Never sent, so never applied: safe to say so and let the client retry.
-      this.#forwarded.reject(reqId, new StoreError("noLeader", `cannot reach the leader ${status.leader}; retry later`));
+      this.#forwarded.reject(key, new StoreError("noLeader", `cannot reach the leader ${status.leader}; retry later`));
     }
     return done;
   }
 
-  #completeForward(reply: ForwardReply): void {
-    if (reply.error === null) this.#forwarded.resolve(reply.reqId, reply.value);
-    else this.#forwarded.reject(reply.reqId, new StoreError(reply.error.code, reply.error.message));
+  /** A reply settles only the request with its id that was sent to the address it came from. */
+  #completeForward(fromAddr: string, reply: ForwardReply): void {
+    const key = forwardKey(fromAddr, reply.reqId);
+    if (reply.error === null) this.#forwarded.resolve(key, reply.value);
+    else this.#forwarded.reject(key, new StoreError(reply.error.code, reply.error.message));
   }
 
   /** Serves a request forwarded by another node; never forwards it again. */
@@ -413,7 +454,7 @@ export class Store implements StoreApi {
           await this.remove(op.id);
           break;
         case "readLeader":
-          value = this.#o.stateMachine.get(op.key) ?? null;
+          value = await this.#leaderRead(op.key);
           break;
       }
       reply = { type: "reply", reqId: req.reqId, error: null, value };
@@ -432,6 +473,11 @@ export class Store implements StoreApi {
     this.#forwarded.failAll(new StoreError("outcomeUnknown", "node shut down; outcome unknown"));
     this.#writeTerms.clear();
   }
+}
+
+/** The registry key of a forwarded request: where it went and its id. */
+function forwardKey(addr: string, reqId: string): string {
+  return `${addr} ${reqId}`;
 }
 
 function proposeError(r: ProposeResult & { ok: false }): StoreError {

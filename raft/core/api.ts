@@ -101,6 +101,17 @@ export interface RaftCore {
   proposeConfChange(change: ConfChange): ProposeResult;
   /** Ask for a linearizable read index for `ctx` (§6.4); the answer comes in a Ready. */
   readIndex(ctx: string): void;
+  /**
+   * The newest heartbeat round this node started (leader: one per tick and per ReadIndex
+   * batch); every AppendEntries sent from now on carries it, and acks echo it.
+   */
+  readRound(): number;
+  /**
+   * Leader: the newest round of its term a majority of voters acknowledged (itself included);
+   * 0 if none, if not leader, without CheckQuorum, or once a transfer began (raft/lease.ts);
+   * Infinity when it alone is a majority (the lease never lapses).
+   */
+  quorumRound(): number;
   /** Hand leadership to `id` (thesis §3.10). Returns false if not possible now. */
   transferLeadership(id: NodeId): boolean;
   /** True if ready() has something to do. */

@@ -227,8 +227,12 @@ export class Raft implements RaftCore {
   // ---- RaftCore ----
 
   tick(): void {
-    if (this.role === "leader") tickLeader(this);
-    else tickElection(this);
+    if (this.role === "leader") {
+      this.reads.nextRound();
+      tickLeader(this);
+    } else {
+      tickElection(this);
+    }
   }
 
   step(m: Message): void {
@@ -319,7 +323,17 @@ export class Raft implements RaftCore {
   }
 
   transferLeadership(id: NodeId): boolean {
-    return transferLeadership(this, id);
+    const isStarted = transferLeadership(this, id);
+    if (isStarted) this.reads.forfeitLease();
+    return isStarted;
+  }
+
+  readRound(): number {
+    return this.reads.latestRound;
+  }
+
+  quorumRound(): number {
+    return this.reads.quorumRound(this);
   }
 
   /** Starts an election now (tests and single-node start). */

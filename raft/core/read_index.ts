@@ -1,6 +1,8 @@
 // ReadIndex (thesis §6.4): linearizable reads without writing to the log. The leader
 // records its commit index, confirms it still leads with one heartbeat round acknowledged
 // by a majority (batched across every read pending at that round), then releases the reads.
+// The same rounds time the leader's lease (raft/lease.ts): every leader tick opens a round,
+// so the newest round a majority acknowledged says how recently they heard from the leader.
 
 import type { Raft } from "./core.ts";
 import type { ReadIndexReply, ReadIndexRequest } from "./messages.ts";
@@ -38,6 +40,12 @@ export class ReadQueue {
   latestRound = 0;
   /** Rounds ≤ termBase belong to an earlier leadership of this node. */
   private termBase = 0;
+  /**
+   * Set once this leader began a leadership transfer: its TimeoutNow (which may arrive any
+   * time later) lets the target campaign past the voters' stickiness, so no lease holds for
+   * the rest of the term.
+   */
+  private isLeaseForfeited = false;
   private waiting: PendingRead[] = [];
   private batch: PendingRead[] = [];
   private rounds: Round[] = [];
@@ -58,6 +66,39 @@ export class ReadQueue {
   /** A new leadership begins: forget acknowledgements of earlier rounds. */
   startTerm(): void {
     this.termBase = this.latestRound;
+    this.isLeaseForfeited = false;
+  }
+
+  /** A leader tick: messages from now on carry a new round (fresh acks renew the lease). */
+  nextRound(): void {
+    this.latestRound++;
+  }
+
+  /** A leadership transfer began: see isLeaseForfeited. */
+  forfeitLease(): void {
+    this.isLeaseForfeited = true;
+  }
+
+  /**
+   * The newest round of this leadership acknowledged by a majority of voters (self counts
+   * with the latest round), or 0: not leader, no CheckQuorum (then no stickiness either), a
+   * transfer begun, or no such round yet. Every message carrying round k left the leader
+   * after round k began, so each of those voters heard from this leader no earlier than that.
+   * Infinity when this leader alone is a majority: no one else can lead without a change of
+   * configuration it would have to append itself.
+   */
+  quorumRound(r: Raft): number {
+    if (r.role !== "leader" || !r.cfg.checkQuorum || this.isLeaseForfeited) return 0;
+    const isVoter = r.config.isVoter(r.id);
+    const q = quorumSize(r.config.voters.length);
+    if (isVoter && q === 1) return Number.POSITIVE_INFINITY;
+    const acks: number[] = [];
+    if (isVoter) acks.push(this.latestRound);
+    for (const [id, pr] of r.progress) if (r.config.isVoter(id)) acks.push(pr.readAck);
+    if (acks.length < q) return 0;
+    acks.sort((x, y) => y - x);
+    const round = acks[q - 1] as number;
+    return round > this.termBase ? round : 0;
   }
 
   enqueue(r: Raft, read: PendingRead): void {
@@ -184,8 +225,14 @@ export function handleReadIndexRequest(r: Raft, m: ReadIndexRequest): void {
   for (const ctx of m.ctxs) requestRead(r, ctx, m.from);
 }
 
+/**
+ * A read index counts only from the leader we follow, in our current term (step() has already
+ * matched the term): from anyone else it may predate writes that leader acknowledged. Contexts
+ * carry the asking process's incarnation (store/store.ts), so an answer meant for an earlier
+ * life of this node matches nothing outstanding and is ignored as well.
+ */
 export function handleReadIndexReply(r: Raft, m: ReadIndexReply): void {
-  if (r.role === "leader") return;
+  if (r.role === "leader" || m.from !== r.leader || m.term !== r.term) return;
   r.reads.onReply(r, m);
 }
 

@@ -17,7 +17,7 @@ function setup(): { store: Store; asked: string[] } {
   const node = { core, wake: () => {}, withCore: (fn: (c: typeof core) => unknown) => fn(core) };
   const sm = new KvStateMachine();
   sm.applyCommand({ type: "set", pairs: [["k", "v"]] });
-  const store = new Store({ id: "a", raftAddr: "a:1", stateMachine: sm, sendTo: () => true, requestTimeoutMs: 1000 });
+  const store = new Store({ id: "a", raftAddr: "a:1", incarnation: "0123456789abcdef", stateMachine: sm, sendTo: () => true, requestTimeoutMs: 1000 });
   store.attach(node as unknown as RaftNode, 0);
   return { store, asked };
 }
