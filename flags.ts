@@ -1,6 +1,11 @@
 // Command-line flags with the semantics of Go's `flag` package, so hraftd's commands work as
 // typed: the flag table, the parser, the usage text (PrintDefaults' layout) and the Config.
 
+import { listenAddressProblem, memberAddressProblem } from "./http/address.ts";
+import { nodeIdProblem } from "./http/validate.ts";
+import { joinAddressProblem, joinTimeoutMsDefault } from "./join.ts";
+import { parseHostPort as parseRaftListenAddr } from "./raft/transport.ts";
+
 /** Everything a node needs from its command line. Durations in ms, sizes in entries or bytes. */
 export interface Config {
   /** HTTP bind address (-haddr). */
@@ -9,6 +14,8 @@ export interface Config {
   readonly raftAddr: string;
   /** HTTP address of a member to join, or "" to bootstrap / restart alone (-join). */
   readonly joinAddr: string;
+  /** How long -join keeps trying before the start fails (-join-timeout). */
+  readonly joinTimeoutMs: number;
   /** Node ID (-id); the Raft address when the flag is empty. */
   readonly nodeId: string;
   /** Keep the Raft log and stable state in memory (-inmem). */
@@ -62,6 +69,14 @@ export const flagSpecs: readonly FlagSpec[] = [
     initial: "localhost:12000",
   },
   { name: "join", kind: "string", usage: "HTTP address of a cluster member to join, if any", initial: "" },
+  {
+    name: "join-timeout",
+    kind: "duration",
+    usage: "How long -join keeps trying to reach the cluster before the node exits",
+    initial: joinTimeoutMsDefault,
+    min: 1,
+    max: hourMs,
+  },
   { name: "id", kind: "string", usage: "Node ID; the Raft bind address if not set", initial: "" },
   { name: "inmem", kind: "bool", usage: "Keep the Raft log and term/vote in memory", initial: false },
   { name: "version", kind: "bool", usage: "Print the version and exit", initial: false },
@@ -314,6 +329,7 @@ export function parseFlags(args: readonly string[], version: string): FlagOutcom
     httpAddr: get("haddr") as string,
     raftAddr,
     joinAddr: get("join") as string,
+    joinTimeoutMs: get("join-timeout") as number,
     nodeId: (get("id") as string) === "" ? raftAddr : (get("id") as string),
     inmem: get("inmem") as boolean,
     dataDir,
@@ -326,7 +342,36 @@ export function parseFlags(args: readonly string[], version: string): FlagOutcom
   };
   const problem = checkTiming(config);
   if (problem !== null) return { kind: "exit", code: 2, stdout: "", stderr: `${problem}\n` };
+  // The flags parsed, but a value cannot work: one line and exit 1, as for a missing data
+  // directory, before main creates or stamps anything.
+  const unusable = checkAddresses(config);
+  if (unusable !== null) return { kind: "exit", code: 1, stdout: "", stderr: `hraftd: ${unusable}\n` };
   return { kind: "run", config };
+}
+
+/**
+ * Why an address or the id in `config` cannot work, naming the flag, or null. server.ts asks
+ * again for callers that skip the command line.
+ */
+export function checkAddresses(config: Config): string | null {
+  const haddr = listenAddressProblem(config.httpAddr);
+  if (haddr !== null) return `invalid -haddr ${JSON.stringify(config.httpAddr)}: ${haddr}`;
+  // The Raft address is both bound (by the transport's parser) and advertised to peers.
+  let raddr: string | null;
+  try {
+    parseRaftListenAddr(config.raftAddr);
+    raddr = memberAddressProblem(config.raftAddr);
+  } catch (e) {
+    raddr = (e as Error).message;
+  }
+  if (raddr !== null) return `invalid -raddr ${JSON.stringify(config.raftAddr)}: ${raddr}`;
+  if (config.joinAddr !== "") {
+    const join = joinAddressProblem(config.joinAddr);
+    if (join !== null) return `invalid -join ${JSON.stringify(config.joinAddr)}: ${join}`;
+  }
+  const id = nodeIdProblem(config.nodeId);
+  if (id !== null) return `invalid -id: ${id}`;
+  return null;
 }
 
 function specOf(name: string): FlagSpec {

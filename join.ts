@@ -2,7 +2,15 @@
 // with backoff while the cluster cannot take it (no leader, another change in flight),
 // and gives up with a clear message after a bounded time.
 
+import { hostProblem, parseHostPort } from "./http/address.ts";
 import type { Logger } from "./raft/host.ts";
+
+/** How long -join keeps trying by default (-join-timeout): a leader election or two. */
+export const joinTimeoutMsDefault = 30_000;
+/** Longest wait for one answer: a member that accepted the connection but never replies. */
+const attemptTimeoutMsMax = 15_000;
+/** Shortest wait for one answer, even for the last attempt at the deadline. */
+const attemptTimeoutMsMin = 1_000;
 
 /** What joinCluster needs. */
 export interface JoinOptions {
@@ -11,8 +19,34 @@ export interface JoinOptions {
   readonly id: string;
   readonly raftAddr: string;
   readonly log: Logger;
-  /** Give up after this long; default 60 s. */
+  /** Give up after this long; default joinTimeoutMsDefault. */
   readonly deadlineMs?: number;
+}
+
+/**
+ * Why `joinAddr` (-join) cannot name a member's HTTP API, or null if it can: "host:port",
+ * ":port" (this host), or an http:// or https:// URL.
+ */
+export function joinAddressProblem(joinAddr: string): string | null {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(joinAddr)) {
+    let url: URL;
+    try {
+      url = new URL(joinAddr);
+    } catch {
+      return `${JSON.stringify(joinAddr)} is not a valid URL`;
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") return `${joinAddr}: only http:// and https:// are supported`;
+    return null;
+  }
+  try {
+    const { host, port } = parseHostPort(joinAddr);
+    const bad = host === "" ? null : hostProblem(host);
+    if (bad !== null) return `address ${joinAddr}: ${bad}`;
+    if (port === 0) return `address ${joinAddr}: port 0 cannot be dialled`;
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
 }
 
 /** The URL of a member's /join for an address in hraftd's forms. */
@@ -24,7 +58,7 @@ export function joinUrl(joinAddr: string): string {
 /** Posts the join until it succeeds; throws (with the last reason) once the deadline passes. */
 export async function joinCluster(opts: JoinOptions): Promise<void> {
   const url = joinUrl(opts.joinAddr);
-  const deadline = performance.now() + (opts.deadlineMs ?? 60_000);
+  const deadline = performance.now() + (opts.deadlineMs ?? joinTimeoutMsDefault);
   let delayMs = 100;
   let lastReason = "";
   for (let attempt = 1; ; attempt++) {
@@ -33,27 +67,35 @@ export async function joinCluster(opts: JoinOptions): Promise<void> {
         method: "POST",
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ id: opts.id, addr: opts.raftAddr }),
-        signal: AbortSignal.timeout(15_000),
+        // Never past the deadline: a member that never answers must not hold the start.
+        signal: AbortSignal.timeout(Math.max(attemptTimeoutMsMin, Math.min(attemptTimeoutMsMax, deadline - performance.now()))),
       });
       const text = await res.text();
       if (res.ok) {
         opts.log.info(`joined the cluster through ${opts.joinAddr}`);
         return;
       }
-      lastReason = `${res.status} ${text.trim()}`;
+      // One line, whatever the member wrote: it ends up in a one-line start error.
+      lastReason = `${res.status} ${text.trim().replace(/\s+/g, " ").slice(0, 500)}`;
       // A request the member refuses for its content will not succeed by retrying.
       if (res.status >= 400 && res.status < 500) {
         throw new Error(`join through ${opts.joinAddr} refused: ${lastReason}`);
       }
     } catch (e) {
       if (e instanceof Error && e.message.startsWith("join through")) throw e;
-      lastReason = e instanceof Error ? e.message : String(e);
+      lastReason = (e instanceof Error ? e.message : String(e)).replace(/\s+/g, " ");
     }
-    if (performance.now() + delayMs > deadline) {
-      throw new Error(`could not join the cluster through ${opts.joinAddr} after ${attempt} attempts: ${lastReason}`);
+    const leftMs = deadline - performance.now();
+    if (leftMs <= 0) {
+      const waited = (opts.deadlineMs ?? joinTimeoutMsDefault) / 1000;
+      throw new Error(
+        `could not join the cluster through ${opts.joinAddr} within ${waited}s (${attempt} attempts; last: ${lastReason}); ` +
+          `check that a member serves HTTP there (-join-timeout sets how long to keep trying)`,
+      );
     }
     if (attempt === 1 || attempt % 5 === 0) opts.log.warn(`join through ${opts.joinAddr} not yet accepted (${lastReason}); retrying`);
-    await new Promise((resolve) => setTimeout(resolve, delayMs));
+    // The last pause ends at the deadline, for one last attempt there.
+    await new Promise((resolve) => setTimeout(resolve, Math.min(delayMs, leftMs)));
     delayMs = Math.min(delayMs * 2, 2000);
   }
 }

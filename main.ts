@@ -29,6 +29,15 @@ function writeAll(fd: number, text: string): void {
   while (offset < bytes.length) offset += writeSync(fd, bytes, offset);
 }
 
+/**
+ * An error the operating system reported while starting (EACCES, ENOSPC, EROFS, ...): about
+ * the machine, not a bug, so one line without a stack, as for StartError.
+ */
+function isSystemError(e: unknown): e is Error {
+  return e instanceof Error && typeof (e as { code?: unknown }).code === "string" &&
+    /^E[A-Z0-9]+$/.test((e as { code: string }).code);
+}
+
 async function main(): Promise<number> {
   const outcome = parseFlags(process.argv.slice(2), versionText());
   if (outcome.kind === "exit") {
@@ -40,8 +49,8 @@ async function main(): Promise<number> {
   try {
     running = await startNode(outcome.config);
   } catch (e) {
-    if (e instanceof StartError || e instanceof StorageDamageError) {
-      writeAll(2, `hraftd: ${e.message}\n`);
+    if (e instanceof StartError || e instanceof StorageDamageError || isSystemError(e)) {
+      writeAll(2, `hraftd: ${e.message.replace(/\s+/g, " ")}\n`);
       return 1;
     }
     throw e;

@@ -18,21 +18,20 @@ import { RaftNode } from "./raft/node.ts";
 import { bootstrapMembership, openStorage, startMeta } from "./raft/storage.ts";
 import { realClock } from "./raft/real_time.ts";
 import { createTicker } from "./raft/ticker.ts";
-import { createTcpTransport, parseHostPort as parseRaftAddr } from "./raft/transport.ts";
+import { createTcpTransport } from "./raft/transport.ts";
 import { type StoreMessage, parseStoreMessage, storeMessageValue } from "./store/forward.ts";
 import { KvStateMachine } from "./store/state_machine.ts";
 import { Store } from "./store/store.ts";
 import { runtimeGcHint, startIdleGc } from "./idle_gc.ts";
 import { joinCluster } from "./join.ts";
 import { MembershipLog } from "./membership_log.ts";
+import { checkBeforeStart, raftListenMessage, StartError } from "./start_checks.ts";
 
 /** Zeros the WAL writes ahead of its records at a time (one extra journal commit per MiB). */
 const walPreallocateBytes = 1024 * 1024;
 
 /** An error the user can act on: printed without a stack, exit status 1. */
-export class StartError extends Error {
-  override readonly name = "StartError";
-}
+export { StartError };
 
 /** A running node, for tests and for shutdown. */
 export interface RunningNode {
@@ -55,12 +54,9 @@ export function stderrLogger(): Logger {
 
 /** Starts a node as configured by the flags; resolves once it serves HTTP (and has joined). */
 export async function startNode(config: Config, log: Logger = stderrLogger()): Promise<RunningNode> {
-  const raddr = parseRaftAddr(config.raftAddr);
-  if (raddr.host === "") {
-    throw new StartError(
-      `cannot advertise Raft address "${config.raftAddr}": it has no host; give one, e.g. -raddr localhost:${raddr.port}`,
-    );
-  }
+  // Addresses, ports and the data directory's path, before anything is created, locked or
+  // stamped with an id: a refused start leaves nothing behind (start_checks.ts).
+  await checkBeforeStart(config);
   // One process per data directory: locked before anything in it is read (raft/dir_lock.ts).
   let dirLock: DirLock;
   try {
@@ -133,7 +129,14 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
       else store?.receive(env.fromAddr, msg);
     },
   });
-  await transport.listen();
+  try {
+    await transport.listen();
+  } catch (e) {
+    // Taken since checkBeforeStart looked: the same one line, and nothing left open.
+    storage.close();
+    dirLock.release();
+    throw new StartError(raftListenMessage(config.raftAddr, (e as Error).cause ?? e));
+  }
 
   const sendTo = (addr: string, msg: StoreMessage): boolean => {
     return transport.send(addr, { kind: "store", fromAddr: config.raftAddr, payload: storeMessageValue(msg) });
@@ -210,7 +213,7 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
   const handler = createFetch(theStore, { bodyBytesMax: config.bodyBytesMax });
   let server;
   try {
-    server = await serve({ hostname: http.hostname, port: http.port, fetch: handler, bodyBytesMax: config.bodyBytesMax * 2 });
+    server = await serve({ hostname: http.hostname, port: http.port, fetch: handler });
   } catch (e) {
     ticker.stop();
     idleGc?.stop();
@@ -235,7 +238,13 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
   };
 
   if (config.joinAddr !== "") {
-    const joining = joinCluster({ joinAddr: config.joinAddr, id: config.nodeId, raftAddr: config.raftAddr, log });
+    const joining = joinCluster({
+      joinAddr: config.joinAddr,
+      id: config.nodeId,
+      raftAddr: config.raftAddr,
+      log,
+      deadlineMs: config.joinTimeoutMs,
+    });
     if (hasState) {
       // A restarted member already has its configuration and runs meanwhile; the join is
       // only a harmless reassertion, and its failure is worth a line, not an exit.

@@ -45,3 +45,53 @@ export function parseHostPort(address: string): HostPort {
 function addressError(address: string, reason: string): Error {
   return new Error(`address ${address}: ${reason}`);
 }
+
+/** Longest host name DNS allows (RFC 1035 §2.3.4), a limit on what we accept. */
+const hostLengthMax = 253;
+
+/**
+ * Why `host` cannot be a host name or IP address, or null if it can: letters, digits, '-',
+ * '_' and '.' for names and IPv4, hex digits, ':' and '.' (and a %zone) for IPv6. Catches
+ * "not an address" and stray spaces before they reach the resolver or the membership.
+ */
+export function hostProblem(host: string): string | null {
+  if (host.length > hostLengthMax) return `host longer than ${hostLengthMax} characters`;
+  if (host.includes(":")) {
+    return /^[0-9A-Fa-f:.]+(%[0-9A-Za-z._-]+)?$/.test(host) ? null : `invalid IPv6 host ${JSON.stringify(host)}`;
+  }
+  return /^[0-9A-Za-z_.-]+$/.test(host) ? null : `invalid host ${JSON.stringify(host)}`;
+}
+
+/**
+ * Why `address` cannot be the Raft address of a member (what -raddr advertises and /join
+ * adds), or null if it can: other nodes dial it, so it needs a host that names this node (not
+ * omitted, not 0.0.0.0 or ::, as hashicorp/raft refuses too) and a port other than 0.
+ */
+export function memberAddressProblem(address: string): string | null {
+  let parsed: HostPort;
+  try {
+    parsed = parseHostPort(address);
+  } catch (e) {
+    return (e as Error).message;
+  }
+  const { host, port } = parsed;
+  if (host === "") return `address ${address} has no host, so other nodes cannot reach it; give one, e.g. localhost${address}`;
+  const bad = hostProblem(host);
+  if (bad !== null) return `address ${address}: ${bad}`;
+  if (host === "0.0.0.0" || /^[0:]+$/.test(host)) {
+    return `address ${address} names no particular host (${host}), so other nodes cannot reach it; give this node's name or IP`;
+  }
+  if (port === 0) return `address ${address}: port 0 cannot be dialled; give the port this node listens on`;
+  return null;
+}
+
+/** Why `address` cannot be a listen address (-haddr, the Raft bind), or null if it can. */
+export function listenAddressProblem(address: string): string | null {
+  try {
+    const { host } = parseHostPort(address);
+    const bad = host === "" ? null : hostProblem(host);
+    return bad === null ? null : `address ${address}: ${bad}`;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}

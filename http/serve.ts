@@ -8,12 +8,15 @@ export interface ServeOptions {
   /** 0 picks a free port; the chosen one is in the returned handle. */
   readonly port: number;
   readonly fetch: (request: Request) => Response | Promise<Response>;
-  /**
-   * Upper bound the runtime itself enforces on request bodies (Bun only), as a second line
-   * behind the app's own 413 check. Default 2 MiB.
-   */
-  readonly bodyBytesMax?: number;
 }
+
+/**
+ * Bun's own request body limit, set beyond reach: past it Bun answers 413 itself, with an
+ * empty body, where every 413 must carry the JSON error. The app is the limit: it refuses a
+ * declared length before reading a byte and stops reading a chunked body at its limit
+ * (http/validate.ts readBody), and Bun reads a body only as the handler asks for it.
+ */
+const runtimeBodyBytesMax = Number.MAX_SAFE_INTEGER;
 
 /** A listening server. */
 export interface ServerHandle {
@@ -56,7 +59,7 @@ function serveBun(bun: typeof Bun, options: ServeOptions): ServerHandle {
     hostname: options.hostname,
     port: options.port,
     fetch: options.fetch,
-    maxRequestBodySize: options.bodyBytesMax ?? 2 * 1024 * 1024,
+    maxRequestBodySize: runtimeBodyBytesMax,
     development: false,
     // Said explicitly: with development off, Bun 1.4.5 otherwise binds with SO_REUSEPORT, so a
     // second node started on the same -haddr would share the port instead of failing.

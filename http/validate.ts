@@ -2,6 +2,7 @@
 // once), body shapes for /key, /join and /remove, the key in the path, and ?level=.
 
 import type { ReadLevel } from "../store/api.ts";
+import { memberAddressProblem } from "./address.ts";
 import { HttpError } from "./errors.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
@@ -89,10 +90,20 @@ export function parseSetBody(body: unknown): Array<readonly [string, string]> {
   for (const key in object) {
     const value = object[key];
     if (key.length === 0) throw new HttpError(400, "empty key");
+    if (key === "." || key === "..") throw new HttpError(400, dotKeyMessage(key));
     if (typeof value !== "string") throw new HttpError(400, `value of key ${JSON.stringify(key)} is not a string`);
     pairs.push([key, value]);
   }
   return pairs;
+}
+
+/**
+ * "." and ".." are dot segments: every client and runtime removes them from a URL path
+ * (RFC 3986 §5.2.4), percent-encoded or not, so /key/.. never reaches the route and such a
+ * key could be written but never read or deleted. Refused on write instead.
+ */
+function dotKeyMessage(key: string): string {
+  return `key ${JSON.stringify(key)} is not allowed: URLs drop "." and ".." path segments, so it could never be read or deleted`;
 }
 
 function requireString(object: Record<string, unknown>, field: string): string {
@@ -103,10 +114,35 @@ function requireString(object: Record<string, unknown>, field: string): string {
   return value;
 }
 
-/** The node of a POST /join body `{"id": …, "addr": …}` (hraftd's shape). */
+/** Longest node id accepted (UTF-16 code units): ids appear in every log line and status. */
+export const nodeIdLengthMax = 128;
+
+/**
+ * Why `id` cannot be a node id, or null if it can: 1 to 128 characters, none of them
+ * whitespace or control characters (an id is a name in logs, /status and commands, where a
+ * space or a newline would be misread). The same rule for -id and for POST /join.
+ */
+export function nodeIdProblem(id: string): string | null {
+  if (id.length === 0) return "node id is empty";
+  if (id.length > nodeIdLengthMax) return `node id longer than ${nodeIdLengthMax} characters`;
+  if (/[\s\p{Cc}]/u.test(id)) return `node id ${JSON.stringify(id)} contains whitespace or a control character`;
+  return null;
+}
+
+/**
+ * The node of a POST /join body `{"id": …, "addr": …}` (hraftd's shape). The id must be a
+ * valid node id and the address one other nodes can dial (host:port, a host, not port 0):
+ * a join that could never work is refused before anything is proposed.
+ */
 export function parseJoinBody(body: unknown): { id: string; addr: string } {
   const object = requireObject(body, "join body");
-  return { id: requireString(object, "id"), addr: requireString(object, "addr") };
+  const id = requireString(object, "id");
+  const addr = requireString(object, "addr");
+  const idProblem = nodeIdProblem(id);
+  if (idProblem !== null) throw new HttpError(400, `invalid "id": ${idProblem}`);
+  const addrProblem = memberAddressProblem(addr);
+  if (addrProblem !== null) throw new HttpError(400, `invalid "addr" (the node's Raft address, host:port): ${addrProblem}`);
+  return { id, addr };
 }
 
 /** The node of a POST /remove body `{"id": …}`. */

@@ -203,7 +203,8 @@ class TcpTransportImpl<T> {
     await new Promise<void>((resolve, reject) => {
       const failed = (err: Error): void => {
         this.#server = null;
-        reject(new Error(`transport: cannot listen on ${listenAddr}: ${describeError(err)}`));
+        // The system error rides along as the cause, so a caller can tell EADDRINUSE apart.
+        reject(new Error(`transport: cannot listen on ${listenAddr}: ${describeError(err)}`, { cause: err }));
       };
       server.once("error", failed);
       server.listen({ host: host === "" ? undefined : host, port }, () => {

@@ -41,6 +41,11 @@ export interface StoreOptions {
   readonly readsPendingMax?: number;
   /** Pause between attempts of a membership change refused because another is in flight. */
   readonly confChangeRetryMs?: number;
+  /**
+   * How long a join waits for the new member to catch up and be promoted before it answers
+   * that the member is still a learner; default half of requestTimeoutMs.
+   */
+  readonly joinCatchUpMs?: number;
 }
 
 
@@ -88,6 +93,8 @@ export class Store implements StoreApi {
   #lastApplied = 0;
   /** Called after every applied entry (join waits for promotion this way). */
   #appliedWatchers = new Set<() => void>();
+  /** Membership entries being waited for, by entryKey: every change waiting on one shares it. */
+  readonly #confWaits = new Map<string, Promise<void>>();
   /** This node was removed from the cluster (from the driver's softState): clients are refused. */
   #removed = false;
 
@@ -368,7 +375,14 @@ export class Store implements StoreApi {
     return done;
   }
 
+  /**
+   * Adds `id` at `addr` as a learner and waits until the core promotes it (caught up). The
+   * whole join fits in half the request timeout, so a follower that forwarded it hears the
+   * real answer before its own timeout would say "outcome unknown".
+   */
   async #joinAsLeader(id: string, addr: string): Promise<void> {
+    const waitMs = this.#o.joinCatchUpMs ?? this.#o.requestTimeoutMs / 2;
+    const deadline = performance.now() + waitMs;
     const same = this.#members().find((m) => m.id === id && m.addr === addr);
     if (same === undefined) {
       // As hraftd does: a member with the same id or the same address is replaced.
@@ -377,25 +391,29 @@ export class Store implements StoreApi {
       }
       await this.#confChange(() => this.#raft.withCore((c) => c.proposeConfChange({ type: "addLearner", id, addr })));
     }
-    await this.#untilVoter(id);
+    await this.#untilVoter(id, addr, deadline, waitMs);
   }
 
-  /** Waits (up to the request timeout) until the core has promoted `id` to voter. */
-  #untilVoter(id: string): Promise<void> {
+  /**
+   * Waits until the core has promoted `id` to voter, or until `deadline`. A learner that has
+   * not caught up by then is left in place (it is promoted by itself once it answers, and a
+   * learner never counts toward quorum), and the join fails saying so and how to undo it: we
+   * cannot tell a wrong address from a node still receiving a large log.
+   */
+  #untilVoter(id: string, addr: string, deadline: number, waitMs: number): Promise<void> {
     const isVoter = (): boolean => this.#members().some((m) => m.id === id && m.suffrage === "voter");
     if (isVoter()) return Promise.resolve();
-    return new Promise((resolve) => {
-      const finish = (): void => {
+    return new Promise((resolve, reject) => {
+      const finish = (error: StoreError | null): void => {
         clearTimeout(timer);
         this.#appliedWatchers.delete(check);
-        resolve();
+        if (error === null) resolve();
+        else reject(error);
       };
       const check = (): void => {
-        if (isVoter()) finish();
+        if (isVoter()) finish(null);
       };
-      // Past the timeout the member is added as a learner and will be promoted once caught
-      // up; the join itself has succeeded, so we answer success either way.
-      const timer = setTimeout(finish, this.#o.requestTimeoutMs);
+      const timer = setTimeout(() => finish(learnerLeftError(id, addr, waitMs)), Math.max(0, deadline - performance.now()));
       this.#appliedWatchers.add(check);
     });
   }
@@ -405,10 +423,30 @@ export class Store implements StoreApi {
     const deadline = performance.now() + this.#o.requestTimeoutMs;
     for (;;) {
       const r = propose();
-      if (r.ok) return this.#awaitEntry(r);
+      if (r.ok) return this.#awaitConfEntry(r);
       if (r.reason !== "confChangeInFlight" || performance.now() > deadline) throw proposeError(r);
       await new Promise((resolve) => setTimeout(resolve, this.#o.confChangeRetryMs ?? 20));
     }
+  }
+
+  /**
+   * Waits until the config entry `r` names is applied. A change already in force comes back
+   * naming the entry that carries the current configuration: one applied already (done at
+   * once), or one another request proposed and waits for (wait with it: an entry has one
+   * waiter in #writes).
+   */
+  #awaitConfEntry(r: ProposeResult & { ok: true }): Promise<void> {
+    if (r.id.index <= this.#lastApplied) return Promise.resolve();
+    const key = entryKey(r.id.index, r.id.term);
+    const shared = this.#confWaits.get(key);
+    if (shared !== undefined) return shared;
+    const done = this.#awaitEntry(r);
+    this.#confWaits.set(key, done);
+    const forget = (): void => {
+      this.#confWaits.delete(key);
+    };
+    done.then(forget, forget);
+    return done;
   }
 
   #forward(op: ForwardedOp): Promise<string | null> {
@@ -478,6 +516,17 @@ export class Store implements StoreApi {
 /** The registry key of a forwarded request: where it went and its id. */
 function forwardKey(addr: string, reqId: string): string {
   return `${addr} ${reqId}`;
+}
+
+/** A join whose learner has not caught up in time: what was left, and how to undo it. */
+function learnerLeftError(id: string, addr: string, waitMs: number): StoreError {
+  return new StoreError(
+    "timeout",
+    `node ${id} (${addr}) was added as a learner but has not caught up within ${waitMs / 1000} s: nothing answers at ` +
+      `${addr}, or it is still receiving the log. It becomes a voter by itself once it catches up (a learner never ` +
+      `counts toward quorum); if the address is wrong or the node is not coming, undo the join with ` +
+      `POST /remove ${JSON.stringify({ id })}`,
+  );
 }
 
 function proposeError(r: ProposeResult & { ok: false }): StoreError {

@@ -64,10 +64,29 @@ const cases: readonly Case[] = [
   { name: "a join with a number id", method: "POST", path: "/join", body: '{"id":7,"addr":"localhost:1"}', status: 400 },
   { name: "a join with malformed JSON", method: "POST", path: "/join", body: '{"id":"ghost",', status: 400 },
   { name: "a remove without id", method: "POST", path: "/remove", body: "{}", status: 400 },
+  // Issue 12, item 13: past Bun's own limit (twice -body-limit) the runtime used to answer 413
+  // with an empty body.
+  { name: "a 5 MB body", method: "POST", path: "/key", body: `{"huge":"${"x".repeat(5 * 1024 * 1024)}"}`, status: 413 },
+  { name: "a 5 MB join body", method: "POST", path: "/join", body: `{"id":"${"x".repeat(5 * 1024 * 1024)}"}`, status: 413 },
+  // Issue 12, item 13: "." and ".." are dot segments, removed from every URL before routing,
+  // so such a key could be written but never read or deleted.
+  { name: "the key \".\"", method: "POST", path: "/key", body: '{".":"x"}', status: 400 },
+  { name: "the key \"..\"", method: "POST", path: "/key", body: '{"..":"x"}', status: 400 },
+  { name: "a good key and the key \"..\"", method: "POST", path: "/key", body: '{"goodC":"y","..":"x"}', status: 400 },
+  // Issue 12, item 11: a join that could never work is refused before anything is proposed
+  // (it used to hang 10 s and leave a learner behind).
+  { name: "a join address without a host", method: "POST", path: "/join", body: '{"id":"ghost","addr":":12098"}', status: 400 },
+  { name: "a join address that is not one", method: "POST", path: "/join", body: '{"id":"ghost","addr":"not an address"}', status: 400 },
+  { name: "a join address without a port", method: "POST", path: "/join", body: '{"id":"ghost","addr":"localhost"}', status: 400 },
+  { name: "a join address with port 0", method: "POST", path: "/join", body: '{"id":"ghost","addr":"localhost:0"}', status: 400 },
+  { name: "a join address with port 99999", method: "POST", path: "/join", body: '{"id":"ghost","addr":"localhost:99999"}', status: 400 },
+  { name: "a join address on every interface", method: "POST", path: "/join", body: '{"id":"ghost","addr":"0.0.0.0:12098"}', status: 400 },
+  { name: "a join id with a space", method: "POST", path: "/join", body: '{"id":"gho st","addr":"localhost:12098"}', status: 400 },
+  { name: "a join id with a newline", method: "POST", path: "/join", body: '{"id":"ghost\\n","addr":"localhost:12098"}', status: 400 },
 ];
 
 /** Keys that appear in rejected bodies: none may exist afterwards. */
-const namedKeys = ["user1", "num", "nul", "obj", "goodA", "badA", "goodB", "huge", "k", "putA"];
+const namedKeys = ["user1", "num", "nul", "obj", "goodA", "badA", "goodB", "goodC", "huge", "k", "putA"];
 
 for (const c of cases) {
   test(`${c.name}: ${c.method} ${c.path} -> ${c.status} with a JSON error`, async () => {
@@ -99,6 +118,16 @@ test("an oversized body sent without Content-Length (chunked) is refused too", a
   const res = await fetch(node.url("/key"), init);
   expect(res.status).toBe(413);
   expect(JSON.parse(await res.text())).toHaveProperty("error");
+});
+
+test('a key with "/" is written in the body and read and deleted as %2F in the path (README)', async () => {
+  expect((await node.set({ "users/1": "batman" })).status).toBe(200);
+  const r = await request("GET", node.url("/key/users%2F1"));
+  expect(r.status).toBe(200);
+  expect(jsonOf(r)).toEqual({ "users/1": "batman" });
+  expect((await request("DELETE", node.url("/key/users%2F1"))).status).toBe(200);
+  expect((await request("GET", node.url("/key/users%2F1"))).status).toBe(404);
+  before = await node.status();
 });
 
 test("nothing was written: same last index, same members, no key from a rejected body", async () => {

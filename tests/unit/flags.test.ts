@@ -45,6 +45,7 @@ describe("defaults", () => {
       httpAddr: "localhost:11000",
       raftAddr: "localhost:12000",
       joinAddr: "",
+      joinTimeoutMs: 30_000,
       nodeId: "localhost:12000",
       inmem: false,
       dataDir: "/data",
@@ -249,7 +250,7 @@ describe("usage text", () => {
     const names = lines.filter((l) => l.startsWith("  -")).map((l) => l.slice(3).split(" ")[0]);
     expect(names).toEqual(flagSpecs.map((s) => s.name).sort());
     expect(names).toContain("haddr");
-    expect(names.length).toBe(12);
+    expect(names.length).toBe(13);
     expect(usage.endsWith("\n")).toBe(true);
   });
 
@@ -270,5 +271,65 @@ describe("usage text", () => {
     expect(block("snapshot-threshold")).toMatch(/^ {2}-snapshot-threshold int\n {4}\t.+ \(default 8192\)$/);
     expect(block("snapshot-trailing")).toMatch(/\(default 10240\)$/);
     expect(block("body-limit")).toMatch(/\(default 1048576\)$/);
+  });
+});
+
+// Issue 12, item 10: a mistyped address or id is one clear line and exit 1, decided here,
+// before main creates or stamps the data directory (no usage: the flag itself parsed fine).
+describe("addresses and ids are checked before the node starts", () => {
+  function expectOneLine(args: string[], ...parts: string[]): void {
+    const out = exit(...args, "/d");
+    expect(out.code).toBe(1);
+    expect(out.stdout).toBe("");
+    expect(out.stderr.endsWith("\n")).toBe(true);
+    expect(out.stderr.trimEnd().split("\n")).toHaveLength(1);
+    for (const part of parts) expect(out.stderr).toContain(part);
+  }
+
+  test("-haddr: a port out of range, a port that is not a number, no port", () => {
+    expectOneLine(["-haddr", "localhost:99999"], "-haddr", "localhost:99999");
+    expectOneLine(["-haddr", ":abc"], "-haddr", ":abc");
+    expectOneLine(["-haddr", "localhost"], "-haddr", "missing port");
+  });
+
+  test("-raddr: no port, no host, an unspecified host, port 0, a port out of range", () => {
+    expectOneLine(["-raddr", "localhost"], "-raddr", "missing port");
+    expectOneLine(["-raddr", ":12000"], "-raddr", "no host");
+    expectOneLine(["-raddr", "0.0.0.0:12000"], "-raddr", "0.0.0.0");
+    expectOneLine(["-raddr", "[::]:12000"], "-raddr");
+    expectOneLine(["-raddr", "localhost:0"], "-raddr", "port 0");
+    expectOneLine(["-raddr", "localhost:70000"], "-raddr", "70000");
+    expectOneLine(["-raddr", "bad host:12000"], "-raddr", "bad host");
+  });
+
+  test("-join: not an address, no port, a port out of range", () => {
+    expectOneLine(["-join", "not an address"], "-join", "not an address");
+    expectOneLine(["-join", "localhost"], "-join", "missing port");
+    expectOneLine(["-join", "localhost:99999"], "-join", "99999");
+    expectOneLine(["-join", "ftp://x:1"], "-join", "ftp://x:1");
+  });
+
+  test("-id: whitespace, control characters, too long", () => {
+    expectOneLine(["-id", "node 1"], "-id");
+    expectOneLine(["-id", "node\u0007"], "-id");
+    expectOneLine(["-id", "x".repeat(300)], "-id");
+  });
+
+  test("hraftd's forms are all accepted", () => {
+    expect(run("-haddr", ":11000", "/d").httpAddr).toBe(":11000");
+    expect(run("-haddr", "0.0.0.0:0", "/d").httpAddr).toBe("0.0.0.0:0");
+    expect(run("-raddr", "[::1]:12000", "/d").raftAddr).toBe("[::1]:12000");
+    expect(run("-raddr", "node-1.example.com:12000", "/d").raftAddr).toBe("node-1.example.com:12000");
+    expect(run("-join", ":11000", "/d").joinAddr).toBe(":11000");
+    expect(run("-join", "localhost:11000", "/d").joinAddr).toBe("localhost:11000");
+    expect(run("-join", "http://10.0.0.1:11000", "/d").joinAddr).toBe("http://10.0.0.1:11000");
+    expect(run("-id", "node0", "/d").nodeId).toBe("node0");
+  });
+});
+
+describe("-join-timeout", () => {
+  test("defaults to 30s and takes a Go duration", () => {
+    expect(run("/d").joinTimeoutMs).toBe(30_000);
+    expect(run("-join-timeout", "2m", "/d").joinTimeoutMs).toBe(120_000);
   });
 });

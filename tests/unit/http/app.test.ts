@@ -110,6 +110,9 @@ describe("POST /key", () => {
     ["a null value", '{"a":null}', /not a string/],
     ["an object value", '{"a":{"b":"c"}}', /not a string/],
     ["an empty key", '{"":"v","a":"1"}', /empty key/],
+    // Issue 12, item 13: URLs drop dot segments, so these could never be read or deleted.
+    ["the key \".\"", '{".":"v"}', /could never be read/],
+    ["the key \"..\" next to a good one", '{"a":"1","..":"v"}', /could never be read/],
   ];
   for (const [name, body, pattern] of bad) {
     test(`400 for ${name}, nothing written`, async () => {
@@ -234,6 +237,34 @@ describe("POST /join and POST /remove", () => {
       expect(store.calls).toEqual([]);
     });
   }
+
+  // Issue 12, item 11: a join that could never work is refused before the store sees it.
+  const unworkableJoins: ReadonlyArray<readonly [string, RegExp]> = [
+    ['{"id":"node1","addr":":12001"}', /no host/],
+    ['{"id":"node1","addr":"not an address"}', /missing port/],
+    ['{"id":"node1","addr":"localhost"}', /missing port/],
+    ['{"id":"node1","addr":"localhost:0"}', /port 0/],
+    ['{"id":"node1","addr":"localhost:65536"}', /invalid port/],
+    ['{"id":"node1","addr":"0.0.0.0:12001"}', /0\.0\.0\.0/],
+    ['{"id":"node1","addr":"[::]:12001"}', /no particular host/],
+    ['{"id":"node1","addr":"bad host:12001"}', /invalid host/],
+    ['{"id":"node 1","addr":"localhost:12001"}', /"id".*whitespace/],
+    ['{"id":"node1\\u0000","addr":"localhost:12001"}', /"id".*control/],
+    [JSON.stringify({ id: "n".repeat(129), addr: "localhost:12001" }), /"id".*longer/],
+  ];
+  for (const [body, pattern] of unworkableJoins) {
+    test(`join ${body.slice(0, 60)} is a 400 naming the problem, and nothing is joined`, async () => {
+      await expectError(post("/join", body), 400, pattern);
+      expect(store.calls).toEqual([]);
+    });
+  }
+
+  test("join takes every form of a dialable address", async () => {
+    for (const addr of ["localhost:12001", "10.0.0.2:12001", "[::1]:12001", "[fe80::1%eth0]:12001", "node-2.example.com:1"]) {
+      expect((await post("/join", JSON.stringify({ id: "node2", addr }))).status).toBe(200);
+    }
+    expect(store.calls).toHaveLength(5);
+  });
 
   test("remove passes the id; without one it is a 400", async () => {
     expect((await post("/remove", '{"id":"node2"}')).status).toBe(200);

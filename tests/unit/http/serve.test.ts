@@ -5,6 +5,7 @@
 import { describe, expect, test } from "bun:test";
 import { parseHostPort } from "../../../http/address.ts";
 import { createApp } from "../../../http/app.ts";
+import { createFetch } from "../../../http/fast_fetch.ts";
 import { serve } from "../../../http/serve.ts";
 import type { StoreApi } from "../../../store/api.ts";
 
@@ -59,4 +60,37 @@ describe("serve", () => {
     }
     await expect(fetch(`http://127.0.0.1:${server.port}/status`)).rejects.toThrow();
   });
+});
+
+// Issue 12, item 13: a body past the runtime's own limit (Bun's maxRequestBodySize) was
+// answered by Bun itself: 413 with an empty body. Every 413 must carry the JSON error.
+describe("every 413 carries the JSON error", () => {
+  const store = { set: async () => {}, join: async () => {} } as unknown as StoreApi;
+  const fiveMb = 5 * 1024 * 1024;
+  const cases: ReadonlyArray<readonly [string, string]> = [["/key", "the fast path"], ["/join", "the Hono app"]];
+  for (const [path, via] of cases) {
+    test(`a 5 MB body to ${path} (${via}), with a length and chunked`, async () => {
+      const server = await serve({ hostname: "127.0.0.1", port: 0, fetch: createFetch(store, { bodyBytesMax: 1024 }) });
+      try {
+        const url = `http://127.0.0.1:${server.port}${path}`;
+        const body = new Uint8Array(fiveMb).fill(0x20);
+        const withLength = await fetch(url, { method: "POST", body });
+        expect(withLength.status).toBe(413);
+        expect(withLength.headers.get("content-type")).toContain("application/json");
+        expect(await withLength.json()).toEqual({ error: "request body exceeds 1024 bytes" });
+        const stream = new ReadableStream<Uint8Array>({
+          start(controller) {
+            for (let off = 0; off < body.length; off += 65_536) controller.enqueue(body.subarray(off, off + 65_536));
+            controller.close();
+          },
+        });
+        const init: RequestInit & { duplex: "half" } = { method: "POST", body: stream, duplex: "half" };
+        const chunked = await fetch(url, init);
+        expect(chunked.status).toBe(413);
+        expect(await chunked.json()).toEqual({ error: "request body exceeds 1024 bytes" });
+      } finally {
+        await server.close();
+      }
+    });
+  }
 });
