@@ -160,6 +160,7 @@ export function openStorage(opts: OpenStorageOptions): Recovered {
   const walOptions = {
     ...(opts.segmentBytesMax === undefined ? {} : { segmentBytesMax: opts.segmentBytesMax }),
     ...(opts.walPreallocateBytes === undefined ? {} : { preallocateBytes: opts.walPreallocateBytes }),
+    ...(opts.logger === undefined ? {} : { logger: opts.logger }), // what recovery cut, and why
   };
   const { wal, entries } = Wal.open(opts.logDisk, paths.wal, walOptions);
   const snapshot = snapshots.latest();

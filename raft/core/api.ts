@@ -32,6 +32,11 @@ export interface RaftConfig {
   /** PreVote (thesis §9.6) and CheckQuorum (§6.2): on by default. */
   readonly preVote?: boolean;
   readonly checkQuorum?: boolean;
+  /**
+   * A voter restarted with state grants no (pre)vote for its first election timeout (on by
+   * default): leader leases count on it (raft/lease.ts), so without it no lease is granted.
+   */
+  readonly quietAfterRestart?: boolean;
   /** Pipelined AppendEntries in flight per follower before it is paused. */
   readonly inflightMessagesMax?: number;
   /** Upper bound on entry bytes in one AppendEntries. */

@@ -11,6 +11,7 @@ export interface ResolvedConfig {
   readonly rng: Rng;
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
+  readonly quietAfterRestart: boolean;
   readonly inflightMessagesMax: number;
   readonly appendBytesMax: number;
   readonly snapshotChunkBytes: number;
@@ -44,6 +45,7 @@ export function resolveConfig(config: RaftConfig): ResolvedConfig {
     rng: config.rng,
     preVote: config.preVote ?? true,
     checkQuorum: config.checkQuorum ?? true,
+    quietAfterRestart: config.quietAfterRestart ?? true,
     inflightMessagesMax: positiveInt("inflightMessagesMax", config.inflightMessagesMax ?? 256),
     appendBytesMax: positiveInt("appendBytesMax", config.appendBytesMax ?? 1024 * 1024),
     snapshotChunkBytes: positiveInt("snapshotChunkBytes", config.snapshotChunkBytes ?? 512 * 1024),

@@ -4,7 +4,7 @@
 import type { ConfChange, InitialState, ProposeResult, RaftConfig, RaftCore, RaftStatus } from "./api.ts";
 import { assert, unreachable } from "./assert.ts";
 import { resolveConfig, type ResolvedConfig } from "./config.ts";
-import { campaign, handleRequestVote, handleVoteReply, inLease, tickElection, tickLeader } from "./election.ts";
+import { campaign, handleRequestVote, handleVoteReply, inLease, tickElection, tickLeader, tickStart } from "./election.ts";
 import { RaftLog } from "./log.ts";
 import { ConfigHistory, EMPTY_MEMBERSHIP } from "./membership_state.ts";
 import { noticeOutsider, proposeConfChange, syncProgress } from "./membership.ts";
@@ -43,6 +43,8 @@ export class Raft implements RaftCore {
 
   electionElapsed = 0;
   heartbeatElapsed = 0;
+  /** Ticks left of the quiet period after start in which no (pre)vote is granted (inLease). */
+  startTicksLeft: number;
   randomizedElectionTimeout = 0;
   /** Votes received in the current (pre)election, voters only count. */
   readonly votes = new Map<NodeId, boolean>();
@@ -84,6 +86,9 @@ export class Raft implements RaftCore {
 
   constructor(cfg: ResolvedConfig, initial: InitialState) {
     this.cfg = cfg;
+    // Only a node that may have acknowledged some leader before (it has a term) waits: a
+    // brand-new one has never heard from a leader, so no lease counts on it.
+    this.startTicksLeft = cfg.quietAfterRestart && initial.hardState.currentTerm > 0 ? cfg.electionTicks : 0;
     this.id = cfg.id;
     this.term = initial.hardState.currentTerm;
     this.votedFor = initial.hardState.votedFor;
@@ -227,6 +232,7 @@ export class Raft implements RaftCore {
   // ---- RaftCore ----
 
   tick(): void {
+    tickStart(this);
     if (this.role === "leader") {
       this.reads.nextRound();
       tickLeader(this);

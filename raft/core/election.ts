@@ -13,9 +13,19 @@ const ELAPSED_CAP_TICKS = 1 << 30;
 /**
  * True while this node has heard from a live leader within the minimum election timeout:
  * it then ignores (pre)votes, so a partitioned or removed server cannot depose the leader.
+ * Also true for the first election timeout after the process started: a restarted node has
+ * forgotten when it last heard from the leader, and may have acknowledged a heartbeat just
+ * before it went down; the leader's lease (raft/lease.ts) counts on that acknowledgement
+ * keeping this node from electing anyone else for an election timeout.
  */
 export function inLease(r: Raft): boolean {
-  return r.cfg.checkQuorum && r.leader !== null && r.electionElapsed < r.cfg.electionTicks;
+  if (!r.cfg.checkQuorum) return false;
+  return r.startTicksLeft > 0 || (r.leader !== null && r.electionElapsed < r.cfg.electionTicks);
+}
+
+/** Counts down the quiet period after a start (see inLease); every role, every tick. */
+export function tickStart(r: Raft): void {
+  if (r.startTicksLeft > 0) r.startTicksLeft--;
 }
 
 /** Follower/candidate tick: campaign once the randomized election timeout passes (§5.2). */

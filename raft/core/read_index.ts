@@ -88,7 +88,7 @@ export class ReadQueue {
    * configuration it would have to append itself.
    */
   quorumRound(r: Raft): number {
-    if (r.role !== "leader" || !r.cfg.checkQuorum || this.isLeaseForfeited) return 0;
+    if (r.role !== "leader" || !r.cfg.checkQuorum || !r.cfg.quietAfterRestart || this.isLeaseForfeited) return 0;
     const isVoter = r.config.isVoter(r.id);
     const q = quorumSize(r.config.voters.length);
     if (isVoter && q === 1) return Number.POSITIVE_INFINITY;

@@ -22,7 +22,7 @@ export interface ClusterOptions {
   readonly snapshotEvery?: number;
   readonly trailingEntries?: number;
   readonly diskLatencyMaxMs?: number;
-  readonly core?: Partial<Pick<RaftConfig, "inflightMessagesMax" | "appendBytesMax" | "snapshotChunkBytes" | "uncommittedBytesMax" | "pendingReadsMax" | "preVote" | "checkQuorum">>;
+  readonly core?: Partial<Pick<RaftConfig, "inflightMessagesMax" | "appendBytesMax" | "snapshotChunkBytes" | "uncommittedBytesMax" | "pendingReadsMax" | "preVote" | "checkQuorum" | "quietAfterRestart">>;
 }
 
 /** Listeners the workload attaches to learn about applies and reads. */
