@@ -34,8 +34,8 @@ function writeAll(fd: number, text: string): void {
  * the machine, not a bug, so one line without a stack, as for StartError.
  */
 function isSystemError(e: unknown): e is Error {
-  return e instanceof Error && typeof (e as { code?: unknown }).code === "string" &&
-    /^E[A-Z0-9]+$/.test((e as { code: string }).code);
+  const code: unknown = e instanceof Error ? (e as { code?: unknown }).code : undefined;
+  return typeof code === "string" && /^E[A-Z0-9]+$/.test(code);
 }
 
 async function main(): Promise<number> {
@@ -49,7 +49,9 @@ async function main(): Promise<number> {
   try {
     running = await startNode(outcome.config);
   } catch (e) {
-    if (e instanceof StartError || e instanceof StorageDamageError || isSystemError(e)) {
+    // By name as well: a StartError class of another module (open_node.ts) is one too.
+    const isStartError = e instanceof StartError || (e instanceof Error && e.name === "StartError");
+    if (isStartError || e instanceof StorageDamageError || isSystemError(e)) {
       writeAll(2, `hraftd: ${e.message.replace(/\s+/g, " ")}\n`);
       return 1;
     }

@@ -5,7 +5,7 @@
 import type { RaftNode } from "../raft/node.ts";
 import type { ReadState, SoftState } from "../raft/core/ready.ts";
 import type { Entry, Member, NodeId } from "../raft/core/types.ts";
-import type { ProposeResult } from "../raft/core/api.ts";
+import type { ConfChange, ProposeResult } from "../raft/core/api.ts";
 import type { ReadLevel, StatusReport, StoreApi } from "./api.ts";
 import { type KeyValue, encodeCommand } from "./commands.ts";
 import { StoreError } from "./errors.ts";
@@ -383,13 +383,25 @@ export class Store implements StoreApi {
   async #joinAsLeader(id: string, addr: string): Promise<void> {
     const waitMs = this.#o.joinCatchUpMs ?? this.#o.requestTimeoutMs / 2;
     const deadline = performance.now() + waitMs;
-    const same = this.#members().find((m) => m.id === id && m.addr === addr);
-    if (same === undefined) {
-      // As hraftd does: a member with the same id or the same address is replaced.
-      for (const old of this.#members().filter((m) => m.id === id || m.addr === addr)) {
-        await this.#confChange(() => this.#raft.withCore((c) => c.proposeConfChange({ type: "remove", id: old.id })));
+    // As hraftd does: a member with the same id or the same address is replaced. Each step is
+    // chosen when it is proposed, from the membership then in force, so a join racing another
+    // (the same one, or a retry) never undoes the other's steps: it finds them done.
+    const nextStep = (): ConfChange | null => {
+      const members = this.#members();
+      if (members.some((m) => m.id === id && m.addr === addr)) return null;
+      const old = members.find((m) => m.id === id || m.addr === addr);
+      return old === undefined ? { type: "addLearner", id, addr } : { type: "remove", id: old.id };
+    };
+    // At most: remove the old holder of the id, of the address, then add. More means another
+    // join for this id or address keeps changing it: the last one wins, this one says so.
+    for (let steps = 0; nextStep() !== null; steps++) {
+      if (steps === 3) {
+        throw new StoreError("unavailable", `another join is changing member ${id} or address ${addr} at the same time; retry`);
       }
-      await this.#confChange(() => this.#raft.withCore((c) => c.proposeConfChange({ type: "addLearner", id, addr })));
+      await this.#confChange(() => {
+        const change = nextStep();
+        return change === null ? null : this.#raft.withCore((c) => c.proposeConfChange(change));
+      });
     }
     await this.#untilVoter(id, addr, deadline, waitMs);
   }
@@ -418,11 +430,15 @@ export class Store implements StoreApi {
     });
   }
 
-  /** Proposes a membership change, retrying while another one is in flight. */
-  async #confChange(propose: () => ProposeResult): Promise<void> {
+  /**
+   * Proposes a membership change, retrying while another one is in flight; `propose` is asked
+   * again at each attempt and returns null when nothing is left to change.
+   */
+  async #confChange(propose: () => ProposeResult | null): Promise<void> {
     const deadline = performance.now() + this.#o.requestTimeoutMs;
     for (;;) {
       const r = propose();
+      if (r === null) return;
       if (r.ok) return this.#awaitConfEntry(r);
       if (r.reason !== "confChangeInFlight" || performance.now() > deadline) throw proposeError(r);
       await new Promise((resolve) => setTimeout(resolve, this.#o.confChangeRetryMs ?? 20));

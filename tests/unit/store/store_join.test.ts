@@ -22,14 +22,14 @@ import { freePort } from "../../support/cluster.ts";
 const quiet: Logger = { info: () => {}, warn: () => {}, error: () => {} };
 let root: string;
 const running: RunningNode[] = [];
-let stubMember: ReturnType<typeof Bun.serve> | null = null;
+const stubMembers: ReturnType<typeof Bun.serve>[] = [];
 
 beforeAll(() => {
   root = mkdtempSync(join(tmpdir(), "hraftd-join-"));
 });
 afterAll(async () => {
   for (const node of running) await node.stop();
-  stubMember?.stop(true);
+  for (const stub of stubMembers) stub.stop(true);
   rmSync(root, { recursive: true, force: true });
 });
 
@@ -56,7 +56,7 @@ async function leader(id: string): Promise<RunningNode> {
 async function joiningNode(id: string): Promise<string> {
   let arrived: () => void = () => {};
   const held = new Promise<void>((resolve) => (arrived = resolve));
-  stubMember = Bun.serve({
+  const stubMember = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
     fetch: () => {
@@ -64,6 +64,7 @@ async function joiningNode(id: string): Promise<string> {
       return new Promise<Response>(() => {});
     },
   });
+  stubMembers.push(stubMember);
   const cfg = await config(id, ["-join", `127.0.0.1:${stubMember.port}`, "-join-timeout", "1m"]);
   void startNode(cfg, quiet).catch(() => {});
   await held;
@@ -74,22 +75,34 @@ function voters(node: RunningNode): string[] {
   return node.store.status().members.filter((m) => m.suffrage === "voter").map((m) => m.id).sort();
 }
 
-test("two identical joins while another change is in flight: both answer once the node is a voter", async () => {
-  const n1 = await leader("n1");
-  const n2Addr = await joiningNode("n2");
-  // A join with a wrong address puts a change in flight; the corrected join, sent twice at
-  // once, must replace it: the first to retry proposes each step, the second finds each step
-  // already proposed (or already applied) and must wait for that same entry, not fail.
-  const wrong = n1.store.join("n2", `localhost:${await freePort()}`).catch(() => {});
-  const started = performance.now();
-  const results = await Promise.allSettled([n1.store.join("n2", n2Addr), n1.store.join("n2", n2Addr)]);
-  const tookMs = performance.now() - started;
-  expect(results.map((r) => (r.status === "fulfilled" ? "ok" : String(r.reason)))).toEqual(["ok", "ok"]);
-  expect(tookMs).toBeLessThan(3_000);
-  expect(voters(n1)).toEqual(["n1", "n2"]);
-  expect(n1.store.status().members.find((m) => m.id === "n2")?.addr).toBe(n2Addr);
-  await wrong;
-}, 15_000);
+// Sent in the same turn, the second finds each step proposed by the first and not yet applied;
+// sent 10 ms apart, it finds a step already applied (the first proposed it, the second waited).
+for (const [n, staggerMs] of [[2, 0], [3, 10]] as const) {
+  test(`two identical joins ${staggerMs} ms apart while another change is in flight: both answer once the node is a voter`, async () => {
+    const n1 = running[0] ?? (await leader("n1"));
+    const id = `n${n}`;
+    const addr = await joiningNode(id);
+    // A join with a wrong address puts a change in flight; the corrected join, sent twice,
+    // must replace it (remove, then add): the second must wait for the first's entries or
+    // see them applied, never fail or wait for an entry that will not come.
+    const wrongAddr = `localhost:${await freePort()}`;
+    const before = n1.store.status().lastIndex;
+    const wrong = n1.store.join(id, wrongAddr).catch(() => {});
+    const started = performance.now();
+    const first = n1.store.join(id, addr);
+    if (staggerMs > 0) await Bun.sleep(staggerMs);
+    const results = await Promise.allSettled([first, n1.store.join(id, addr)]);
+    const tookMs = performance.now() - started;
+    expect(results.map((r) => (r.status === "fulfilled" ? "ok" : String(r.reason)))).toEqual(["ok", "ok"]);
+    expect(tookMs).toBeLessThan(3_000);
+    expect(voters(n1)).toContain(id);
+    expect(n1.store.status().members.find((m) => m.id === id)?.addr).toBe(addr);
+    // Four membership entries and no more: add at the wrong address, remove it, add at the
+    // right one, promote. A join that undid the other's steps would add more.
+    expect(n1.store.status().lastIndex - before).toBe(4);
+    await wrong;
+  }, 15_000);
+}
 
 test("a join of an address where nothing listens answers in time, naming the learner and how to remove it", async () => {
   const n1 = running[0]!;
@@ -108,5 +121,5 @@ test("a join of an address where nothing listens answers in time, naming the lea
   // What it says it left is what is there, and the undo it names works.
   expect(n1.store.status().members.find((m) => m.id === "ghost")?.suffrage).toBe("learner");
   await n1.store.remove("ghost");
-  expect(n1.store.status().members.map((m) => m.id).sort()).toEqual(["n1", "n2"]);
+  expect(n1.store.status().members.map((m) => m.id).sort()).toEqual(["n1", "n2", "n3"]);
 }, 20_000);
