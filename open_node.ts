@@ -6,19 +6,18 @@
 
 import { createFetch, type FetchHandler } from "./http/fast_fetch.ts";
 import { createRaft, createRng } from "./raft/core/mod.ts";
-import type { Entry, Member, Membership, SoftState } from "./raft/core/mod.ts";
+import type { Entry, Member, SoftState } from "./raft/core/mod.ts";
 import type { Envelope } from "./raft/envelope.ts";
 import type { Clock, Disk, Logger, Scheduler, Ticker, Timers, Transport } from "./raft/host.ts";
 import { RaftNode } from "./raft/node.ts";
-import { openStorage, startMeta, type NodeStorage } from "./raft/storage.ts";
+import { bootstrapMembership, openStorage, startMeta, type NodeStorage } from "./raft/storage.ts";
+import { MembershipLog } from "./membership_log.ts";
+import { StartError } from "./start_checks.ts";
 import { parseStoreMessage, type StoreMessage, storeMessageValue } from "./store/forward.ts";
 import { KvStateMachine } from "./store/state_machine.ts";
 import { Store } from "./store/store.ts";
 
-/** An error the user can act on: printed without a stack, exit status 1. */
-export class StartError extends Error {
-  override readonly name = "StartError";
-}
+export { StartError };
 
 /** Everything outside the process's own memory that a node touches. */
 export interface NodeSeams {
@@ -89,6 +88,7 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
     snapshotDisk: seams.snapshotDisk,
     dataDir: settings.dataDir,
     walPreallocateBytes: settings.walPreallocateBytes,
+    logger: log,
   });
   const { storage, initial, hasState } = recovered;
   if (recovered.nodeId !== null && recovered.nodeId !== settings.nodeId) {
@@ -99,9 +99,11 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
   }
   if (recovered.nodeId === null) storage.saveNodeId(settings.nodeId);
 
-  const bootstrap: Membership | null = !hasState && !settings.isJoining
-    ? { members: settings.bootstrapMembers ?? [{ id: settings.nodeId, addr: settings.raftAddr, suffrage: "voter" }] }
-    : null;
+  const bootstrap = bootstrapMembership(
+    hasState,
+    settings.isJoining,
+    settings.bootstrapMembers ?? [{ id: settings.nodeId, addr: settings.raftAddr, suffrage: "voter" }],
+  );
   const seed = seams.random();
   const incarnation = incarnationOf(seams.random);
   const sm = new KvStateMachine();
@@ -150,6 +152,9 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
   store = theStore;
 
   let lastSoft: SoftState | null = null;
+  // The membership once as recovered, then only changes (not every replayed config entry).
+  const membershipLog = new MembershipLog(log, settings.nodeId);
+  membershipLog.recovered(core.status().members);
   const theNode = new RaftNode({
     core,
     storage,
@@ -167,9 +172,7 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
     events: {
       applied: (entry) => {
         seams.observer?.applied(entry);
-        if (entry.membership !== undefined) {
-          log.info(`membership now ${entry.membership.members.map((m) => `${m.id}@${m.addr}(${m.suffrage})`).join(", ")}`);
-        }
+        if (entry.membership !== undefined) membershipLog.applied(entry.membership, core.status().members);
         theStore.applied(entry);
       },
       readState: (r) => theStore.readState(r),
@@ -179,6 +182,7 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
           log.info(`${s.role} in term ${s.term}; leader ${s.leader ?? "unknown"}`);
         }
         lastSoft = s;
+        membershipLog.softState(s);
         theStore.softState(s);
       },
       restored: (meta) => theStore.restored(meta.lastIncludedIndex),

@@ -21,3 +21,8 @@ export const realScheduler: Scheduler = {
     setImmediate(fn);
   },
 };
+
+/** Wall-clock time as ISO 8601 UTC, for log lines only (never for timeouts). */
+export function wallClockIso(): string {
+  return new Date().toISOString();
+}

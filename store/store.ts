@@ -82,6 +82,8 @@ export class Store implements StoreApi {
   #waitingReads: WaitingRead[] = [];
   /** Requests forwarded to the leader, by forwardKey(address sent to, request id). */
   readonly #forwarded: PendingRegistry<string, string | null>;
+  /** Forwarded requests served here, by sender and id: null while in progress, then the reply. */
+  readonly #served = new Map<string, ForwardReply | null>();
   #nextReqId = 1;
   /** The leader forwarded requests currently go to. */
   #forwardLeader: string | null = null;
@@ -489,8 +491,22 @@ export class Store implements StoreApi {
     else this.#forwarded.reject(key, new StoreError(reply.error.code, reply.error.message));
   }
 
-  /** Serves a request forwarded by another node; never forwards it again. */
+  /**
+   * Serves a request forwarded by another node; never forwards it again. A copy of a request
+   * already seen (a network that duplicates frames) is not carried out twice: it gets the
+   * first one's reply, or nothing while that is still being worked on. Without this, a
+   * duplicate arriving after leadership moved would be answered "not the leader", a definite
+   * failure, for a write the first copy had applied.
+   */
   async #serveForward(fromAddr: string, req: ForwardRequest): Promise<void> {
+    const key = forwardKey(fromAddr, req.reqId);
+    if (this.#served.has(key)) {
+      const earlier = this.#served.get(key);
+      if (earlier !== null && earlier !== undefined) this.#o.sendTo(fromAddr, earlier);
+      return;
+    }
+    this.#served.set(key, null);
+    if (this.#served.size > servedRemembered) this.#served.delete(this.#served.keys().next().value!);
     let reply: ForwardReply;
     try {
       if (!this.#isLeader()) throw new StoreError("noLeader", "the node forwarded to is no longer the leader; retry");
@@ -515,6 +531,7 @@ export class Store implements StoreApi {
     } catch (e) {
       reply = errorReply(req.reqId, e);
     }
+    if (this.#served.has(key)) this.#served.set(key, reply);
     this.#o.sendTo(fromAddr, reply);
   }
 
@@ -528,6 +545,9 @@ export class Store implements StoreApi {
     this.#writeTerms.clear();
   }
 }
+
+/** Forwarded requests remembered for duplicate detection (a few seconds' worth at full load). */
+const servedRemembered = 16_384;
 
 /** The registry key of a forwarded request: where it went and its id. */
 function forwardKey(addr: string, reqId: string): string {

@@ -36,6 +36,8 @@ export class Clients {
   #isRunning = false;
   /** Counters for the run's report. */
   readonly counts = { ok: 0, fail: 0, unknown: 0 };
+  /** Why each failed operation failed, by id (printed with a witness). */
+  readonly errors = new Map<number, string>();
 
   constructor(world: World, rng: SimRng, options: ClientOptions) {
     this.#world = world;
@@ -116,6 +118,7 @@ export class Clients {
     } catch (e) {
       if (!(e instanceof StoreError)) throw e;
       outcome = e.code === "outcomeUnknown" ? "unknown" : "fail";
+      this.errors.set(f.id, `${server.id}#${f.life} ${e.code}: ${e.message}`);
     }
     // Answered by a process that has since died: the crash already recorded it.
     if (!this.#inFlight.delete(f.id)) return false;

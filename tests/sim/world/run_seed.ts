@@ -115,9 +115,16 @@ export async function runWorldSeed(seed: number, options: WorldRunOptions = {}):
     void settled.then(() => (isDone = true));
     while (!isDone && world.scheduler.now < deadline + 5000) await world.runUntil(world.scheduler.now + 10);
     if (!isDone) throw new Error("liveness: final reads did not complete");
+    // The leader may have committed more (its own no-op) while the reads ran: let it spread.
+    while (!isConverged(world) && world.scheduler.now < deadline + 10_000) await world.runUntil(world.scheduler.now + 10);
     const verdict = checkLinearizable(clients.history);
     if (!verdict.ok) {
-      throw new Error(`linearizability: key ${verdict.key}: ${verdict.description}\n  ${verdict.witness.map((w) => JSON.stringify(w)).join("\n  ")}`);
+      const values = new Set(verdict.witness.flatMap((w) => (w.op.type === "read" && w.op.value !== null ? [w.op.value] : [])));
+      const failed = clients.history.filter((h) => h.outcome === "fail" && h.op.type === "set" && Object.values(h.op.values).some((v) => values.has(v)));
+      throw new Error(
+        `linearizability: key ${verdict.key}: ${verdict.description}\n  ${verdict.witness.map((w) => JSON.stringify(w)).join("\n  ")}` +
+          failed.map((h) => `\n  read value written by #${h.id}, which failed: ${clients.errors.get(h.id) ?? "?"}`).join(""),
+      );
     }
     checkSameState(world, clients.keys);
   } catch (e) {
@@ -139,7 +146,10 @@ export async function runWorldSeed(seed: number, options: WorldRunOptions = {}):
 function isConverged(world: World): boolean {
   const leader = world.leader();
   if (leader === null) return false;
-  const commit = leader.opened!.node.core.status().commitIndex;
+  const st = leader.opened!.node.core.status();
+  // Everything the leader holds is committed (its term's first entry included), and applied everywhere.
+  if (st.lastLogIndex !== st.commitIndex) return false;
+  const commit = st.commitIndex;
   return world.servers.every((s) => s.refused !== null || (s.isUp && s.opened!.node.core.status().lastApplied === commit));
 }
 
@@ -161,7 +171,7 @@ function checkSameState(world: World, keys: readonly string[]): void {
     const want = first.opened!.store.peek(key, "stale");
     for (const s of up) {
       const got = s.opened!.store.peek(key, "stale");
-      if (got !== want) throw new Error(`convergence: ${s.id} has ${key}=${String(got)}, ${first.id} has ${String(want)}`);
+      if (got !== want) throw new Error(`convergence: ${s.id} has ${key}=${String(got)}, ${first.id} has ${String(want)} (${describe(world)})`);
     }
   }
 }

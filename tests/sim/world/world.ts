@@ -135,6 +135,7 @@ export class World {
           dataDir: server.dataDir,
           isJoining: false,
           electionTicks: this.config.electionTicks,
+          tickMs: this.config.tickMs,
           heartbeatTicks: this.config.heartbeatTicks,
           snapshotThresholdEntries: this.config.snapshotThresholdEntries,
           snapshotTrailingEntries: this.config.snapshotTrailingEntries,
@@ -171,6 +172,7 @@ export class World {
     }
     server.process = proc;
     server.opened = opened;
+    server.refused = null;
     server.restartFloor = opened.node.core.status().snapshotIndex;
     this.log(`${server.id}#${life} started (incarnation ${opened.incarnation})`);
     opened.start().catch((e: unknown) => this.log(`${server.id}#${life} failed to start: ${String(e)}`));
