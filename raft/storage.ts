@@ -157,13 +157,15 @@ export function openStorage(opts: OpenStorageOptions): Recovered {
   const paths = storagePaths(opts.dataDir);
   const stable = StableStore.open(opts.logDisk, paths.state);
   const snapshots = SnapshotStore.open(opts.snapshotDisk, paths.snapshots, opts.logger);
+  const snapshot = snapshots.latest();
   const walOptions = {
+    // Segments the snapshot covers are dropped unread: an interrupted removal may leave gaps there.
+    ...(snapshot === null ? {} : { snapshotIndex: snapshot.meta.lastIncludedIndex }),
     ...(opts.segmentBytesMax === undefined ? {} : { segmentBytesMax: opts.segmentBytesMax }),
     ...(opts.walPreallocateBytes === undefined ? {} : { preallocateBytes: opts.walPreallocateBytes }),
     ...(opts.logger === undefined ? {} : { logger: opts.logger }), // what recovery cut, and why
   };
   const { wal, entries } = Wal.open(opts.logDisk, paths.wal, walOptions);
-  const snapshot = snapshots.latest();
   let live: Entry[] = entries;
   if (snapshot !== null) {
     const snapIndex = snapshot.meta.lastIncludedIndex;

@@ -64,6 +64,30 @@
 //
 // Recovery also syncs the last segment and the directory before returning: entries a
 // killed process left in the page cache become part of the log the node acknowledges from.
+//
+// ---- Removing segments: what a crash may leave ----
+//
+// Names changed since the last directory sync may persist after a power loss in any
+// combination: a later removal without an earlier one. Deleting a file is one atomic change
+// of one name (a snapshot, a tree of files, is renamed aside first for that: snapshots.ts);
+// what makes removing several segments crash-safe is that a start accepts every combination
+// a crash can leave. Which order and which syncs that takes depends on whether a start can
+// tell the segments it no longer needs:
+//  - Segments the snapshot covers (prefix compaction; a reset's segments that start at or
+//    below snapshotIndex + 1). A start told the snapshot's index (WalOptions.snapshotIndex;
+//    the snapshot is durable before any of them is removed) removes, unread, every segment
+//    before the last one that starts at or below snapshotIndex + 1: those hold only entries
+//    below that one's first index. Any subset of them may survive, gaps included, so they
+//    need no order and no sync of their own; nor do the removals at the start, which the
+//    next start would decide again.
+//  - Segments above it (a conflict truncation; a reset's segments that start past
+//    snapshotIndex + 1) hold entries a start cannot tell from live ones. They go newest
+//    first, the directory synced after each, so a crash leaves the log cut from its end,
+//    never with a gap; a gap above the snapshot stays damage.
+// Directory syncs: a compaction's is the next sync()'s, off the event loop, as before; a reset
+// takes one plus one per segment it drops past the snapshot; a truncation one per segment it
+// drops (whole segments are truncated rarely: a deposed leader's unreplicated tail). append
+// and sync are untouched.
 
 import { join } from "node:path";
 import { decodeEntries, decodeEntry, encodeEntries } from "./codec.ts";
@@ -94,8 +118,14 @@ export interface WalOptions {
    * disk. Recovery reads zeros after the last record as the end of the log.
    */
   readonly preallocateBytes?: number;
-  /** Where recovery says what it cut and why (warn), or that it met an older format (info). */
+  /** Where recovery says what it cut and why (warn), or that it met an older format or removed covered segments (info). */
   readonly logger?: Pick<Logger, "info" | "warn">;
+  /**
+   * Index of the newest snapshot, already durable (openStorage passes it). Segments wholly at
+   * or below it are removed at open without being read: an interrupted removal may have left
+   * any of them, with gaps between (header, "Removing segments"). Absent: every segment is read.
+   */
+  readonly snapshotIndex?: LogIndex;
 }
 
 /** One segment file. Invariant: offsets[i] is where the record of entry firstIndex+i starts. */
@@ -149,11 +179,17 @@ export class Wal {
       throw new RangeError(`preallocateBytes ${preallocateBytes} out of range`);
     }
     disk.mkdirp(dir);
-    const names = disk.list(dir).flatMap((name) => {
+    const all = disk.list(dir).flatMap((name) => {
       const m = segmentNamePattern.exec(name);
       return m === null ? [] : [{ firstIndex: Number(m[1]), path: join(dir, name) }];
     });
-    names.sort((a, b) => a.firstIndex - b.firstIndex);
+    all.sort((a, b) => a.firstIndex - b.firstIndex);
+    // Every segment before the last one that starts at or below snapshotIndex + 1 is covered.
+    let coveredCount = 0;
+    const snapshotIndex = options.snapshotIndex;
+    if (snapshotIndex !== undefined) for (let i = 1; i < all.length && all[i]!.firstIndex <= snapshotIndex + 1; i++) coveredCount = i;
+    const covered = all.slice(0, coveredCount);
+    const names = all.slice(coveredCount);
     const entries: Entry[] = [];
     const segments: Segment[] = [];
     for (let i = 0; i < names.length; i++) {
@@ -167,6 +203,12 @@ export class Wal {
       if (!isLast && seg.offsets.length === 0) throw new StorageDamageError(path, 0, "empty segment before the last");
       segments.push(seg);
     }
+    // Only once the log reads clean: damage leaves the directory as it was found.
+    for (const seg of covered) disk.remove(seg.path);
+    if (covered.length > 0) {
+      const paths = covered.map((seg) => seg.path).join(", ");
+      options.logger?.info(`wal: removed ${paths} unread: every entry in them is covered by the snapshot at index ${snapshotIndex}`);
+    }
     const wal = new Wal(disk, dir, segmentBytesMax, preallocateBytes, segments);
     const last = segments[segments.length - 1];
     if (last !== undefined) {
@@ -174,9 +216,9 @@ export class Wal {
       // it: make it durable before the node counts on it (and the names of its segments).
       wal.active = disk.open(last.path, "write");
       wal.active.sync();
-      disk.syncDir(dir);
       if (last.legacy) options.logger?.info(`wal: ${last.path} holds records of the previous format; new entries go to a new segment`);
     }
+    if (last !== undefined || covered.length > 0) disk.syncDir(dir);
     return { wal, entries };
   }
 
@@ -272,9 +314,12 @@ export class Wal {
     settle(null);
   }
 
-  /** Deletes whole segments whose entries are all <= index (prefix compaction, §7). */
+  /**
+   * Deletes whole segments whose entries are all <= index (prefix compaction, §7), once a
+   * snapshot at or past `index` is durable. The next sync() makes the removals durable; a
+   * crash before it may keep any of them, which a start drops (header, "Removing segments").
+   */
   compact(index: LogIndex): void {
-    // Oldest first, so a crash midway leaves a contiguous suffix of segments.
     while (this.segments.length > 1 && this.segments[1]!.firstIndex - 1 <= index) {
       this.disk.remove(this.segments.shift()!.path);
       this.dirDirty = true;
@@ -284,9 +329,12 @@ export class Wal {
   /**
    * Drops every entry, after a snapshot covering `snapshotIndex` has been saved durably
    * (§7: a snapshot that replaces the whole log); the next append is snapshotIndex + 1.
+   * Segments past what the snapshot covers go first, newest first, each durably; the covered
+   * rest goes with the new segment created, under one directory sync (header).
    */
   reset(snapshotIndex: LogIndex): void {
     this.closeActive();
+    this.removeNewestSegments(snapshotIndex + 2, 0);
     for (const seg of this.segments) this.disk.remove(seg.path);
     this.segments = [];
     this.startSegment(snapshotIndex + 1);
@@ -357,18 +405,31 @@ export class Wal {
   }
 
   /**
-   * Removes entries >= index. Later segments go first and the directory is synced before
-   * the cut is made durable, so a crash can never leave a cut segment beside a stale later one.
+   * Removes the segments that start at or past `firstIndex`, keeping at least `keep`: newest
+   * first, the directory synced after each, so a crash leaves the log cut from its end, never
+   * with a gap (header, "Removing segments"). True if any went.
+   */
+  private removeNewestSegments(firstIndex: LogIndex, keep: number): boolean {
+    let removed = false;
+    while (this.segments.length > keep && this.segments[this.segments.length - 1]!.firstIndex >= firstIndex) {
+      this.closeActive();
+      this.disk.remove(this.segments.pop()!.path);
+      this.disk.syncDir(this.dir);
+      removed = true;
+    }
+    if (removed) this.dirDirty = false;
+    return removed;
+  }
+
+  /**
+   * Removes entries >= index. Later segments go first, newest first, each durably (header,
+   * "Removing segments"), and the directory is synced before the cut is made durable, so a
+   * crash can never leave a cut segment beside a stale later one, nor a gap.
    */
   private truncateFrom(index: LogIndex): void {
     if (index < this.firstIndex) throw new RangeError(`wal: cannot truncate at ${index}, below first index ${this.firstIndex}`);
-    let removed = false;
-    while (this.segments.length > 1 && this.segments[this.segments.length - 1]!.firstIndex > index) {
-      this.closeActive();
-      this.disk.remove(this.segments.pop()!.path);
-      removed = true;
-    }
-    if (removed || this.dirDirty) this.disk.syncDir(this.dir);
+    const removed = this.removeNewestSegments(index + 1, 1);
+    if (!removed && this.dirDirty) this.disk.syncDir(this.dir);
     this.dirDirty = false;
     const seg = this.segments[this.segments.length - 1]!;
     if (this.active === null) this.active = this.disk.open(seg.path, "write");

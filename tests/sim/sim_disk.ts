@@ -2,8 +2,13 @@
 // was fsynced, and in "tear" mode also any of what was not: a random prefix of the directory
 // operations, and for file contents any subset of the changed 4 KiB pages, persisted in any
 // order, some of them torn at 512-byte sectors (the model of raft/wal.ts's header comment).
-// crashPersisting() is the same power loss with the pages chosen by the test; corrupt() is
-// opt-in damage of synced data for detection tests.
+// crashPersisting() is the same power loss with the pages chosen by the test;
+// crashKeepingNameOps() keeps any subset of the unsynced name changes, chosen by the test
+// (a file system may persist names not yet synced in any order); corrupt() is opt-in damage
+// of synced data for detection tests. For the simulated world: armCrash() crashes in the middle
+// of an operation, armFault() makes one fail with EIO or ENOSPC (a failed fsync drops the
+// file's dirty pages, as Linux does after a writeback error), and stepwiseRemoval makes a
+// recursive removal one unlink per file, so a crash can stop it part-way.
 
 import { dirname, normalize } from "node:path";
 import type { Disk, DiskFile, OpenMode } from "../../raft/host.ts";
@@ -38,6 +43,8 @@ interface Tree {
 interface NameOp {
   /** Directories whose syncDir makes this op durable. */
   readonly parents: readonly string[];
+  /** What it does, for test messages ("create p", "rename a b", "remove p"). */
+  readonly what: string;
   apply(t: Tree): void;
 }
 
@@ -57,6 +64,21 @@ export class SimCrashError extends Error {
   override readonly name = "SimCrashError";
 }
 
+/** The errors armFault() injects. */
+export type SimFaultCode = "EIO" | "ENOSPC";
+
+/** Thrown by a mutating operation when a fault armed with armFault() fires (shaped like a system error). */
+export class SimFaultError extends Error {
+  override readonly name = "SimFaultError";
+  constructor(
+    readonly code: SimFaultCode,
+    readonly syscall: string,
+    readonly path: string,
+  ) {
+    super(`${code}: injected fault, ${syscall} '${path}'`);
+  }
+}
+
 /** The simulated Disk. Handles opened before a crash throw afterwards, like a dead process's fds. */
 export class SimDisk implements Disk {
   private live: Tree = { files: new Map(), dirs: new Set() };
@@ -64,6 +86,14 @@ export class SimDisk implements Disk {
   private pending: NameOp[] = [];
   private generation = 0;
   private opsUntilCrash = -1;
+  private opsUntilFault = -1;
+  private faultCode: SimFaultCode = "EIO";
+  /**
+   * When set, remove() of a directory is one unlink per file and one rmdir per directory,
+   * deepest first, each a separate step and name change (durable when its own parent is
+   * synced): a crash can stop it part-way, as it can stop `rm -r`. Off by default.
+   */
+  stepwiseRemoval = false;
   readonly stats: SimDiskStats = { syncs: 0, dirSyncs: 0, writes: 0, crashes: 0 };
 
   open(path: string, mode: OpenMode): DiskFile {
@@ -73,12 +103,12 @@ export class SimDisk implements Disk {
     if (node === undefined) {
       if (mode === "read") throw new MemDiskError("ENOENT", p);
       this.requireDir(dirname(p));
-      this.step();
+      this.step("open", p);
       const fresh: Inode = { current: new ByteBuffer(), durable: new Uint8Array(0), synced: new Uint8Array(0) };
       node = fresh;
-      this.record([dirname(p)], (t) => void t.files.set(p, fresh));
+      this.record([dirname(p)], `create ${p}`, (t) => void t.files.set(p, fresh));
     } else if (mode === "create") {
-      this.step();
+      this.step("open", p);
       node.current.truncate(0);
     }
     return new SimFile(this, node, p, this.generation);
@@ -120,21 +150,35 @@ export class SimDisk implements Disk {
     const t = normalize(to);
     this.requireDir(dirname(t));
     if (!this.exists(f)) throw new MemDiskError("ENOENT", f);
-    this.step();
-    this.record([dirname(f), dirname(t)], (tree) => moveTree(tree, f, t));
+    this.step("rename", f);
+    this.record([dirname(f), dirname(t)], `rename ${f} ${t}`, (tree) => moveTree(tree, f, t));
   }
 
   remove(path: string): void {
     const p = normalize(path);
     if (!this.exists(p)) return;
-    this.step();
-    this.record([dirname(p)], (t) => removeTree(t, p));
+    if (this.stepwiseRemoval && this.live.dirs.has(p)) {
+      // Deepest first, as rm -r: files, then each directory once it is empty.
+      const files = [...this.live.files.keys()].filter((f) => isUnder(f, p)).sort();
+      const dirs = [...this.live.dirs].filter((d) => d === p || isUnder(d, p)).sort((a, b) => b.length - a.length);
+      for (const f of files) {
+        this.step("unlink", f);
+        this.record([dirname(f)], `remove ${f}`, (t) => removeTree(t, f));
+      }
+      for (const d of dirs) {
+        this.step("rmdir", d);
+        this.record([dirname(d)], `remove ${d}`, (t) => removeTree(t, d));
+      }
+      return;
+    }
+    this.step("remove", p);
+    this.record([dirname(p)], `remove ${p}`, (t) => removeTree(t, p));
   }
 
   syncDir(dir: string): void {
     const d = normalize(dir);
     this.requireDir(d);
-    this.step();
+    this.step("fsync", d);
     this.stats.dirSyncs++;
     const rest: NameOp[] = [];
     for (const op of this.pending) (op.parents.includes(d) ? op.apply(this.durable) : rest.push(op));
@@ -147,7 +191,27 @@ export class SimDisk implements Disk {
    * survives, and each file keeps any subset of its changed pages (tornContents).
    */
   crash(mode: CrashMode, rng: SimDiskRng): void {
-    this.powerLoss(mode === "tear" ? rng.int(this.pending.length + 1) : 0, (node) => (mode === "tear" ? tornContents(node, rng) : node.durable));
+    const prefix = mode === "tear" ? rng.int(this.pending.length + 1) : 0;
+    this.powerLoss((op) => op < prefix, (node) => (mode === "tear" ? tornContents(node, rng) : node.durable));
+  }
+
+  /**
+   * The name changes (creations, renames, removals) not yet made durable by a directory
+   * sync, oldest first: what crashKeepingNameOps() chooses from.
+   */
+  pendingNameOps(): string[] {
+    return this.pending.map((op) => op.what);
+  }
+
+  /**
+   * A power loss that keeps exactly the listed unsynced name changes (positions in
+   * pendingNameOps()), whichever they are: a file system may persist names that were not
+   * yet synced in any combination, a later one without an earlier one. File data reverts
+   * to what fsync made durable.
+   */
+  crashKeepingNameOps(kept: readonly number[]): void {
+    const keep = new Set(kept);
+    this.powerLoss((op) => keep.has(op), (node) => node.durable);
   }
 
   /**
@@ -162,7 +226,7 @@ export class SimDisk implements Disk {
       if (node === undefined) throw new MemDiskError("ENOENT", path);
       byInode.set(node, list);
     }
-    this.powerLoss(0, (node) => {
+    this.powerLoss(() => false, (node) => {
       const list = byInode.get(node);
       if (list === undefined) return node.durable;
       const cur = node.current.bytes();
@@ -173,11 +237,13 @@ export class SimDisk implements Disk {
     });
   }
 
-  private powerLoss(nameOpsKept: number, contents: (node: Inode) => Uint8Array): void {
+  /** Keeps the pending name changes `keepOp` picks (by position, applied oldest first) and each file's `contents`. */
+  private powerLoss(keepOp: (position: number) => boolean, contents: (node: Inode) => Uint8Array): void {
     this.stats.crashes++;
     this.generation++;
     this.opsUntilCrash = -1;
-    for (const op of this.pending.slice(0, nameOpsKept)) op.apply(this.durable);
+    this.opsUntilFault = -1;
+    for (let i = 0; i < this.pending.length; i++) if (keepOp(i)) this.pending[i]!.apply(this.durable);
     this.pending = [];
     const inodes = new Set(this.durable.files.values());
     for (const node of inodes) {
@@ -225,15 +291,34 @@ export class SimDisk implements Disk {
     this.opsUntilCrash = ops;
   }
 
-  /** Counts one mutating operation toward an armed crash. */
-  step(): void {
-    if (this.opsUntilCrash < 0) return;
+  /**
+   * Makes the `ops`-th mutating operation from now fail with `code` (a SimFaultError) instead
+   * of taking effect; a write may have reached the page cache (POSIX leaves its effect
+   * unspecified), a failed fsync drops the file's dirty pages. -1 disarms.
+   */
+  armFault(ops: number, code: SimFaultCode): void {
+    this.opsUntilFault = ops;
+    this.faultCode = code;
+  }
+
+  /** True while a crash or a fault is armed and has not fired. */
+  get isArmed(): boolean {
+    return this.opsUntilCrash >= 0 || this.opsUntilFault >= 0;
+  }
+
+  /** Counts one mutating operation toward an armed crash or fault. */
+  step(syscall = "write", path = ""): void {
     if (this.opsUntilCrash === 0) {
       this.opsUntilCrash = -1;
       this.generation++; // The "process" is dead: its handles stop working.
-      throw new SimCrashError("simulated crash");
+      throw new SimCrashError(`simulated crash during ${syscall} ${path}`);
     }
-    this.opsUntilCrash--;
+    if (this.opsUntilCrash > 0) this.opsUntilCrash--;
+    if (this.opsUntilFault === 0) {
+      this.opsUntilFault = -1;
+      throw new SimFaultError(this.faultCode, syscall, path);
+    }
+    if (this.opsUntilFault > 0) this.opsUntilFault--;
   }
 
   /** Called by SimFile: refuses handles from before the last crash. */
@@ -241,9 +326,9 @@ export class SimDisk implements Disk {
     if (g !== this.generation) throw new MemDiskError("EBADF", path);
   }
 
-  private record(parents: string[], apply: (t: Tree) => void): void {
+  private record(parents: string[], what: string, apply: (t: Tree) => void): void {
     apply(this.live);
-    this.pending.push({ parents, apply });
+    this.pending.push({ parents, what, apply });
   }
 
   private requireDir(d: string): void {
@@ -275,17 +360,24 @@ class SimFile implements DiskFile {
     const node = this.check();
     // The bytes reach the page cache before the crash fires: a tearing crash may keep part.
     node.current.write(bytes, position);
-    this.disk.step();
+    this.disk.step("write", this.path);
     this.disk.stats.writes++;
   }
   truncate(size: number): void {
     const node = this.check();
-    this.disk.step();
+    this.disk.step("ftruncate", this.path);
     node.current.truncate(size);
   }
   sync(): void {
     const node = this.check();
-    this.disk.step();
+    try {
+      this.disk.step("fsync", this.path);
+    } catch (e) {
+      // After a writeback error Linux marks the dirty pages clean: what was not on the disk
+      // may be gone from the cache too, and a later fsync will not bring it back.
+      if (e instanceof SimFaultError) node.current = new ByteBuffer(node.durable);
+      throw e;
+    }
     node.durable = node.current.bytes();
     node.synced = node.durable;
     this.disk.stats.syncs++;

@@ -55,8 +55,9 @@ function workload(wal: Wal, m: Model, rng: StorageRng): void {
       m.truncatedFrom = Number.POSITIVE_INFINITY;
     } else {
       const upTo = wal.firstIndex + rng.int(Math.max(1, wal.lastIndex - wal.firstIndex));
-      wal.compact(upTo);
+      // Set first: a crash in the middle of a compaction may have removed any of its segments.
       m.compactedThrough = Math.max(m.compactedThrough, upTo);
+      wal.compact(upTo);
       for (const i of [...m.log.keys()]) if (i < wal.firstIndex) m.log.delete(i);
     }
   }
