@@ -145,6 +145,7 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
     raftAddr: settings.raftAddr,
     incarnation,
     timers: seams.timers,
+    clock: seams.clock,
     stateMachine: sm,
     sendTo,
     requestTimeoutMs: settings.requestTimeoutMs,
@@ -175,8 +176,6 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
         if (entry.membership !== undefined) membershipLog.applied(entry.membership, core.status().members);
         theStore.applied(entry);
       },
-      readState: (r) => theStore.readState(r),
-      readDropped: (ctx) => theStore.readDropped(ctx),
       softState: (s) => {
         if (lastSoft === null || lastSoft.leader !== s.leader || lastSoft.role !== s.role) {
           log.info(`${s.role} in term ${s.term}; leader ${s.leader ?? "unknown"}`);
@@ -185,10 +184,10 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
         membershipLog.softState(s);
         theStore.softState(s);
       },
-      restored: (meta) => theStore.restored(meta.lastIncludedIndex),
+      restored: () => undefined,
     },
     scheduler: seams.scheduler,
-    beforeReady: () => theStore.flushReads(),
+    requests: { timers: seams.timers, timeoutMs: settings.requestTimeoutMs, incarnation },
     logger: log,
     snapshotThresholdEntries: settings.snapshotThresholdEntries,
     snapshotTrailingEntries: settings.snapshotTrailingEntries,
@@ -198,7 +197,7 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
     ...(settings.tickMs === undefined ? {} : { lease: { clock: seams.clock, tickMs: settings.tickMs, electionTicks: settings.electionTicks } }),
   });
   node = theNode;
-  theStore.attach(theNode, initial.snapshot?.meta.lastIncludedIndex ?? 0);
+  theStore.attach(theNode);
   const fetch = createFetch(theStore, { bodyBytesMax: settings.bodyBytesMax });
 
   let isStarted = false;

@@ -1,15 +1,21 @@
 // The driver: feeds inputs (ticks, messages, proposals, reads) to the pure core and carries
 // out each Ready in the order its type demands: send, persist, send after persist, apply,
 // advance. Inputs arriving in the same turn of the event loop share one Ready, so one
-// fdatasync covers all of them (group commit).
+// fdatasync covers all of them (group commit). It also completes client requests itself:
+// propose() settles when the entry is applied or its outcome becomes unknown, read() when
+// the state machine has applied past a confirmed read index (raft/requests.ts).
 
-import type { RaftCore } from "./core/api.ts";
+import type { ConfChange, ProposeResult, RaftCore, RaftStatus } from "./core/api.ts";
 import type { Message } from "./core/messages.ts";
-import type { Ready, ReadState, SoftState } from "./core/ready.ts";
+import type { Ready, SoftState } from "./core/ready.ts";
 import type { Entry, HardState, LogIndex, Membership, Role, Snapshot, SnapshotMeta } from "./core/types.ts";
-import type { Logger, Scheduler } from "./host.ts";
+import type { Logger, Scheduler, Timers } from "./host.ts";
 import { LeaderLease, type LeaseOptions } from "./lease.ts";
+import { realTimers } from "./real_time.ts";
+import { Proposals, Reads, RequestError } from "./requests.ts";
 import { SnapshotPolicy } from "./snapshot_policy.ts";
+
+export { RequestError, type RequestFailure } from "./requests.ts";
 
 /** Durable storage as the driver uses it: everything written is on disk when a call returns. */
 export interface RaftStorage {
@@ -46,10 +52,6 @@ export interface StateMachine {
 export interface NodeEvents {
   /** An entry was applied; `result` is what StateMachine.apply returned. */
   applied(entry: Entry, result: unknown): void;
-  /** A ReadIndex confirmation; the owner serves it once lastApplied ≥ readIndex. */
-  readState(read: ReadState): void;
-  /** A read that cannot be confirmed here (no leader, lost leadership). */
-  readDropped(ctx: string): void;
   /** Role, leader or term changed. */
   softState(state: SoftState): void;
   /** The state machine was replaced by a snapshot received from the leader. */
@@ -81,16 +83,38 @@ export interface RaftNodeOptions {
   readonly start: SnapshotMeta;
   /** Size of the snapshot the state machine was restored from (0 if none). */
   readonly startSnapshotBytes?: number;
-  /**
-   * Called at the start of each driver turn, before any Ready is taken: lets the owner hand
-   * the core inputs it gathered during the turn as one (the Store's batch of reads).
-   */
-  readonly beforeReady?: () => void;
+  /** How client requests wait; every field has a default. */
+  readonly requests?: RequestOptions;
   /** Called once if the node stops on an error (the process should exit: crash, don't limp). */
   readonly onFatal?: (error: unknown) => void;
   /** The clock and timing of the leader's lease (raft/lease.ts); without it, no lease reads. */
   readonly lease?: LeaseOptions;
 }
+
+/** How propose() and read() wait. */
+export interface RequestOptions {
+  /** Timers of request timeouts (the host's by default; the simulator's under simulation). */
+  readonly timers?: Timers;
+  /** How long a proposal or read may wait before it fails ("unknown" / "timeout"). */
+  readonly timeoutMs?: number;
+  /**
+   * This process's incarnation, never the same in two processes: every read context carries
+   * it, so a reply to an earlier process's read matches nothing here (default: 64 random bits).
+   */
+  readonly incarnation?: string;
+  /** Reads waiting at once; one more fails at once ("full"). */
+  readonly readsWaitingMax?: number;
+}
+
+/**
+ * Default bound on waiting reads. Each holds ~0.6 KB plus its HTTP request and connection;
+ * unbounded, a leader that stayed silent for the request timeout let a node grow past a
+ * gigabyte (issue 12, item 14).
+ */
+export const readsWaitingMaxDefault = 16_384;
+
+/** Default wait of a request before its outcome is declared unknown (reads: timed out). */
+export const requestTimeoutMsDefault = 10_000;
 
 /** Readies handled in one turn before yielding to the event loop (ticks, sockets). */
 const readiesPerTurnMax = 16;
@@ -122,6 +146,12 @@ export class RaftNode {
   private fatal: unknown = null;
   /** When heartbeat rounds began, on the monotonic clock; null when lease reads are off. */
   private readonly lease: LeaderLease | null;
+  /** Index of the last entry the state machine applied (ahead of the core's during a sync). */
+  private applied: LogIndex;
+  /** Proposals waiting for their entry to be applied. */
+  private readonly proposals: Proposals;
+  /** Reads waiting for a read index or for the state machine to reach one. */
+  private readonly reads: Reads;
 
   constructor(opts: RaftNodeOptions) {
     this.opts = opts;
@@ -131,6 +161,17 @@ export class RaftNode {
     this.snapshotIndex = opts.start.lastIncludedIndex;
     this.appliedTerm = opts.start.lastIncludedTerm;
     this.appliedMembership = opts.start.membership;
+    this.applied = opts.start.lastIncludedIndex;
+    const timers = opts.requests?.timers ?? realTimers;
+    const timeoutMs = opts.requests?.timeoutMs ?? requestTimeoutMsDefault;
+    this.proposals = new Proposals(timers, timeoutMs);
+    const incarnation = opts.requests?.incarnation ?? randomIncarnation();
+    this.reads = new Reads({
+      timers,
+      timeoutMs,
+      waitingMax: opts.requests?.readsWaitingMax ?? readsWaitingMaxDefault,
+      ctxPrefix: `${opts.core.status().id}/${incarnation}`,
+    });
     this.snapshotPolicy = new SnapshotPolicy({
       thresholdEntries: opts.snapshotThresholdEntries,
       startBytes: opts.startSnapshotBytes ?? 0,
@@ -151,21 +192,72 @@ export class RaftNode {
     this.schedule();
   }
 
-  /** Run `fn` against the core (propose, readIndex, …), then schedule the resulting Ready. */
-  withCore<T>(fn: (core: RaftCore) => T): T {
-    const result = fn(this.core);
-    this.schedule();
-    return result;
-  }
-
-  /** Makes sure a driver turn runs soon (and with it beforeReady). */
+  /** Makes sure a driver turn runs soon (a single voter elects itself at once this way). */
   wake(): void {
     this.schedule();
+  }
+
+  /**
+   * Appends `data` if this node leads and settles with what the state machine's apply returned
+   * for it. Fails with RequestError: refused by the core (nothing appended: "notLeader" with
+   * the leader known, "busy", …), "overwritten" (never applied), or "unknown" (timed out, or a
+   * snapshot replaced the state: it may or may not be applied).
+   */
+  propose(data: Uint8Array): Promise<unknown> {
+    return this.awaitProposal(this.core.propose(data));
+  }
+
+  /**
+   * A single-server membership change (thesis §4.1), settled as propose(). A change already in
+   * force settles at once when its entry is applied, or with the request already waiting for it.
+   */
+  proposeConfChange(change: ConfChange): Promise<void> {
+    return this.awaitProposal(this.core.proposeConfChange(change)).then(() => undefined);
+  }
+
+  /**
+   * A linearizable read (§6.4): settles once the leader confirmed a read index taken after this
+   * call and the state machine has applied up to it. Reads of one turn share one request.
+   * Fails with RequestError "noLeader", "timeout" or "full" (nothing changed either way).
+   */
+  read(): Promise<void> {
+    if (this.isStopped) return Promise.reject(new RequestError("noLeader", "node is shutting down"));
+    const done = this.reads.read();
+    this.schedule();
+    return done;
+  }
+
+  /** Settles once the state machine has applied up to `index` (a lease read behind its state). */
+  readAt(index: LogIndex): Promise<void> {
+    if (index <= this.applied) return Promise.resolve();
+    return this.reads.atIndex(index);
+  }
+
+  /** Index of the last entry the state machine applied. */
+  get lastApplied(): LogIndex {
+    return this.applied;
+  }
+
+  /** The core's status (role, term, leader, indexes, members). */
+  status(): RaftStatus {
+    return this.core.status();
   }
 
   /** Stop processing; pending work is dropped (nothing more is persisted or sent). */
   stop(): void {
     this.isStopped = true;
+    this.proposals.failAll("node shut down; write outcome unknown");
+    this.reads.failAll("node is shutting down");
+  }
+
+  private awaitProposal(r: ProposeResult | null): Promise<unknown> {
+    if (this.isStopped) return Promise.reject(new RequestError("unknown", "node is shutting down"));
+    if (r === null) return Promise.resolve(undefined);
+    if (!r.ok) return Promise.reject(new RequestError(r.reason, r.reason, r.leader));
+    this.schedule();
+    // A change already in force names the entry carrying it: applied already, nothing to wait for.
+    if (r.id.index <= this.applied) return Promise.resolve(undefined);
+    return this.proposals.wait(r.id.index, r.id.term);
   }
 
   /**
@@ -201,7 +293,9 @@ export class RaftNode {
     if (this.isProcessing || this.isStopped) return;
     this.isProcessing = true;
     try {
-      this.opts.beforeReady?.();
+      // This turn's linearizable reads, as one ReadIndex request.
+      const readCtx = this.reads.takeOpen();
+      if (readCtx !== null) this.core.readIndex(readCtx);
       let count = 0;
       while (!this.isStopped && !this.isPersisting && this.core.hasReady() && count < readiesPerTurnMax) {
         const rd = this.core.ready();
@@ -295,8 +389,11 @@ export class RaftNode {
       this.appliedTerm = entry.term;
       this.snapshotPolicy.applied(entry.data.length);
       if (entry.membership !== undefined) this.appliedMembership = entry.membership;
+      this.applied = entry.index;
       events.applied(entry, result);
+      this.proposals.applied(entry.index, entry.term, result);
     }
+    if (to > from) this.reads.applied(this.applied);
   }
 
   /**
@@ -314,6 +411,10 @@ export class RaftNode {
       this.appliedTerm = rd.snapshot.meta.lastIncludedTerm;
       this.appliedMembership = rd.snapshot.meta.membership;
       this.snapshotPolicy.taken(rd.snapshot.data.length, 0);
+      this.applied = rd.snapshot.meta.lastIncludedIndex;
+      // Whether our proposals up to here are in the snapshot, no one can tell.
+      this.proposals.covered(this.applied);
+      this.reads.applied(this.applied);
       events.restored(rd.snapshot.meta);
       this.opts.logger.info(
         `installed snapshot at index ${rd.snapshot.meta.lastIncludedIndex} term ${rd.snapshot.meta.lastIncludedTerm}`,
@@ -321,8 +422,8 @@ export class RaftNode {
     }
     this.applyCommitted(rd.committed, appliedAlready, rd.committed.length);
     this.core.advance(rd);
-    for (const r of rd.readStates) events.readState(r);
-    for (const ctx of rd.droppedReads) events.readDropped(ctx);
+    for (const r of rd.readStates) this.reads.confirmed(r.ctx, r.readIndex, this.applied);
+    for (const ctx of rd.droppedReads) this.reads.dropped(ctx);
   }
 
   /**
@@ -380,7 +481,14 @@ export class RaftNode {
   private fail(e: unknown): void {
     this.fatal = e;
     this.isStopped = true;
+    this.proposals.failAll("node stopped on an error; write outcome unknown");
+    this.reads.failAll("node stopped on an error");
     this.opts.logger.error(`raft node stopped: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
     this.opts.onFatal?.(e);
   }
+}
+
+/** 64 random bits as hex: a process incarnation when the owner gives none. */
+function randomIncarnation(): string {
+  return [...crypto.getRandomValues(new Uint32Array(2))].map((n) => n.toString(16).padStart(8, "0")).join("");
 }

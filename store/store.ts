@@ -1,16 +1,20 @@
 // The Store facade: what the HTTP layer calls. Writes become log entries (proposed here if
 // leader, otherwise forwarded to the leader), reads are served at the requested level, and
 // every request completes exactly once, with "outcome unknown" when we lost track of a write.
+// The driver (raft/node.ts) completes proposals and reads; the store decides where a request
+// goes and what its answer means to a client.
 
 import type { RaftNode } from "../raft/node.ts";
-import type { ReadState, SoftState } from "../raft/core/ready.ts";
-import type { Entry, Member, NodeId } from "../raft/core/types.ts";
-import type { ConfChange, ProposeResult } from "../raft/core/api.ts";
+import { RequestError } from "../raft/node.ts";
+import type { SoftState } from "../raft/core/ready.ts";
+import type { ConfChange, Entry, Member, NodeId } from "../raft/core/mod.ts";
+import type { Clock, Timers } from "../raft/host.ts";
+import { realClock, realTimers } from "../raft/real_time.ts";
 import type { ReadLevel, StatusReport, StoreApi } from "./api.ts";
 import { type KeyValue, encodeCommand } from "./commands.ts";
 import { StoreError } from "./errors.ts";
 import { type ForwardReply, type ForwardRequest, type ForwardedOp, errorReply, type StoreMessage } from "./forward.ts";
-import { PendingRegistry, type Scheduler, entryKey } from "./pending.ts";
+import { PendingRegistry } from "./pending.ts";
 import type { KvStateMachine } from "./state_machine.ts";
 
 // Set only by the chaos suite's deliberately broken build (`bun build --define
@@ -31,14 +35,14 @@ export interface StoreOptions {
    */
   readonly incarnation: string;
   /** Timers of the request timeouts: the host's by default, the simulator's under simulation. */
-  readonly timers?: Scheduler;
+  readonly timers?: Timers;
+  /** Monotonic time for deadlines (joins): the host's by default, simulated time under simulation. */
+  readonly clock?: Clock;
   readonly stateMachine: KvStateMachine;
   /** Sends a store message to the node advertising `addr`; false if it was dropped unsent. */
   readonly sendTo: (addr: string, msg: StoreMessage) => boolean;
   /** How long a request may wait for Raft before it is answered 503. */
   readonly requestTimeoutMs: number;
-  /** Linearizable reads waiting for a read index at once; one more is answered 503 at once. */
-  readonly readsPendingMax?: number;
   /** Pause between attempts of a membership change refused because another is in flight. */
   readonly confChangeRetryMs?: number;
   /**
@@ -49,37 +53,12 @@ export interface StoreOptions {
 }
 
 
-/**
- * Default bound on waiting linearizable reads. Each holds ~0.6 KB in the store (measured)
- * plus its HTTP request and connection; unbounded, a leader that stayed silent for the
- * request timeout let a node grow past a gigabyte (issue 12, item 14).
- */
-export const readsPendingMaxDefault = 16_384;
-
-/** A pending ReadIndex read: served once the state machine reaches `readIndex`. */
-interface WaitingRead {
-  readonly ctx: string;
-  readonly readIndex: number;
-}
-
-/** Linearizable reads sharing one ReadIndex request. */
-interface ReadBatch {
-  readonly ctx: string;
-  readonly waiters: { resolve: () => void; reject: (error: StoreError) => void }[];
-}
-
 /** The store of one node; `attach` connects it to its RaftNode. */
 export class Store implements StoreApi {
   readonly #o: StoreOptions;
   #node: RaftNode | null = null;
-  /** Proposals by log position (index:term), resolved when that exact entry is applied. */
-  readonly #writes: PendingRegistry<string, void>;
-  /** Term of the proposal waiting at each index, to fail those overwritten by another entry. */
-  readonly #writeTerms = new Map<number, number>();
-  /** Reads by ReadIndex context, resolved with the confirmed read index. */
-  readonly #reads: PendingRegistry<string, number>;
-  /** Confirmed reads waiting for the state machine to catch up, in arrival order. */
-  #waitingReads: WaitingRead[] = [];
+  readonly #timers: Timers;
+  readonly #clock: Clock;
   /** Requests forwarded to the leader, by forwardKey(address sent to, request id). */
   readonly #forwarded: PendingRegistry<string, string | null>;
   /** Forwarded requests served here, by sender and id: null while in progress, then the reply. */
@@ -87,16 +66,8 @@ export class Store implements StoreApi {
   #nextReqId = 1;
   /** The leader forwarded requests currently go to. */
   #forwardLeader: string | null = null;
-  #nextReadCtx = 1;
-  /** Reads of this turn waiting for their ReadIndex request to be made, or null. */
-  #readBatch: ReadBatch | null = null;
-  /** Linearizable reads in every batch not yet completed (bounded by readsPendingMax). */
-  #readsWaiting = 0;
-  #lastApplied = 0;
   /** Called after every applied entry (join waits for promotion this way). */
   #appliedWatchers = new Set<() => void>();
-  /** Membership entries being waited for, by entryKey: every change waiting on one shares it. */
-  readonly #confWaits = new Map<string, Promise<void>>();
   /** This node was removed from the cluster (from the driver's softState): clients are refused. */
   #removed = false;
 
@@ -105,16 +76,13 @@ export class Store implements StoreApi {
       throw new RangeError("StoreOptions.incarnation must be a non-empty string of at most 64 characters");
     }
     this.#o = options;
-    const timeoutMs = options.requestTimeoutMs;
-    const scheduler = options.timers;
-    this.#writes = new PendingRegistry({ timeoutMs, timeoutCode: "outcomeUnknown", scheduler });
-    this.#reads = new PendingRegistry({ timeoutMs, timeoutCode: "timeout", scheduler });
-    this.#forwarded = new PendingRegistry({ timeoutMs, timeoutCode: "outcomeUnknown", scheduler });
+    this.#timers = options.timers ?? realTimers;
+    this.#clock = options.clock ?? realClock;
+    this.#forwarded = new PendingRegistry({ timeoutMs: options.requestTimeoutMs, timeoutCode: "outcomeUnknown", scheduler: this.#timers });
   }
 
-  attach(node: RaftNode, lastApplied: number): void {
+  attach(node: RaftNode): void {
     this.#node = node;
-    this.#lastApplied = lastApplied;
   }
 
   get #raft(): RaftNode {
@@ -150,7 +118,7 @@ export class Store implements StoreApi {
         return this.#forward({ type: "readLeader", key });
       case "linearizable": {
         if (isUnsafeLocalReads) return this.#o.stateMachine.get(key) ?? null;
-        await this.#joinReadBatch();
+        await this.#raft.read().catch(rethrow);
         return this.#o.stateMachine.get(key) ?? null;
       }
     }
@@ -161,7 +129,7 @@ export class Store implements StoreApi {
     if (level === "stale") return this.#o.stateMachine.get(key) ?? null;
     if (level === "leader") {
       const index = this.#node?.leaseReadIndex() ?? null;
-      if (index !== null && index <= this.#lastApplied) return this.#o.stateMachine.get(key) ?? null;
+      if (index !== null && index <= this.#node!.lastApplied) return this.#o.stateMachine.get(key) ?? null;
     }
     return undefined;
   }
@@ -172,65 +140,11 @@ export class Store implements StoreApi {
    * (a new leader, a lapsed majority, a pause that outlived it), through ReadIndex instead.
    */
   async #leaderRead(key: string): Promise<string | null> {
-    const index = this.#raft.leaseReadIndex();
-    if (index === null) return this.get(key, "linearizable");
-    if (index > this.#lastApplied) {
-      const ctx = this.#nextCtx();
-      const done = this.#reads.wait(ctx);
-      this.#waitingReads.push({ ctx, readIndex: index });
-      await done;
-    }
-    return this.#o.stateMachine.get(key) ?? null;
-  }
-
-  /** A read context: this process's incarnation and a counter (see StoreOptions.incarnation). */
-  #nextCtx(): string {
-    return `${this.#o.id}/${this.#o.incarnation}/${this.#nextReadCtx++}`;
-  }
-
-  /**
-   * Starts the batch that linearizable reads arriving in this turn of the event loop join:
-   * one ReadIndex request (§6.4) for all of them, handed to the core by flushReads when the
-   * driver's turn begins. A read joins only a batch whose request is not yet made, so its read
-   * index is at least the commit index at its arrival, as linearizability requires; sharing it
-   * saves a request, a timer and a read state per read (the leader is CPU-bound under reads).
-   */
-  #openReadBatch(): ReadBatch {
     const raft = this.#raft;
-    const batch: ReadBatch = { ctx: this.#nextCtx(), waiters: [] };
-    this.#reads.add(batch.ctx, (error) => {
-      this.#readsWaiting -= batch.waiters.length;
-      for (const w of batch.waiters) {
-        if (error === null) w.resolve();
-        else w.reject(error);
-      }
-    });
-    this.#readBatch = batch;
-    raft.wake();
-    return batch;
-  }
-
-  /**
-   * Joins this turn's batch of linearizable reads. The core bounds the requests in flight,
-   * not the reads sharing each, so the store bounds those: when readsPendingMax reads wait,
-   * the next is refused at once (503) rather than parked for the whole request timeout.
-   */
-  #joinReadBatch(): Promise<void> {
-    const max = this.#o.readsPendingMax ?? readsPendingMaxDefault;
-    if (this.#readsWaiting >= max) {
-      return Promise.reject(new StoreError("unavailable", `too many reads waiting for a read index (${max}); retry shortly`));
-    }
-    const batch = this.#readBatch ?? this.#openReadBatch();
-    this.#readsWaiting++;
-    return new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }));
-  }
-
-  /** Hands the open batch of reads to the core (the driver calls this before each Ready). */
-  flushReads(): void {
-    const batch = this.#readBatch;
-    if (batch === null || this.#node === null) return;
-    this.#readBatch = null;
-    this.#node.core.readIndex(batch.ctx);
+    const index = raft.leaseReadIndex();
+    if (index === null) return this.get(key, "linearizable");
+    await raft.readAt(index).catch(rethrow);
+    return this.#o.stateMachine.get(key) ?? null;
   }
 
   set(pairs: ReadonlyArray<readonly [string, string]>): Promise<void> {
@@ -255,13 +169,13 @@ export class Store implements StoreApi {
       return;
     }
     if (!this.#members().some((m) => m.id === id)) throw new StoreError("notMember", `node ${id} is not a member`);
-    await this.#confChange(() => this.#raft.withCore((c) => c.proposeConfChange({ type: "remove", id })));
+    await this.#confChange(() => ({ type: "remove", id }));
   }
 
   status(): StatusReport {
     // Not through #raft: a removed node still reports its status (state "removed").
     if (this.#node === null) throw new StoreError("unavailable", "node is starting");
-    const s = this.#node.core.status();
+    const s = this.#node.status();
     const addrOf = (id: string | null): string => s.members.find((m) => m.id === id)?.addr ?? "";
     const leader = s.leader === null ? { id: "", address: "" } : { id: s.leader, address: addrOf(s.leader) };
     return {
@@ -279,41 +193,9 @@ export class Store implements StoreApi {
 
   // ---- events from the RaftNode ----
 
-  /** An entry was applied: complete the proposal waiting at its position, if any. */
-  applied(entry: Entry): void {
-    this.#lastApplied = entry.index;
-    const term = this.#writeTerms.get(entry.index);
-    if (term !== undefined) {
-      this.#writeTerms.delete(entry.index);
-      const key = entryKey(entry.index, term);
-      if (term === entry.term) this.#writes.resolve(key, undefined);
-      // Another entry won this index: ours was never committed and never will be (a leader
-      // never moves an entry), so saying it failed is safe.
-      else this.#writes.reject(key, new StoreError("noLeader", "leadership changed before the write committed; it was not applied"));
-    }
-    if (this.#waitingReads.length > 0) this.#serveReads();
+  /** An entry was applied (joins wait for a promotion this way). */
+  applied(_entry: Entry): void {
     for (const watcher of this.#appliedWatchers) watcher();
-  }
-
-  /** A snapshot was installed: everything up to its index counts as applied. */
-  restored(lastIncludedIndex: number): void {
-    this.#lastApplied = lastIncludedIndex;
-    for (const [index, term] of this.#writeTerms) {
-      if (index > lastIncludedIndex) continue;
-      this.#writeTerms.delete(index);
-      // The snapshot may or may not contain our entry; we cannot tell which.
-      this.#writes.reject(entryKey(index, term), new StoreError("outcomeUnknown", "write outcome unknown (snapshot installed)"));
-    }
-    this.#serveReads();
-  }
-
-  readState(read: ReadState): void {
-    this.#waitingReads.push({ ctx: read.ctx, readIndex: read.readIndex });
-    this.#serveReads();
-  }
-
-  readDropped(ctx: string): void {
-    this.#reads.reject(ctx, new StoreError("noLeader", "no leader to confirm the read; retry later"));
   }
 
   softState(state: SoftState): void {
@@ -339,42 +221,25 @@ export class Store implements StoreApi {
 
   // ---- internals ----
 
-  #serveReads(): void {
-    const still: WaitingRead[] = [];
-    for (const r of this.#waitingReads) {
-      if (r.readIndex <= this.#lastApplied) this.#reads.resolve(r.ctx, r.readIndex);
-      else still.push(r);
-    }
-    this.#waitingReads = still;
-  }
-
   #isLeader(): boolean {
-    return this.#raft.core.status().role === "leader";
+    return this.#raft.status().role === "leader";
   }
 
   #members(): readonly Member[] {
-    return this.#raft.core.status().members;
+    return this.#raft.status().members;
   }
 
   async #write(op: { type: "set"; pairs: readonly KeyValue[] } | { type: "delete"; key: string }): Promise<void> {
-    const data = encodeCommand(op);
-    const r = this.#raft.withCore((core) => core.propose(data));
-    if (r.ok) {
-      await this.#awaitEntry(r);
-      return;
+    try {
+      await this.#raft.propose(encodeCommand(op));
+    } catch (e) {
+      // Refused, never appended: a follower that knows the leader forwards it there.
+      if (e instanceof RequestError && e.reason === "notLeader" && e.leader !== null) {
+        await this.#forward(op);
+        return;
+      }
+      rethrow(e);
     }
-    if (r.reason === "notLeader" && r.leader !== null) {
-      await this.#forward(op);
-      return;
-    }
-    throw proposeError(r);
-  }
-
-  #awaitEntry(r: ProposeResult & { ok: true }): Promise<void> {
-    const { index, term } = r.id;
-    const done = this.#writes.wait(entryKey(index, term));
-    this.#writeTerms.set(index, term);
-    return done;
   }
 
   /**
@@ -384,7 +249,7 @@ export class Store implements StoreApi {
    */
   async #joinAsLeader(id: string, addr: string): Promise<void> {
     const waitMs = this.#o.joinCatchUpMs ?? this.#o.requestTimeoutMs / 2;
-    const deadline = performance.now() + waitMs;
+    const deadline = this.#clock.now() + waitMs;
     // As hraftd does: a member with the same id or the same address is replaced. Each step is
     // chosen when it is proposed, from the membership then in force, so a join racing another
     // (the same one, or a retry) never undoes the other's steps: it finds them done.
@@ -400,10 +265,7 @@ export class Store implements StoreApi {
       if (steps === 3) {
         throw new StoreError("unavailable", `another join is changing member ${id} or address ${addr} at the same time; retry`);
       }
-      await this.#confChange(() => {
-        const change = nextStep();
-        return change === null ? null : this.#raft.withCore((c) => c.proposeConfChange(change));
-      });
+      await this.#confChange(nextStep);
     }
     await this.#untilVoter(id, addr, deadline, waitMs);
   }
@@ -419,7 +281,7 @@ export class Store implements StoreApi {
     if (isVoter()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const finish = (error: StoreError | null): void => {
-        clearTimeout(timer);
+        this.#timers.clearTimeout(timer);
         this.#appliedWatchers.delete(check);
         if (error === null) resolve();
         else reject(error);
@@ -427,48 +289,33 @@ export class Store implements StoreApi {
       const check = (): void => {
         if (isVoter()) finish(null);
       };
-      const timer = setTimeout(() => finish(learnerLeftError(id, addr, waitMs)), Math.max(0, deadline - performance.now()));
+      const timer = this.#timers.setTimeout(() => finish(learnerLeftError(id, addr, waitMs)), Math.max(0, deadline - this.#clock.now()));
       this.#appliedWatchers.add(check);
     });
   }
 
   /**
-   * Proposes a membership change, retrying while another one is in flight; `propose` is asked
-   * again at each attempt and returns null when nothing is left to change.
+   * Proposes a membership change, retrying while another one is in flight; `next` is asked
+   * again at each attempt and returns null when nothing is left to change. A change already in
+   * force settles at once, or with the request already waiting for its entry (raft/node.ts).
    */
-  async #confChange(propose: () => ProposeResult | null): Promise<void> {
-    const deadline = performance.now() + this.#o.requestTimeoutMs;
+  async #confChange(next: () => ConfChange | null): Promise<void> {
+    const deadline = this.#clock.now() + this.#o.requestTimeoutMs;
     for (;;) {
-      const r = propose();
-      if (r === null) return;
-      if (r.ok) return this.#awaitConfEntry(r);
-      if (r.reason !== "confChangeInFlight" || performance.now() > deadline) throw proposeError(r);
-      await new Promise((resolve) => setTimeout(resolve, this.#o.confChangeRetryMs ?? 20));
+      const change = next();
+      if (change === null) return;
+      try {
+        await this.#raft.proposeConfChange(change);
+        return;
+      } catch (e) {
+        if (!(e instanceof RequestError) || e.reason !== "confChangeInFlight" || this.#clock.now() > deadline) rethrow(e);
+      }
+      await new Promise<void>((resolve) => this.#timers.setTimeout(resolve, this.#o.confChangeRetryMs ?? 20));
     }
   }
 
-  /**
-   * Waits until the config entry `r` names is applied. A change already in force comes back
-   * naming the entry that carries the current configuration: one applied already (done at
-   * once), or one another request proposed and waits for (wait with it: an entry has one
-   * waiter in #writes).
-   */
-  #awaitConfEntry(r: ProposeResult & { ok: true }): Promise<void> {
-    if (r.id.index <= this.#lastApplied) return Promise.resolve();
-    const key = entryKey(r.id.index, r.id.term);
-    const shared = this.#confWaits.get(key);
-    if (shared !== undefined) return shared;
-    const done = this.#awaitEntry(r);
-    this.#confWaits.set(key, done);
-    const forget = (): void => {
-      this.#confWaits.delete(key);
-    };
-    done.then(forget, forget);
-    return done;
-  }
-
   #forward(op: ForwardedOp): Promise<string | null> {
-    const status = this.#raft.core.status();
+    const status = this.#raft.status();
     const leader = status.members.find((m) => m.id === status.leader);
     if (status.leader === null || leader === undefined) {
       return Promise.reject(new StoreError("noLeader", "no leader is known; retry later"));
@@ -535,14 +382,9 @@ export class Store implements StoreApi {
     this.#o.sendTo(fromAddr, reply);
   }
 
-  /** Fails everything waiting (shutdown). */
+  /** Fails everything waiting here (shutdown; the driver fails its own requests on stop). */
   close(): void {
-    const err = new StoreError("unavailable", "node is shutting down");
-    this.#writes.failAll(new StoreError("outcomeUnknown", "node shut down; write outcome unknown"));
-    this.#readBatch = null;
-    this.#reads.failAll(err);
     this.#forwarded.failAll(new StoreError("outcomeUnknown", "node shut down; outcome unknown"));
-    this.#writeTerms.clear();
   }
 }
 
@@ -565,17 +407,33 @@ function learnerLeftError(id: string, addr: string, waitMs: number): StoreError 
   );
 }
 
-function proposeError(r: ProposeResult & { ok: false }): StoreError {
-  switch (r.reason) {
+/** What a request the driver could not complete means to a client. */
+export function storeErrorOf(e: RequestError): StoreError {
+  switch (e.reason) {
     case "notLeader":
-      return new StoreError("noLeader", "no leader is known; retry later", r.leader);
+      return new StoreError("noLeader", "no leader is known; retry later", e.leader);
     case "transferring":
-      return new StoreError("noLeader", "leadership is being transferred; retry shortly", r.leader);
+      return new StoreError("noLeader", "leadership is being transferred; retry shortly", e.leader);
     case "busy":
-      return new StoreError("unavailable", "too many uncommitted writes; retry shortly", r.leader);
+      return new StoreError("unavailable", "too many uncommitted writes; retry shortly", e.leader);
     case "confChangeInFlight":
-      return new StoreError("unavailable", "another membership change is in progress; retry shortly", r.leader);
+      return new StoreError("unavailable", "another membership change is in progress; retry shortly", e.leader);
     case "invalid":
-      return new StoreError("invalid", "the change is not valid for the current membership", r.leader);
+      return new StoreError("invalid", "the change is not valid for the current membership", e.leader);
+    case "overwritten":
+      return new StoreError("noLeader", e.message, e.leader);
+    case "unknown":
+      return new StoreError("outcomeUnknown", e.message, e.leader);
+    case "noLeader":
+      return new StoreError("noLeader", e.message, e.leader);
+    case "timeout":
+      return new StoreError("timeout", e.message, e.leader);
+    case "full":
+      return new StoreError("unavailable", e.message, e.leader);
   }
+}
+
+/** Rethrows `e`, as a StoreError if it is the driver's RequestError. */
+function rethrow(e: unknown): never {
+  throw e instanceof RequestError ? storeErrorOf(e) : e;
 }

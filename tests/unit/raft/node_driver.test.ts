@@ -82,7 +82,7 @@ function harness(core: RaftCore, snapshotThresholdEntries = 1_000_000): Harness 
     storage,
     stateMachine,
     send: (m) => sent.push(m),
-    events: { applied: (e) => applied.push(e.index), readState: () => {}, readDropped: () => {}, softState: () => {}, restored: () => {} },
+    events: { applied: (e) => applied.push(e.index), softState: () => {}, restored: () => {} },
     scheduler: { defer: (fn) => queue.push(fn) },
     logger: { info: () => {}, warn: () => {}, error: () => {} },
     snapshotThresholdEntries,
@@ -104,6 +104,11 @@ function harness(core: RaftCore, snapshotThresholdEntries = 1_000_000): Harness 
 
 const data = (s: string): Uint8Array => new TextEncoder().encode(s);
 
+/** Proposes through the driver; these tests watch the driver's order, not the outcome. */
+function propose(h: Harness, d: Uint8Array): void {
+  h.node.propose(d).catch(() => undefined);
+}
+
 /** A single-voter node that has elected itself and applied its no-op. */
 function soloLeader(snapshotThresholdEntries?: number): Harness {
   const h = harness(mkCore("a", ["a"]), snapshotThresholdEntries);
@@ -124,7 +129,7 @@ function soloLeader(snapshotThresholdEntries?: number): Harness {
 test("a leader's entry is applied only after its own sync completes (single voter)", () => {
   const h = soloLeader();
   const base = h.applied.length;
-  h.node.withCore((c) => c.propose(data("x")));
+  propose(h, data("x"));
   h.run();
   const index = h.core.status().lastLogIndex;
   expect(h.storage.pending.length).toBe(1);
@@ -137,10 +142,10 @@ test("a leader's entry is applied only after its own sync completes (single vote
 
 test("one Ready at a time: proposals during a sync wait, then go in one batch", () => {
   const h = soloLeader();
-  h.node.withCore((c) => c.propose(data("p1")));
+  propose(h, data("p1"));
   h.run();
   expect(h.storage.pending.length).toBe(1);
-  for (let i = 2; i <= 5; i++) h.node.withCore((c) => c.propose(data(`p${i}`)));
+  for (let i = 2; i <= 5; i++) propose(h, data(`p${i}`));
   h.run();
   expect(h.storage.pending.length).toBe(1);
   h.storage.complete();
@@ -151,10 +156,10 @@ test("one Ready at a time: proposals during a sync wait, then go in one batch", 
 
 test("committed entries made durable earlier are applied while the next sync is out", () => {
   const h = soloLeader();
-  h.node.withCore((c) => c.propose(data("first")));
+  propose(h, data("first"));
   h.run();
   const first = h.core.status().lastLogIndex;
-  h.node.withCore((c) => c.propose(data("second")));
+  propose(h, data("second"));
   h.storage.complete();
   h.run();
   // The next Ready carries "second" to persist and "first" as committed: "first" is on disk
@@ -198,7 +203,7 @@ test("a follower syncs its entries on the loop and acknowledges them only after"
 test("a failed sync stops the node (fail-stop) and nothing after it is applied", () => {
   const h = soloLeader();
   const before = [...h.applied];
-  h.node.withCore((c) => c.propose(data("doomed")));
+  propose(h, data("doomed"));
   h.run();
   h.storage.complete(new Error("EIO"));
   h.run();
@@ -216,7 +221,7 @@ test("no snapshot is captured while applied entries run ahead of advance()", asy
   // 1. Make snapshot S1 due and hold it in saveSnapshot.
   h.storage.holdSnapshots = true;
   for (let i = 0; i < 3; i++) {
-    h.node.withCore((c) => c.propose(data(`x${i}`)));
+    propose(h, data(`x${i}`));
     h.run();
     h.storage.complete();
     h.run();
@@ -226,9 +231,9 @@ test("no snapshot is captured while applied entries run ahead of advance()", asy
   expect(h.storage.heldSnapshots.length).toBe(1);
   // 2. Entries a and b: a is synced while S1 is still held, so no snapshot may start then,
   // though one is due.
-  h.node.withCore((c) => c.propose(data("a")));
+  propose(h, data("a"));
   h.run();
-  h.node.withCore((c) => c.propose(data("b")));
+  propose(h, data("b"));
   h.run();
   h.storage.complete();
   // 3. S1 completes before the driver's next turn, which applies a ahead of advance() while

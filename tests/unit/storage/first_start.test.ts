@@ -47,7 +47,7 @@ function startProcess(disk: SimDisk, isJoining = false): Process {
     storage,
     stateMachine: { apply: (e) => applied.push(e), snapshot: () => Promise.resolve(new Uint8Array(0)), restore() {} },
     send: (m) => sent.push(m),
-    events: { applied() {}, readState() {}, readDropped() {}, softState() {}, restored() {} },
+    events: { applied() {}, softState() {}, restored() {} },
     scheduler: { defer: (fn) => queue.push(fn) },
     logger: silent,
     snapshotThresholdEntries: 1_000_000,
@@ -62,7 +62,7 @@ function startProcess(disk: SimDisk, isJoining = false): Process {
       for (const fn of now) fn();
     }
   };
-  node.withCore(() => undefined); // server.ts kicks the core once at start
+  node.wake(); // openNode kicks the core once at start
   return {
     core,
     applied,

@@ -67,7 +67,11 @@ export class Cluster {
   private deferred: (() => void)[] = [];
   private readonly membership: Membership;
 
-  constructor(ids: readonly NodeId[]) {
+  /** Reads a node lets wait at once (RequestOptions.readsWaitingMax); the driver's default if unset. */
+  private readonly readsWaitingMax: number | undefined;
+
+  constructor(ids: readonly NodeId[], options: { readsWaitingMax?: number } = {}) {
+    this.readsWaitingMax = options.readsWaitingMax;
     this.membership = { members: ids.map((id) => ({ id, addr: addrOf(id), suffrage: "voter" as const })) };
     for (const id of ids) {
       this.durable.set(id, { hardState: { currentTerm: 0, votedFor: null }, entries: [] });
@@ -112,20 +116,22 @@ export class Cluster {
       send: (msg) => void send(addrOf(msg.to), { kind: "raft", fromAddr: addr, msg }),
       events: {
         applied: (e) => store.applied(e),
-        readState: (r) => store.readState(r),
-        readDropped: (ctx) => store.readDropped(ctx),
         softState: (s) => store.softState(s),
-        restored: (m) => store.restored(m.lastIncludedIndex),
+        restored: () => undefined,
       },
       scheduler: { defer: (fn) => void this.deferred.push(fn) },
       logger: { info: () => {}, warn: () => {}, error: () => {} },
       snapshotThresholdEntries: 1_000_000,
       snapshotTrailingEntries: 100,
       start: { lastIncludedIndex: 0, lastIncludedTerm: 0, membership: first ? this.membership : { members: [] } },
-      beforeReady: () => store.flushReads(),
+      requests: {
+        incarnation,
+        timeoutMs: 60_000,
+        ...(this.readsWaitingMax === undefined ? {} : { readsWaitingMax: this.readsWaitingMax }),
+      },
       lease: { clock: this.clock, tickMs, electionTicks },
     });
-    store.attach(node, 0);
+    store.attach(node);
     const p: Proc = { id, addr, incarnation, node, store, sm };
     this.procs.set(id, p);
     return p;

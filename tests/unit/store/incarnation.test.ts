@@ -97,7 +97,7 @@ test("a reply to a forwarded request counts only from the node it was sent to", 
   const c = await setup();
   c.hold = (f) => fromNode(f, "b") && isStore(f);
   const write = track(c.proc("b").store.set([["k", "x"]]));
-  c.run();
+  await c.settle(); // the refusal to propose on a follower settles first, then b forwards
   expect(c.held.length).toBe(1);
   const reqId = heldRequestId(c.held[0]!);
   // c (not the leader b asked) answers with the right id: ignored.

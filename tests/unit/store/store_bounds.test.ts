@@ -1,43 +1,33 @@
 // Goal: clients cannot grow a node's memory without bound while reads cannot be confirmed
 // (issue 12, item 14: a node reached 1.3 GB during a long loss of quorum). Linearizable reads
-// of one event-loop turn share one ReadIndex request, and the core bounds how many requests
-// wait (pendingReadsMax), but not how many reads share each: with a leader that never answers,
-// every turn parked more HTTP requests for the full request timeout. The store now bounds the
-// reads waiting in all, and answers the next one 503 at once.
-// Method: a Store over a fake node whose core accepts every ReadIndex request and never
-// answers (a leader that is known but silent); many turns of many reads.
+// of one turn share one ReadIndex request, and the core bounds how many requests wait
+// (pendingReadsMax), but not how many reads share each: with a leader that never answers,
+// every turn parked more HTTP requests for the full request timeout. The driver bounds the
+// reads waiting in all (raft/requests.ts), and the store answers the next one 503 at once.
+// Method: production nodes on cluster_kit's wire; the follower's ReadIndex frames to the
+// leader are held (a leader that is known but silent); many turns of many reads.
 
 import { expect, test } from "bun:test";
-import type { RaftNode } from "../../../raft/node.ts";
+import { readsWaitingMaxDefault } from "../../../raft/node.ts";
 import { StoreError } from "../../../store/errors.ts";
-import { KvStateMachine } from "../../../store/state_machine.ts";
-import { Store } from "../../../store/store.ts";
+import { Cluster, flushMicrotasks, isRaft } from "./cluster_kit.ts";
 
-function setup(readsPendingMax?: number): { store: Store; asked: string[] } {
-  const asked: string[] = [];
-  const core = {
-    readIndex: (ctx: string) => asked.push(ctx),
-    status: () => ({
-      id: "b", role: "follower", leader: "a", term: 2, votedFor: null, commitIndex: 0, lastApplied: 0, lastLogIndex: 0,
-      snapshotIndex: 0, removed: false, members: [{ id: "a", addr: "a:1", suffrage: "voter" }, { id: "b", addr: "b:1", suffrage: "voter" }],
-    }),
-  };
-  const node = { core, wake: () => {}, withCore: (fn: (c: typeof core) => unknown) => fn(core), leaseReadIndex: () => null };
-  const store = new Store({
-    id: "b", raftAddr: "b:1", incarnation: "b-test", stateMachine: new KvStateMachine(), sendTo: () => true,
-    requestTimeoutMs: 60_000, ...(readsPendingMax === undefined ? {} : { readsPendingMax }),
-  });
-  store.attach(node as unknown as RaftNode, 0);
-  return { store, asked };
+function silentLeader(readsWaitingMax?: number): Cluster {
+  const c = new Cluster(["a", "b", "c"], readsWaitingMax === undefined ? {} : { readsWaitingMax });
+  c.elect("a");
+  c.tick(["a", "b", "c"], 3);
+  c.hold = (f) => isRaft(f, "ReadIndex");
+  return c;
 }
 
-/** Runs `turns` turns of `perTurn` linearizable reads; returns how many were refused at once. */
-async function flood(store: Store, turns: number, perTurn: number): Promise<{ refused: StoreError[]; pending: number }> {
+/** Runs `turns` driver turns of `perTurn` linearizable reads on b; counts refusals and waiters. */
+async function flood(c: Cluster, turns: number, perTurn: number): Promise<{ refused: StoreError[]; pending: number }> {
   const refused: StoreError[] = [];
   let settled = 0;
+  const b = c.proc("b").store;
   for (let t = 0; t < turns; t++) {
     for (let i = 0; i < perTurn; i++) {
-      store.get(`k${i}`, "linearizable").then(
+      b.get(`k${i}`, "linearizable").then(
         () => settled++,
         (e: unknown) => {
           settled++;
@@ -45,15 +35,15 @@ async function flood(store: Store, turns: number, perTurn: number): Promise<{ re
         },
       );
     }
-    store.flushReads();
+    c.run();
   }
-  await new Promise((resolve) => setTimeout(resolve, 0));
+  await flushMicrotasks();
   return { refused, pending: turns * perTurn - settled };
 }
 
 test("reads waiting for a silent leader are bounded; the rest are refused 503 at once", async () => {
-  const { store } = setup(1000);
-  const { refused, pending } = await flood(store, 200, 50); // 10,000 reads
+  const c = silentLeader(1000);
+  const { refused, pending } = await flood(c, 200, 50); // 10,000 reads
   expect(pending).toBe(1000);
   expect(refused.length).toBe(9000);
   for (const e of refused.slice(0, 3)) {
@@ -61,18 +51,19 @@ test("reads waiting for a silent leader are bounded; the rest are refused 503 at
     expect(e.code).toBe("unavailable");
     expect(e.message).toContain("too many reads waiting");
   }
-  store.close();
+  c.close();
 });
 
 test("the default bound holds too, and room comes back as reads complete", async () => {
-  const { store, asked } = setup();
-  const { pending } = await flood(store, 1000, 100); // 100,000 reads
-  expect(pending).toBeLessThanOrEqual(16_384);
+  const c = silentLeader();
+  const { pending } = await flood(c, 200, 100); // 20,000 reads
+  expect(pending).toBeLessThanOrEqual(readsWaitingMaxDefault);
   expect(pending).toBeGreaterThan(0);
   // The leader answers every request it was sent: the reads are served and room frees up.
-  for (const ctx of asked) store.readState({ ctx, readIndex: 0 });
-  await new Promise((resolve) => setTimeout(resolve, 0));
-  const again = await flood(store, 10, 10);
+  c.hold = () => false;
+  c.release();
+  await c.settle();
+  const again = await flood(c, 10, 10);
   expect(again.refused).toEqual([]);
-  store.close();
+  c.close();
 });

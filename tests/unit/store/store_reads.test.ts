@@ -1,52 +1,57 @@
 // Goal: linearizable reads that arrive before the driver's next turn share one ReadIndex
 // request, reads after it start another, and a dropped request fails every read that shared it.
+// Method: production nodes (core, driver, store) on the test wire of cluster_kit.ts; the
+// follower's ReadIndex frames to the leader are held, counted and released.
 
 import { expect, test } from "bun:test";
-import type { RaftNode } from "../../../raft/node.ts";
 import { StoreError } from "../../../store/errors.ts";
-import { KvStateMachine } from "../../../store/state_machine.ts";
-import { Store } from "../../../store/store.ts";
+import { Cluster, flushMicrotasks, fromNode, isRaft, track } from "./cluster_kit.ts";
 
-/** A Store over a fake node that records the ReadIndex requests made of its core. */
-function setup(): { store: Store; asked: string[] } {
-  const asked: string[] = [];
-  const core = {
-    readIndex: (ctx: string) => asked.push(ctx),
-    status: () => ({ role: "leader", leader: "a", term: 1, members: [], commitIndex: 0, lastApplied: 0 }),
-  };
-  const node = { core, wake: () => {}, withCore: (fn: (c: typeof core) => unknown) => fn(core) };
-  const sm = new KvStateMachine();
-  sm.applyCommand({ type: "set", pairs: [["k", "v"]] });
-  const store = new Store({ id: "a", raftAddr: "a:1", incarnation: "0123456789abcdef", stateMachine: sm, sendTo: () => true, requestTimeoutMs: 1000 });
-  store.attach(node as unknown as RaftNode, 0);
-  return { store, asked };
+function elected(): Cluster {
+  const c = new Cluster(["a", "b", "c"]);
+  c.elect("a");
+  c.proc("a").store.set([["k", "v"]]);
+  c.run();
+  c.tick(["a", "b", "c"], 3);
+  return c;
 }
 
+const askedByB = (c: Cluster): number => c.held.filter((f) => isRaft(f, "ReadIndex") && fromNode(f, "b")).length;
+
 test("reads before the driver's turn share one request; later reads get their own", async () => {
-  const { store, asked } = setup();
-  const first = [store.get("k", "linearizable"), store.get("k", "linearizable"), store.get("nope", "linearizable")];
-  expect(asked).toEqual([]);
-  store.flushReads();
-  expect(asked.length).toBe(1);
-  const later = store.get("k", "linearizable");
-  store.flushReads();
-  expect(asked.length).toBe(2);
-  expect(asked[1]).not.toBe(asked[0]);
-  store.readState({ ctx: asked[0]!, readIndex: 0 });
-  expect(await Promise.all(first)).toEqual(["v", "v", null]);
-  store.readState({ ctx: asked[1]!, readIndex: 0 });
-  expect(await later).toBe("v");
-  store.flushReads();
-  expect(asked.length).toBe(2);
+  const c = elected();
+  c.hold = (f) => isRaft(f, "ReadIndex");
+  const b = c.proc("b").store;
+  const first = [b.get("k", "linearizable"), b.get("k", "linearizable"), b.get("nope", "linearizable")].map(track);
+  expect(askedByB(c)).toBe(0);
+  c.run();
+  expect(askedByB(c)).toBe(1);
+  const later = track(b.get("k", "linearizable"));
+  c.run();
+  expect(askedByB(c)).toBe(2);
+  c.hold = () => false;
+  c.release();
+  await c.settle();
+  expect(first.map((r) => r.value)).toEqual(["v", "v", null]);
+  expect(later.value).toBe("v");
+  c.run();
+  expect(askedByB(c)).toBe(0);
+  c.close();
 });
 
 test("a dropped request fails every read that shared it", async () => {
-  const { store, asked } = setup();
-  const reads = [store.get("k", "linearizable"), store.get("k", "linearizable")];
-  store.flushReads();
-  store.readDropped(asked[0]!);
+  const c = elected();
+  // b loses its leader: it stops hearing from a for an election timeout and campaigns.
+  c.hold = (f) => fromNode(f, "a") || fromNode(f, "c");
+  c.tick(["b"], 25);
+  expect(c.proc("b").node.status().leader).toBe(null);
+  const reads = [c.proc("b").store.get("k", "linearizable"), c.proc("b").store.get("k", "linearizable")].map(track);
+  c.run();
+  await flushMicrotasks();
   for (const r of reads) {
-    const error = await r.then(() => null, (e: unknown) => e);
-    expect(error).toBeInstanceOf(StoreError);
+    expect(r.settled).toBe(true);
+    expect(r.error).toBeInstanceOf(StoreError);
+    expect((r.error as StoreError).code).toBe("noLeader");
   }
+  c.close();
 });

@@ -21,11 +21,11 @@ function setup(removed: boolean): Store {
       snapshotIndex: 0, votedFor: null, removed,
     }),
   };
-  const node = { core, wake: () => {}, withCore: (fn: (c: typeof core) => unknown) => fn(core) };
+  const node = { core, status: core.status, lastApplied: 5, wake: () => {} };
   const sm = new KvStateMachine();
   sm.applyCommand({ type: "set", pairs: [["k", "v"]] });
   const store = new Store({ id: "c", raftAddr: "c:1", incarnation: "c-test", stateMachine: sm, sendTo: () => true, requestTimeoutMs: 1000 });
-  store.attach(node as unknown as RaftNode, 5);
+  store.attach(node as unknown as RaftNode);
   store.softState({ role: "follower", leader: "a", term: 2, removed });
   return store;
 }
