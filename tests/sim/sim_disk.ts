@@ -64,6 +64,9 @@ export class SimCrashError extends Error {
   override readonly name = "SimCrashError";
 }
 
+/** Picks the operations an armed crash or fault counts: syscall ("write", "fsync", "open", "rename", "unlink", "rmdir", "remove", "ftruncate") and path. */
+export type SimOpFilter = (syscall: string, path: string) => boolean;
+
 /** The errors armFault() injects. */
 export type SimFaultCode = "EIO" | "ENOSPC";
 
@@ -88,6 +91,9 @@ export class SimDisk implements Disk {
   private opsUntilCrash = -1;
   private opsUntilFault = -1;
   private faultCode: SimFaultCode = "EIO";
+  /** Which operations count toward the armed crash / fault (all by default). */
+  private crashFilter: SimOpFilter | null = null;
+  private faultFilter: SimOpFilter | null = null;
   /**
    * When set, remove() of a directory is one unlink per file and one rmdir per directory,
    * deepest first, each a separate step and name change (durable when its own parent is
@@ -287,8 +293,9 @@ export class SimDisk implements Disk {
    * file creation, syncDir) throw SimCrashError before it takes effect, so a test can crash
    * in the middle of a WAL append or a snapshot install. Follow it with crash().
    */
-  armCrash(ops: number): void {
+  armCrash(ops: number, only: SimOpFilter | null = null): void {
     this.opsUntilCrash = ops;
+    this.crashFilter = only;
   }
 
   /**
@@ -296,9 +303,10 @@ export class SimDisk implements Disk {
    * of taking effect; a write may have reached the page cache (POSIX leaves its effect
    * unspecified), a failed fsync drops the file's dirty pages. -1 disarms.
    */
-  armFault(ops: number, code: SimFaultCode): void {
+  armFault(ops: number, code: SimFaultCode, only: SimOpFilter | null = null): void {
     this.opsUntilFault = ops;
     this.faultCode = code;
+    this.faultFilter = only;
   }
 
   /** True while a crash or a fault is armed and has not fired. */
@@ -308,17 +316,21 @@ export class SimDisk implements Disk {
 
   /** Counts one mutating operation toward an armed crash or fault. */
   step(syscall = "write", path = ""): void {
-    if (this.opsUntilCrash === 0) {
-      this.opsUntilCrash = -1;
-      this.generation++; // The "process" is dead: its handles stop working.
-      throw new SimCrashError(`simulated crash during ${syscall} ${path}`);
+    if (this.opsUntilCrash >= 0 && (this.crashFilter === null || this.crashFilter(syscall, path))) {
+      if (this.opsUntilCrash === 0) {
+        this.opsUntilCrash = -1;
+        this.generation++; // The "process" is dead: its handles stop working.
+        throw new SimCrashError(`simulated crash during ${syscall} ${path}`);
+      }
+      this.opsUntilCrash--;
     }
-    if (this.opsUntilCrash > 0) this.opsUntilCrash--;
-    if (this.opsUntilFault === 0) {
-      this.opsUntilFault = -1;
-      throw new SimFaultError(this.faultCode, syscall, path);
+    if (this.opsUntilFault >= 0 && (this.faultFilter === null || this.faultFilter(syscall, path))) {
+      if (this.opsUntilFault === 0) {
+        this.opsUntilFault = -1;
+        throw new SimFaultError(this.faultCode, syscall, path);
+      }
+      this.opsUntilFault--;
     }
-    if (this.opsUntilFault > 0) this.opsUntilFault--;
   }
 
   /** Called by SimFile: refuses handles from before the last crash. */

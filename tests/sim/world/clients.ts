@@ -1,6 +1,8 @@
 // Concurrent clients of the simulated world. They call the store's public API (what the HTTP
 // handlers call) at random live nodes: multi-key writes, deletes, linearizable and leader-level
-// reads; each operation is recorded with its simulated invoke and completion times and its
+// reads; some go through the node's HTTP handler (the Hono app's fetch, with the fast path in
+// front, as server.ts serves it) and are judged as an HTTP client must (503 with "outcome
+// unknown" in words is unknown, any other refusal failed, 500 is a bug); each operation is recorded with its simulated invoke and completion times and its
 // outcome, for the linearizability checker. A write whose node dies before answering, or that
 // is answered "outcome unknown", may or may not have happened.
 
@@ -43,7 +45,7 @@ export class Clients {
     this.#world = world;
     this.#rng = rng;
     this.#options = options;
-    world.onCrash = (server) => this.#crashed(server);
+    world.crashListeners.push((server) => this.#crashed(server));
   }
 
   get keys(): string[] {
@@ -76,7 +78,9 @@ export class Clients {
     }
     const server = this.#rng.pick(up);
     const op = this.#drawOp();
-    void this.issueOn(server, client, op, this.#rng.chance(0.3) ? "leader" : "linearizable").then((recorded) => {
+    const level = this.#rng.chance(0.3) ? "leader" : "linearizable";
+    const viaHttp = this.#rng.chance(this.#world.config.httpRate);
+    void this.issueOn(server, client, op, level, viaHttp).then((recorded) => {
       if (recorded) this.#later(client);
     });
   }
@@ -96,7 +100,8 @@ export class Clients {
    * Runs one operation on `server` and records it. Resolves true once recorded, false if the
    * process died first (the crash recorded it; the client moved on then).
    */
-  async issueOn(server: SimServer, client: number, op: KvOp, level: "linearizable" | "leader"): Promise<boolean> {
+  async issueOn(server: SimServer, client: number, op: KvOp, level: "linearizable" | "leader", viaHttp = false): Promise<boolean> {
+    if (viaHttp) return this.#issueHttp(server, client, op, level);
     const store = server.opened!.store;
     const f: InFlight = { id: this.#nextId++, client, op, invokeTime: this.#world.scheduler.now, server, life: server.lives };
     this.#inFlight.set(f.id, f);
@@ -121,6 +126,45 @@ export class Clients {
       this.errors.set(f.id, `${server.id}#${f.life} ${e.code}: ${e.message}`);
     }
     // Answered by a process that has since died: the crash already recorded it.
+    if (!this.#inFlight.delete(f.id)) return false;
+    this.#record(f, done, outcome);
+    return true;
+  }
+
+  /** The same operation through the node's HTTP handler, judged by status and words as a client would. */
+  async #issueHttp(server: SimServer, client: number, op: KvOp, level: "linearizable" | "leader"): Promise<boolean> {
+    const fetch = server.opened!.fetch;
+    const f: InFlight = { id: this.#nextId++, client, op, invokeTime: this.#world.scheduler.now, server, life: server.lives };
+    this.#inFlight.set(f.id, f);
+    const base = `http://${server.addr}`;
+    let request: Request;
+    switch (op.type) {
+      case "set":
+        request = new Request(`${base}/key`, { method: "POST", body: JSON.stringify(op.values), headers: { "content-type": "application/json" } });
+        break;
+      case "delete":
+        request = new Request(`${base}/key/${op.key}`, { method: "DELETE" });
+        break;
+      case "read":
+        request = new Request(`${base}/key/${op.key}?level=${level}`);
+        break;
+    }
+    const response = await fetch(request);
+    const text = await response.text();
+    let outcome: Outcome;
+    let done: KvOp = op;
+    if (response.status === 200) {
+      outcome = "ok";
+      if (op.type === "read") done = { ...op, value: (JSON.parse(text) as Record<string, string>)[op.key] ?? null };
+    } else if (response.status === 404 && op.type === "read") {
+      outcome = "ok";
+      done = { ...op, value: null };
+    } else if (response.status === 503 || (response.status === 404 && op.type !== "read")) {
+      outcome = /outcome/i.test(text) ? "unknown" : "fail";
+      this.errors.set(f.id, `${server.id}#${f.life} HTTP ${response.status}: ${text}`);
+    } else {
+      throw new Error(`HTTP ${response.status} from ${server.id}#${f.life} for ${JSON.stringify(op)}: ${text}`);
+    }
     if (!this.#inFlight.delete(f.id)) return false;
     this.#record(f, done, outcome);
     return true;

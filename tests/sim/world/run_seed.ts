@@ -1,14 +1,17 @@
 // One seed of the production-node simulator: a safety phase with crashes (unsynced writes lost
-// or torn), restarts, partitions and a lossy network under concurrent clients, then a liveness
-// phase (faults off, every node restarted) that must converge. Checks: the safety checkers after
-// every event, per-key linearizability of the whole client history with final reads, and every
-// live node's state equal at the end.
+// or torn, some in the middle of a disk operation), EIO/ENOSPC, bit flips on one server's disk,
+// restarts, joins and removals, partitions and a lossy network under concurrent clients, then a
+// liveness phase (faults off, every node restarted) that must converge among the members that
+// did not refuse their damaged disk. Checks: the safety checkers after every event, per-key
+// linearizability of the whole client history with final reads (so no acknowledged write is
+// lost), a damaged disk refused naming the file, and every live member's state equal at the end.
 
 import { checkLinearizable } from "../checkers/linearizability.ts";
 import type { SimRng } from "../prng.ts";
 import { reliableNetwork } from "../sim_network.ts";
 import { Clients } from "./clients.ts";
-import { drawWorldConfig, World, type WorldConfig } from "./world.ts";
+import { MembershipChanges } from "./membership.ts";
+import { drawWorldConfig, type SimServer, World, type WorldConfig } from "./world.ts";
 
 /** The command that replays a seed exactly, with its trace. */
 export function worldReplayCommand(seed: number): string {
@@ -26,6 +29,8 @@ export interface WorldSeedReport {
   readonly ops: { ok: number; fail: number; unknown: number };
   readonly crashes: number;
   readonly committed: number;
+  /** Faults that struck: armed crashes, I/O errors, bit flips, refused starts, membership changes ok. */
+  readonly faults: { midOpCrashes: number; ioFaults: number; flips: number; refused: number; memberships: number };
 }
 
 /** Knobs of a run; defaults suit `npm test`. */
@@ -36,10 +41,14 @@ export interface WorldRunOptions {
   readonly settleMs?: number;
 }
 
-function nemesis(world: World, rng: SimRng, counts: { crashes: number }): void {
+function nemesis(world: World, rng: SimRng, counts: { crashes: number }, membership: MembershipChanges): void {
   const servers = world.servers;
   const down = servers.filter((s) => !s.isUp && s.refused === null);
   const up = world.up();
+  const c = world.config;
+  if (rng.chance(c.midOpCrashRate)) world.armCrash(rng.pick(servers));
+  if (rng.chance(c.ioFaultRate)) world.armFault(rng.pick(servers));
+  if (rng.chance(c.membershipRate)) membership.step();
   const r = rng.int(100);
   if (r < 12 && up.length > 0) {
     const s = rng.pick(up);
@@ -76,16 +85,19 @@ export async function runWorldSeed(seed: number, options: WorldRunOptions = {}):
   const world = new World(config);
   const clients = new Clients(world, world.rng.fork("clients"), { clients: 4, keys: 4, thinkMsMax: 30 });
   const nemesisRng = world.rng.fork("nemesis");
+  const membership = new MembershipChanges(world, world.rng.fork("membership"));
   const counts = { crashes: 0 };
   const safetyMs = options.safetyMs ?? 4000;
   const settleMs = options.settleMs ?? Math.max(8000, config.requestTimeoutMs * 3);
   let error: string | null = null;
   try {
+    // A crash may strike in a server's very first start.
+    for (const s of world.servers) if (nemesisRng.chance(config.midOpCrashRate * 3)) world.armCrash(s);
     for (const s of world.servers) world.start(s);
     clients.start();
     const tick = (): void => {
       if (world.scheduler.now >= safetyMs) return;
-      nemesis(world, nemesisRng, counts);
+      nemesis(world, nemesisRng, counts, membership);
       world.scheduler.schedule(nemesisRng.range(20, 300), tick);
     };
     world.scheduler.schedule(200, tick);
@@ -93,6 +105,7 @@ export async function runWorldSeed(seed: number, options: WorldRunOptions = {}):
 
     // Liveness: faults off, every node up, pending requests settle, state converges.
     clients.stop();
+    world.calm();
     world.wire.heal();
     world.wire.faults = reliableNetwork;
     world.log("liveness phase: healed, restarting every node");
@@ -101,7 +114,7 @@ export async function runWorldSeed(seed: number, options: WorldRunOptions = {}):
     let converged = false;
     while (world.scheduler.now < deadline) {
       await world.runUntil(world.scheduler.now + 100);
-      if (clients.inFlight === 0 && isConverged(world)) {
+      if (clients.inFlight === 0 && !membership.isBusy && isConverged(world)) {
         converged = true;
         break;
       }
@@ -140,32 +153,46 @@ export async function runWorldSeed(seed: number, options: WorldRunOptions = {}):
     ops: clients.counts,
     crashes: counts.crashes,
     committed: world.checker.maxCommitted,
+    faults: {
+      midOpCrashes: world.servers.reduce((n, s) => n + s.disk.stats.crashes, 0) - counts.crashes,
+      ioFaults: world.ioFaults,
+      flips: world.servers.reduce((n, s) => n + s.flips, 0),
+      refused: world.servers.filter((s) => s.refused !== null).length,
+      memberships: membership.counts.ok,
+    },
   };
+}
+
+/** The servers in the leader's configuration (removed servers and spares never added do not count). */
+function memberServers(world: World): SimServer[] {
+  const ids = new Set(world.members().map((m) => m.id));
+  return world.servers.filter((s) => ids.has(s.id));
 }
 
 function isConverged(world: World): boolean {
   const leader = world.leader();
   if (leader === null) return false;
   const st = leader.opened!.node.core.status();
-  // Everything the leader holds is committed (its term's first entry included), and applied everywhere.
+  // Everything the leader holds is committed (its term's first entry included), and applied at every member.
   if (st.lastLogIndex !== st.commitIndex) return false;
   const commit = st.commitIndex;
-  return world.servers.every((s) => s.refused !== null || (s.isUp && s.opened!.node.core.status().lastApplied === commit));
+  return memberServers(world).every((s) => s.refused !== null || (s.isUp && s.opened!.node.core.status().lastApplied === commit));
 }
 
 function describe(world: World): string {
   return world.servers
     .map((s) => {
       if (!s.isUp) return `${s.id} down${s.refused === null ? "" : " (refused)"}`;
+      if (s.opened!.node.core.status().removed) return `${s.id} removed`;
       const st = s.opened!.node.core.status();
       return `${s.id} ${st.role} t${st.term} commit ${st.commitIndex} applied ${st.lastApplied} last ${st.lastLogIndex}`;
     })
     .join("; ");
 }
 
-/** Convergence: every live node's state machine holds the same value for every key. */
+/** Convergence: every live member's state machine holds the same value for every key. */
 function checkSameState(world: World, keys: readonly string[]): void {
-  const up = world.up();
+  const up = memberServers(world).filter((s) => s.isUp);
   const first = up[0]!;
   for (const key of keys) {
     const want = first.opened!.store.peek(key, "stale");

@@ -54,9 +54,13 @@ export class SimProcess {
     this.#isAlive = false;
   }
 
-  /** `disk` as this process sees it: every call fails once the process is dead. */
-  fence(disk: Disk): Disk {
-    return fencedDisk(disk, () => this.#isAlive);
+  /**
+   * `disk` as this process sees it: every call fails once the process is dead. `onError`
+   * sees every error the disk throws before the caller does (an armed crash kills the
+   * process right there, before the error unwinds through the node).
+   */
+  fence(disk: Disk, onError: (error: unknown) => void = () => {}): Disk {
+    return fencedDisk(disk, () => this.#isAlive, onError);
   }
 }
 
@@ -64,29 +68,35 @@ export class SimProcess {
  * A dead process's leftover promise continuations may still run (they are already queued);
  * they must not write to the disk the next incarnation will use.
  */
-function fencedDisk(disk: Disk, isAlive: () => boolean): Disk {
-  const check = (): void => {
+function fencedDisk(disk: Disk, isAlive: () => boolean, onError: (error: unknown) => void): Disk {
+  const call = <T>(op: () => T): T => {
     if (!isAlive()) throw new ProcessKilledError("process was killed");
+    try {
+      return op();
+    } catch (e) {
+      onError(e);
+      throw e;
+    }
   };
   const fenceFile = (f: DiskFile): DiskFile => ({
-    size: () => (check(), f.size()),
-    read: (p, l) => (check(), f.read(p, l)),
-    write: (b, p) => (check(), f.write(b, p)),
-    truncate: (s) => (check(), f.truncate(s)),
-    sync: () => (check(), f.sync()),
+    size: () => call(() => f.size()),
+    read: (p, l) => call(() => f.read(p, l)),
+    write: (b, p) => call(() => f.write(b, p)),
+    truncate: (s) => call(() => f.truncate(s)),
+    sync: () => call(() => f.sync()),
     close: () => {
       if (isAlive()) f.close();
     },
   });
   return {
-    open: (path: string, mode: OpenMode) => (check(), fenceFile(disk.open(path, mode))),
-    readFile: (p) => (check(), disk.readFile(p)),
-    exists: (p) => (check(), disk.exists(p)),
-    isDir: (p) => (check(), disk.isDir(p)),
-    list: (d) => (check(), disk.list(d)),
-    mkdirp: (d) => (check(), disk.mkdirp(d)),
-    rename: (a, b) => (check(), disk.rename(a, b)),
-    remove: (p) => (check(), disk.remove(p)),
-    syncDir: (d) => (check(), disk.syncDir(d)),
+    open: (path: string, mode: OpenMode) => call(() => fenceFile(disk.open(path, mode))),
+    readFile: (p) => call(() => disk.readFile(p)),
+    exists: (p) => call(() => disk.exists(p)),
+    isDir: (p) => call(() => disk.isDir(p)),
+    list: (d) => call(() => disk.list(d)),
+    mkdirp: (d) => call(() => disk.mkdirp(d)),
+    rename: (a, b) => call(() => disk.rename(a, b)),
+    remove: (p) => call(() => disk.remove(p)),
+    syncDir: (d) => call(() => disk.syncDir(d)),
   };
 }

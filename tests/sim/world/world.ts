@@ -2,7 +2,12 @@
 // real server uses) on a simulated disk, wire, clock and timers. Crashes kill the process and
 // keep only what its disk made durable; a restart builds a brand-new node from that image.
 // Every event is followed by draining the microtask queue (the production code awaits) and
-// by the safety checkers.
+// by the safety checkers. The disk is as hostile as real hardware: a crash can strike in the
+// middle of any disk operation (a node's very first start, a snapshot install or prune, a WAL
+// compaction, a recursive removal part-way), writes and syncs can fail with EIO or ENOSPC
+// (the node must stop: fail-stop, the real process exits), and one server per seed may have
+// bits flipped in its synced data while it is down (it must refuse to start, naming the file).
+// How often each fault strikes is drawn from the seed (swarm testing).
 
 import { openNode, type OpenedNode } from "../../../open_node.ts";
 import type { Entry, Member } from "../../../raft/core/mod.ts";
@@ -11,7 +16,8 @@ import { StorageDamageError } from "../../../raft/wal.ts";
 import { SafetyChecker } from "../checkers/safety.ts";
 import { createSimRng, type SimRng } from "../prng.ts";
 import { Scheduler } from "../scheduler.ts";
-import { type CrashMode, SimDisk } from "../sim_disk.ts";
+import { type CrashMode, SimCrashError, SimDisk, SimFaultError, type SimOpFilter } from "../sim_disk.ts";
+import { StartError } from "../../../start_checks.ts";
 import { createTicker } from "../../../raft/ticker.ts";
 import { SimProcess } from "./sim_process.ts";
 import { simTransport } from "./sim_transport.ts";
@@ -28,6 +34,20 @@ export interface WorldConfig {
   readonly snapshotTrailingEntries: number;
   readonly walPreallocateBytes: number;
   readonly requestTimeoutMs: number;
+  /** Servers that start empty with -join and are added through the Store API. */
+  readonly spares: number;
+  /** Chance per nemesis step of arming a crash at a random upcoming disk operation. */
+  readonly midOpCrashRate: number;
+  /** The armed crash strikes within this many disk operations. */
+  readonly crashOpsMax: number;
+  /** Chance per nemesis step of arming an EIO or ENOSPC at a random upcoming disk operation. */
+  readonly ioFaultRate: number;
+  /** Chance that the fragile server's disk gets a bit flipped in synced data when it goes down. */
+  readonly bitFlipRate: number;
+  /** Chance per nemesis step of a join or removal through the Store API. */
+  readonly membershipRate: number;
+  /** Chance that a client uses the HTTP handler (the Hono app's fetch) instead of the Store API. */
+  readonly httpRate: number;
 }
 
 /** Draws a world's limits from its seed, so one seed explores one mix (TigerBeetle's swarm). */
@@ -43,6 +63,13 @@ export function drawWorldConfig(seed: number): WorldConfig {
     snapshotTrailingEntries: rng.pick([0, 4, 50]),
     walPreallocateBytes: rng.pick([0, 4096, 65_536]),
     requestTimeoutMs: rng.pick([1000, 3000]),
+    spares: rng.pick([0, 1, 1]),
+    midOpCrashRate: rng.pick([0, 0.03, 0.1]),
+    crashOpsMax: rng.pick([3, 20, 100, 400]),
+    ioFaultRate: rng.pick([0, 0, 0.02, 0.06]),
+    bitFlipRate: rng.pick([0, 0, 0.3, 0.7]),
+    membershipRate: rng.pick([0, 0.05, 0.15]),
+    httpRate: rng.pick([0, 0.3]),
   };
 }
 
@@ -72,11 +99,19 @@ export class SimServer {
   restartFloor = 0;
   /** Set when a start refused the data directory as damaged. */
   refused: Error | null = null;
+  /** Files of this disk with a bit flipped in synced data since the last start. */
+  flipped: string[] = [];
+  /** Bit flips done on this server's disk so far. */
+  flips = 0;
   constructor(
     readonly id: string,
     readonly addr: string,
     readonly dataDir: string,
-  ) {}
+    /** Starts empty with -join (never bootstraps); becomes a member only when added. */
+    readonly isSpare: boolean,
+  ) {
+    this.disk.stepwiseRemoval = true;
+  }
 
   get isUp(): boolean {
     return this.process !== null && this.process.isAlive && this.opened !== null;
@@ -95,20 +130,95 @@ export class World {
   readonly servers: SimServer[];
   readonly checker = new SafetyChecker();
   readonly trace = new Trace(300);
-  /** Called once per server life started (clients use it to learn of restarts). */
-  onCrash: (server: SimServer) => void = () => {};
+  /** Called once per server life ended (clients and membership changes learn of crashes). */
+  readonly crashListeners: ((server: SimServer) => void)[] = [];
+  /** The first check that failed outside an event's own stack (a refusal naming the wrong file, a node that ignored an I/O error). */
+  failure: string | null = null;
+  /** Injected I/O errors that struck. */
+  ioFaults = 0;
+  /** Faults off (the liveness phase): no new faults are armed, no bits flipped. */
+  isCalm = false;
+  /** The one server per seed whose disk may suffer bit flips (a minority, so the cluster carries on). */
+  readonly fragile: SimServer | null;
   #diskRng: SimRng;
+  #faultRng: SimRng;
 
   constructor(readonly config: WorldConfig) {
     this.rng = createSimRng(config.seed);
     this.wire = new SimWire(this.scheduler, this.rng.fork("wire"));
     this.#diskRng = this.rng.fork("disk");
-    this.servers = Array.from({ length: config.voters }, (_, i) => new SimServer(`n${i + 1}`, `n${i + 1}:12000`, `/data/n${i + 1}`));
+    this.#faultRng = this.rng.fork("faults");
+    const total = config.voters + config.spares;
+    this.servers = Array.from({ length: total }, (_, i) => new SimServer(`n${i + 1}`, `n${i + 1}:12000`, `/data/n${i + 1}`, i >= config.voters));
+    this.fragile = config.bitFlipRate > 0 ? this.#faultRng.pick(this.servers.slice(0, config.voters)) : null;
   }
 
   /** The initial voters, bootstrapped together. */
-  get members(): Member[] {
-    return this.servers.map((s) => ({ id: s.id, addr: s.addr, suffrage: "voter" as const }));
+  get bootstrapMembers(): Member[] {
+    return this.servers.filter((s) => !s.isSpare).map((s) => ({ id: s.id, addr: s.addr, suffrage: "voter" as const }));
+  }
+
+  /** The membership as the current leader (else any live member) sees it, latest configuration. */
+  members(): Member[] {
+    const by = this.leader() ?? this.up().find((s) => s.opened!.node.core.status().members.length > 0) ?? null;
+    return by === null ? this.bootstrapMembers : by.opened!.node.core.status().members;
+  }
+
+  /** Arms a crash at a random upcoming disk operation of `server` (it may strike in a start). */
+  armCrash(server: SimServer): void {
+    const [what, only] = this.#faultRng.pick(opTargets);
+    const ops = this.#faultRng.int(only === null ? this.config.crashOpsMax : 4);
+    server.disk.armCrash(ops, only);
+    this.log(`${server.id} crash armed in ${ops} disk ops (${what})`);
+  }
+
+  /** Arms an EIO or ENOSPC at a random upcoming disk operation of `server`. */
+  armFault(server: SimServer): void {
+    const [what, only] = this.#faultRng.pick(opTargets);
+    const ops = this.#faultRng.int(only === null ? this.config.crashOpsMax : 4);
+    const code = this.#faultRng.chance(0.5) ? "EIO" : "ENOSPC";
+    server.disk.armFault(ops, code, only);
+    this.log(`${server.id} ${code} armed in ${ops} disk ops (${what})`);
+  }
+
+  /** Disarms every armed crash and fault (the liveness phase). */
+  calm(): void {
+    this.isCalm = true;
+    for (const s of this.servers) {
+      s.disk.armCrash(-1);
+      s.disk.armFault(-1, "EIO");
+    }
+  }
+
+  /**
+   * Flips one bit of synced data in a random file of the fragile server's disk (only while
+   * it is down): real media rot that no crash explains, which its next start must detect.
+   */
+  #maybeFlipBit(server: SimServer): void {
+    if (server !== this.fragile || this.isCalm || !this.#faultRng.chance(this.config.bitFlipRate)) return;
+    const candidates: { path: string; offsets: number[] }[] = [];
+    for (const path of filesUnder(server.disk, server.dataDir)) {
+      const synced = server.disk.synced(path);
+      if (synced === null || synced.length === 0) continue;
+      const now = server.disk.readFile(path);
+      const n = Math.min(now.length, synced.length);
+      if (n > 0) candidates.push({ path, offsets: [n] });
+    }
+    if (candidates.length === 0) return;
+    const c = this.#faultRng.pick(candidates);
+    const synced = server.disk.synced(c.path)!;
+    const now = server.disk.readFile(c.path);
+    // A byte still as the last fsync wrote it (not since rewritten in place).
+    for (let tries = 0; tries < 20; tries++) {
+      const offset = this.#faultRng.int(c.offsets[0]!);
+      if (now[offset] !== synced[offset]) continue;
+      const bit = this.#faultRng.int(8);
+      server.disk.corrupt(c.path, offset, 1 << bit);
+      server.flipped.push(c.path);
+      server.flips++;
+      this.log(`${server.id} bit ${bit} flipped at ${c.path}:${offset} (synced data)`);
+      return;
+    }
   }
 
   log(text: string): void {
@@ -125,7 +235,17 @@ export class World {
       warn: (l) => this.log(`${server.id}#${life} WARN ${l}`),
       error: (l) => this.log(`${server.id}#${life} ERROR ${l}`),
     };
-    const disk = proc.fence(server.disk);
+    // A crash armed on this disk kills the machine at that very operation (power loss).
+    const disk = proc.fence(server.disk, (e) => {
+      if (e instanceof SimCrashError) {
+        this.log(`${server.id}#${life} ${e.message}`);
+        if (proc.isAlive) this.crash(server, this.#diskRng.chance(0.5) ? "tear" : "drop");
+      } else if (e instanceof SimFaultError) {
+        this.ioFaults++;
+        this.log(`${server.id}#${life} disk error ${e.message}`);
+      }
+    });
+    server.process = proc;
     let opened: OpenedNode;
     try {
       opened = openNode(
@@ -133,7 +253,7 @@ export class World {
           nodeId: server.id,
           raftAddr: server.addr,
           dataDir: server.dataDir,
-          isJoining: false,
+          isJoining: server.isSpare,
           electionTicks: this.config.electionTicks,
           tickMs: this.config.tickMs,
           heartbeatTicks: this.config.heartbeatTicks,
@@ -142,7 +262,7 @@ export class World {
           walPreallocateBytes: this.config.walPreallocateBytes,
           requestTimeoutMs: this.config.requestTimeoutMs,
           bodyBytesMax: 1024 * 1024,
-          bootstrapMembers: this.members,
+          bootstrapMembers: this.bootstrapMembers,
         },
         {
           logDisk: disk,
@@ -154,29 +274,61 @@ export class World {
           ticker: createTicker(this.config.tickMs, proc, proc),
           random: () => lifeRng.int(0x1_0000_0000),
           logger,
-          // Fail-stop: the real process exits (status 70); here it simply dies.
-          onFatal: () => {
-            if (proc.isAlive) this.crash(server, "drop");
+          // Fail-stop: the real process exits (status 70): its memory is gone, what it wrote
+          // stays in the page cache. Sometimes the machine loses power as well.
+          onFatal: (e) => {
+            if (!proc.isAlive) return;
+            this.log(`${server.id}#${life} fatal: ${e instanceof Error ? e.message : String(e)}`);
+            if (this.#diskRng.chance(0.5)) this.exit(server);
+            else this.crash(server, this.#diskRng.chance(0.5) ? "tear" : "drop");
           },
           observer: { applied: (e: Entry) => this.checker.applied(server.id, e) },
         },
       );
     } catch (e) {
+      if (!proc.isAlive) return false; // An armed crash struck during the start.
       proc.kill();
-      if (e instanceof StorageDamageError) {
-        server.refused = e;
+      server.process = null;
+      if (e instanceof StorageDamageError || e instanceof StartError) {
         this.log(`${server.id}#${life} refused to start: ${e.message}`);
+        if (server.flipped.length === 0) {
+          this.fail(`${server.id}#${life} refused an undamaged data directory: ${e.name}: ${e.message}`);
+        } else if (!server.flipped.some((f) => e.message.includes(f))) {
+          this.fail(`${server.id}#${life} refused to start naming no damaged file (flipped: ${server.flipped.join(", ")}): ${e.message}`);
+        }
+        server.refused = e;
+        return false;
+      }
+      if (e instanceof SimFaultError) {
+        this.log(`${server.id}#${life} start failed: ${e.message}`); // The real process exits 1.
         return false;
       }
       throw e;
     }
-    server.process = proc;
     server.opened = opened;
     server.refused = null;
+    server.flipped = [];
     server.restartFloor = opened.node.core.status().snapshotIndex;
     this.log(`${server.id}#${life} started (incarnation ${opened.incarnation})`);
     opened.start().catch((e: unknown) => this.log(`${server.id}#${life} failed to start: ${String(e)}`));
     return true;
+  }
+
+  /** Records the first failed check (thrown by the run at the next step). */
+  fail(message: string): void {
+    this.log(`CHECK FAILED: ${message}`);
+    this.failure ??= message;
+  }
+
+  /** The process exits (fail-stop) without a power loss: memory gone, the page cache kept. */
+  exit(server: SimServer): void {
+    if (server.process === null) return;
+    server.process.kill();
+    server.opened?.node.stop();
+    server.process = null;
+    server.opened = null;
+    this.log(`${server.id} exited`);
+    for (const listener of this.crashListeners) listener(server);
   }
 
   /** Kills `server`'s process: memory gone, unsynced writes lost (or torn) per `mode`. */
@@ -189,7 +341,8 @@ export class World {
     server.opened = null;
     server.disk.crash(mode, this.#diskRng);
     this.log(`${server.id} crashed (${mode})`);
-    this.onCrash(server);
+    this.#maybeFlipBit(server);
+    for (const listener of this.crashListeners) listener(server);
   }
 
   /** Runs one event, lets its promise continuations run, then checks every live node. */
@@ -197,6 +350,7 @@ export class World {
     if (!this.scheduler.runOne()) return false;
     await drainMicrotasks();
     this.check();
+    if (this.failure !== null) throw new Error(this.failure);
     return true;
   }
 
@@ -223,7 +377,7 @@ export class World {
     let bestTerm = -1;
     for (const s of this.up()) {
       const st = s.opened!.node.core.status();
-      if (st.role === "leader" && st.term > bestTerm) {
+      if (st.role === "leader" && !st.removed && st.term > bestTerm) {
         best = s;
         bestTerm = st.term;
       }
@@ -231,3 +385,28 @@ export class World {
     return best;
   }
 }
+
+/** Every file under `dir` on `disk`, recursively. */
+function filesUnder(disk: SimDisk, dir: string): string[] {
+  if (!disk.exists(dir)) return [];
+  const out: string[] = [];
+  for (const name of disk.list(dir)) {
+    const p = `${dir}/${name}`;
+    if (disk.isDir(p)) out.push(...filesUnder(disk, p));
+    else out.push(p);
+  }
+  return out;
+}
+
+/**
+ * What an armed crash or fault counts: any operation (mostly WAL appends and syncs), or only
+ * the rarer ones where recovery is subtle: name changes (WAL compaction and truncation, the
+ * stable store's rename, snapshot install and prune, recursive removal) and snapshot files.
+ */
+const opTargets: readonly (readonly [string, SimOpFilter | null])[] = [
+  ["any operation", null],
+  ["any operation", null],
+  ["name changes", (syscall) => syscall === "rename" || syscall === "unlink" || syscall === "rmdir" || syscall === "remove" || syscall === "open"],
+  ["snapshot files", (_syscall, path) => path.includes("/snapshots")],
+  ["WAL segments", (syscall, path) => path.includes("/wal") && syscall !== "write"],
+];
