@@ -5,6 +5,8 @@
 // 267 MB a few seconds after one hint. The hint itself costs about a millisecond (the work
 // runs concurrently), and never happens while requests keep coming.
 
+import { unrefInterval } from "./raft/real_time.ts";
+
 /** Options of startIdleGc. */
 export interface IdleGcOptions {
   /** How often to look; a quiet period is one whole period without progress. */
@@ -27,7 +29,7 @@ export interface IdleGc {
 export function startIdleGc(options: IdleGcOptions): IdleGc {
   let last = options.progress();
   let workedSinceCollect = false;
-  const timer = setInterval(() => {
+  const stop = unrefInterval(() => {
     const now = options.progress();
     if (now !== last) {
       last = now;
@@ -38,8 +40,7 @@ export function startIdleGc(options: IdleGcOptions): IdleGc {
     workedSinceCollect = false;
     options.collect();
   }, options.periodMs);
-  (timer as { unref?: () => void }).unref?.();
-  return { stop: () => clearInterval(timer) };
+  return { stop };
 }
 
 /** The runtime's collector hint, or null where there is none (Deno without --v8-flags). */

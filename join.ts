@@ -3,7 +3,8 @@
 // and gives up with a clear message after a bounded time.
 
 import { hostProblem, parseHostPort } from "./http/address.ts";
-import type { Logger } from "./raft/host.ts";
+import type { Clock, Logger, Timers } from "./raft/host.ts";
+import { realClock, realTimers } from "./raft/real_time.ts";
 
 /** How long -join keeps trying by default (-join-timeout): a leader election or two. */
 export const joinTimeoutMsDefault = 30_000;
@@ -21,6 +22,9 @@ export interface JoinOptions {
   readonly log: Logger;
   /** Give up after this long; default joinTimeoutMsDefault. */
   readonly deadlineMs?: number;
+  /** Time and timers of the retries; the host's by default. */
+  readonly clock?: Clock;
+  readonly timers?: Timers;
 }
 
 /**
@@ -58,7 +62,9 @@ export function joinUrl(joinAddr: string): string {
 /** Posts the join until it succeeds; throws (with the last reason) once the deadline passes. */
 export async function joinCluster(opts: JoinOptions): Promise<void> {
   const url = joinUrl(opts.joinAddr);
-  const deadline = performance.now() + (opts.deadlineMs ?? joinTimeoutMsDefault);
+  const clock = opts.clock ?? realClock;
+  const timers = opts.timers ?? realTimers;
+  const deadline = clock.now() + (opts.deadlineMs ?? joinTimeoutMsDefault);
   let delayMs = 100;
   let lastReason = "";
   for (let attempt = 1; ; attempt++) {
@@ -68,7 +74,7 @@ export async function joinCluster(opts: JoinOptions): Promise<void> {
         headers: { "content-type": "application/json" },
         body: JSON.stringify({ id: opts.id, addr: opts.raftAddr }),
         // Never past the deadline: a member that never answers must not hold the start.
-        signal: AbortSignal.timeout(Math.max(attemptTimeoutMsMin, Math.min(attemptTimeoutMsMax, deadline - performance.now()))),
+        signal: AbortSignal.timeout(Math.max(attemptTimeoutMsMin, Math.min(attemptTimeoutMsMax, deadline - clock.now()))),
       });
       const text = await res.text();
       if (res.ok) {
@@ -85,7 +91,7 @@ export async function joinCluster(opts: JoinOptions): Promise<void> {
       if (e instanceof Error && e.message.startsWith("join through")) throw e;
       lastReason = (e instanceof Error ? e.message : String(e)).replace(/\s+/g, " ");
     }
-    const leftMs = deadline - performance.now();
+    const leftMs = deadline - clock.now();
     if (leftMs <= 0) {
       const waited = (opts.deadlineMs ?? joinTimeoutMsDefault) / 1000;
       throw new Error(
@@ -95,7 +101,7 @@ export async function joinCluster(opts: JoinOptions): Promise<void> {
     }
     if (attempt === 1 || attempt % 5 === 0) opts.log.warn(`join through ${opts.joinAddr} not yet accepted (${lastReason}); retrying`);
     // The last pause ends at the deadline, for one last attempt there.
-    await new Promise((resolve) => setTimeout(resolve, Math.min(delayMs, leftMs)));
+    await new Promise<void>((resolve) => timers.setTimeout(resolve, Math.min(delayMs, leftMs)));
     delayMs = Math.min(delayMs * 2, 2000);
   }
 }

@@ -18,6 +18,7 @@ import * as fs from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { Disk, DiskFile, OpenMode } from "./host.ts";
 import { F_FULLFSYNC, type Libc, loadLibc } from "./native.ts";
+import { endOfTurn } from "./real_time.ts";
 
 /** "a+" would force every write to the end on POSIX, ignoring positions: use O_RDWR|O_CREAT. */
 function openFlags(mode: OpenMode): string | number {
@@ -80,7 +81,7 @@ function fullFsyncSyncer(libc: Pick<Libc, "fcntlNoArg" | "errno">): Syncer {
     } catch (e) {
       error = e as Error;
     }
-    queueMicrotask(() => done(error));
+    endOfTurn(() => done(error));
   };
   return { method: "F_FULLFSYNC", data: sync, dataAsync: async, full: sync, fullAsync: async };
 }

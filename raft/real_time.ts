@@ -22,6 +22,24 @@ export const realScheduler: Scheduler = {
   },
 };
 
+/**
+ * Runs `fn` once the current synchronous run is over, before any I/O (a microtask): the TCP
+ * transport gathers the frames one Ready sends into one socket write this way.
+ */
+export function endOfTurn(fn: () => void): void {
+  queueMicrotask(fn);
+}
+
+/**
+ * A repeating timer that never keeps the process alive (the idle collector's), stopped by
+ * the returned function.
+ */
+export function unrefInterval(fn: () => void, ms: number): () => void {
+  const timer = setInterval(fn, ms);
+  (timer as { unref?: () => void }).unref?.();
+  return () => clearInterval(timer);
+}
+
 /** Wall-clock time as ISO 8601 UTC, for log lines only (never for timeouts). */
 export function wallClockIso(): string {
   return new Date().toISOString();

@@ -5,8 +5,9 @@
 import { join } from "node:path";
 import type { InitialState } from "./core/api.ts";
 import type { Entry, HardState, LogIndex, Member, Membership, Snapshot, SnapshotMeta } from "./core/types.ts";
-import type { Disk, Logger } from "./host.ts";
+import type { Disk, Logger, Scheduler } from "./host.ts";
 import type { RaftStorage } from "./node.ts";
+import { realScheduler } from "./real_time.ts";
 import { SnapshotStore } from "./snapshots.ts";
 import { StableStore } from "./stable.ts";
 import { StorageDamageError, Wal } from "./wal.ts";
@@ -47,14 +48,13 @@ export interface OpenStorageOptions {
   readonly walPreallocateBytes?: number;
   /** Where recovery says what it cleaned up or cut (snapshot leftovers); absent: silent. */
   readonly logger?: Logger;
+  /** Where a snapshot being written yields between slices; the host's by default. */
+  readonly scheduler?: Scheduler;
 }
 
 /** Bytes of a snapshot written per turn of the event loop (about a millisecond of work). */
 const snapshotSliceBytes = 1024 * 1024;
 
-function yieldTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 /** RaftStorage over the real stores. */
 export class NodeStorage implements RaftStorage {
@@ -65,7 +65,13 @@ export class NodeStorage implements RaftStorage {
     private readonly stable: StableStore,
     private readonly snapshots: SnapshotStore,
     private nodeId: string,
+    private readonly scheduler: Scheduler = realScheduler,
   ) {}
+
+  /** Lets the event loop run (requests, ticks) between slices of a snapshot being written. */
+  private yieldTurn(): Promise<void> {
+    return new Promise((resolve) => this.scheduler.defer(resolve));
+  }
 
   /**
    * The snapshot (resetting the log below it), then the entries with one fdatasync for the
@@ -116,7 +122,7 @@ export class NodeStorage implements RaftStorage {
       for (let offset = 0; offset < data.length; offset += snapshotSliceBytes) {
         writer.write(offset, data.subarray(offset, Math.min(offset + snapshotSliceBytes, data.length)));
         await writer.syncAsync();
-        await yieldTurn();
+        await this.yieldTurn();
         if (this.isClosed) throw new Error("storage closed while a snapshot was being written");
       }
       await writer.finishAsync();
@@ -195,7 +201,7 @@ export function openStorage(opts: OpenStorageOptions): Recovered {
   // cluster with a newer term. A term alone can no longer be left by our own bootstrap being
   // cut short: persist() makes a Ready's entries durable before its hard state.
   const hasState = hardState.currentTerm > 0 || entries.length > 0 || snapshot !== null;
-  const storage = new NodeStorage(wal, stable, snapshots, stable.state.nodeId ?? "");
+  const storage = new NodeStorage(wal, stable, snapshots, stable.state.nodeId ?? "", opts.scheduler);
   return { storage, initial: { hardState, snapshot, entries: live }, hasState, nodeId: stable.state.nodeId };
 }
 

@@ -3,6 +3,8 @@
 // inbound connections are only read from. Generic over the payload: the codec is injected.
 
 import * as net from "node:net";
+import type { Timers } from "./host.ts";
+import { endOfTurn, realTimers } from "./real_time.ts";
 import {
   checkFrameBytesMax,
   encodeFrames,
@@ -81,6 +83,8 @@ export interface TcpTransportOptions<T> {
   readonly dialTimeoutMs?: number;
   /** Concurrent inbound connections accepted; default 1024. */
   readonly inboundConnectionsMax?: number;
+  /** Timers of dial timeouts and redial backoff; the host's by default. */
+  readonly timers?: Timers;
 }
 
 /** Where an outbound link stands; see PeerLink for the transitions. */
@@ -123,6 +127,7 @@ interface LinkConfig {
   readonly dialBackoffMaxMs: number;
   readonly dialTimeoutMs: number;
   readonly log: (line: string) => void;
+  readonly timers: Timers;
 }
 
 /**
@@ -164,6 +169,7 @@ class TcpTransportImpl<T> {
       dialBackoffMaxMs: positive("dialBackoffMaxMs", options.dialBackoffMaxMs ?? 1000),
       dialTimeoutMs: positive("dialTimeoutMs", options.dialTimeoutMs ?? 2000),
       log: options.logger ?? ((line: string) => console.error(line)),
+      timers: options.timers ?? realTimers,
     };
     positive("inboundConnectionsMax", options.inboundConnectionsMax ?? 1024);
   }
@@ -299,7 +305,7 @@ class PeerLink {
   #wasSendAttempted = false;
   #lastError = "connection closed";
   #backoffMs: number;
-  #timer: ReturnType<typeof setTimeout> | null = null;
+  #timer: unknown = null;
   #sentFrames = 0;
   #droppedFrames = 0;
   #socketWrites = 0;
@@ -358,7 +364,7 @@ class PeerLink {
 
   close(): void {
     this.#state = "closed";
-    if (this.#timer !== null) clearTimeout(this.#timer);
+    if (this.#timer !== null) this.#config.timers.clearTimeout(this.#timer);
     this.#timer = null;
     this.#clearQueue();
     this.#socket?.destroy();
@@ -370,18 +376,19 @@ class PeerLink {
     this.#state = "dialing";
     const socket = net.createConnection({ host: target.host, port: target.port });
     this.#socket = socket;
-    const timer = setTimeout(() => {
+    const timers = this.#config.timers;
+    const timer = timers.setTimeout(() => {
       socket.destroy(new Error(`dial timed out after ${this.#config.dialTimeoutMs} ms`));
     }, this.#config.dialTimeoutMs);
     socket.once("connect", () => {
-      clearTimeout(timer);
+      timers.clearTimeout(timer);
       if (this.#socket === socket) this.#connected(socket);
     });
     socket.on("error", (err: Error) => {
       if (this.#socket === socket) this.#lastError = describeError(err);
     });
     socket.once("close", () => {
-      clearTimeout(timer);
+      timers.clearTimeout(timer);
       if (this.#socket === socket) this.#down();
     });
   }
@@ -415,7 +422,7 @@ class PeerLink {
     this.#lastError = "connection closed";
     this.#state = "backoff";
     this.#wasSendAttempted = false;
-    this.#timer = setTimeout(() => {
+    this.#timer = this.#config.timers.setTimeout(() => {
       this.#timer = null;
       if (this.#state !== "backoff") return;
       if (this.#wasSendAttempted) this.#dial();
@@ -440,7 +447,7 @@ class PeerLink {
   #scheduleFlush(): void {
     if (this.#isFlushScheduled || this.#state !== "connected" || this.#isBlocked) return;
     this.#isFlushScheduled = true;
-    queueMicrotask(() => {
+    endOfTurn(() => {
       this.#isFlushScheduled = false;
       this.#flush();
     });

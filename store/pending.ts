@@ -1,23 +1,12 @@
 // Pending-request registry: requests waiting for Raft (a proposal to be applied, a read index
 // to be reached), keyed by request id or log position, each completed exactly once.
 
+import type { Timers } from "../raft/host.ts";
+import { realTimers } from "../raft/real_time.ts";
 import { StoreError } from "./errors.ts";
 
 /** The timer seam: the real one by default, a manual clock in tests (no sleeping). */
-export interface Scheduler {
-  setTimeout(fn: () => void, ms: number): unknown;
-  clearTimeout(handle: unknown): void;
-}
-
-/** Timers of the host runtime. */
-export const realScheduler: Scheduler = {
-  setTimeout(fn, ms) {
-    return setTimeout(fn, ms);
-  },
-  clearTimeout(handle) {
-    clearTimeout(handle as ReturnType<typeof setTimeout>);
-  },
-};
+export type Scheduler = Timers;
 
 /** Completion callback: exactly one of `error` and `value` is meaningful. */
 export type PendingDone<T> = (error: StoreError | null, value: T | undefined) => void;
@@ -67,7 +56,7 @@ export class PendingRegistry<K, T> {
     this.#timeoutMs = options.timeoutMs;
     this.#pendingMax = options.pendingMax ?? pendingMaxDefault;
     this.#timeoutCode = options.timeoutCode ?? "outcomeUnknown";
-    this.#scheduler = options.scheduler ?? realScheduler;
+    this.#scheduler = options.scheduler ?? realTimers;
   }
 
   /** Requests waiting now. */

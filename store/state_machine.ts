@@ -8,6 +8,7 @@ import { Capture } from "./capture.ts";
 import { type Command, decodeCommand } from "./commands.ts";
 import { CommandError, SnapshotError } from "./errors.ts";
 import { PackedMap } from "./packed_map.ts";
+import { realTimers } from "../raft/real_time.ts";
 
 /**
  * What applying one entry did. Every replica computes the same result for the same bytes,
@@ -39,7 +40,7 @@ const encoder = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8A
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: false });
 
 function pauseDefault(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 0));
+  return new Promise((resolve) => realTimers.setTimeout(resolve, 0));
 }
 
 /**
