@@ -64,7 +64,7 @@ test("FailNoAgree: with 3 of 5 down nothing commits; after repair the next index
 test("ConcurrentStarts: 5 Start()s in one term all commit", async () => {
   const c = await makeCluster({ voters: 3, seed: 24 });
   const leader = await checkOneLeader(c);
-  const starts = [];
+  const starts: ({ index: number; term: number } | null)[] = [];
   for (const i of [1, 2, 3, 4, 5]) starts.push(await start(c, leader, `c${i}`));
   expect(starts.every((s) => s !== null && s.term === starts[0]!.term)).toBe(true);
   const last = Math.max(...starts.map((s) => s!.index));

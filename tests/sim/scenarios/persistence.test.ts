@@ -79,6 +79,14 @@ test("Persist3: partitioned leader and a crashed follower, then the leader resta
 
 const lossy = { dropRate: 0.1, duplicateRate: 0.05, delayMinMs: 1, delayMaxMs: 30, longDelayRate: 0, longDelayMaxMs: 0 };
 
+/** Each randomized story runs on this many seeds (SCENARIO_SEEDS; a few fit npm test's budget). */
+const seedsPerStory = Number(process.env["SCENARIO_SEEDS"] ?? "4");
+
+/** `first`, then seeds 1000 apart, so every story explores a few different runs. */
+function seeds(first: number): number[] {
+  return Array.from({ length: seedsPerStory }, (_, i) => first + 1000 * i);
+}
+
 async function figure8(seed: number, unreliable: boolean): Promise<void> {
   const c = await makeCluster({ voters: 5, seed });
   if (unreliable) c.wire.faults = lossy;
@@ -107,15 +115,16 @@ async function figure8(seed: number, unreliable: boolean): Promise<void> {
 
 // MIT TestFigure83C: leaders crash right after Start(); only current-term entries commit by counting.
 test("Figure8: leaders crash right after Start(); the log stays safe and converges", async () => {
-  await figure8(34, false);
+  for (const seed of seeds(34)) await figure8(seed, false);
 });
 
 // MIT TestFigure8Unreliable3C
 test("Figure8Unreliable: the same on a lossy network with long reordering from iteration 100", async () => {
-  await figure8(35, true);
+  for (const seed of seeds(35)) await figure8(seed, true);
 });
 
-async function churn(seed: number, unreliable: boolean): Promise<void> {
+/** Runs one churn story; returns how many accepted proposals committed where they were placed. */
+async function churn(seed: number, unreliable: boolean): Promise<number> {
   const c = await makeCluster({ voters: 5, seed });
   if (unreliable) c.wire.faults = { ...lossy, longDelayRate: 0.01, longDelayMaxMs: 300 };
   const accepted: { index: number; term: number; value: string }[] = [];
@@ -158,16 +167,22 @@ async function churn(seed: number, unreliable: boolean): Promise<void> {
       expect(valueAt(c, a.index)).not.toBe(a.value);
     }
   }
-  expect(committed).toBeGreaterThan(0);
   for (const id of c.ids) expect(c.lastApplied(id)).toBeGreaterThanOrEqual(last);
+  return committed;
 }
 
 // MIT TestReliableChurn3C
 test("ReliableChurn: random crash/restart/disconnect while 3 clients submit", async () => {
-  await churn(36, false);
+  let committed = 0;
+  for (const seed of seeds(36)) committed += await churn(seed, false);
+  // A seed whose churn keeps a majority down throughout may commit nothing; the story must.
+  expect(committed).toBeGreaterThan(0);
 });
 
 // MIT TestUnreliableChurn3C
 test("UnreliableChurn: the same on a lossy, reordering network", async () => {
-  await churn(37, true);
+  let committed = 0;
+  for (const seed of seeds(37)) committed += await churn(seed, true);
+  // A seed whose churn keeps a majority down throughout may commit nothing; the story must.
+  expect(committed).toBeGreaterThan(0);
 });
