@@ -59,8 +59,19 @@ export class SimProcess {
    * sees every error the disk throws before the caller does (an armed crash kills the
    * process right there, before the error unwinds through the node).
    */
-  fence(disk: Disk, onError: (error: unknown) => void = () => {}): Disk {
-    return fencedDisk(disk, () => this.#isAlive, onError);
+  fence(disk: Disk, onError: (error: unknown) => void = () => {}, syncLatencyMs: (() => number) | null = null): Disk {
+    const asyncSync = syncLatencyMs === null ? null : (run: () => void, done: (error: Error | null) => void): void => {
+      this.setTimeout(() => {
+        try {
+          run();
+        } catch (e) {
+          if (this.#isAlive) done(e as Error); // A crash that struck here ends the process: no one hears.
+          return;
+        }
+        done(null);
+      }, syncLatencyMs());
+    };
+    return fencedDisk(disk, () => this.#isAlive, onError, asyncSync);
   }
 }
 
@@ -68,7 +79,18 @@ export class SimProcess {
  * A dead process's leftover promise continuations may still run (they are already queued);
  * they must not write to the disk the next incarnation will use.
  */
-function fencedDisk(disk: Disk, isAlive: () => boolean, onError: (error: unknown) => void): Disk {
+/**
+ * With `asyncSync`, files and directories also offer syncAsync/syncDirAsync, as the real disk
+ * does: the fsync happens (and becomes durable) when the simulated latency has passed, on the
+ * process's timers, so a crash meanwhile loses it and other events run in between, as they do
+ * while the real fsync runs on the thread pool.
+ */
+function fencedDisk(
+  disk: Disk,
+  isAlive: () => boolean,
+  onError: (error: unknown) => void,
+  asyncSync: ((run: () => void, done: (error: Error | null) => void) => void) | null,
+): Disk {
   const call = <T>(op: () => T): T => {
     if (!isAlive()) throw new ProcessKilledError("process was killed");
     try {
@@ -84,11 +106,13 @@ function fencedDisk(disk: Disk, isAlive: () => boolean, onError: (error: unknown
     write: (b, p) => call(() => f.write(b, p)),
     truncate: (s) => call(() => f.truncate(s)),
     sync: () => call(() => f.sync()),
+    ...(asyncSync === null ? {} : { syncAsync: (done: (error: Error | null) => void) => asyncSync(() => call(() => f.sync()), done) }),
     close: () => {
       if (isAlive()) f.close();
     },
   });
   return {
+    ...(asyncSync === null ? {} : { syncDirAsync: (d: string, done: (error: Error | null) => void) => asyncSync(() => call(() => disk.syncDir(d)), done) }),
     open: (path: string, mode: OpenMode) => call(() => fenceFile(disk.open(path, mode))),
     readFile: (p) => call(() => disk.readFile(p)),
     exists: (p) => call(() => disk.exists(p)),

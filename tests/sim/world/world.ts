@@ -48,6 +48,8 @@ export interface WorldConfig {
   readonly membershipRate: number;
   /** Chance that a client uses the HTTP handler (the Hono app's fetch) instead of the Store API. */
   readonly httpRate: number;
+  /** Latest fsync off the event loop (syncAsync), in ms; null: the disk offers only blocking syncs. */
+  readonly syncLatencyMsMax: number | null;
 }
 
 /** Draws a world's limits from its seed, so one seed explores one mix (TigerBeetle's swarm). */
@@ -70,6 +72,7 @@ export function drawWorldConfig(seed: number): WorldConfig {
     bitFlipRate: rng.pick([0, 0, 0.3, 0.7]),
     membershipRate: rng.pick([0, 0.05, 0.15]),
     httpRate: rng.pick([0, 0.3]),
+    syncLatencyMsMax: rng.pick([null, 1, 5, 20]),
   };
 }
 
@@ -244,7 +247,7 @@ export class World {
         this.ioFaults++;
         this.log(`${server.id}#${life} disk error ${e.message}`);
       }
-    });
+    }, this.config.syncLatencyMsMax === null ? null : () => lifeRng.range(0, this.config.syncLatencyMsMax!));
     server.process = proc;
     let opened: OpenedNode;
     try {
