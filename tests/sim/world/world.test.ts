@@ -36,6 +36,21 @@ test(`world sim: ${seedCount} seeds from ${seedStart}`, async () => {
   expect(await runMany(Array.from({ length: seedCount }, (_, i) => seedStart + i))).toEqual([]);
 }, 1_800_000);
 
+/**
+ * Seeds that caught a defect when its fix was reverted alone, or a driver rule broken on
+ * purpose (issue 13, "the simulator finds real bugs"); each must pass on the fixed code. The
+ * failure each showed is in the comment: rerun it in a worktree with the fix reverted to see it.
+ */
+const regressionSeeds: readonly { seed: number; catches: string }[] = [
+  // REGRESSION_SEEDS
+];
+
+for (const { seed, catches } of regressionSeeds) {
+  test(`world sim regression seed ${seed}: ${catches}`, async () => {
+    expect(await runMany([seed])).toEqual([]);
+  }, 120_000);
+}
+
 test("world sim: a seed replays exactly (same trace, operations and commits)", async () => {
   for (const seed of [3, 11]) {
     const a = await runWorldSeed(seed);

@@ -57,7 +57,7 @@ export function drawWorldConfig(seed: number): WorldConfig {
   const rng = createSimRng(seed).fork("config");
   return {
     seed,
-    voters: rng.pick([3, 3, 5]),
+    voters: rng.pick([1, 3, 3, 5]), // 1: hraftd's default, a node that bootstraps alone
     tickMs: 10,
     electionTicks: rng.pick([10, 20, 50]),
     heartbeatTicks: rng.pick([2, 5]),
@@ -153,7 +153,7 @@ export class World {
     this.#faultRng = this.rng.fork("faults");
     const total = config.voters + config.spares;
     this.servers = Array.from({ length: total }, (_, i) => new SimServer(`n${i + 1}`, `n${i + 1}:12000`, `/data/n${i + 1}`, i >= config.voters));
-    this.fragile = config.bitFlipRate > 0 ? this.#faultRng.pick(this.servers.slice(0, config.voters)) : null;
+    this.fragile = config.bitFlipRate > 0 && config.voters >= 3 ? this.#faultRng.pick(this.servers.slice(0, config.voters)) : null;
   }
 
   /** The initial voters, bootstrapped together. */
@@ -246,6 +246,13 @@ export class World {
       } else if (e instanceof SimFaultError) {
         this.ioFaults++;
         this.log(`${server.id}#${life} disk error ${e.message}`);
+        // The log and the stable state have no way around a failed write or sync: the node
+        // must stop (fail-stop) before it says anything that assumed it worked.
+        if (e.path.includes("/raft/") && server.opened !== null) {
+          this.scheduler.schedule(50, () => {
+            if (proc.isAlive) this.fail(`${server.id}#${life} carried on after ${e.message}`);
+          });
+        }
       }
     }, this.config.syncLatencyMsMax === null ? null : () => lifeRng.range(0, this.config.syncLatencyMsMax!));
     server.process = proc;
