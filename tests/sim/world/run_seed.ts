@@ -73,7 +73,7 @@ function nemesis(world: World, rng: SimRng, counts: { crashes: number }, members
   } else if (r < 70) {
     const lossy = rng.chance(0.5);
     world.wire.faults = lossy
-      ? { dropRate: 0.05, duplicateRate: 0.02, delayMinMs: 1, delayMaxMs: 30, longDelayRate: 0.01, longDelayMaxMs: 400 }
+      ? { dropRate: 0.05, duplicateRate: c.duplicateRate, delayMinMs: 1, delayMaxMs: 30, longDelayRate: c.longDelayRate, longDelayMaxMs: 400 }
       : reliableNetwork;
     world.log(`network ${lossy ? "lossy" : "reliable"}`);
   }

@@ -50,6 +50,9 @@ export interface WorldConfig {
   readonly httpRate: number;
   /** Latest fsync off the event loop (syncAsync), in ms; null: the disk offers only blocking syncs. */
   readonly syncLatencyMsMax: number | null;
+  /** When the network is lossy: chance that a frame is delivered twice, and that it is held up to 400 ms. */
+  readonly duplicateRate: number;
+  readonly longDelayRate: number;
 }
 
 /** Draws a world's limits from its seed, so one seed explores one mix (TigerBeetle's swarm). */
@@ -73,6 +76,8 @@ export function drawWorldConfig(seed: number): WorldConfig {
     membershipRate: rng.pick([0, 0.05, 0.15]),
     httpRate: rng.pick([0, 0.3]),
     syncLatencyMsMax: rng.pick([null, 1, 5, 20]),
+    duplicateRate: rng.pick([0.02, 0.1]),
+    longDelayRate: rng.pick([0.01, 0.05]),
   };
 }
 
