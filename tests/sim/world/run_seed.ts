@@ -141,7 +141,10 @@ export async function runWorldSeed(seed: number, options: WorldRunOptions = {}):
     }
     checkSameState(world, clients.keys);
   } catch (e) {
-    error = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+    // A check's message says it all; anything else thrown (an assertion in the node, a crash
+    // of the harness) also says where.
+    const isCheck = e instanceof Error && /^(liveness|linearizability|convergence|membership)|CHECK/.test(e.message);
+    error = e instanceof Error ? (isCheck || e.stack === undefined ? `${e.name}: ${e.message}` : e.stack.split("\n").slice(0, 8).join("\n")) : String(e);
   }
   return {
     seed,
