@@ -29,6 +29,11 @@ for (let seed = from; seed < from + count; seed++) {
   const r = await runWorldSeed(seed);
   simMs += r.simMs;
   for (const k of Object.keys(faults) as (keyof typeof faults)[]) faults[k] += r.faults[k];
+  const done = seed - from + 1;
+  if (done % 500 === 0) {
+    const s = (performance.now() - started) / 1000;
+    console.log(`${done} seeds, ${failures} failed, ${s.toFixed(0)} s (${(done / s).toFixed(2)} seeds/s); faults so far ${JSON.stringify(faults)}`);
+  }
   if (r.error !== null) {
     failures++;
     console.log(`FAILED seed=${seed}: ${r.error}\n  replay: ${worldReplayCommand(seed)}`);
