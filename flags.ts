@@ -1,10 +1,10 @@
 // Command-line flags with the semantics of Go's `flag` package, so hraftd's commands work as
 // typed: the flag table, the parser, the usage text (PrintDefaults' layout) and the Config.
 
-import { listenAddressProblem, memberAddressProblem } from "./http/address.ts";
+import { listenAddressProblem, memberAddressProblem } from "./address.ts";
 import { nodeIdProblem } from "./http/validate.ts";
 import { joinAddressProblem, joinTimeoutMsDefault } from "./join.ts";
-import { parseHostPort as parseRaftListenAddr } from "./raft/transport.ts";
+import { unreachable } from "./unreachable.ts";
 
 /** Everything a node needs from its command line. Durations in ms, sizes in entries or bytes. */
 export interface Config {
@@ -356,14 +356,8 @@ export function parseFlags(args: readonly string[], version: string): FlagOutcom
 export function checkAddresses(config: Config): string | null {
   const haddr = listenAddressProblem(config.httpAddr);
   if (haddr !== null) return `invalid -haddr ${JSON.stringify(config.httpAddr)}: ${haddr}`;
-  // The Raft address is both bound (by the transport's parser) and advertised to peers.
-  let raddr: string | null;
-  try {
-    parseRaftListenAddr(config.raftAddr);
-    raddr = memberAddressProblem(config.raftAddr);
-  } catch (e) {
-    raddr = (e as Error).message;
-  }
+  // The Raft address is both bound and advertised to peers: it must be a member's address.
+  const raddr = memberAddressProblem(config.raftAddr);
   if (raddr !== null) return `invalid -raddr ${JSON.stringify(config.raftAddr)}: ${raddr}`;
   if (config.joinAddr !== "") {
     const join = joinAddressProblem(config.joinAddr);
@@ -489,8 +483,4 @@ export function parseGoInt(text: string): number | "parse" | "range" {
   const value = negative ? -magnitude : magnitude;
   if (value > int64Max || value < -int64Max - 1n) return "range";
   return Number(value);
-}
-
-function unreachable(x: never): never {
-  throw new Error(`unreachable: ${String(x)}`);
 }

@@ -2,7 +2,7 @@
 // with backoff while the cluster cannot take it (no leader, another change in flight),
 // and gives up with a clear message after a bounded time.
 
-import { hostProblem, parseHostPort } from "./http/address.ts";
+import { hostProblem, parseHostPort } from "./address.ts";
 import type { Clock, Logger, Timers } from "./raft/host.ts";
 import { realClock, realTimers } from "./raft/real_time.ts";
 

@@ -3,9 +3,9 @@
 // timers, the monotonic clock), serves HTTP, joins if asked, and shuts down on request.
 
 import { mkdirSync } from "node:fs";
+import { parseHostPort } from "./address.ts";
 import type { Config } from "./flags.ts";
 import { timingTicks } from "./flags.ts";
-import { parseHostPort as parseHttpAddr } from "./http/address.ts";
 import { serve } from "./http/serve.ts";
 import { createFsDisk } from "./raft/disk.ts";
 import { DirLockError, type DirLock, lockDataDir } from "./raft/dir_lock.ts";
@@ -91,7 +91,7 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
       collect: gcHint,
     });
 
-  const http = parseHttpAddr(config.httpAddr);
+  const http = parseHostPort(config.httpAddr);
   let server;
   try {
     server = await serve({ hostname: http.hostname, port: http.port, fetch: opened.fetch });

@@ -6,10 +6,9 @@
 import { statSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, resolve } from "node:path";
+import { parseHostPort } from "./address.ts";
 import { checkAddresses, type Config } from "./flags.ts";
-import { parseHostPort as parseHttpAddr } from "./http/address.ts";
 import { serve } from "./http/serve.ts";
-import { parseHostPort as parseRaftAddr } from "./raft/transport.ts";
 
 /** A start refused for something the user can fix: printed as one line, exit status 1. */
 export class StartError extends Error {
@@ -31,7 +30,7 @@ export async function checkBeforeStart(config: Config): Promise<void> {
  * between; the transport's own listen then fails, with the same words, later in the start.
  */
 async function checkRaftPortFree(raftAddr: string): Promise<void> {
-  const { host, port } = parseRaftAddr(raftAddr);
+  const { host, port } = parseHostPort(raftAddr);
   if (port === 0) return;
   const server = createServer();
   await new Promise<void>((resolvePromise, reject) => {
@@ -56,7 +55,7 @@ export function raftListenMessage(raftAddr: string, e: unknown): string {
 
 /** Serves the HTTP address with the runtime's own server and stops again (see above). */
 async function checkHttpPortFree(httpAddr: string): Promise<void> {
-  const { hostname, port } = parseHttpAddr(httpAddr);
+  const { hostname, port } = parseHostPort(httpAddr);
   if (port === 0) return;
   let server;
   try {

@@ -19,6 +19,7 @@ import { dirname, resolve } from "node:path";
 import type { Disk, DiskFile, OpenMode } from "./host.ts";
 import { F_FULLFSYNC, type Libc, loadLibc } from "./native.ts";
 import { endOfTurn } from "./real_time.ts";
+import { unreachable } from "../unreachable.ts";
 
 /** "a+" would force every write to the end on POSIX, ignoring positions: use O_RDWR|O_CREAT. */
 function openFlags(mode: OpenMode): string | number {
@@ -32,10 +33,6 @@ function openFlags(mode: OpenMode): string | number {
     default:
       return unreachable(mode);
   }
-}
-
-function unreachable(x: never): never {
-  throw new Error(`unknown open mode ${String(x)}`);
 }
 
 /** How written bytes are made durable: a file's data, or everything (directories). */

@@ -3,6 +3,7 @@
 // inbound connections are only read from. Generic over the payload: the codec is injected.
 
 import * as net from "node:net";
+import { formatHostPort, parseHostPort } from "../address.ts";
 import type { Timers } from "./host.ts";
 import { endOfTurn, realTimers } from "./real_time.ts";
 import {
@@ -13,49 +14,6 @@ import {
   FrameDecoder,
   writeFrameHeader,
 } from "./framing.ts";
-
-/** A parsed "host:port"; host is "" for ":port" (all interfaces when listening). */
-export interface HostPort {
-  readonly host: string;
-  readonly port: number;
-}
-
-/**
- * Parses "host:port", ":port" and "[v6-host]:port" the way Go's net.SplitHostPort does,
- * since users type hraftd's addresses. Throws an Error naming the address if malformed.
- */
-export function parseHostPort(addr: string): HostPort {
-  let host: string;
-  let portText: string;
-  if (addr.startsWith("[")) {
-    const end = addr.indexOf("]");
-    if (end < 0 || addr[end + 1] !== ":") {
-      throw new Error(`invalid address "${addr}": expected "[host]:port"`);
-    }
-    host = addr.slice(1, end);
-    portText = addr.slice(end + 2);
-  } else {
-    const colon = addr.lastIndexOf(":");
-    if (colon < 0) {
-      throw new Error(`invalid address "${addr}": missing port (expected "host:port")`);
-    }
-    host = addr.slice(0, colon);
-    portText = addr.slice(colon + 1);
-    if (host.includes(":")) {
-      throw new Error(`invalid address "${addr}": put an IPv6 host in brackets, "[::1]:port"`);
-    }
-  }
-  const port = Number(portText);
-  if (!/^[0-9]{1,5}$/.test(portText) || port > 65535) {
-    throw new Error(`invalid address "${addr}": port must be an integer in [0, 65535]`);
-  }
-  return { host, port };
-}
-
-/** The inverse of parseHostPort: brackets an IPv6 host. */
-export function formatHostPort(host: string, port: number): string {
-  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
-}
 
 /** Options of createTcpTransport; every limit has a default (units last in the name). */
 export interface TcpTransportOptions<T> {
@@ -284,6 +242,12 @@ class TcpTransportImpl<T> {
   }
 }
 
+/** Where a link dials: ":port" is already resolved to "localhost" (as Go dials it). */
+interface DialTarget {
+  readonly host: string;
+  readonly port: number;
+}
+
 /**
  * The outbound link to one peer address. Transitions:
  * idle -send-> dialing -connect-> connected -close-> backoff -timer-> dialing (if a send
@@ -292,7 +256,7 @@ class TcpTransportImpl<T> {
  */
 class PeerLink {
   readonly #addr: string;
-  readonly #target: HostPort | null;
+  readonly #target: DialTarget | null;
   readonly #config: LinkConfig;
   #state: PeerState = "idle";
   #socket: net.Socket | null = null;
@@ -314,7 +278,7 @@ class PeerLink {
     this.#addr = addr;
     this.#config = config;
     this.#backoffMs = config.dialBackoffMinMs;
-    let target: HostPort | null = null;
+    let target: DialTarget | null = null;
     try {
       const parsed = parseHostPort(addr);
       // Like Go, dial ":port" as the local machine.

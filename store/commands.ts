@@ -5,6 +5,7 @@ import "../raft/cbor_env.ts";
 import { Decoder } from "cbor-x/decode";
 import { Encoder } from "cbor-x/encode";
 import { CommandError } from "./errors.ts";
+import { unreachable } from "../unreachable.ts";
 
 // cbor-x is imported through its subpaths on purpose: the package root loads the optional
 // native string extractor (cbor-extract), which aborts Bun 1.4.5 on arrays of a few hundred
@@ -117,9 +118,4 @@ function checkKey(key: unknown): string {
   if (typeof key !== "string") throw new CommandError("key is not a string");
   if (key.length === 0) throw new CommandError("key is empty");
   return key;
-}
-
-/** Marks a switch as exhaustive: the compiler rejects a call with a value left unhandled. */
-function unreachable(x: never): never {
-  throw new Error(`unreachable: ${JSON.stringify(x)}`);
 }

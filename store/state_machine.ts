@@ -9,6 +9,7 @@ import { type Command, decodeCommand } from "./commands.ts";
 import { CommandError, SnapshotError } from "./errors.ts";
 import { PackedMap } from "./packed_map.ts";
 import { realTimers } from "../raft/real_time.ts";
+import { unreachable } from "../unreachable.ts";
 
 /**
  * What applying one entry did. Every replica computes the same result for the same bytes,
@@ -295,9 +296,4 @@ function decodeChunk(chunk: unknown, index: number, into: PackedMap): void {
     }
     into.set(key, value);
   }
-}
-
-/** Marks a switch as exhaustive: the compiler rejects a call with a value left unhandled. */
-function unreachable(x: never): never {
-  throw new Error(`unreachable: ${JSON.stringify(x)}`);
 }

@@ -3,7 +3,7 @@
 // Method: a table for the parser; one server on port 0 (loopback) fetched through once.
 
 import { describe, expect, test } from "bun:test";
-import { parseHostPort } from "../../../http/address.ts";
+import { parseHostPort } from "../../../address.ts";
 import { createApp } from "../../../http/app.ts";
 import { createFetch } from "../../../http/fast_fetch.ts";
 import { serve } from "../../../http/serve.ts";

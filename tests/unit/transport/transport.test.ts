@@ -7,10 +7,10 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import * as net from "node:net";
 import { decode as cborDecode, encode as cborEncode } from "cbor-x";
+import { parseHostPort } from "../../../address.ts";
 import { encodeFrame } from "../../../raft/framing.ts";
 import {
   createTcpTransport,
-  parseHostPort,
   type TcpTransport,
   type TcpTransportOptions,
 } from "../../../raft/transport.ts";
@@ -117,33 +117,6 @@ async function freePort(): Promise<number> {
   await new Promise((resolve) => server.close(resolve));
   return port;
 }
-
-describe("parseHostPort", () => {
-  test("accepts Go-style host:port forms", () => {
-    expect(parseHostPort("localhost:12000")).toEqual({ host: "localhost", port: 12000 });
-    expect(parseHostPort(":12000")).toEqual({ host: "", port: 12000 });
-    expect(parseHostPort("[::1]:7")).toEqual({ host: "::1", port: 7 });
-    expect(parseHostPort("127.0.0.1:0")).toEqual({ host: "127.0.0.1", port: 0 });
-  });
-
-  test("rejects malformed addresses with the address in the message", () => {
-    for (
-      const bad of [
-        "localhost",
-        "::1:80",
-        "[::1]80",
-        "[::1",
-        "h:",
-        "h:65536",
-        "h:-1",
-        "h:1e3",
-        "h: 80",
-      ]
-    ) {
-      expect(() => parseHostPort(bad)).toThrow(bad);
-    }
-  });
-});
 
 describe("TCP transport", () => {
   test("delivers messages in order in both directions", async () => {
