@@ -13,6 +13,14 @@ const attemptTimeoutMsMax = 15_000;
 /** Shortest wait for one answer, even for the last attempt at the deadline. */
 const attemptTimeoutMsMin = 1_000;
 
+/**
+ * A member refused the join for its content (a 4xx: a duplicate id, an address in use, a
+ * bad request); retrying the same request cannot succeed, so joinCluster stops at once.
+ */
+export class JoinRefusedError extends Error {
+  override readonly name = "JoinRefusedError";
+}
+
 /** What joinCluster needs. */
 export interface JoinOptions {
   /** HTTP address of any member, as given to -join (":11000" means this host). */
@@ -85,10 +93,10 @@ export async function joinCluster(opts: JoinOptions): Promise<void> {
       lastReason = `${res.status} ${text.trim().replace(/\s+/g, " ").slice(0, 500)}`;
       // A request the member refuses for its content will not succeed by retrying.
       if (res.status >= 400 && res.status < 500) {
-        throw new Error(`join through ${opts.joinAddr} refused: ${lastReason}`);
+        throw new JoinRefusedError(`join through ${opts.joinAddr} refused: ${lastReason}`);
       }
     } catch (e) {
-      if (e instanceof Error && e.message.startsWith("join through")) throw e;
+      if (e instanceof JoinRefusedError) throw e;
       lastReason = (e instanceof Error ? e.message : String(e)).replace(/\s+/g, " ");
     }
     const leftMs = deadline - clock.now();

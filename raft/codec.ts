@@ -2,21 +2,25 @@
 // messages, hard state and snapshot metadata, with a shape check of every decoded field.
 // Values are checked once here and trusted inside the core (STYLE: validate at the gateway).
 
-import "./cbor_env.ts";
-import { Decoder, Encoder } from "cbor-x";
+import { Decoder, Encoder } from "./cbor.ts";
 import type {
   AppendEntries,
   AppendEntriesReply,
+  Entry,
+  EntryKind,
+  HardState,
   InstallSnapshot,
   InstallSnapshotReply,
+  Member,
+  Membership,
   Message,
   ReadIndexReply,
   ReadIndexRequest,
   RequestVote,
   RequestVoteReply,
+  SnapshotMeta,
   TimeoutNow,
-} from "./core/messages.ts";
-import type { Entry, EntryKind, HardState, Member, Membership, SnapshotMeta } from "./core/types.ts";
+} from "./core/mod.ts";
 
 /** Thrown for any byte string that is not a well-formed encoding of the expected value. */
 export class CodecError extends Error {
@@ -66,8 +70,8 @@ function uncbor(bytes: Uint8Array, what: string): unknown {
 }
 
 /**
- * Encodes any value with the project's cbor-x settings. Other modules (store commands)
- * should use this pair rather than importing cbor-x themselves: see cbor_env.ts.
+ * Encodes any value with the codec's cbor-x settings (the stable and snapshot stores' files
+ * and the transport's envelope use this pair).
  */
 export function encodeCbor(value: unknown): Uint8Array {
   return cbor(value);

@@ -3,7 +3,7 @@
 // new member receives AppendEntries before it knows the leader's address).
 
 import { CodecError, decodeCbor, decodeMessage, encodeCbor, encodeMessage } from "./codec.ts";
-import type { Message } from "./core/messages.ts";
+import type { Message } from "./core/mod.ts";
 
 /** One frame's content. `store` payloads are opaque here: store/forward.ts decodes them. */
 export type Envelope =

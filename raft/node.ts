@@ -5,10 +5,22 @@
 // propose() settles when the entry is applied or its outcome becomes unknown, read() when
 // the state machine has applied past a confirmed read index (raft/requests.ts).
 
-import type { ConfChange, ProposeResult, RaftCore, RaftStatus } from "./core/api.ts";
-import type { Message } from "./core/messages.ts";
-import type { Ready, SoftState } from "./core/ready.ts";
-import type { Entry, HardState, LogIndex, Membership, Role, Snapshot, SnapshotMeta } from "./core/types.ts";
+import type {
+  ConfChange,
+  Entry,
+  HardState,
+  LogIndex,
+  Membership,
+  Message,
+  ProposeResult,
+  RaftCore,
+  RaftStatus,
+  Ready,
+  Role,
+  Snapshot,
+  SnapshotMeta,
+  SoftState,
+} from "./core/mod.ts";
 import type { Logger, Scheduler, Timers } from "./host.ts";
 import { LeaderLease, type LeaseOptions } from "./lease.ts";
 import { realTimers } from "./real_time.ts";

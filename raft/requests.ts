@@ -3,7 +3,7 @@
 // becomes unknown), a read when the state machine has applied past a confirmed read index.
 // One read waits in one place; nothing outside the driver keeps a shadow of the log.
 
-import type { NodeId } from "./core/types.ts";
+import type { NodeId } from "./core/mod.ts";
 import type { Timers } from "./host.ts";
 
 /** Why a request did not complete with a result. */

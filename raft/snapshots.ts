@@ -12,7 +12,7 @@
 
 import { join } from "node:path";
 import { CodecError, decodeCbor, decodeSnapshotMeta, encodeCbor, encodeSnapshotMeta } from "./codec.ts";
-import type { Snapshot, SnapshotMeta } from "./core/types.ts";
+import type { Snapshot, SnapshotMeta } from "./core/mod.ts";
 import type { Disk, DiskFile, Logger } from "./host.ts";
 import { checksum, frameRecord, readSingleRecord, recordHeaderBytes, StorageDamageError } from "./wal_record.ts";
 

@@ -3,7 +3,7 @@
 
 import { dirname } from "node:path";
 import { CodecError, decodeCbor, decodeHardState, encodeCbor, encodeHardState } from "./codec.ts";
-import type { HardState, NodeId } from "./core/types.ts";
+import type { HardState, NodeId } from "./core/mod.ts";
 import type { Disk } from "./host.ts";
 import { frameRecord, readSingleRecord, recordHeaderBytes, StorageDamageError } from "./wal_record.ts";
 

@@ -3,8 +3,16 @@
 // into the core's InitialState.
 
 import { join } from "node:path";
-import type { InitialState } from "./core/api.ts";
-import type { Entry, HardState, LogIndex, Member, Membership, Snapshot, SnapshotMeta } from "./core/types.ts";
+import type {
+  Entry,
+  HardState,
+  InitialState,
+  LogIndex,
+  Member,
+  Membership,
+  Snapshot,
+  SnapshotMeta,
+} from "./core/mod.ts";
 import type { Disk, Logger, Scheduler } from "./host.ts";
 import type { RaftStorage } from "./node.ts";
 import { realScheduler } from "./real_time.ts";

@@ -91,7 +91,7 @@
 
 import { join } from "node:path";
 import { decodeEntries, decodeEntry, encodeEntries } from "./codec.ts";
-import type { Entry, LogIndex } from "./core/types.ts";
+import type { Entry, LogIndex } from "./core/mod.ts";
 import type { Disk, DiskFile, Logger } from "./host.ts";
 import {
   isWalRecordStart,

@@ -1,16 +1,9 @@
 // Commands carried in the Raft log as application data, and their CBOR encoding. The
 // decoder is the gateway: it checks the whole shape, so the state machine trusts what it gets.
 
-import "../raft/cbor_env.ts";
-import { Decoder } from "cbor-x/decode";
-import { Encoder } from "cbor-x/encode";
+import { Decoder, Encoder } from "../raft/cbor.ts";
 import { CommandError } from "./errors.ts";
 import { unreachable } from "../unreachable.ts";
-
-// cbor-x is imported through its subpaths on purpose: the package root loads the optional
-// native string extractor (cbor-extract), which aborts Bun 1.4.5 on arrays of a few hundred
-// strings; the subpaths are the pure-JS build, same API and same bytes. raft/cbor_env.ts
-// also turns the extractor off for any later import of the root.
 
 /** A key and the value it is set to. */
 export type KeyValue = readonly [key: string, value: string];

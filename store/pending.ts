@@ -5,9 +5,6 @@ import type { Timers } from "../raft/host.ts";
 import { realTimers } from "../raft/real_time.ts";
 import { StoreError } from "./errors.ts";
 
-/** The timer seam: the real one by default, a manual clock in tests (no sleeping). */
-export type Scheduler = Timers;
-
 /** Completion callback: exactly one of `error` and `value` is meaningful. */
 export type PendingDone<T> = (error: StoreError | null, value: T | undefined) => void;
 
@@ -23,7 +20,8 @@ export interface PendingOptions {
    * requests that changed nothing (reads).
    */
   readonly timeoutCode?: "outcomeUnknown" | "timeout";
-  readonly scheduler?: Scheduler;
+  /** The timer seam: the real one by default, a manual clock in tests (no sleeping). */
+  readonly timers?: Timers;
 }
 
 /** Default bound on waiting requests per registry. */
@@ -49,14 +47,14 @@ export class PendingRegistry<K, T> {
   readonly #timeoutMs: number;
   readonly #pendingMax: number;
   readonly #timeoutCode: "outcomeUnknown" | "timeout";
-  readonly #scheduler: Scheduler;
+  readonly #timers: Timers;
 
   constructor(options: PendingOptions) {
     if (!(options.timeoutMs > 0)) throw new RangeError(`timeoutMs must be positive: ${options.timeoutMs}`);
     this.#timeoutMs = options.timeoutMs;
     this.#pendingMax = options.pendingMax ?? pendingMaxDefault;
     this.#timeoutCode = options.timeoutCode ?? "outcomeUnknown";
-    this.#scheduler = options.scheduler ?? realTimers;
+    this.#timers = options.timers ?? realTimers;
   }
 
   /** Requests waiting now. */
@@ -82,7 +80,7 @@ export class PendingRegistry<K, T> {
     if (this.#waiters.size >= this.#pendingMax) {
       throw new StoreError("unavailable", `too many requests waiting (${this.#pendingMax})`);
     }
-    const timer = this.#scheduler.setTimeout(() => this.#expire(key), this.#timeoutMs);
+    const timer = this.#timers.setTimeout(() => this.#expire(key), this.#timeoutMs);
     this.#waiters.set(key, { done, timer });
   }
 
@@ -116,7 +114,7 @@ export class PendingRegistry<K, T> {
   failAll(error: StoreError): number {
     const waiters = [...this.#waiters.values()];
     this.#waiters.clear();
-    for (const waiter of waiters) this.#scheduler.clearTimeout(waiter.timer);
+    for (const waiter of waiters) this.#timers.clearTimeout(waiter.timer);
     // Completions run after the registry is empty, so a callback that adds anew is not failed.
     for (const waiter of waiters) waiter.done(error, undefined);
     return waiters.length;
@@ -126,7 +124,7 @@ export class PendingRegistry<K, T> {
     const waiter = this.#waiters.get(key);
     if (waiter === undefined) return undefined;
     this.#waiters.delete(key);
-    this.#scheduler.clearTimeout(waiter.timer);
+    this.#timers.clearTimeout(waiter.timer);
     return waiter;
   }
 

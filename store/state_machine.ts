@@ -1,9 +1,7 @@
 // The replicated key-value state machine: deterministic apply of committed commands, and
 // snapshot/restore of the whole map in CBOR (sync, or chunked so a big map does not stall).
 
-import "../raft/cbor_env.ts";
-import { Decoder } from "cbor-x/decode";
-import { Encoder } from "cbor-x/encode";
+import { Decoder, Encoder } from "../raft/cbor.ts";
 import { Capture } from "./capture.ts";
 import { type Command, decodeCommand } from "./commands.ts";
 import { CommandError, SnapshotError } from "./errors.ts";

@@ -6,8 +6,7 @@
 
 import type { RaftNode } from "../raft/node.ts";
 import { RequestError } from "../raft/node.ts";
-import type { SoftState } from "../raft/core/ready.ts";
-import type { ConfChange, Entry, Member, NodeId } from "../raft/core/mod.ts";
+import type { ConfChange, Entry, Member, NodeId, SoftState } from "../raft/core/mod.ts";
 import type { Clock, Timers } from "../raft/host.ts";
 import { realClock, realTimers } from "../raft/real_time.ts";
 import type { ReadLevel, StatusReport, StoreApi } from "./api.ts";
@@ -78,7 +77,7 @@ export class Store implements StoreApi {
     this.#o = options;
     this.#timers = options.timers ?? realTimers;
     this.#clock = options.clock ?? realClock;
-    this.#forwarded = new PendingRegistry({ timeoutMs: options.requestTimeoutMs, timeoutCode: "outcomeUnknown", scheduler: this.#timers });
+    this.#forwarded = new PendingRegistry({ timeoutMs: options.requestTimeoutMs, timeoutCode: "outcomeUnknown", timers: this.#timers });
   }
 
   attach(node: RaftNode): void {

@@ -1,13 +1,14 @@
 // Goal: every pending request completes exactly once (resolve, reject, timeout, failAll), a
 // write's timeout says "outcome unknown", and the registry is bounded.
-// Method: a manual scheduler stands in for timers, so time moves only when the test says.
+// Method: manual timers stand in for the real ones, so time moves only when the test says.
 
 import { describe, expect, test } from "bun:test";
+import type { Timers } from "../../../raft/host.ts";
 import { StoreError } from "../../../store/errors.ts";
-import { entryKey, PendingRegistry, type Scheduler } from "../../../store/pending.ts";
+import { entryKey, PendingRegistry } from "../../../store/pending.ts";
 
 /** Timers that fire only when advance() moves the clock past them. */
-class ManualScheduler implements Scheduler {
+class ManualTimers implements Timers {
   nowMs = 0;
   #timers = new Map<number, { at: number; fn: () => void }>();
   #nextId = 1;
@@ -36,25 +37,25 @@ class ManualScheduler implements Scheduler {
 type Outcome = { error: StoreError | null; value: number | undefined };
 
 function setup(options: { pendingMax?: number; timeoutCode?: "outcomeUnknown" | "timeout" } = {}) {
-  const scheduler = new ManualScheduler();
-  const registry = new PendingRegistry<string, number>({ timeoutMs: 100, scheduler, ...options });
+  const timers = new ManualTimers();
+  const registry = new PendingRegistry<string, number>({ timeoutMs: 100, timers, ...options });
   const outcomes = new Map<string, Outcome[]>();
   const add = (key: string): void => {
     outcomes.set(key, []);
     registry.add(key, (error, value) => outcomes.get(key)!.push({ error, value }));
   };
-  return { scheduler, registry, outcomes, add };
+  return { timers, registry, outcomes, add };
 }
 
 describe("PendingRegistry", () => {
   test("resolve completes once and cancels the timer", () => {
-    const { scheduler, registry, outcomes, add } = setup();
+    const { timers, registry, outcomes, add } = setup();
     add("a");
     expect(registry.resolve("a", 7)).toBe(true);
     expect(registry.resolve("a", 8)).toBe(false);
-    scheduler.advance(1000);
+    timers.advance(1000);
     expect(outcomes.get("a")).toEqual([{ error: null, value: 7 }]);
-    expect(scheduler.timerCount).toBe(0);
+    expect(timers.timerCount).toBe(0);
     expect(registry.size).toBe(0);
   });
 
@@ -67,11 +68,11 @@ describe("PendingRegistry", () => {
   });
 
   test("a write's timeout completes with outcomeUnknown, at the deadline and not before", () => {
-    const { scheduler, registry, outcomes, add } = setup();
+    const { timers, registry, outcomes, add } = setup();
     add("a");
-    scheduler.advance(99);
+    timers.advance(99);
     expect(outcomes.get("a")).toEqual([]);
-    scheduler.advance(1);
+    timers.advance(1);
     const [outcome] = outcomes.get("a")!;
     expect(outcome?.error?.code).toBe("outcomeUnknown");
     expect(outcome?.error?.message).toMatch(/outcome is unknown/);
@@ -82,20 +83,20 @@ describe("PendingRegistry", () => {
   });
 
   test("timeoutCode 'timeout' is used for requests that changed nothing", () => {
-    const { scheduler, outcomes, add } = setup({ timeoutCode: "timeout" });
+    const { timers, outcomes, add } = setup({ timeoutCode: "timeout" });
     add("read");
-    scheduler.advance(100);
+    timers.advance(100);
     expect(outcomes.get("read")![0]?.error?.code).toBe("timeout");
   });
 
   test("failAll completes every waiter once, clears timers, and later adds still work", () => {
-    const { scheduler, registry, outcomes, add } = setup();
+    const { timers, registry, outcomes, add } = setup();
     add("a");
     add("b");
     const error = new StoreError("noLeader", "leadership lost");
     expect(registry.failAll(error)).toBe(2);
-    expect(scheduler.timerCount).toBe(0);
-    scheduler.advance(1000);
+    expect(timers.timerCount).toBe(0);
+    timers.advance(1000);
     expect(outcomes.get("a")).toEqual([{ error, value: undefined }]);
     expect(outcomes.get("b")).toEqual([{ error, value: undefined }]);
     add("c");
@@ -119,12 +120,12 @@ describe("PendingRegistry", () => {
   });
 
   test("wait() resolves with the value and rejects with the StoreError", async () => {
-    const { scheduler, registry } = setup();
+    const { timers, registry } = setup();
     const resolved = registry.wait(entryKey(5, 2));
     registry.resolve(entryKey(5, 2), 42);
     expect(await resolved).toBe(42);
     const timedOut = registry.wait(entryKey(6, 2));
-    scheduler.advance(100);
+    timers.advance(100);
     await expect(timedOut).rejects.toMatchObject({ code: "outcomeUnknown" });
   });
 
