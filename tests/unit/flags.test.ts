@@ -7,14 +7,12 @@ import {
   type Config,
   type FlagOutcome,
   flagSpecs,
-  formatDurationMs,
-  parseDurationMs,
   parseFlags,
-  parseGoInt,
   timingTicks,
   usageHeader,
   usageText,
 } from "../../flags.ts";
+import { formatDurationMs, parseDurationMs, parseGoInt } from "../../go_values.ts";
 
 const version = "hraftd test-version";
 
