@@ -1,11 +1,11 @@
-// The HTTP API (hraftd's routes plus /remove and read levels) as a Hono app: a function from
-// Request to Response over a StoreApi, with no listening; http/serve.ts puts it on a socket.
+// The HTTP API as a Hono app: the routes of http/routes.ts registered in their order, plus the
+// JSON 404 and the error handler. A function from Request to Response over a StoreApi, with
+// no listening; http/serve.ts puts it on a socket.
 
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import type { StoreApi } from "../store/api.ts";
-import { errorHandler, HttpError, jsonError } from "./errors.ts";
-import { ok, readKey, writeKeys } from "./key_handlers.ts";
-import { keyFromUrl, parseJoinBody, parseReadLevel, parseRemoveBody, readJsonBody } from "./validate.ts";
+import { errorHandler, jsonError } from "./errors.ts";
+import { type Route, routeTable } from "./routes.ts";
 
 /** Options of createApp. */
 export interface AppOptions {
@@ -18,58 +18,26 @@ export interface AppOptions {
 /** Default request body limit: 1 MiB. */
 export const bodyBytesMaxDefault = 1024 * 1024;
 
-const jsonHeaders: Readonly<Record<string, string>> = { "content-type": "application/json" };
-
-/** A handler answering 405 with the methods the path does allow. */
-function methodNotAllowed(allow: string): () => Response {
-  return () => jsonError(405, "method not allowed", { headers: { allow } });
+/** The route table for `options` (the app and the fast path share one). */
+export function appRoutes(store: StoreApi, options: AppOptions = {}): readonly Route[] {
+  return routeTable(store, { bodyBytesMax: options.bodyBytesMax ?? bodyBytesMaxDefault });
 }
 
-function missingKey(): never {
-  throw new HttpError(400, "missing key: use /key/<key>");
-}
-
-/**
- * Builds the app. Routes (DESIGN.md "Store and HTTP API"): POST /key, GET|DELETE /key/<k>,
- * POST /join, POST /remove, GET /status. Every rejection happens before the store is called,
- * so a rejected request writes nothing.
- */
-export function createApp(store: StoreApi, options: AppOptions = {}): Hono {
-  const bodyBytesMax = options.bodyBytesMax ?? bodyBytesMaxDefault;
+/** Builds the app from `routes` (by default the table of http/routes.ts for `store`). */
+export function createApp(
+  store: StoreApi,
+  options: AppOptions = {},
+  routes: readonly Route[] = appRoutes(store, options),
+): Hono {
   const app = new Hono();
-
-  app.post("/key", (c) => writeKeys(store, c.req.raw, bodyBytesMax));
-  app.on(["GET", "DELETE"], ["/key", "/key/"], missingKey);
-  app.all("/key", methodNotAllowed("POST"));
-  app.all("/key/", methodNotAllowed("GET, HEAD, DELETE"));
-
-  app.get("/key/:k", async (c) => {
-    const key = keyFromUrl(c.req.url);
-    return readKey(store, key, parseReadLevel(c.req.query("level")));
-  });
-  app.delete("/key/:k", async (c) => {
-    await store.delete(keyFromUrl(c.req.url));
-    return ok();
-  });
-  app.all("/key/:k", methodNotAllowed("GET, HEAD, DELETE"));
-
-  app.post("/join", async (c) => {
-    const { id, addr } = parseJoinBody(await readJsonBody(c.req.raw, bodyBytesMax));
-    await store.join(id, addr);
-    return ok();
-  });
-  app.all("/join", methodNotAllowed("POST"));
-
-  app.post("/remove", async (c) => {
-    const { id } = parseRemoveBody(await readJsonBody(c.req.raw, bodyBytesMax));
-    await store.remove(id);
-    return ok();
-  });
-  app.all("/remove", methodNotAllowed("POST"));
-
-  app.get("/status", () => new Response(JSON.stringify(store.status()), { headers: jsonHeaders }));
-  app.all("/status", methodNotAllowed("GET, HEAD"));
-
+  for (const route of routes) {
+    const name = route.query;
+    const handler = (c: Context) => route.handle(c.req.raw, name === undefined ? undefined : c.req.query(name));
+    for (const method of route.methods) {
+      if (method === "ALL") app.all(route.path, handler);
+      else app.on(method, route.path, handler);
+    }
+  }
   app.notFound((c) => jsonError(404, `no such path: ${c.req.path}`));
   app.onError(errorHandler(options.internalErrorDone));
   return app;

@@ -1,26 +1,27 @@
-// The server's fetch handler: the two hot routes answered directly (http/hot_route.ts picks
-// them from the raw URL), everything else by the Hono app. Both go through the same handlers
-// (http/key_handlers.ts) and the same error handler, so every answer is the app's answer.
+// The server's fetch handler: the hot routes of the route table (http/routes.ts) answered
+// directly, picked from the raw URL by the matcher derived from that same table
+// (http/hot_route.ts), everything else by the Hono app built from it. Both run the same route
+// handlers and the same error handler, so every answer is the app's answer.
 // Plain fetch, nothing runtime-specific: http/serve.ts gives it to Bun.serve or Deno.serve.
 
 import type { StoreApi } from "../store/api.ts";
-import { type AppOptions, bodyBytesMaxDefault, createApp } from "./app.ts";
+import { type AppOptions, appRoutes, createApp } from "./app.ts";
 import { errorHandler } from "./errors.ts";
-import { matchHotRoute } from "./hot_route.ts";
-import { keyResponse, readKey, writeKeys } from "./key_handlers.ts";
-import { keyFromUrl } from "./validate.ts";
+import { hotMatcher, hotQuery } from "./hot_route.ts";
+import type { Route } from "./routes.ts";
 
 /** A fetch handler as Bun.serve and Deno.serve take it. */
 export type FetchHandler = (request: Request) => Response | Promise<Response>;
 
-/** The app behind a fast path for GET /key/<k> and POST /key. */
+/** The app behind a fast path for its hot routes (GET /key/<k>, POST /key). */
 export function createFetch(store: StoreApi, options: AppOptions = {}): FetchHandler {
-  return withFastPath(createApp(store, options).fetch, store, options);
+  const routes = appRoutes(store, options);
+  return withFastPath(createApp(store, options, routes).fetch, routes, options);
 }
 
-/** `fallback` (the Hono app's fetch) behind a fast path for GET /key/<k> and POST /key. */
-export function withFastPath(fallback: FetchHandler, store: StoreApi, options: AppOptions = {}): FetchHandler {
-  const bodyBytesMax = options.bodyBytesMax ?? bodyBytesMaxDefault;
+/** `fallback` (the Hono app's fetch) behind a fast path for the hot ones of its `routes`. */
+export function withFastPath(fallback: FetchHandler, routes: readonly Route[], options: AppOptions = {}): FetchHandler {
+  const match = hotMatcher(routes);
   const toResponse = errorHandler(options.internalErrorDone);
   // As Hono does: an Error becomes an error response, anything else thrown is rethrown
   // (and the runtime answers 500 itself).
@@ -30,19 +31,14 @@ export function withFastPath(fallback: FetchHandler, store: StoreApi, options: A
   };
   return (request) => {
     const url = request.url;
-    const hot = matchHotRoute(request.method, url);
-    if (hot === null) return fallback(request);
+    const route = match(request.method, url);
+    if (route === null) return fallback(request);
     try {
-      if (hot.route === "write") return writeKeys(store, request, bodyBytesMax).catch(fail);
-      const key = keyFromUrl(url);
-      // Answered without a promise where the store can (stale, and leader reads on a leader
-      // whose lease holds and whose state is current): worth ~10% of the hottest read path.
-      const now = store.peek?.(key, hot.level);
-      if (now !== undefined) return keyResponse(key, now);
-      return readKey(store, key, hot.level, fail);
+      const answer = route.handle(request, route.query === undefined ? undefined : hotQuery(url, route.query));
+      return answer instanceof Promise ? answer.catch(fail) : answer;
     } catch (error) {
-      // A bad key (400), or a store that threw instead of rejecting. The app's handlers are
-      // async, so there a non-Error comes out as a rejected promise: the same here.
+      // A bad key (400), or a store that threw instead of rejecting. The app's handlers run
+      // inside Hono's async compose, so there a non-Error comes out as a rejected promise.
       return error instanceof Error ? toResponse(error) : Promise.reject(error);
     }
   };

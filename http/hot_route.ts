@@ -1,61 +1,154 @@
-// Recognises the two hot requests, GET /key/<k> with a plain ?level= and POST /key, from the
-// raw URL with a few indexOf calls, so they can skip Hono's dispatch. Measured under wrk with
-// 64 connections: the dispatch (Context, compose, router, getPath, query parsing) added about
-// 8 µs of server CPU to a stale read that costs 20 µs without it; the bare server takes 15.
+// The fast path's router, derived from the route table (http/routes.ts) rather than written
+// beside it: it tries the table's routes in Hono's order on the raw URL, with a few indexOf
+// calls, and says "hot" only when the first route that matches is one marked hot. Measured
+// under wrk (bench/router_bench.ts): Hono's dispatch (Context, compose, router, getPath,
+// query parsing) costs a stale read about a quarter of its throughput; this does not.
 //
-// It only ever says "hot" where Hono would pick the very same handler with the very same
-// level; anything it is not sure of (HEAD, '#', '%' in the route word, other query strings,
-// odd hosts) gets null and goes to the app. tests/unit/http/fast_fetch.test.ts checks this
-// against the app on a table of odd URLs.
+// It only ever names a route where Hono would pick that very route with the very same query
+// value; anything it is not sure of (HEAD, '#', '%' in a literal segment, query strings
+// other than `name=<plain value>`, odd hosts) gets null and goes to the app.
+// tests/unit/http/fast_fetch.test.ts checks this against the app on a table of odd URLs.
 
-import type { ReadLevel } from "../store/api.ts";
+import type { Route } from "./routes.ts";
 
-/** A request the fast path answers itself. */
-export type HotRoute =
-  | { readonly route: "read"; readonly level: ReadLevel }
-  | { readonly route: "write" };
+/** One segment of a route's path: literal text, or a `:name` parameter (null). */
+type Segment = string | null;
 
-const writeRoute: HotRoute = { route: "write" };
+/** A route as the matcher tries it: its segments, or "any" for a path it cannot read. */
+interface Candidate {
+  readonly route: Route;
+  readonly segments: readonly Segment[] | "any";
+}
 
-/** A read with no query string: Hono's c.req.query("level") is undefined, the default level. */
-const defaultRead: HotRoute = { route: "read", level: "linearizable" };
+/** Picks the hot route a request takes, or null when the Hono app must decide. */
+export type HotMatcher = (method: string, url: string) => Route | null;
 
-/** The whole query strings that name a level; Hono's c.req.query("level") gives the same. */
-const levelQueries: ReadonlyArray<readonly [string, HotRoute]> = (["stale", "linearizable", "leader"] as const).map(
-  (level) => [`level=${level}`, { route: "read", level }] as const,
-);
+/**
+ * The matcher for `routes` (in Hono's order). Throws if a hot route could be shadowed by an
+ * earlier route in a way the raw URL cannot show (see `shadowedOnDecode`).
+ */
+export function hotMatcher(routes: readonly Route[]): HotMatcher {
+  const byMethod = new Map<string, readonly Candidate[]>();
+  const methods = new Set(routes.filter((r) => r.hot === true).flatMap((r) => r.methods));
+  for (const method of methods) {
+    if (method === "ALL") throw new Error(`hot route: ALL is not a method a request has`);
+    const candidates = routes
+      .filter((r) => r.methods.includes(method) || r.methods.includes("ALL"))
+      .map((route): Candidate => ({ route, segments: segmentsOf(route.path) }));
+    // Routes after the last hot one never make a request hot: leave them to Hono.
+    let last = candidates.length - 1;
+    while (candidates[last]!.route.hot !== true) last--;
+    const tried = candidates.slice(0, last + 1);
+    checkShadows(method, tried);
+    byMethod.set(method, tried);
+  }
+  return (method, url) => {
+    const candidates = byMethod.get(method);
+    return candidates === undefined ? null : matchUrl(candidates, url);
+  };
+}
 
-/** The hot route `url` takes with `method`, or null when the Hono app must decide. */
-export function matchHotRoute(method: string, url: string): HotRoute | null {
-  if (method !== "GET" && method !== "POST") return null;
+/** The first candidate matching `url`, if it is hot and the query is plain; else null. */
+function matchUrl(candidates: readonly Candidate[], url: string): Route | null {
   // Where Hono's getPath starts the path: the first "/" after "scheme://".
   const pathStart = url.indexOf("/", url.indexOf(":") + 4);
-  if (pathStart < 0 || !url.startsWith("/key", pathStart)) return null;
+  if (pathStart < 0) return null;
   // Hono ends the path at '?' or '#', and looks for the query from index 8 on; a URL whose
   // '?' or '#' is not simply "path?query" is rare enough to leave to the app.
   if (url.includes("#")) return null;
-  const queryStart = url.indexOf("?", 8);
-  if (queryStart >= 0 && queryStart < pathStart) return null;
+  const queryStart = url.indexOf("?");
+  if (queryStart >= 0 && (queryStart < 8 || queryStart < pathStart)) return null;
   const pathEnd = queryStart < 0 ? url.length : queryStart;
-
-  if (method === "POST") return pathEnd === pathStart + 4 ? writeRoute : null;
-
-  // GET /key/<one non-empty segment>. Percent-escapes in the segment are fine: Hono decodes
-  // with decodeURI, which never yields '/', so its router matches /key/:k just as we do,
-  // and the handler decodes the key from the raw URL in both cases (keyFromUrl).
-  const keyStart = pathStart + 5;
-  if (pathEnd <= keyStart || url.charCodeAt(pathStart + 4) !== 47 /* / */) return null;
-  const slash = url.indexOf("/", keyStart);
-  if (slash >= 0 && slash < pathEnd) return null;
-  if (queryStart < 0) return defaultRead;
-  return levelQuery(url, queryStart + 1);
-}
-
-/** The read whose whole query string, from `start` to the end of `url`, names a level. */
-function levelQuery(url: string, start: number): HotRoute | null {
-  // Compared in place, not sliced out: no string allocated on the hot path.
-  for (const [query, route] of levelQueries) {
-    if (url.length - start === query.length && url.startsWith(query, start)) return route;
+  for (const { route, segments } of candidates) {
+    if (segments === "any") return null;
+    if (!matchPath(segments, url, pathStart, pathEnd)) continue;
+    if (route.hot !== true) return null;
+    if (queryStart < 0 || route.query === undefined) return route;
+    return isPlainQuery(url, queryStart + 1, route.query) ? route : null;
   }
   return null;
+}
+
+/**
+ * Whether the raw path url[start, end) matches `segments`. Percent-escapes in a parameter are
+ * fine: Hono decodes with decodeURI, which never yields '/', so its router matches the same
+ * segment; a literal matches only as written (an escaped literal goes to the app).
+ */
+function matchPath(segments: readonly Segment[], url: string, start: number, end: number): boolean {
+  let at = start;
+  for (const segment of segments) {
+    if (at >= end || url.charCodeAt(at) !== 47 /* / */) return false;
+    at++;
+    const slash = url.indexOf("/", at);
+    const segmentEnd = slash < 0 || slash > end ? end : slash;
+    if (segment === null ? segmentEnd === at : segmentEnd - at !== segment.length || !url.startsWith(segment, at)) {
+      return false;
+    }
+    at = segmentEnd;
+  }
+  return at === end;
+}
+
+/**
+ * Whether the whole query url[start..] is `name=<value>` with a value of unreserved characters
+ * only (RFC 3986 §2.3): then Hono's c.req.query(name) is that value as written, with nothing
+ * to decode. Compared in place: no string is allocated for a query that is not plain.
+ */
+function isPlainQuery(url: string, start: number, name: string): boolean {
+  if (!url.startsWith(name, start) || url.charCodeAt(start + name.length) !== 61 /* = */) return false;
+  for (let i = start + name.length + 1; i < url.length; i++) {
+    const c = url.charCodeAt(i);
+    const unreserved = (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) ||
+      c === 45 /* - */ || c === 46 /* . */ || c === 95 /* _ */ || c === 126 /* ~ */;
+    if (!unreserved) return false;
+  }
+  return true;
+}
+
+/** The value of the query parameter `name` in a URL the matcher took: absent, or plain. */
+export function hotQuery(url: string, name: string): string | undefined {
+  const queryStart = url.indexOf("?");
+  return queryStart < 0 ? undefined : url.slice(queryStart + name.length + 2);
+}
+
+/** The segments of a Hono path, or "any" for syntax this matcher does not read. */
+function segmentsOf(path: string): readonly Segment[] | "any" {
+  if (!path.startsWith("/")) return "any";
+  const segments: Segment[] = [];
+  for (const part of path.slice(1).split("/")) {
+    if (/^:[A-Za-z0-9_]+$/.test(part)) segments.push(null);
+    else if (/^[A-Za-z0-9._~-]*$/.test(part)) segments.push(part);
+    else return "any"; // wildcards, optional or regexp parameters, escapes
+  }
+  return segments;
+}
+
+/**
+ * Trying routes on the raw path is Hono's order on its decoded path, except where an earlier
+ * route has a literal segment and a hot route a parameter at the same place: `/key/%61` would
+ * be the hot route's here and the literal `/key/a` route's in Hono. Such a table is refused.
+ */
+function checkShadows(method: string, candidates: readonly Candidate[]): void {
+  candidates.forEach((hot, i) => {
+    if (hot.route.hot !== true || hot.segments === "any") return;
+    for (const earlier of candidates.slice(0, i)) {
+      if (shadowedOnDecode(earlier.segments, hot.segments)) {
+        throw new Error(`hot route ${method} ${hot.route.path}: the earlier ${earlier.route.path} may take its requests once decoded`);
+      }
+    }
+  });
+}
+
+function shadowedOnDecode(earlier: readonly Segment[] | "any", hot: readonly Segment[]): boolean {
+  if (earlier === "any" || earlier.length !== hot.length) return false;
+  let literalOverParameter = false;
+  for (let i = 0; i < hot.length; i++) {
+    const [e, h] = [earlier[i]!, hot[i]];
+    if (e !== null && h !== null && e !== h) return false;
+    if (e !== null && h === null) {
+      if (e === "") return false; // a parameter is never empty
+      literalOverParameter = true;
+    }
+  }
+  return literalOverParameter;
 }

@@ -1,0 +1,118 @@
+// The HTTP API's routes, defined once: hraftd's routes plus /remove and read levels (DESIGN.md
+// "Store and HTTP API"). http/app.ts registers every one of them with Hono, in this order;
+// http/hot_route.ts derives from the same table the fast path that answers the routes marked
+// `hot` ahead of Hono. Every rejection happens before the store is called, so a rejected
+// request writes nothing.
+
+import type { StoreApi } from "../store/api.ts";
+import { HttpError, jsonError } from "./errors.ts";
+import { keyResponse, ok, readKey, writeKeys } from "./key_handlers.ts";
+import { keyFromUrl, parseJoinBody, parseReadLevel, parseRemoveBody, readJsonBody } from "./validate.ts";
+
+/** A method a route answers; "ALL" is every method (Hono's app.all). */
+export type RouteMethod = "GET" | "POST" | "DELETE" | "ALL";
+
+/**
+ * Answers one request. `query` is the value of the route's one query parameter (Hono's
+ * c.req.query(name)), undefined when the route has none or the request does not give it.
+ * A handler may throw or reject: the caller turns an Error into the error response.
+ */
+export type RouteHandler = (request: Request, query: string | undefined) => Response | Promise<Response>;
+
+/** One route: where it is, what answers it, and whether the fast path takes it too. */
+export interface Route {
+  readonly methods: readonly RouteMethod[];
+  /** A Hono path: literal segments and `:name` segments (one non-empty segment each). */
+  readonly path: string;
+  /** The one query parameter the handler reads, if any. */
+  readonly query?: string;
+  /** Answered ahead of Hono by the fast path (http/fast_fetch.ts) as well: a hot request. */
+  readonly hot?: boolean;
+  readonly handle: RouteHandler;
+}
+
+/** Options of the routes. */
+export interface RouteOptions {
+  /** Largest request body accepted; larger ones get 413. */
+  readonly bodyBytesMax: number;
+}
+
+const jsonHeaders: Readonly<Record<string, string>> = { "content-type": "application/json" };
+
+/** A handler answering 405 with the methods the path does allow. */
+function methodNotAllowed(allow: string): RouteHandler {
+  return () => jsonError(405, "method not allowed", { headers: { allow } });
+}
+
+function missingKey(): never {
+  throw new HttpError(400, "missing key: use /key/<key>");
+}
+
+/**
+ * The routes in the order Hono tries them: for a request, the first route whose method and
+ * path match answers it (each handler answers; none passes on to the next).
+ */
+export function routeTable(store: StoreApi, options: RouteOptions): readonly Route[] {
+  const { bodyBytesMax } = options;
+  return [
+    { methods: ["POST"], path: "/key", hot: true, handle: (request) => writeKeys(store, request, bodyBytesMax) },
+    { methods: ["GET", "DELETE"], path: "/key", handle: missingKey },
+    { methods: ["GET", "DELETE"], path: "/key/", handle: missingKey },
+    { methods: ["ALL"], path: "/key", handle: methodNotAllowed("POST") },
+    { methods: ["ALL"], path: "/key/", handle: methodNotAllowed("GET, HEAD, DELETE") },
+
+    {
+      methods: ["GET"],
+      path: "/key/:k",
+      query: "level",
+      hot: true,
+      handle: (request, level) => {
+        const key = keyFromUrl(request.url);
+        const readLevel = parseReadLevel(level);
+        // Answered without a promise where the store can (stale, and leader reads on a leader
+        // whose lease holds and whose state is current): worth ~10% of the hottest read path.
+        const now = store.peek?.(key, readLevel);
+        if (now !== undefined) return keyResponse(key, now);
+        return readKey(store, key, readLevel);
+      },
+    },
+    {
+      methods: ["DELETE"],
+      path: "/key/:k",
+      handle: async (request) => {
+        await store.delete(keyFromUrl(request.url));
+        return ok();
+      },
+    },
+    { methods: ["ALL"], path: "/key/:k", handle: methodNotAllowed("GET, HEAD, DELETE") },
+
+    {
+      methods: ["POST"],
+      path: "/join",
+      handle: async (request) => {
+        const { id, addr } = parseJoinBody(await readJsonBody(request, bodyBytesMax));
+        await store.join(id, addr);
+        return ok();
+      },
+    },
+    { methods: ["ALL"], path: "/join", handle: methodNotAllowed("POST") },
+
+    {
+      methods: ["POST"],
+      path: "/remove",
+      handle: async (request) => {
+        const { id } = parseRemoveBody(await readJsonBody(request, bodyBytesMax));
+        await store.remove(id);
+        return ok();
+      },
+    },
+    { methods: ["ALL"], path: "/remove", handle: methodNotAllowed("POST") },
+
+    {
+      methods: ["GET"],
+      path: "/status",
+      handle: () => new Response(JSON.stringify(store.status()), { headers: jsonHeaders }),
+    },
+    { methods: ["ALL"], path: "/status", handle: methodNotAllowed("GET, HEAD") },
+  ];
+}
