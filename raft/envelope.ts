@@ -2,8 +2,9 @@
 // sender's advertised Raft address, so a node can answer a peer it has never heard of (a
 // new member receives AppendEntries before it knows the leader's address).
 
-import { CodecError, decodeCbor, decodeMessage, encodeCbor, encodeMessage } from "./codec.ts";
+import { CodecError, decodeCbor, encodeCbor } from "./codec.ts";
 import type { Message } from "./core/mod.ts";
+import { decodeMessage, encodeMessage } from "./message_codec.ts";
 
 /** One frame's content. `store` payloads are opaque here: store/forward.ts decodes them. */
 export type Envelope =

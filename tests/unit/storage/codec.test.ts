@@ -2,7 +2,8 @@
 // a CodecError only. Method: one sample per message type, then seeded random mutations.
 
 import { describe, expect, test } from "bun:test";
-import { CodecError, decodeEntry, encodeCbor, encodeEntries, decodeHardState, decodeMessage, decodeSnapshotMeta, encodeEntry, encodeHardState, encodeMessage, encodeSnapshotMeta } from "../../../raft/codec.ts";
+import { CodecError, decodeEntry, encodeCbor, encodeEntries, decodeHardState, decodeSnapshotMeta, encodeEntry, encodeHardState, encodeSnapshotMeta } from "../../../raft/codec.ts";
+import { decodeMessage, encodeMessage } from "../../../raft/message_codec.ts";
 import type { Message } from "../../../raft/core/messages.ts";
 import type { Entry, Membership } from "../../../raft/core/types.ts";
 import { storageRng } from "../../support/storage_rng.ts";
