@@ -41,7 +41,7 @@ export interface WorldRunOptions {
   readonly settleMs?: number;
 }
 
-function nemesis(world: World, rng: SimRng, counts: { crashes: number }, membership: MembershipChanges): void {
+function nemesis(world: World, rng: SimRng, counts: { crashes: number }, membership: MembershipChanges, safetyEndMs: number): void {
   const servers = world.servers;
   const down = servers.filter((s) => !s.isUp && s.refused === null);
   const up = world.up();
@@ -54,6 +54,13 @@ function nemesis(world: World, rng: SimRng, counts: { crashes: number }, members
     const s = rng.pick(up);
     counts.crashes++;
     world.crash(s, rng.chance(0.5) ? "tear" : "drop");
+    // A supervisor (systemd Restart=always) brings it back at once: requests and replies of
+    // the dead process are still in flight when the new one listens.
+    if (rng.chance(0.3)) {
+      world.scheduler.schedule(rng.range(1, 50), () => {
+        if (!s.isUp && s.refused === null && world.scheduler.now < safetyEndMs) world.start(s);
+      });
+    }
   } else if (r < 30 && down.length > 0) {
     world.start(rng.pick(down));
   } else if (r < 40) {
@@ -97,7 +104,7 @@ export async function runWorldSeed(seed: number, options: WorldRunOptions = {}):
     clients.start();
     const tick = (): void => {
       if (world.scheduler.now >= safetyMs) return;
-      nemesis(world, nemesisRng, counts, membership);
+      nemesis(world, nemesisRng, counts, membership, safetyMs);
       world.scheduler.schedule(nemesisRng.range(20, 300), tick);
     };
     world.scheduler.schedule(200, tick);
