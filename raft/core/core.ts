@@ -1,21 +1,66 @@
 // The Raft class: all state of one server, role changes (§5.1, §5.2, thesis §9.6) and the
-// step/tick dispatchers. The rules themselves live in election.ts, replication.ts, etc.
+// step/tick dispatchers. The rules themselves live in election.ts, replication.ts, etc.,
+// which see this class only as the RaftState type (state.ts) and never import one another:
+// this file is the one place that chains one rule into the next (what a tick, a reply or a
+// commit makes possible in another rule's domain).
 
 import type { ConfChange, InitialState, ProposeResult, RaftConfig, RaftCore, RaftStatus } from "./api.ts";
 import { assert, unreachable } from "./assert.ts";
 import { resolveConfig, type ResolvedConfig } from "./config.ts";
-import { campaign, handleRequestVote, handleVoteReply, inLease, tickElection, tickLeader, tickStart } from "./election.ts";
+import {
+  campaign,
+  handleRequestVote,
+  handleTimeoutNow,
+  handleVoteReply,
+  inLease,
+  tickCheckQuorum,
+  tickElection,
+  tickStart,
+} from "./election.ts";
 import { RaftLog } from "./log.ts";
 import { ConfigHistory, EMPTY_MEMBERSHIP } from "./membership_state.ts";
-import { noticeOutsider, proposeConfChange, syncProgress } from "./membership.ts";
-import type { Message } from "./messages.ts";
-import { Progress } from "./progress.ts";
-import { dropAllReads, handleReadIndexReply, handleReadIndexRequest, ReadQueue, requestRead } from "./read_index.ts";
+import {
+  maybePromoteLearners,
+  maybeReleaseDeparting,
+  noticeOutsider,
+  onCommitted,
+  proposeConfChange,
+  syncProgress,
+} from "./membership.ts";
+import type { AppendEntriesReply, InstallSnapshotReply, Message } from "./messages.ts";
+import type { Progress } from "./progress.ts";
+import {
+  ackRead,
+  dropForwardedReads,
+  dropLeaderReads,
+  forwardReads,
+  handleReadIndexReply,
+  handleReadIndexRequest,
+  quorumRound,
+  readsDue,
+  readsOnCommit,
+  releaseReads,
+  requestRead,
+  startReadRound,
+} from "./read_index.ts";
+import { ReadQueue } from "./read_queue.ts";
 import type { ReadState, Ready, SoftState } from "./ready.ts";
 import { advanceReady, buildReady, hasReady } from "./ready_builder.ts";
-import { appendAsLeader, broadcastAppend, handleAppendEntries, handleAppendReply } from "./replication.ts";
-import { handleInstallSnapshot, handleSnapshotReply, type IncomingSnapshot, takeSnapshot } from "./snapshot.ts";
-import { handleTimeoutNow, transferLeadership } from "./transfer.ts";
+import {
+  broadcastAppend,
+  broadcastDue,
+  fillPipe,
+  handleAppendEntries,
+  handleAppendReply,
+  handleSnapshotReply,
+  maybeCommit,
+  sendAppend,
+  sendHeartbeat,
+  tickHeartbeat,
+} from "./replication.ts";
+import { handleInstallSnapshot, takeSnapshot } from "./snapshot.ts";
+import type { IncomingSnapshot, RaftState } from "./state.ts";
+import { maybeSendTimeoutNow, startTransfer, tickTransfer } from "./transfer.ts";
 import type { Entry, HardState, LogIndex, NodeId, Role, Snapshot, Term } from "./types.ts";
 
 /** Creates a Raft core from its configuration and what storage held at start. */
@@ -24,10 +69,11 @@ export function createRaft(config: RaftConfig, initial: InitialState): RaftCore 
 }
 
 /**
- * One Raft server. Fields are public to the sibling modules of raft/core (which implement
- * the rules) but not exported from mod.ts: outside code sees only the RaftCore interface.
+ * One Raft server. Fields are public to the sibling modules of raft/core through RaftState
+ * (which marks what the rules may not reassign) but not exported from mod.ts: outside code
+ * sees only the RaftCore interface.
  */
-export class Raft implements RaftCore {
+export class Raft implements RaftCore, RaftState {
   readonly cfg: ResolvedConfig;
   readonly id: NodeId;
   /** Figure 2 persistent state. */
@@ -49,7 +95,7 @@ export class Raft implements RaftCore {
   /** Votes received in the current (pre)election, voters only count. */
   readonly votes = new Map<NodeId, boolean>();
   /** Leader only: one Progress per member other than self (and per departing server), sorted by id. */
-  progress = new Map<NodeId, Progress>();
+  readonly progress = new Map<NodeId, Progress>();
   /**
    * Leader only: servers no longer in the configuration that are still sent the log, with
    * the index of the configuration that leaves them out; dropped once they hold it.
@@ -124,9 +170,16 @@ export class Raft implements RaftCore {
   }
 
   /** Appends entries at the end of the log; config entries take effect at once (§4.1). */
-  appendEntries(entries: readonly Entry[]): void {
+  private appendEntries(entries: readonly Entry[]): void {
     this.log.append(entries);
     this.noteConfigs(entries, 0);
+  }
+
+  /** Leader appends its own entries; followers get them at the next flush, batched. */
+  appendAsLeader(entries: readonly Entry[]): void {
+    this.appendEntries(entries);
+    for (const e of entries) this.uncommittedBytes += e.data.length;
+    this.needBroadcast = true;
   }
 
   /** Records config entries among `entries` with index ≥ `from` (after an append). */
@@ -145,7 +198,7 @@ export class Raft implements RaftCore {
     if (this.role === "leader") syncProgress(this);
   }
 
-  resetRandomizedTimeout(): void {
+  private resetRandomizedTimeout(): void {
     this.randomizedElectionTimeout = this.cfg.electionTicks + this.cfg.rng.int(this.cfg.electionTicks);
   }
 
@@ -178,9 +231,9 @@ export class Raft implements RaftCore {
     this.transferElapsed = 0;
     this.uncommittedBytes = 0;
     if (wasLeader) {
-      this.progress = new Map();
+      this.progress.clear();
       this.departing.clear();
-      dropAllReads(this);
+      dropLeaderReads(this);
     }
   }
 
@@ -190,7 +243,7 @@ export class Raft implements RaftCore {
     this.reset(term);
     this.role = "follower";
     this.leader = leader;
-    if (oldLeader !== leader) this.reads.dropForwarded(this);
+    if (oldLeader !== leader) dropForwardedReads(this);
   }
 
   /** Thesis §9.6: a PreVote round asks whether we could win, without bumping the term. */
@@ -221,11 +274,11 @@ export class Raft implements RaftCore {
     syncProgress(this);
     // Any config entry still uncommitted blocks changes until this term commits one.
     this.pendingConfIndex = this.log.lastIndex();
-    appendAsLeader(this, [{ index: this.log.lastIndex() + 1, term: this.term, kind: "noop", data: new Uint8Array(0) }]);
+    this.appendAsLeader([{ index: this.log.lastIndex() + 1, term: this.term, kind: "noop", data: new Uint8Array(0) }]);
   }
 
   private setLeader(leader: NodeId | null): void {
-    if (this.leader !== leader) this.reads.dropForwarded(this);
+    if (this.leader !== leader) dropForwardedReads(this);
     this.leader = leader;
   }
 
@@ -235,10 +288,19 @@ export class Raft implements RaftCore {
     tickStart(this);
     if (this.role === "leader") {
       this.reads.nextRound();
-      tickLeader(this);
+      this.tickLeader();
     } else {
       tickElection(this);
     }
+  }
+
+  /** Leader tick: transfer deadline, CheckQuorum (§6.2), then heartbeats or a commit notice. */
+  private tickLeader(): void {
+    this.heartbeatElapsed++;
+    this.electionElapsed++;
+    tickTransfer(this);
+    if (!tickCheckQuorum(this)) return;
+    tickHeartbeat(this);
   }
 
   step(m: Message): void {
@@ -293,11 +355,11 @@ export class Raft implements RaftCore {
       case "AppendEntries":
         return handleAppendEntries(this, m);
       case "AppendEntriesReply":
-        return handleAppendReply(this, m);
+        return this.stepAppendReply(m);
       case "InstallSnapshot":
         return handleInstallSnapshot(this, m);
       case "InstallSnapshotReply":
-        return handleSnapshotReply(this, m);
+        return this.stepSnapshotReply(m);
       case "TimeoutNow":
         return handleTimeoutNow(this, m);
       case "ReadIndex":
@@ -309,6 +371,51 @@ export class Raft implements RaftCore {
     }
   }
 
+  /**
+   * Leader: a follower answered an append. Its read round counts toward pending reads; if
+   * its matchIndex grew, that may release it (departing), commit, complete a transfer or
+   * promote a learner, in that order, before the pipe to it is refilled.
+   */
+  private stepAppendReply(m: AppendEntriesReply): void {
+    if (this.role !== "leader") return;
+    const pr = this.progress.get(m.from);
+    if (pr === undefined) return;
+    if (m.readRound > 0) ackRead(this, m.from, m.readRound);
+    if (!handleAppendReply(this, m, pr)) return;
+    if (this.departing.has(m.from)) {
+      maybeReleaseDeparting(this, m.from, pr.matchIndex);
+      if (!this.progress.has(m.from)) return;
+    }
+    this.commit();
+    if (this.role !== "leader") return;
+    maybeSendTimeoutNow(this, m.from, pr);
+    maybePromoteLearners(this);
+    fillPipe(this, m.from, pr);
+  }
+
+  /** Leader: a follower answered a snapshot chunk; once it holds it all, commit and go on. */
+  private stepSnapshotReply(m: InstallSnapshotReply): void {
+    if (this.role !== "leader") return;
+    const pr = this.progress.get(m.from);
+    if (pr === undefined) return;
+    const matchGrew = handleSnapshotReply(this, m, pr);
+    if (matchGrew === null) return;
+    if (matchGrew) this.commit();
+    if (this.role === "leader" && pr.state !== "snapshot") sendAppend(this, m.from, pr, true);
+  }
+
+  /**
+   * Leader: Figure 8's commit rule, then the consequences of a commit: a leader whose
+   * removal committed steps down, learners may be promoted (membership.ts), and reads
+   * waiting for the term's first commit may proceed (read_index.ts).
+   */
+  private commit(): void {
+    const old = this.log.commitIndex;
+    if (!maybeCommit(this)) return;
+    onCommitted(this, old);
+    if (this.role === "leader") readsOnCommit(this);
+  }
+
   propose(data: Uint8Array): ProposeResult {
     if (this.role !== "leader") return { ok: false, reason: "notLeader", leader: this.leader };
     if (this.transferee !== null) return { ok: false, reason: "transferring", leader: this.leader };
@@ -316,7 +423,7 @@ export class Raft implements RaftCore {
       return { ok: false, reason: "busy", leader: this.leader };
     }
     const entry: Entry = { index: this.log.lastIndex() + 1, term: this.term, kind: "normal", data };
-    appendAsLeader(this, [entry]);
+    this.appendAsLeader([entry]);
     return { ok: true, id: { index: entry.index, term: entry.term } };
   }
 
@@ -329,9 +436,15 @@ export class Raft implements RaftCore {
   }
 
   transferLeadership(id: NodeId): boolean {
-    const isStarted = transferLeadership(this, id);
-    if (isStarted) this.reads.forfeitLease();
-    return isStarted;
+    const outcome = startTransfer(this, id);
+    if (outcome === null) return false;
+    if (outcome === "catchUp") {
+      const pr = this.progress.get(id);
+      assert(pr !== undefined, "transfer target without progress");
+      sendAppend(this, id, pr, true);
+    }
+    this.reads.forfeitLease();
+    return true;
   }
 
   readRound(): number {
@@ -339,7 +452,7 @@ export class Raft implements RaftCore {
   }
 
   quorumRound(): number {
-    return this.reads.quorumRound(this);
+    return quorumRound(this);
   }
 
   /** Starts an election now (tests and single-node start). */
@@ -347,16 +460,22 @@ export class Raft implements RaftCore {
     campaign(this, false);
   }
 
+  /** Only looks: batched appends and reads are flushed by ready(), not here. */
   hasReady(): boolean {
-    return hasReady(this);
+    if (this.outstanding !== null) return false;
+    return hasReady(this) || this.isFlushDue();
   }
 
   ready(): Ready {
+    assert(this.outstanding === null, "ready() called again before advance()");
+    this.flush();
     return buildReady(this);
   }
 
   advance(ready: Ready): void {
     advanceReady(this, ready);
+    // Our own entries may now count toward a majority (thesis §10.2.1).
+    if (this.role === "leader") this.commit();
   }
 
   snapshotTaken(index: LogIndex, data: Uint8Array, trailingEntries: number): void {
@@ -383,11 +502,26 @@ export class Raft implements RaftCore {
     return this.log.all();
   }
 
-  /** Flushes batched appends (called before building a Ready). */
-  flush(): void {
+  /** Would flush() send anything? (It mirrors flush's conditions without acting.) */
+  private isFlushDue(): boolean {
+    return (this.needBroadcast && this.role === "leader" && broadcastDue(this)) || readsDue(this);
+  }
+
+  /**
+   * Sends the work batched since the last Ready: appends to every follower (one message
+   * carries every entry proposed meanwhile), then one heartbeat round for the reads batched
+   * meanwhile (§6.4), or their forwarding to the leader. Called by ready() only.
+   */
+  private flush(): void {
     if (this.needBroadcast && this.role === "leader") broadcastAppend(this);
     this.needBroadcast = false;
     this.commitNoticeDue = false;
-    this.reads.flush(this);
+    if (startReadRound(this)) {
+      for (const [peer, pr] of this.progress) {
+        if (this.config.isVoter(peer)) sendHeartbeat(this, peer, pr);
+      }
+      releaseReads(this);
+    }
+    forwardReads(this);
   }
 }

@@ -1,11 +1,9 @@
 // Elections: randomized timeouts (§5.2), PreVote (thesis §9.6), vote granting with the
 // up-to-date check (§5.4.1), leader stickiness and CheckQuorum (thesis §6.2, §9.6).
 
-import type { Raft } from "./core.ts";
-import type { RequestVote, RequestVoteReply } from "./messages.ts";
+import type { RequestVote, RequestVoteReply, TimeoutNow } from "./messages.ts";
 import { quorumSize, voteResult } from "./quorum.ts";
-import { broadcastHeartbeat } from "./replication.ts";
-import { abortTransferIfExpired } from "./transfer.ts";
+import type { RaftState } from "./state.ts";
 
 /** Largest value electionElapsed grows to while a node cannot campaign (keeps it bounded). */
 const ELAPSED_CAP_TICKS = 1 << 30;
@@ -18,18 +16,18 @@ const ELAPSED_CAP_TICKS = 1 << 30;
  * before it went down; the leader's lease (raft/lease.ts) counts on that acknowledgement
  * keeping this node from electing anyone else for an election timeout.
  */
-export function inLease(r: Raft): boolean {
+export function inLease(r: RaftState): boolean {
   if (!r.cfg.checkQuorum) return false;
   return r.startTicksLeft > 0 || (r.leader !== null && r.electionElapsed < r.cfg.electionTicks);
 }
 
 /** Counts down the quiet period after a start (see inLease); every role, every tick. */
-export function tickStart(r: Raft): void {
+export function tickStart(r: RaftState): void {
   if (r.startTicksLeft > 0) r.startTicksLeft--;
 }
 
 /** Follower/candidate tick: campaign once the randomized election timeout passes (§5.2). */
-export function tickElection(r: Raft): void {
+export function tickElection(r: RaftState): void {
   r.electionElapsed = Math.min(r.electionElapsed + 1, ELAPSED_CAP_TICKS);
   if (!r.isPromotable()) return;
   // A lone voter has no one to wait for: it elects itself on its first tick.
@@ -39,38 +37,22 @@ export function tickElection(r: Raft): void {
   }
 }
 
-/** Leader tick: heartbeats every heartbeatTicks; CheckQuorum every electionTicks (§6.2). */
-export function tickLeader(r: Raft): void {
-  r.heartbeatElapsed++;
-  r.electionElapsed++;
-  if (r.transferee !== null) {
-    r.transferElapsed++;
-    abortTransferIfExpired(r);
+/**
+ * Leader tick, after the elapsed counters moved: CheckQuorum every electionTicks (§6.2).
+ * Returns false if the leader stepped down (no majority was heard from).
+ */
+export function tickCheckQuorum(r: RaftState): boolean {
+  if (r.electionElapsed < r.cfg.electionTicks) return true;
+  r.electionElapsed = 0;
+  if (r.cfg.checkQuorum && !checkQuorumActive(r)) {
+    r.becomeFollower(r.term, null);
+    return false;
   }
-  if (r.electionElapsed >= r.cfg.electionTicks) {
-    r.electionElapsed = 0;
-    if (r.cfg.checkQuorum && !checkQuorumActive(r)) {
-      r.becomeFollower(r.term, null);
-      return;
-    }
-  }
-  if (r.heartbeatElapsed >= r.cfg.heartbeatTicks) {
-    r.heartbeatElapsed = 0;
-    broadcastHeartbeat(r);
-    return;
-  }
-  // A follower still behind on the commit index hears it within a tick, not a heartbeat.
-  for (const pr of r.progress.values()) {
-    if (Math.min(r.log.commitIndex, pr.matchIndex) > pr.commitSent) {
-      r.commitNoticeDue = true;
-      r.needBroadcast = true;
-      return;
-    }
-  }
+  return true;
 }
 
 /** Did a majority of voters (self included, if a voter) talk to us since the last check? */
-function checkQuorumActive(r: Raft): boolean {
+function checkQuorumActive(r: RaftState): boolean {
   let active = r.config.isVoter(r.id) ? 1 : 0;
   for (const [id, pr] of r.progress) {
     if (pr.recentActive && r.config.isVoter(id)) active++;
@@ -83,7 +65,7 @@ function checkQuorumActive(r: Raft): boolean {
  * Starts an election. With PreVote and no transfer, first a PreVote round (thesis §9.6);
  * a transfer (TimeoutNow) skips it and marks its RequestVotes to bypass stickiness (§3.10).
  */
-export function campaign(r: Raft, transfer: boolean): void {
+export function campaign(r: RaftState, transfer: boolean): void {
   if (!r.isPromotable() || r.role === "leader") return;
   if (!r.cfg.preVote || transfer) {
     campaignReal(r, transfer);
@@ -98,7 +80,7 @@ export function campaign(r: Raft, transfer: boolean): void {
 
 /** Sends RequestVote (or its PreVote form) to every other voter, with our last log entry. */
 function requestVotes(
-  r: Raft,
+  r: RaftState,
   opts: { readonly term: number; readonly preVote: boolean; readonly transfer: boolean; readonly afterPersist: boolean },
 ): void {
   const lastLogIndex = r.log.lastIndex();
@@ -114,7 +96,7 @@ function requestVotes(
 }
 
 /** Acts on the tally; returns true if the (pre)election is decided. */
-function tallyAndAdvance(r: Raft): boolean {
+function tallyAndAdvance(r: RaftState): boolean {
   const result = voteResult(r.config.voters, r.votes);
   if (result === "pending") return false;
   if (result === "lost") {
@@ -127,7 +109,7 @@ function tallyAndAdvance(r: Raft): boolean {
 }
 
 /** §5.2: a real election in term + 1; RequestVotes leave only after the term and self-vote persist. */
-function campaignReal(r: Raft, transfer: boolean): void {
+function campaignReal(r: RaftState, transfer: boolean): void {
   r.becomeCandidate();
   r.votes.set(r.id, true);
   if (tallyAndAdvance(r)) return;
@@ -139,7 +121,7 @@ function campaignReal(r: Raft, transfer: boolean): void {
  * no leader in it) and the candidate's log is at least as up-to-date as ours. A PreVote is
  * granted on the same log check for a term above ours, without recording anything.
  */
-export function handleRequestVote(r: Raft, m: RequestVote): void {
+export function handleRequestVote(r: RaftState, m: RequestVote): void {
   const upToDate = r.log.isUpToDate(m.lastLogIndex, m.lastLogTerm);
   let grant: boolean;
   if (m.preVote) {
@@ -162,7 +144,7 @@ export function handleRequestVote(r: Raft, m: RequestVote): void {
 }
 
 /** Counts a (pre)vote reply for the round we are in; stale rounds are ignored. */
-export function handleVoteReply(r: Raft, m: RequestVoteReply): void {
+export function handleVoteReply(r: RaftState, m: RequestVoteReply): void {
   if (m.preVote) {
     if (r.role !== "precandidate") return;
     if (m.voteGranted && m.term !== r.term + 1) return;
@@ -171,4 +153,10 @@ export function handleVoteReply(r: Raft, m: RequestVoteReply): void {
   }
   r.votes.set(m.from, m.voteGranted);
   tallyAndAdvance(r);
+}
+
+/** The target of a transfer (§3.10): campaign now, skipping PreVote and overriding stickiness. */
+export function handleTimeoutNow(r: RaftState, _m: TimeoutNow): void {
+  if (r.role === "leader" || !r.isPromotable()) return;
+  campaign(r, true);
 }

@@ -3,20 +3,19 @@
 // removed leader stepping down when its removal commits.
 
 import type { ConfChange, ProposeResult } from "./api.ts";
-import type { Raft } from "./core.ts";
 import { Progress } from "./progress.ts";
-import { appendAsLeader } from "./replication.ts";
+import type { RaftState } from "./state.ts";
 import type { LogIndex, Member, Membership } from "./types.ts";
 
 /** Most members a configuration may have (keeps quorum arithmetic and broadcasts cheap). */
 const MEMBERS_MAX = 64;
 
 /** True while a config entry this leader appended is uncommitted. */
-export function confChangeInFlight(r: Raft): boolean {
+export function confChangeInFlight(r: RaftState): boolean {
   return r.pendingConfIndex > r.log.commitIndex || r.log.term(r.log.commitIndex) !== r.term;
 }
 
-function refuse(r: Raft, reason: "notLeader" | "transferring" | "confChangeInFlight" | "invalid"): ProposeResult {
+function refuse(r: RaftState, reason: "notLeader" | "transferring" | "confChangeInFlight" | "invalid"): ProposeResult {
   return { ok: false, reason, leader: r.leader };
 }
 
@@ -53,7 +52,7 @@ function applyChange(current: Membership, change: ConfChange): Membership | "inv
  * bug fix: a new leader must first commit in its term). A change that is already in force
  * succeeds with the id of the entry that carries the current configuration.
  */
-export function proposeConfChange(r: Raft, change: ConfChange): ProposeResult {
+export function proposeConfChange(r: RaftState, change: ConfChange): ProposeResult {
   if (r.role !== "leader") return refuse(r, "notLeader");
   if (r.transferee !== null) return refuse(r, "transferring");
   const next = applyChange(r.config.current, change);
@@ -65,7 +64,7 @@ export function proposeConfChange(r: Raft, change: ConfChange): ProposeResult {
   if (confChangeInFlight(r)) return refuse(r, "confChangeInFlight");
   const index = r.log.lastIndex() + 1;
   r.pendingConfIndex = index;
-  appendAsLeader(r, [{ index, term: r.term, kind: "config", data: new Uint8Array(0), membership: next }]);
+  r.appendAsLeader([{ index, term: r.term, kind: "config", data: new Uint8Array(0), membership: next }]);
   return { ok: true, id: { index, term: r.term } };
 }
 
@@ -77,7 +76,7 @@ export function proposeConfChange(r: Raft, change: ConfChange): ProposeResult {
  * removing entry the same way). Departing servers never count toward any quorum, which
  * reads only the configuration's voters.
  */
-export function syncProgress(r: Raft): void {
+export function syncProgress(r: RaftState): void {
   const next = new Map<string, Progress>();
   const last = r.log.lastIndex();
   for (const m of r.config.current.members) {
@@ -90,7 +89,8 @@ export function syncProgress(r: Raft): void {
     if (!r.departing.has(id)) r.departing.set(id, r.config.currentIndex);
     next.set(id, pr);
   }
-  r.progress = new Map([...next].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  r.progress.clear();
+  for (const [id, pr] of [...next].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) r.progress.set(id, pr);
   if (r.transferee !== null && !r.config.isVoter(r.transferee)) r.transferee = null;
 }
 
@@ -99,7 +99,7 @@ export function syncProgress(r: Raft): void {
  * voter: it was removed while down or cut off and never received its removal. Send it the
  * log until it holds the configuration that leaves it out (see syncProgress).
  */
-export function noticeOutsider(r: Raft, id: string): void {
+export function noticeOutsider(r: RaftState, id: string): void {
   if (r.role !== "leader" || id === r.id || r.progress.has(id) || r.config.member(id) !== undefined) return;
   r.departing.set(id, r.config.currentIndex);
   r.progress.set(id, new Progress(r.log.lastIndex() + 1, r.cfg.inflightMessagesMax));
@@ -107,7 +107,7 @@ export function noticeOutsider(r: Raft, id: string): void {
 }
 
 /** Leader: a departing server acknowledged `matchIndex`; once it holds its removal, let it go. */
-export function maybeReleaseDeparting(r: Raft, id: string, matchIndex: LogIndex): void {
+export function maybeReleaseDeparting(r: RaftState, id: string, matchIndex: LogIndex): void {
   const removedAt = r.departing.get(id);
   if (removedAt === undefined || matchIndex < removedAt) return;
   r.departing.delete(id);
@@ -118,7 +118,7 @@ export function maybeReleaseDeparting(r: Raft, id: string, matchIndex: LogIndex)
  * Leader: promote one learner whose log is within promoteLagEntriesMax of ours, when no
  * change is in flight (thesis §4.2.1: new servers catch up as non-voters first).
  */
-export function maybePromoteLearners(r: Raft): void {
+export function maybePromoteLearners(r: RaftState): void {
   if (r.role !== "leader" || r.transferee !== null || confChangeInFlight(r)) return;
   const last = r.log.lastIndex();
   for (const m of r.config.current.members) {
@@ -137,7 +137,7 @@ export function maybePromoteLearners(r: Raft): void {
  * Called when the commit index moved past `oldCommit`. A leader whose removal has committed
  * steps down (thesis §4.2.2), first nudging the most caught-up voter with TimeoutNow.
  */
-export function onCommitted(r: Raft, oldCommit: LogIndex): void {
+export function onCommitted(r: RaftState, oldCommit: LogIndex): void {
   if (r.role !== "leader") return;
   if (r.config.currentIndex > oldCommit && r.config.currentIndex <= r.log.commitIndex) {
     if (r.config.member(r.id) === undefined || !r.config.isVoter(r.id)) {
@@ -150,7 +150,7 @@ export function onCommitted(r: Raft, oldCommit: LogIndex): void {
 }
 
 /** Sends TimeoutNow to a voter that holds our whole log, so a successor is elected at once. */
-function handOff(r: Raft): void {
+function handOff(r: RaftState): void {
   const last = r.log.lastIndex();
   for (const [id, pr] of r.progress) {
     if (r.config.isVoter(id) && pr.matchIndex === last) {

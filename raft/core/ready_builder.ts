@@ -1,27 +1,29 @@
 // Builds the Ready batch from the core's outbox and applies advance(): the only place
-// where "handed out" becomes "persisted / applied".
+// where "handed out" becomes "persisted / applied". core.ts flushes batched work into the
+// outbox before ready() and commits after advance().
 
 import { assert } from "./assert.ts";
-import type { Raft } from "./core.ts";
 import type { Ready } from "./ready.ts";
-import { maybeCommit } from "./replication.ts";
+import type { RaftState } from "./state.ts";
 
 /** Upper bound on the bytes of committed entries handed out in one Ready. */
 const COMMITTED_BYTES_MAX = 64 * 1024 * 1024;
 
-function hardChanged(r: Raft): boolean {
+function hardChanged(r: RaftState): boolean {
   return r.prevHard.currentTerm !== r.term || r.prevHard.votedFor !== r.votedFor;
 }
 
-function softChanged(r: Raft): boolean {
+function softChanged(r: RaftState): boolean {
   return r.prevSoft.role !== r.role || r.prevSoft.leader !== r.leader || r.prevSoft.term !== r.term ||
     r.prevSoft.removed !== r.isRemoved();
 }
 
-/** True if ready() would return something to do (false while a Ready is outstanding). */
-export function hasReady(r: Raft): boolean {
+/**
+ * True if the outbox or the log holds something for a Ready (false while a Ready is
+ * outstanding). Only looks: batched work not yet flushed is core.ts's to report.
+ */
+export function hasReady(r: RaftState): boolean {
   if (r.outstanding !== null) return false;
-  r.flush();
   return (
     r.msgs.length > 0 ||
     r.msgsAfterPersist.length > 0 ||
@@ -36,9 +38,8 @@ export function hasReady(r: Raft): boolean {
 }
 
 /** Drains the outbox into one Ready. At most one Ready may be outstanding. */
-export function buildReady(r: Raft): Ready {
+export function buildReady(r: RaftState): Ready {
   assert(r.outstanding === null, "ready() called again before advance()");
-  r.flush();
   const log = r.log;
   const committed =
     log.commitIndex > log.handedOut ? log.slice(log.handedOut + 1, log.commitIndex, COMMITTED_BYTES_MAX) : [];
@@ -69,9 +70,10 @@ export function buildReady(r: Raft): Ready {
 
 /**
  * The driver carried `ready` out: its entries and snapshot are durable (they now count
- * toward the leader's own match, §10.2.1 of the thesis) and its committed entries applied.
+ * toward the leader's own match, §10.2.1 of the thesis, so core.ts then tries to commit)
+ * and its committed entries applied.
  */
-export function advanceReady(r: Raft, ready: Ready): void {
+export function advanceReady(r: RaftState, ready: Ready): void {
   assert(r.outstanding === ready, "advance() with a Ready that is not the outstanding one");
   r.outstanding = null;
   const log = r.log;
@@ -91,5 +93,4 @@ export function advanceReady(r: Raft, ready: Ready): void {
   }
   const lastCommitted = ready.committed[ready.committed.length - 1];
   if (lastCommitted !== undefined) log.lastApplied = Math.max(log.lastApplied, lastCommitted.index);
-  if (r.role === "leader") maybeCommit(r);
 }

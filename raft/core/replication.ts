@@ -1,23 +1,24 @@
 // Log replication (§5.3): AppendEntries sending with batching and pipelining, the
-// follower's consistency check and conflict hints, and commit by majority (Figure 8).
+// follower's consistency check and conflict hints, the leader's side of sending a snapshot
+// to a follower behind the log's start (§7), and commit by majority (Figure 8). What a
+// follower's progress or a commit makes possible next (releasing a departing server,
+// promotion, transfer, reads) is chained by core.ts.
 
-import type { Raft } from "./core.ts";
-import { maybePromoteLearners, maybeReleaseDeparting, onCommitted } from "./membership.ts";
-import type { AppendEntries, AppendEntriesReply } from "./messages.ts";
+import type { AppendEntries, AppendEntriesReply, InstallSnapshot, InstallSnapshotReply } from "./messages.ts";
 import type { Progress } from "./progress.ts";
 import { majorityIndex } from "./quorum.ts";
-import { sendSnapshotChunk } from "./snapshot.ts";
-import { maybeSendTimeoutNow } from "./transfer.ts";
+import type { RaftState } from "./state.ts";
 import type { Entry, LogIndex, NodeId } from "./types.ts";
 
 /** Heartbeat rounds without any acknowledgement before a pipelined follower is re-probed. */
 const STALLED_HEARTBEATS_MAX = 2;
 
-/** Leader appends its own entries; followers get them at the next flush, batched. */
-export function appendAsLeader(r: Raft, entries: readonly Entry[]): void {
-  r.appendEntries(entries);
-  for (const e of entries) r.uncommittedBytes += e.data.length;
-  r.needBroadcast = true;
+/** Would sendAppend send something? Mirrors its checks without acting (for hasReady). */
+function appendDue(r: RaftState, pr: Progress, sendIfEmpty: boolean): boolean {
+  if (pr.state === "snapshot") return r.snapshot !== null && !pr.chunkSent;
+  if (pr.isPaused()) return false;
+  if (r.log.term(pr.nextIndex - 1) === undefined) return r.snapshot !== null;
+  return sendIfEmpty || pr.nextIndex <= r.log.lastIndex();
 }
 
 /**
@@ -25,7 +26,7 @@ export function appendAsLeader(r: Raft, entries: readonly Entry[]): void {
  * appendBytesMax, or an empty one if `sendIfEmpty`. Falls back to InstallSnapshot when the
  * entries it needs were compacted. Returns true if something was sent.
  */
-export function sendAppend(r: Raft, id: NodeId, pr: Progress, sendIfEmpty: boolean): boolean {
+export function sendAppend(r: RaftState, id: NodeId, pr: Progress, sendIfEmpty: boolean): boolean {
   if (pr.state === "snapshot") return sendSnapshotChunk(r, id, pr);
   if (pr.isPaused()) return false;
   const prev = pr.nextIndex - 1;
@@ -51,7 +52,7 @@ export function sendAppend(r: Raft, id: NodeId, pr: Progress, sendIfEmpty: boole
 }
 
 /** Sends every follower what it lacks (pipelined up to the in-flight window) and new commits. */
-export function broadcastAppend(r: Raft): void {
+export function broadcastAppend(r: RaftState): void {
   for (const [id, pr] of r.progress) {
     let sent = false;
     // A follower in probe state that is not waiting on a probe needs one, even if empty.
@@ -65,11 +66,22 @@ export function broadcastAppend(r: Raft): void {
   }
 }
 
+/** Would broadcastAppend send anything? Mirrors it without acting (hasReady only looks). */
+export function broadcastDue(r: RaftState): boolean {
+  for (const pr of r.progress.values()) {
+    if (appendDue(r, pr, pr.state === "probe")) return true;
+    if (r.commitNoticeDue && pr.state !== "snapshot" && Math.min(r.log.commitIndex, pr.matchIndex) > pr.commitSent) {
+      return true;
+    }
+  }
+  return false;
+}
+
 /**
  * A heartbeat is an empty AppendEntries at the follower's matchIndex, which always passes the
  * consistency check, carrying the commit index and the latest ReadIndex round (§5.2, §6.4).
  */
-export function sendHeartbeat(r: Raft, id: NodeId, pr: Progress): void {
+export function sendHeartbeat(r: RaftState, id: NodeId, pr: Progress): void {
   let prev: LogIndex = pr.matchIndex;
   let prevTerm = r.log.term(prev);
   if (prevTerm === undefined) {
@@ -85,7 +97,26 @@ export function sendHeartbeat(r: Raft, id: NodeId, pr: Progress): void {
   pr.commitSent = Math.max(pr.commitSent, leaderCommit);
 }
 
-export function broadcastHeartbeat(r: Raft): void {
+/**
+ * Leader tick, after CheckQuorum: heartbeats every heartbeatTicks (§5.2); in between, a
+ * follower still behind on the commit index hears it within a tick, not a heartbeat.
+ */
+export function tickHeartbeat(r: RaftState): void {
+  if (r.heartbeatElapsed >= r.cfg.heartbeatTicks) {
+    r.heartbeatElapsed = 0;
+    broadcastHeartbeat(r);
+    return;
+  }
+  for (const pr of r.progress.values()) {
+    if (Math.min(r.log.commitIndex, pr.matchIndex) > pr.commitSent) {
+      r.commitNoticeDue = true;
+      r.needBroadcast = true;
+      return;
+    }
+  }
+}
+
+export function broadcastHeartbeat(r: RaftState): void {
   for (const [id, pr] of r.progress) {
     // A pipelined follower that acknowledged nothing for a while probably lost an append.
     if (pr.state === "replicate" && pr.inflightCount() > 0 && pr.matchIndex === pr.matchAtHeartbeat) {
@@ -100,7 +131,7 @@ export function broadcastHeartbeat(r: Raft): void {
 }
 
 /** Follower side of AppendEntries (§5.3, Figure 2 receiver rules 1-5). */
-export function handleAppendEntries(r: Raft, m: AppendEntries): void {
+export function handleAppendEntries(r: RaftState, m: AppendEntries): void {
   if (r.role === "leader") return; // impossible: one leader per term (§5.2)
   if (r.role !== "follower" || r.leader !== m.from) r.becomeFollower(r.term, m.from);
   r.electionElapsed = 0;
@@ -137,7 +168,7 @@ export function handleAppendEntries(r: Raft, m: AppendEntries): void {
 
 /** Replies leave only after the appended entries persist (an ack promises durability). */
 function replyAppend(
-  r: Raft, m: AppendEntries, success: boolean, matchIndex: LogIndex, conflictIndex: LogIndex, conflictTerm: number,
+  r: RaftState, m: AppendEntries, success: boolean, matchIndex: LogIndex, conflictIndex: LogIndex, conflictTerm: number,
 ): void {
   const reply: AppendEntriesReply = {
     type: "AppendEntriesReply", from: r.id, to: m.from, term: r.term, success, matchIndex,
@@ -146,43 +177,43 @@ function replyAppend(
   r.send(reply, true);
 }
 
-/** Leader side: advance or back off the follower's progress; commit; keep the pipe full. */
-export function handleAppendReply(r: Raft, m: AppendEntriesReply): void {
-  if (r.role !== "leader") return;
-  const pr = r.progress.get(m.from);
-  if (pr === undefined) return;
+/**
+ * Leader side of an AppendEntriesReply from a follower it tracks (`pr`): back off after a
+ * rejection, or take an acknowledgement. Returns true when the follower's matchIndex grew:
+ * the caller (core.ts) then acts on what that makes possible (a departing server released, a
+ * commit, a transfer, a promotion) and calls fillPipe. Otherwise this has already sent what
+ * the follower needs.
+ */
+export function handleAppendReply(r: RaftState, m: AppendEntriesReply, pr: Progress): boolean {
   pr.recentActive = true;
-  if (m.readRound > 0) r.reads.ack(r, m.from, m.readRound);
   if (!m.success) {
-    if (m.conflictIndex === 0) return; // a stale-term rejection carries no hint
+    if (m.conflictIndex === 0) return false; // a stale-term rejection carries no hint
     if (m.conflictTerm === 0 && m.conflictIndex <= pr.matchIndex && m.matchIndex >= pr.matchIndex && pr.state !== "snapshot") {
       // "My log ends before what I acknowledged": a late rejection or a lost log.
       pr.resendFrom(m.conflictIndex - 1);
       sendAppend(r, m.from, pr, true);
-      return;
+      return false;
     }
     if (pr.maybeDecrTo(m.matchIndex, hintNext(r, m))) sendAppend(r, m.from, pr, true);
-    return;
+    return false;
   }
   if (pr.maybeUpdate(m.matchIndex)) {
-    if (r.departing.has(m.from)) {
-      maybeReleaseDeparting(r, m.from, pr.matchIndex);
-      if (!r.progress.has(m.from)) return;
-    }
     if (pr.state === "probe") pr.becomeReplicate();
     else if (pr.state === "snapshot" && pr.matchIndex >= pr.pendingSnapshot) pr.becomeProbe();
-    maybeCommit(r);
-    if (r.role !== "leader") return;
-    maybeSendTimeoutNow(r, m.from, pr);
-    maybePromoteLearners(r);
-  } else {
-    pr.onHeartbeat();
+    return true;
   }
+  pr.onHeartbeat();
+  fillPipe(r, m.from, pr);
+  return false;
+}
+
+/** After a reply: send the follower what it lacks, pipelined up to the in-flight window. */
+export function fillPipe(r: RaftState, id: NodeId, pr: Progress): void {
   // A follower in probe state that still lacks entries needs a probe even when there is
   // nothing new to send; otherwise an idle leader would only ever heartbeat it at its
   // matchIndex and it would never catch up (found by the simulator, seeds 275/296/419).
   const needsProbe = pr.state === "probe" && pr.matchIndex < r.log.lastIndex();
-  while (sendAppend(r, m.from, pr, needsProbe)) {
+  while (sendAppend(r, id, pr, needsProbe)) {
     if (pr.state !== "replicate") break;
   }
 }
@@ -191,7 +222,7 @@ export function handleAppendReply(r: Raft, m: AppendEntriesReply): void {
  * Where to probe next after a rejection. If we hold entries of the follower's conflicting
  * term, resume after our last one; otherwise skip the follower's whole run of that term.
  */
-function hintNext(r: Raft, m: AppendEntriesReply): LogIndex {
+function hintNext(r: RaftState, m: AppendEntriesReply): LogIndex {
   if (m.conflictTerm === 0) return m.conflictIndex;
   const idx = r.log.lastIndexAtOrBeforeTerm(m.conflictTerm, m.matchIndex);
   if (idx >= r.log.firstIndex && r.log.term(idx) === m.conflictTerm) return idx + 1;
@@ -200,17 +231,14 @@ function hintNext(r: Raft, m: AppendEntriesReply): LogIndex {
 
 /**
  * Figure 8 / §5.4.2: the commit index moves to the highest index a majority of voters hold,
- * but only if that entry is of the current term (earlier ones commit with it).
+ * but only if that entry is of the current term (earlier ones commit with it). Returns true
+ * if it moved; the consequences of a commit (membership, reads) are core.ts's to chain.
  */
-export function maybeCommit(r: Raft): void {
+export function maybeCommit(r: RaftState): boolean {
   const idx = majorityIndex(r.config.voters, (id) =>
     id === r.id ? r.log.persistedIndex : (r.progress.get(id)?.matchIndex ?? 0),
   );
-  if (idx <= r.log.commitIndex || r.log.term(idx) !== r.term) return;
-  commitTo(r, idx);
-}
-
-function commitTo(r: Raft, idx: LogIndex): void {
+  if (idx <= r.log.commitIndex || r.log.term(idx) !== r.term) return false;
   const old = r.log.commitIndex;
   r.log.commitIndex = idx;
   if (r.uncommittedBytes > 0) {
@@ -219,6 +247,40 @@ function commitTo(r: Raft, idx: LogIndex): void {
     }
   }
   r.needBroadcast = true;
-  onCommitted(r, old);
-  if (r.role === "leader") r.reads.onCommit(r);
+  return true;
+}
+
+/** Sends the next chunk of our snapshot to a follower in snapshot state (one in flight). */
+function sendSnapshotChunk(r: RaftState, id: NodeId, pr: Progress): boolean {
+  const snap = r.snapshot;
+  if (snap === null || pr.chunkSent) return false;
+  // A newer snapshot replaced the one being sent: start over with it.
+  if (snap.meta.lastIncludedIndex !== pr.pendingSnapshot) pr.becomeSnapshot(snap.meta.lastIncludedIndex);
+  const offset = Math.min(pr.snapshotOffset, snap.data.length);
+  const end = Math.min(offset + r.cfg.snapshotChunkBytes, snap.data.length);
+  const m: InstallSnapshot = {
+    type: "InstallSnapshot", from: r.id, to: id, term: r.term, meta: snap.meta, offset,
+    data: snap.data.subarray(offset, end), done: end === snap.data.length,
+  };
+  r.send(m, false);
+  pr.chunkSent = true;
+  return true;
+}
+
+/**
+ * Leader: a follower reported how much of the snapshot it holds. Sends the next chunk if it
+ * wants one and returns null; once it holds the whole snapshot, returns whether its
+ * matchIndex grew (the caller then commits and sends the entries after the snapshot).
+ */
+export function handleSnapshotReply(r: RaftState, m: InstallSnapshotReply, pr: Progress): boolean | null {
+  pr.recentActive = true;
+  if (m.done) {
+    if (pr.state === "snapshot" && m.lastIncludedIndex >= pr.pendingSnapshot) pr.becomeProbe();
+    return pr.maybeUpdate(m.lastIncludedIndex);
+  }
+  if (pr.state !== "snapshot" || m.lastIncludedIndex !== pr.pendingSnapshot || !pr.chunkSent) return null;
+  pr.snapshotOffset = m.nextOffset < 0 ? 0 : m.nextOffset;
+  pr.chunkSent = false;
+  sendSnapshotChunk(r, m.from, pr);
+  return null;
 }

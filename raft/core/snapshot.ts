@@ -1,25 +1,17 @@
-// Snapshots (§7, thesis Figure 5.3): local compaction after the application snapshots,
-// sending InstallSnapshot in chunks to followers behind the log's start, and installing one.
+// Snapshots (§7, thesis Figure 5.3): local compaction after the application snapshots, and
+// a follower receiving InstallSnapshot in chunks and installing it. The leader's side (which
+// chunk to send a follower behind the log's start) is part of replication.ts.
 
 import { assert } from "./assert.ts";
-import type { Raft } from "./core.ts";
 import type { InstallSnapshot, InstallSnapshotReply } from "./messages.ts";
-import type { Progress } from "./progress.ts";
-import { maybeCommit, sendAppend } from "./replication.ts";
-import type { LogIndex, NodeId, Snapshot, SnapshotMeta } from "./types.ts";
+import type { IncomingSnapshot, RaftState } from "./state.ts";
+import type { LogIndex, Snapshot, SnapshotMeta } from "./types.ts";
 
 /** Largest snapshot a follower accepts (guards memory against a runaway sender). */
 const SNAPSHOT_BYTES_MAX = 4 * 1024 * 1024 * 1024;
 
-/** A snapshot being received, chunk by chunk. Invariant: size = sum of chunk lengths. */
-export interface IncomingSnapshot {
-  readonly meta: SnapshotMeta;
-  readonly chunks: Uint8Array[];
-  size: number;
-}
-
 /** The application saved a snapshot up to `index`: remember it and compact the log (§7). */
-export function takeSnapshot(r: Raft, index: LogIndex, data: Uint8Array, trailingEntries: number): void {
+export function takeSnapshot(r: RaftState, index: LogIndex, data: Uint8Array, trailingEntries: number): void {
   assert(Number.isSafeInteger(trailingEntries) && trailingEntries >= 0, "snapshotTaken: bad trailingEntries");
   assert(index <= r.log.lastApplied, `snapshotTaken: index ${index} beyond lastApplied ${r.log.lastApplied}`);
   if (index <= (r.snapshot?.meta.lastIncludedIndex ?? 0)) return;
@@ -31,42 +23,7 @@ export function takeSnapshot(r: Raft, index: LogIndex, data: Uint8Array, trailin
   r.log.compactBefore(Math.max(r.log.firstIndex, index - trailingEntries + 1));
 }
 
-/** Sends the next chunk of our snapshot to a follower in snapshot state (one in flight). */
-export function sendSnapshotChunk(r: Raft, id: NodeId, pr: Progress): boolean {
-  const snap = r.snapshot;
-  if (snap === null || pr.chunkSent) return false;
-  // A newer snapshot replaced the one being sent: start over with it.
-  if (snap.meta.lastIncludedIndex !== pr.pendingSnapshot) pr.becomeSnapshot(snap.meta.lastIncludedIndex);
-  const offset = Math.min(pr.snapshotOffset, snap.data.length);
-  const end = Math.min(offset + r.cfg.snapshotChunkBytes, snap.data.length);
-  const m: InstallSnapshot = {
-    type: "InstallSnapshot", from: r.id, to: id, term: r.term, meta: snap.meta, offset,
-    data: snap.data.subarray(offset, end), done: end === snap.data.length,
-  };
-  r.send(m, false);
-  pr.chunkSent = true;
-  return true;
-}
-
-/** Leader: a follower reported how much of the snapshot it holds. */
-export function handleSnapshotReply(r: Raft, m: InstallSnapshotReply): void {
-  if (r.role !== "leader") return;
-  const pr = r.progress.get(m.from);
-  if (pr === undefined) return;
-  pr.recentActive = true;
-  if (m.done) {
-    if (pr.state === "snapshot" && m.lastIncludedIndex >= pr.pendingSnapshot) pr.becomeProbe();
-    if (pr.maybeUpdate(m.lastIncludedIndex)) maybeCommit(r);
-    if (r.role === "leader" && pr.state !== "snapshot") sendAppend(r, m.from, pr, true);
-    return;
-  }
-  if (pr.state !== "snapshot" || m.lastIncludedIndex !== pr.pendingSnapshot || !pr.chunkSent) return;
-  pr.snapshotOffset = m.nextOffset < 0 ? 0 : m.nextOffset;
-  pr.chunkSent = false;
-  sendSnapshotChunk(r, m.from, pr);
-}
-
-function reply(r: Raft, m: InstallSnapshot, nextOffset: number, done: boolean): void {
+function reply(r: RaftState, m: InstallSnapshot, nextOffset: number, done: boolean): void {
   const out: InstallSnapshotReply = {
     type: "InstallSnapshotReply", from: r.id, to: m.from, term: r.term,
     lastIncludedIndex: m.meta.lastIncludedIndex, nextOffset, done,
@@ -76,7 +33,7 @@ function reply(r: Raft, m: InstallSnapshot, nextOffset: number, done: boolean): 
 }
 
 /** Follower: accumulate chunks in order; install when the last one arrives. */
-export function handleInstallSnapshot(r: Raft, m: InstallSnapshot): void {
+export function handleInstallSnapshot(r: RaftState, m: InstallSnapshot): void {
   if (r.role === "leader") return;
   if (r.role !== "follower" || r.leader !== m.from) r.becomeFollower(r.term, m.from);
   r.electionElapsed = 0;
@@ -107,7 +64,7 @@ export function handleInstallSnapshot(r: Raft, m: InstallSnapshot): void {
 }
 
 /** Replaces the whole log and configuration by the received snapshot (§7). */
-function install(r: Raft, inc: IncomingSnapshot): void {
+function install(r: RaftState, inc: IncomingSnapshot): void {
   const data = new Uint8Array(inc.size);
   let at = 0;
   for (const chunk of inc.chunks) {
