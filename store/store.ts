@@ -2,18 +2,20 @@
 // leader, otherwise forwarded to the leader), reads are served at the requested level, and
 // every request completes exactly once, with "outcome unknown" when we lost track of a write.
 // The driver (raft/node.ts) completes proposals and reads; the store decides where a request
-// goes and what its answer means to a client.
+// goes and what its answer means to a client. Forwarding is in ./forwarder.ts, the leader's
+// joins and removals in ./membership_changes.ts.
 
-import type { RaftNode } from "../raft/node.ts";
-import { RequestError } from "../raft/node.ts";
-import type { ConfChange, Entry, Member, NodeId, SoftState } from "../raft/core/mod.ts";
+import type { Entry, NodeId, SoftState } from "../raft/core/mod.ts";
 import type { Clock, Timers } from "../raft/host.ts";
+import { type RaftNode, RequestError } from "../raft/node.ts";
 import { realClock, realTimers } from "../raft/real_time.ts";
 import type { ReadLevel, StatusReport, StoreApi } from "./api.ts";
-import { type KeyValue, encodeCommand } from "./commands.ts";
+import { encodeCommand, type KeyValue } from "./commands.ts";
 import { StoreError } from "./errors.ts";
-import { type ForwardReply, type ForwardRequest, type ForwardedOp, errorReply, type StoreMessage } from "./forward.ts";
-import { PendingRegistry } from "./pending.ts";
+import type { ForwardedOp, StoreMessage } from "./forward.ts";
+import { Forwarder } from "./forwarder.ts";
+import { MembershipChanges } from "./membership_changes.ts";
+import { rethrow } from "./request_errors.ts";
 import type { KvStateMachine } from "./state_machine.ts";
 
 // Set only by the chaos suite's deliberately broken build (`bun build --define
@@ -51,22 +53,16 @@ export interface StoreOptions {
   readonly joinCatchUpMs?: number;
 }
 
-
 /** The store of one node; `attach` connects it to its RaftNode. */
 export class Store implements StoreApi {
   readonly #o: StoreOptions;
   #node: RaftNode | null = null;
-  readonly #timers: Timers;
-  readonly #clock: Clock;
-  /** Requests forwarded to the leader, by forwardKey(address sent to, request id). */
-  readonly #forwarded: PendingRegistry<string, string | null>;
-  /** Forwarded requests served here, by sender and id: null while in progress, then the reply. */
-  readonly #served = new Map<string, ForwardReply | null>();
-  #nextReqId = 1;
+  /** Requests forwarded to the leader, and those served for other nodes. */
+  readonly #forwarder: Forwarder;
+  /** Joins and removals carried out here as the leader. */
+  readonly #changes: MembershipChanges;
   /** The leader forwarded requests currently go to. */
   #forwardLeader: string | null = null;
-  /** Called after every applied entry (join waits for promotion this way). */
-  #appliedWatchers = new Set<() => void>();
   /** This node was removed from the cluster (from the driver's softState): clients are refused. */
   #removed = false;
 
@@ -75,9 +71,21 @@ export class Store implements StoreApi {
       throw new RangeError("StoreOptions.incarnation must be a non-empty string of at most 64 characters");
     }
     this.#o = options;
-    this.#timers = options.timers ?? realTimers;
-    this.#clock = options.clock ?? realClock;
-    this.#forwarded = new PendingRegistry({ timeoutMs: options.requestTimeoutMs, timeoutCode: "outcomeUnknown", timers: this.#timers });
+    const timers = options.timers ?? realTimers;
+    this.#forwarder = new Forwarder({
+      incarnation: options.incarnation,
+      sendTo: options.sendTo,
+      requestTimeoutMs: options.requestTimeoutMs,
+      timers,
+    });
+    this.#changes = new MembershipChanges({
+      raft: () => this.#raft,
+      clock: options.clock ?? realClock,
+      timers,
+      requestTimeoutMs: options.requestTimeoutMs,
+      confChangeRetryMs: options.confChangeRetryMs,
+      joinCatchUpMs: options.joinCatchUpMs,
+    });
   }
 
   attach(node: RaftNode): void {
@@ -159,7 +167,7 @@ export class Store implements StoreApi {
       await this.#forward({ type: "join", id, addr });
       return;
     }
-    await this.#joinAsLeader(id, addr);
+    await this.#changes.join(id, addr);
   }
 
   async remove(id: string): Promise<void> {
@@ -167,8 +175,7 @@ export class Store implements StoreApi {
       await this.#forward({ type: "remove", id });
       return;
     }
-    if (!this.#members().some((m) => m.id === id)) throw new StoreError("notMember", `node ${id} is not a member`);
-    await this.#confChange(() => ({ type: "remove", id }));
+    await this.#changes.remove(id);
   }
 
   status(): StatusReport {
@@ -194,7 +201,7 @@ export class Store implements StoreApi {
 
   /** An entry was applied (joins wait for a promotion this way). */
   applied(_entry: Entry): void {
-    for (const watcher of this.#appliedWatchers) watcher();
+    this.#changes.applied();
   }
 
   softState(state: SoftState): void {
@@ -202,8 +209,8 @@ export class Store implements StoreApi {
     // (applied above), are overwritten (failed above) or time out with "outcome unknown".
     // Requests forwarded to a leader that is no longer the leader would only wait out their
     // timeout: answer them now, without claiming either outcome.
-    if (state.leader !== this.#forwardLeader && this.#forwarded.size > 0) {
-      this.#forwarded.failAll(new StoreError("outcomeUnknown", "the leader changed while the request was forwarded to it; outcome unknown"));
+    if (state.leader !== this.#forwardLeader && this.#forwarder.waiting > 0) {
+      this.#forwarder.failAll(new StoreError("outcomeUnknown", "the leader changed while the request was forwarded to it; outcome unknown"));
     }
     this.#forwardLeader = state.leader;
     this.#removed = state.removed;
@@ -212,20 +219,16 @@ export class Store implements StoreApi {
   /** A store message arrived from the peer advertising `fromAddr`. */
   receive(fromAddr: string, msg: StoreMessage): void {
     if (msg.type === "reply") {
-      this.#completeForward(fromAddr, msg);
+      this.#forwarder.complete(fromAddr, msg);
       return;
     }
-    void this.#serveForward(fromAddr, msg);
+    void this.#forwarder.serve(fromAddr, msg, (op) => this.#serveForwarded(op));
   }
 
   // ---- internals ----
 
   #isLeader(): boolean {
     return this.#raft.status().role === "leader";
-  }
-
-  #members(): readonly Member[] {
-    return this.#raft.status().members;
   }
 
   async #write(op: { type: "set"; pairs: readonly KeyValue[] } | { type: "delete"; key: string }): Promise<void> {
@@ -241,198 +244,37 @@ export class Store implements StoreApi {
     }
   }
 
-  /**
-   * Adds `id` at `addr` as a learner and waits until the core promotes it (caught up). The
-   * whole join fits in half the request timeout, so a follower that forwarded it hears the
-   * real answer before its own timeout would say "outcome unknown".
-   */
-  async #joinAsLeader(id: string, addr: string): Promise<void> {
-    const waitMs = this.#o.joinCatchUpMs ?? this.#o.requestTimeoutMs / 2;
-    const deadline = this.#clock.now() + waitMs;
-    // As hraftd does: a member with the same id or the same address is replaced. Each step is
-    // chosen when it is proposed, from the membership then in force, so a join racing another
-    // (the same one, or a retry) never undoes the other's steps: it finds them done.
-    const nextStep = (): ConfChange | null => {
-      const members = this.#members();
-      if (members.some((m) => m.id === id && m.addr === addr)) return null;
-      const old = members.find((m) => m.id === id || m.addr === addr);
-      return old === undefined ? { type: "addLearner", id, addr } : { type: "remove", id: old.id };
-    };
-    // At most: remove the old holder of the id, of the address, then add. More means another
-    // join for this id or address keeps changing it: the last one wins, this one says so.
-    for (let steps = 0; nextStep() !== null; steps++) {
-      if (steps === 3) {
-        throw new StoreError("unavailable", `another join is changing member ${id} or address ${addr} at the same time; retry`);
-      }
-      await this.#confChange(nextStep);
-    }
-    await this.#untilVoter(id, addr, deadline, waitMs);
-  }
-
-  /**
-   * Waits until the core has promoted `id` to voter, or until `deadline`. A learner that has
-   * not caught up by then is left in place (it is promoted by itself once it answers, and a
-   * learner never counts toward quorum), and the join fails saying so and how to undo it: we
-   * cannot tell a wrong address from a node still receiving a large log.
-   */
-  #untilVoter(id: string, addr: string, deadline: number, waitMs: number): Promise<void> {
-    const isVoter = (): boolean => this.#members().some((m) => m.id === id && m.suffrage === "voter");
-    if (isVoter()) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      const finish = (error: StoreError | null): void => {
-        this.#timers.clearTimeout(timer);
-        this.#appliedWatchers.delete(check);
-        if (error === null) resolve();
-        else reject(error);
-      };
-      const check = (): void => {
-        if (isVoter()) finish(null);
-      };
-      const timer = this.#timers.setTimeout(() => finish(learnerLeftError(id, addr, waitMs)), Math.max(0, deadline - this.#clock.now()));
-      this.#appliedWatchers.add(check);
-    });
-  }
-
-  /**
-   * Proposes a membership change, retrying while another one is in flight; `next` is asked
-   * again at each attempt and returns null when nothing is left to change. A change already in
-   * force settles at once, or with the request already waiting for its entry (raft/node.ts).
-   */
-  async #confChange(next: () => ConfChange | null): Promise<void> {
-    const deadline = this.#clock.now() + this.#o.requestTimeoutMs;
-    for (;;) {
-      const change = next();
-      if (change === null) return;
-      try {
-        await this.#raft.proposeConfChange(change);
-        return;
-      } catch (e) {
-        if (!(e instanceof RequestError) || e.reason !== "confChangeInFlight" || this.#clock.now() > deadline) rethrow(e);
-      }
-      await new Promise<void>((resolve) => this.#timers.setTimeout(resolve, this.#o.confChangeRetryMs ?? 20));
-    }
-  }
-
   #forward(op: ForwardedOp): Promise<string | null> {
     const status = this.#raft.status();
     const leader = status.members.find((m) => m.id === status.leader);
     if (status.leader === null || leader === undefined) {
       return Promise.reject(new StoreError("noLeader", "no leader is known; retry later"));
     }
-    const reqId = `${this.#o.incarnation}.${this.#nextReqId++}`;
-    const key = forwardKey(leader.addr, reqId);
     this.#forwardLeader = status.leader;
-    const done = this.#forwarded.wait(key);
-    if (!this.#o.sendTo(leader.addr, { type: "forward", reqId, op })) {
-      // Never sent, so never applied: safe to say so and let the client retry.
-      this.#forwarded.reject(key, new StoreError("noLeader", `cannot reach the leader ${status.leader}; retry later`));
-    }
-    return done;
-  }
-
-  /** A reply settles only the request with its id that was sent to the address it came from. */
-  #completeForward(fromAddr: string, reply: ForwardReply): void {
-    const key = forwardKey(fromAddr, reply.reqId);
-    if (reply.error === null) this.#forwarded.resolve(key, reply.value);
-    else this.#forwarded.reject(key, new StoreError(reply.error.code, reply.error.message));
+    return this.#forwarder.send(status.leader, leader.addr, op);
   }
 
   /**
-   * Serves a request forwarded by another node; never forwards it again. A copy of a request
-   * already seen (a network that duplicates frames) is not carried out twice: it gets the
-   * first one's reply, or nothing while that is still being worked on. Without this, a
-   * duplicate arriving after leadership moved would be answered "not the leader", a definite
-   * failure, for a write the first copy had applied.
+   * Carries out a request another node forwarded here, as the leader, never forwarding it
+   * again. Returns the operation's own promise (no extra hop), or throws at once.
    */
-  async #serveForward(fromAddr: string, req: ForwardRequest): Promise<void> {
-    const key = forwardKey(fromAddr, req.reqId);
-    if (this.#served.has(key)) {
-      const earlier = this.#served.get(key);
-      if (earlier !== null && earlier !== undefined) this.#o.sendTo(fromAddr, earlier);
-      return;
+  #serveForwarded(op: ForwardedOp): Promise<string | null | void> {
+    if (!this.#isLeader()) throw new StoreError("noLeader", "the node forwarded to is no longer the leader; retry");
+    switch (op.type) {
+      case "set":
+      case "delete":
+        return this.#write(op);
+      case "join":
+        return this.#changes.join(op.id, op.addr);
+      case "remove":
+        return this.remove(op.id);
+      case "readLeader":
+        return this.#leaderRead(op.key);
     }
-    this.#served.set(key, null);
-    if (this.#served.size > servedRemembered) this.#served.delete(this.#served.keys().next().value!);
-    let reply: ForwardReply;
-    try {
-      if (!this.#isLeader()) throw new StoreError("noLeader", "the node forwarded to is no longer the leader; retry");
-      const op = req.op;
-      let value: string | null = null;
-      switch (op.type) {
-        case "set":
-        case "delete":
-          await this.#write(op);
-          break;
-        case "join":
-          await this.#joinAsLeader(op.id, op.addr);
-          break;
-        case "remove":
-          await this.remove(op.id);
-          break;
-        case "readLeader":
-          value = await this.#leaderRead(op.key);
-          break;
-      }
-      reply = { type: "reply", reqId: req.reqId, error: null, value };
-    } catch (e) {
-      reply = errorReply(req.reqId, e);
-    }
-    if (this.#served.has(key)) this.#served.set(key, reply);
-    this.#o.sendTo(fromAddr, reply);
   }
 
   /** Fails everything waiting here (shutdown; the driver fails its own requests on stop). */
   close(): void {
-    this.#forwarded.failAll(new StoreError("outcomeUnknown", "node shut down; outcome unknown"));
+    this.#forwarder.failAll(new StoreError("outcomeUnknown", "node shut down; outcome unknown"));
   }
-}
-
-/** Forwarded requests remembered for duplicate detection (a few seconds' worth at full load). */
-const servedRemembered = 16_384;
-
-/** The registry key of a forwarded request: where it went and its id. */
-function forwardKey(addr: string, reqId: string): string {
-  return `${addr} ${reqId}`;
-}
-
-/** A join whose learner has not caught up in time: what was left, and how to undo it. */
-function learnerLeftError(id: string, addr: string, waitMs: number): StoreError {
-  return new StoreError(
-    "timeout",
-    `node ${id} (${addr}) was added as a learner but has not caught up within ${waitMs / 1000} s: nothing answers at ` +
-      `${addr}, or it is still receiving the log. It becomes a voter by itself once it catches up (a learner never ` +
-      `counts toward quorum); if the address is wrong or the node is not coming, undo the join with ` +
-      `POST /remove ${JSON.stringify({ id })}`,
-  );
-}
-
-/** What a request the driver could not complete means to a client. */
-export function storeErrorOf(e: RequestError): StoreError {
-  switch (e.reason) {
-    case "notLeader":
-      return new StoreError("noLeader", "no leader is known; retry later", e.leader);
-    case "transferring":
-      return new StoreError("noLeader", "leadership is being transferred; retry shortly", e.leader);
-    case "busy":
-      return new StoreError("unavailable", "too many uncommitted writes; retry shortly", e.leader);
-    case "confChangeInFlight":
-      return new StoreError("unavailable", "another membership change is in progress; retry shortly", e.leader);
-    case "invalid":
-      return new StoreError("invalid", "the change is not valid for the current membership", e.leader);
-    case "overwritten":
-      return new StoreError("noLeader", e.message, e.leader);
-    case "unknown":
-      return new StoreError("outcomeUnknown", e.message, e.leader);
-    case "noLeader":
-      return new StoreError("noLeader", e.message, e.leader);
-    case "timeout":
-      return new StoreError("timeout", e.message, e.leader);
-    case "full":
-      return new StoreError("unavailable", e.message, e.leader);
-  }
-}
-
-/** Rethrows `e`, as a StoreError if it is the driver's RequestError. */
-function rethrow(e: unknown): never {
-  throw e instanceof RequestError ? storeErrorOf(e) : e;
 }

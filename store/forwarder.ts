@@ -1,0 +1,101 @@
+// Both ends of a forwarded request (wire format in ./forward.ts). The asking side: a follower
+// sends a client's request to the leader and waits for the reply to that id from that address.
+// The serving side: the leader carries out each request once, however often the network
+// delivers it, and answers.
+
+import type { Timers } from "../raft/host.ts";
+import { StoreError } from "./errors.ts";
+import { errorReply, type ForwardedOp, type ForwardReply, type ForwardRequest, type StoreMessage } from "./forward.ts";
+import { PendingRegistry } from "./pending.ts";
+
+/** What a Forwarder needs from its Store. */
+export interface ForwarderOptions {
+  /** This process's incarnation: the prefix of every request id (see StoreOptions). */
+  readonly incarnation: string;
+  /** Sends a store message to the node advertising `addr`; false if it was dropped unsent. */
+  readonly sendTo: (addr: string, msg: StoreMessage) => boolean;
+  /** How long a forwarded request waits for its reply before "outcome unknown". */
+  readonly requestTimeoutMs: number;
+  readonly timers: Timers;
+}
+
+/** Forwarded requests remembered for duplicate detection (a few seconds' worth at full load). */
+const servedRemembered = 16_384;
+
+/** The registry key of a forwarded request: where it went and its id. */
+function forwardKey(addr: string, reqId: string): string {
+  return `${addr} ${reqId}`;
+}
+
+/** Requests this node forwarded and waits on, and those it serves for others. */
+export class Forwarder {
+  readonly #o: ForwarderOptions;
+  /** Requests forwarded to the leader, by forwardKey(address sent to, request id). */
+  readonly #forwarded: PendingRegistry<string, string | null>;
+  /** Forwarded requests served here, by sender and id: null while in progress, then the reply. */
+  readonly #served = new Map<string, ForwardReply | null>();
+  #nextReqId = 1;
+
+  constructor(options: ForwarderOptions) {
+    this.#o = options;
+    this.#forwarded = new PendingRegistry({ timeoutMs: options.requestTimeoutMs, timeoutCode: "outcomeUnknown", timers: options.timers });
+  }
+
+  /** Requests forwarded and still waiting for their reply. */
+  get waiting(): number {
+    return this.#forwarded.size;
+  }
+
+  /** Sends `op` to the leader `leaderId` at `leaderAddr`; settles with its reply. */
+  send(leaderId: string, leaderAddr: string, op: ForwardedOp): Promise<string | null> {
+    const reqId = `${this.#o.incarnation}.${this.#nextReqId++}`;
+    const key = forwardKey(leaderAddr, reqId);
+    const done = this.#forwarded.wait(key);
+    if (!this.#o.sendTo(leaderAddr, { type: "forward", reqId, op })) {
+      // Never sent, so never applied: safe to say so and let the client retry.
+      this.#forwarded.reject(key, new StoreError("noLeader", `cannot reach the leader ${leaderId}; retry later`));
+    }
+    return done;
+  }
+
+  /** A reply settles only the request with its id that was sent to the address it came from. */
+  complete(fromAddr: string, reply: ForwardReply): void {
+    const key = forwardKey(fromAddr, reply.reqId);
+    if (reply.error === null) this.#forwarded.resolve(key, reply.value);
+    else this.#forwarded.reject(key, new StoreError(reply.error.code, reply.error.message));
+  }
+
+  /** Fails every request waiting for a reply (leader changed, shutdown). */
+  failAll(error: StoreError): void {
+    this.#forwarded.failAll(error);
+  }
+
+  /**
+   * Serves a request forwarded by another node with `execute`, which never forwards it again
+   * (it may throw at once, e.g. when this node is no longer the leader).
+   * A copy of a request already seen (a network that duplicates frames) is not carried out
+   * twice: it gets the first one's reply, or nothing while that is still being worked on.
+   * Without this, a duplicate arriving after leadership moved would be answered "not the
+   * leader", a definite failure, for a write the first copy had applied.
+   */
+  async serve(fromAddr: string, req: ForwardRequest, execute: (op: ForwardedOp) => Promise<string | null | void>): Promise<void> {
+    const key = forwardKey(fromAddr, req.reqId);
+    if (this.#served.has(key)) {
+      const earlier = this.#served.get(key);
+      if (earlier !== null && earlier !== undefined) this.#o.sendTo(fromAddr, earlier);
+      return;
+    }
+    this.#served.set(key, null);
+    if (this.#served.size > servedRemembered) this.#served.delete(this.#served.keys().next().value!);
+    let reply: ForwardReply;
+    try {
+      // Only readLeader has a value; the other operations settle with none.
+      const value = await execute(req.op);
+      reply = { type: "reply", reqId: req.reqId, error: null, value: value ?? null };
+    } catch (e) {
+      reply = errorReply(req.reqId, e);
+    }
+    if (this.#served.has(key)) this.#served.set(key, reply);
+    this.#o.sendTo(fromAddr, reply);
+  }
+}
