@@ -90,20 +90,11 @@
 // and sync are untouched.
 
 import { join } from "node:path";
-import { decodeEntries, decodeEntry, encodeEntries } from "./codec.ts";
+import { encodeEntries } from "./codec.ts";
 import type { Entry, LogIndex } from "./core/mod.ts";
 import type { Disk, DiskFile, Logger } from "./host.ts";
-import {
-  isWalRecordStart,
-  readRecord,
-  readWalRecord,
-  recordHeaderBytes,
-  recordPayloadBytesMax,
-  StorageDamageError,
-  walHeaderBytes,
-  walRecordOverheadBytes,
-  writeWalRecord,
-} from "./wal_record.ts";
+import { recoverLog, type Segment, segmentFileName } from "./wal_recovery.ts";
+import { walRecordOverheadBytes, writeWalRecord } from "./wal_record.ts";
 
 export { StorageDamageError } from "./wal_record.ts";
 
@@ -127,21 +118,6 @@ export interface WalOptions {
    */
   readonly snapshotIndex?: LogIndex;
 }
-
-/** One segment file. Invariant: offsets[i] is where the record of entry firstIndex+i starts. */
-interface Segment {
-  readonly firstIndex: LogIndex;
-  readonly path: string;
-  readonly offsets: number[];
-  /** Bytes of records written to the file (durable or not). */
-  size: number;
-  /** Length of the file: records, then zeros written ahead (see WalOptions.preallocateBytes). */
-  allocated: number;
-  /** Holds records of format 1 (written before format 2): never appended to (see append). */
-  legacy: boolean;
-}
-
-const segmentNamePattern = /^(\d{1,16})\.seg$/;
 
 /**
  * The append-only log of one node. Every method is synchronous. Entries appended become
@@ -179,30 +155,8 @@ export class Wal {
       throw new RangeError(`preallocateBytes ${preallocateBytes} out of range`);
     }
     disk.mkdirp(dir);
-    const all = disk.list(dir).flatMap((name) => {
-      const m = segmentNamePattern.exec(name);
-      return m === null ? [] : [{ firstIndex: Number(m[1]), path: join(dir, name) }];
-    });
-    all.sort((a, b) => a.firstIndex - b.firstIndex);
-    // Every segment before the last one that starts at or below snapshotIndex + 1 is covered.
-    let coveredCount = 0;
     const snapshotIndex = options.snapshotIndex;
-    if (snapshotIndex !== undefined) for (let i = 1; i < all.length && all[i]!.firstIndex <= snapshotIndex + 1; i++) coveredCount = i;
-    const covered = all.slice(0, coveredCount);
-    const names = all.slice(coveredCount);
-    const entries: Entry[] = [];
-    const segments: Segment[] = [];
-    for (let i = 0; i < names.length; i++) {
-      const { firstIndex, path } = names[i]!;
-      const prev = segments[segments.length - 1];
-      if (prev !== undefined && firstIndex !== prev.firstIndex + prev.offsets.length) {
-        throw new StorageDamageError(path, 0, `gap: previous segment ends at index ${prev.firstIndex + prev.offsets.length - 1}`);
-      }
-      const isLast = i === names.length - 1;
-      const seg = recoverSegment(disk, path, firstIndex, isLast, entries, options.logger);
-      if (!isLast && seg.offsets.length === 0) throw new StorageDamageError(path, 0, "empty segment before the last");
-      segments.push(seg);
-    }
+    const { covered, segments, entries } = recoverLog(disk, dir, snapshotIndex, options.logger);
     // Only once the log reads clean: damage leaves the directory as it was found.
     for (const seg of covered) disk.remove(seg.path);
     if (covered.length > 0) {
@@ -393,7 +347,7 @@ export class Wal {
   }
 
   private startSegment(firstIndex: LogIndex): void {
-    const path = join(this.dir, `${firstIndex}.seg`);
+    const path = join(this.dir, segmentFileName(firstIndex));
     this.active = this.disk.open(path, "create");
     this.segments.push({ firstIndex, path, offsets: [], size: 0, allocated: 0, legacy: false });
     this.dirDirty = true;
@@ -440,146 +394,5 @@ export class Wal {
     this.active.truncate(offset);
     this.active.sync();
     this.activeDirty = false;
-  }
-}
-
-/** Bytes the tail rule takes as written atomically (the header's crash model). */
-const sectorBytes = 512;
-
-/** A record read in either format, with the extent a bad one covers (readWalRecord). */
-type AnyRecordRead = ReturnType<typeof readWalRecord>;
-
-/** Reads a record of format 1 (before the header checked itself) in the shape of format 2. */
-function readLegacyRecord(buf: Uint8Array, at: number): AnyRecordRead {
-  const r = readRecord(buf, at);
-  if (r.type !== "bad") return r;
-  const length = ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
-  const inRange = length > 0 && length <= recordPayloadBytesMax;
-  return { type: "bad", reason: r.reason, extentEnd: at + recordHeaderBytes + (inRange ? length : 0) };
-}
-
-/**
- * Reads one segment, pushing its entries. In the last segment a torn tail is cut and
- * logged; anything else that is not intact is damage (the tail rule, header).
- */
-function recoverSegment(
-  disk: Disk,
-  path: string,
-  firstIndex: LogIndex,
-  isLast: boolean,
-  out: Entry[],
-  logger: WalOptions["logger"],
-): Segment {
-  const buf = disk.readFile(path);
-  // One format per segment, told by its first byte: 0xA0.. for format 2, 0..4 for format 1
-  // (a zeroed start reads as format 1, whose rule then finds it torn or the end).
-  const legacy = buf.length > 0 && !isWalRecordStart(buf[0]!);
-  const read = legacy ? readLegacyRecord : readWalRecord;
-  const offsets: number[] = [];
-  const payloads: Uint8Array[] = [];
-  let at = 0;
-  let allocated = buf.length;
-  while (at < buf.length) {
-    // Zeros to the end are space written ahead of records (WalOptions.preallocateBytes).
-    if (isLast && buf[at] === 0 && isZeroFrom(buf, at)) break;
-    const r = read(buf, at);
-    if (r.type !== "ok") {
-      const torn = !isLast ? null : r.type === "short" ? "it runs past the end of the file" : tornSector(buf, at, r.extentEnd);
-      if (torn === null) throw new StorageDamageError(path, at, `${r.reason}${isLast ? " in bytes no crash can have torn" : ""}`);
-      const intact = countIntactAfter(buf, at, read);
-      cutTornTail(disk, path, at);
-      logger?.warn(
-        `wal: recovery cut ${path} at offset ${at}: ${buf.length - at} bytes, a torn record (${r.reason}; ${torn}) and ${intact} intact record(s) after it, ` +
-          "all written after the last completed sync, so none was acknowledged",
-      );
-      allocated = at;
-      break;
-    }
-    offsets.push(at);
-    payloads.push(r.payload);
-    at = r.end;
-  }
-  const entries = decodeSegment(path, payloads, offsets);
-  for (let i = 0; i < entries.length; i++) {
-    const e = entries[i]!;
-    if (e.index !== firstIndex + i) throw new StorageDamageError(path, offsets[i]!, `expected index ${firstIndex + i}, found ${e.index}`);
-    out.push(e);
-  }
-  return { firstIndex, path, offsets, size: at, allocated, legacy: legacy && offsets.length > 0 };
-}
-
-/**
- * Says why the bad record at `from` (covering bytes up to `to`) is torn: the first sector
- * it covers that holds only zeros from `from` (or the sector's start) to the sector's end or
- * the end of the file, i.e. a sector the record never reached. Null if there is none.
- */
-function tornSector(buf: Uint8Array, from: number, to: number): string | null {
-  const end = Math.min(to, buf.length);
-  for (let sector = from - (from % sectorBytes); sector < end; sector += sectorBytes) {
-    const lo = Math.max(from, sector);
-    const hi = Math.min(sector + sectorBytes, buf.length);
-    let zero = true;
-    for (let i = lo; i < hi && zero; i++) zero = buf[i] === 0;
-    if (zero) return `bytes ${lo}..${hi - 1} were never written`;
-  }
-  return null;
-}
-
-/** Intact records after a torn one (diagnostics for the log): unsynced pages that reached the disk out of order. */
-function countIntactAfter(buf: Uint8Array, torn: number, read: (buf: Uint8Array, at: number) => AnyRecordRead): number {
-  let last = buf.length;
-  while (last > torn && buf[last - 1] === 0) last--;
-  let count = 0;
-  for (let at = torn + 1; at + walHeaderBytes <= last; ) {
-    if (read === readWalRecord && !isWalRecordStart(buf[at]!)) {
-      at++;
-      continue;
-    }
-    const r = read(buf, at);
-    if (r.type === "ok") (count++, (at = r.end));
-    else at++;
-  }
-  return count;
-}
-
-/** True if every byte of `buf` from `from` on is zero. */
-function isZeroFrom(buf: Uint8Array, from: number): boolean {
-  for (let i = from; i < buf.length; i++) if (buf[i] !== 0) return false;
-  return true;
-}
-
-/** Decodes all payloads at once (fast path); on failure finds the first bad record. */
-function decodeSegment(path: string, payloads: Uint8Array[], offsets: number[]): Entry[] {
-  let total = 0;
-  for (const p of payloads) total += p.length;
-  const joined = new Uint8Array(total);
-  const ends: number[] = new Array<number>(payloads.length);
-  let at = 0;
-  for (let i = 0; i < payloads.length; i++) {
-    joined.set(payloads[i]!, at);
-    at += payloads[i]!.length;
-    ends[i] = at;
-  }
-  try {
-    return decodeEntries(joined, ends);
-  } catch {
-    for (let i = 0; i < payloads.length; i++) {
-      try {
-        decodeEntry(payloads[i]!);
-      } catch (err) {
-        throw new StorageDamageError(path, offsets[i]!, `undecodable entry: ${(err as Error).message}`);
-      }
-    }
-    throw new StorageDamageError(path, 0, "undecodable entries");
-  }
-}
-
-function cutTornTail(disk: Disk, path: string, at: number): void {
-  const f = disk.open(path, "write");
-  try {
-    f.truncate(at);
-    f.sync();
-  } finally {
-    f.close();
   }
 }
