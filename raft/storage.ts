@@ -14,7 +14,7 @@ import type {
   SnapshotMeta,
 } from "./core/mod.ts";
 import type { Disk, Logger, Scheduler } from "./host.ts";
-import type { RaftStorage } from "./node.ts";
+import type { RaftStorage } from "./node_options.ts";
 import { realScheduler } from "./real_time.ts";
 import { SnapshotStore } from "./snapshots.ts";
 import { StableStore } from "./stable.ts";

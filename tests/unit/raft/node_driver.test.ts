@@ -6,7 +6,8 @@
 
 import { expect, test } from "bun:test";
 import type { Entry, HardState, Message, RaftCore, Snapshot, SnapshotMeta } from "../../../raft/core/mod.ts";
-import { type RaftStorage, RaftNode, type StateMachine } from "../../../raft/node.ts";
+import { RaftNode } from "../../../raft/node.ts";
+import type { RaftStorage, StateMachine } from "../../../raft/node_options.ts";
 import { app, entry, mkCore } from "./core_kit.ts";
 
 /** Storage whose entry syncs complete only when the test says so. */

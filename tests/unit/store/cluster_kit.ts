@@ -6,7 +6,8 @@
 
 import { createRaft, createRng, type Entry, type HardState, type Membership, type NodeId } from "../../../raft/core/mod.ts";
 import { decodeEnvelope, type Envelope, encodeEnvelope } from "../../../raft/envelope.ts";
-import { RaftNode, type RaftStorage } from "../../../raft/node.ts";
+import { RaftNode } from "../../../raft/node.ts";
+import type { RaftStorage } from "../../../raft/node_options.ts";
 import { parseStoreMessage, storeMessageValue, type StoreMessage } from "../../../store/forward.ts";
 import { KvStateMachine } from "../../../store/state_machine.ts";
 import { Store } from "../../../store/store.ts";

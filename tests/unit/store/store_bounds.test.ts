@@ -8,7 +8,7 @@
 // leader are held (a leader that is known but silent); many turns of many reads.
 
 import { expect, test } from "bun:test";
-import { readsWaitingMaxDefault } from "../../../raft/node.ts";
+import { readsWaitingMaxDefault } from "../../../raft/node_options.ts";
 import { StoreError } from "../../../store/errors.ts";
 import { Cluster, flushMicrotasks, isRaft } from "./cluster_kit.ts";
 

@@ -1,0 +1,119 @@
+// What a RaftNode (raft/node.ts) is built from: the durable storage and state machine it
+// drives, the events it reports to its owner (the Store), and its options with their defaults.
+
+import type {
+  Entry,
+  HardState,
+  LogIndex,
+  Message,
+  RaftCore,
+  Snapshot,
+  SnapshotMeta,
+  SoftState,
+} from "./core/mod.ts";
+import type { Logger, Scheduler, Timers } from "./host.ts";
+import type { LeaseOptions } from "./lease.ts";
+
+/** Durable storage as the driver uses it: everything written is on disk when a call returns. */
+export interface RaftStorage {
+  /** Persist one Ready's durable part (snapshot, then entries, then hard state) and sync. */
+  persist(hardState: HardState | null, snapshot: Snapshot | null, entries: readonly Entry[]): void;
+  /**
+   * Optional: persist entries alone (no hard state, no snapshot) and call `done` once they
+   * are durable, leaving the event loop free meanwhile; may call `done` before returning.
+   */
+  persistEntriesAsync?(entries: readonly Entry[], done: (error: Error | null) => void): void;
+  /**
+   * Store a snapshot taken locally, durably, then drop whole log segments at or below
+   * `compactIndex`. May take several turns of the event loop.
+   */
+  saveSnapshot(meta: SnapshotMeta, data: Uint8Array, compactIndex: LogIndex): Promise<void>;
+  /** Optional: a saved snapshot's state backed by its file, not memory (null if unavailable). */
+  mapSnapshot?(meta: SnapshotMeta): Uint8Array | null;
+}
+
+/** The replicated state machine (the key-value store), deterministic in what it applies. */
+export interface StateMachine {
+  /** Apply one committed entry and return its result (for the client that proposed it). */
+  apply(entry: Entry): unknown;
+  /**
+   * Serialize the whole state as of the last applied entry. The state is captured when the
+   * call is made; the encoding may finish later, so a large map does not stall the loop.
+   */
+  snapshot(): Promise<Uint8Array>;
+  /** Replace the whole state with a snapshot's. */
+  restore(data: Uint8Array): void;
+}
+
+/** What the driver tells its owner (the Store) as it happens. */
+export interface NodeEvents {
+  /** An entry was applied; `result` is what StateMachine.apply returned. */
+  applied(entry: Entry, result: unknown): void;
+  /** Role, leader or term changed. */
+  softState(state: SoftState): void;
+  /** The state machine was replaced by a snapshot received from the leader. */
+  restored(meta: SnapshotMeta): void;
+}
+
+/** How the driver reaches its peers (by node id; the owner maps ids to addresses). */
+export type SendFn = (msg: Message) => void;
+
+/** Options of a RaftNode; snapshot thresholds are in entries. */
+export interface RaftNodeOptions {
+  readonly core: RaftCore;
+  readonly storage: RaftStorage;
+  readonly stateMachine: StateMachine;
+  readonly send: SendFn;
+  /** Push sent messages to the network now (before a blocking sync); optional. */
+  readonly flush?: () => void;
+  readonly events: NodeEvents;
+  readonly scheduler: Scheduler;
+  readonly logger: Logger;
+  /** Take a snapshot once this many entries have been applied since the last one. */
+  readonly snapshotThresholdEntries: number;
+  /** Entries kept in the log behind a snapshot, for followers that are a little behind. */
+  readonly snapshotTrailingEntries: number;
+  /**
+   * Where the state machine starts: the meta of the snapshot it was restored from, or index 0
+   * with the bootstrap (or empty) membership.
+   */
+  readonly start: SnapshotMeta;
+  /** Size of the snapshot the state machine was restored from (0 if none). */
+  readonly startSnapshotBytes?: number;
+  /** How client requests wait; every field has a default. */
+  readonly requests?: RequestOptions;
+  /** Called once if the node stops on an error (the process should exit: crash, don't limp). */
+  readonly onFatal?: (error: unknown) => void;
+  /** The clock and timing of the leader's lease (raft/lease.ts); without it, no lease reads. */
+  readonly lease?: LeaseOptions;
+}
+
+/** How propose() and read() wait. */
+export interface RequestOptions {
+  /** Timers of request timeouts (the host's by default; the simulator's under simulation). */
+  readonly timers?: Timers;
+  /** How long a proposal or read may wait before it fails ("unknown" / "timeout"). */
+  readonly timeoutMs?: number;
+  /**
+   * This process's incarnation, never the same in two processes: every read context carries
+   * it, so a reply to an earlier process's read matches nothing here (default: 64 random bits).
+   */
+  readonly incarnation?: string;
+  /** Reads waiting at once; one more fails at once ("full"). */
+  readonly readsWaitingMax?: number;
+}
+
+/**
+ * Default bound on waiting reads. Each holds ~0.6 KB plus its HTTP request and connection;
+ * unbounded, a leader that stayed silent for the request timeout let a node grow past a
+ * gigabyte (issue 12, item 14).
+ */
+export const readsWaitingMaxDefault = 16_384;
+
+/** Default wait of a request before its outcome is declared unknown (reads: timed out). */
+export const requestTimeoutMsDefault = 10_000;
+
+/** 64 random bits as hex: a process incarnation when the owner gives none. */
+export function randomIncarnation(): string {
+  return [...crypto.getRandomValues(new Uint32Array(2))].map((n) => n.toString(16).padStart(8, "0")).join("");
+}
