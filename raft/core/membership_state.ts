@@ -20,26 +20,42 @@ export const EMPTY_MEMBERSHIP: Membership = { members: [] };
 export class ConfigHistory {
   private base: ConfigAt;
   private changes: ConfigAt[] = [];
-  /** The configuration in force: the newest one in the log. */
-  current: Membership;
-  /** Index of the entry that carries `current` (or the base index). */
-  currentIndex: LogIndex;
-  /** Voter ids of `current`, sorted. */
-  voters: NodeId[] = [];
-  /**
-   * True once any configuration this server held (as of its snapshot, in its log, or
-   * since) included `self`. Sticky: a new server that is being added has never seen itself
-   * and so is not "removed" while it waits for its first configuration.
-   */
-  selfSeen = false;
+  #current: Membership;
+  #currentIndex: LogIndex;
+  #voters: readonly NodeId[] = [];
+  #selfSeen = false;
   private readonly self: NodeId | null;
 
   constructor(base: Membership, baseIndex: LogIndex, self: NodeId | null = null) {
     this.self = self;
     this.base = { index: baseIndex, membership: base };
-    this.current = base;
-    this.currentIndex = baseIndex;
+    this.#current = base;
+    this.#currentIndex = baseIndex;
     this.refresh();
+  }
+
+  /** The configuration in force: the newest one in the log. */
+  get current(): Membership {
+    return this.#current;
+  }
+
+  /** Index of the entry that carries `current` (or the base index). */
+  get currentIndex(): LogIndex {
+    return this.#currentIndex;
+  }
+
+  /** Voter ids of `current`, sorted. */
+  get voters(): readonly NodeId[] {
+    return this.#voters;
+  }
+
+  /**
+   * True once any configuration this server held (as of its snapshot, in its log, or
+   * since) included `self`. Sticky: a new server that is being added has never seen itself
+   * and so is not "removed" while it waits for its first configuration.
+   */
+  get selfSeen(): boolean {
+    return this.#selfSeen;
   }
 
   /** This server saw itself in a configuration and the one in force no longer lists it. */
@@ -104,12 +120,12 @@ export class ConfigHistory {
     const last = this.changes[this.changes.length - 1] ?? this.base;
     // Every configuration passes through here (push runs once per config entry), so one
     // that listed us only briefly, between two others in one append, still counts.
-    if (this.self !== null && !this.selfSeen) {
-      this.selfSeen = this.base.membership.members.some((m) => m.id === this.self) ||
+    if (this.self !== null && !this.#selfSeen) {
+      this.#selfSeen = this.base.membership.members.some((m) => m.id === this.self) ||
         this.changes.some((c) => c.membership.members.some((m) => m.id === this.self));
     }
-    this.current = last.membership;
-    this.currentIndex = last.index;
-    this.voters = this.current.members.filter((m) => m.suffrage === "voter").map((m) => m.id);
+    this.#current = last.membership;
+    this.#currentIndex = last.index;
+    this.#voters = last.membership.members.filter((m) => m.suffrage === "voter").map((m) => m.id);
   }
 }
