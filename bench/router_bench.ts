@@ -2,12 +2,14 @@
 // a single voter) serves the same store twice in one process: through the server's own fetch
 // handler (fast path + Hono) on one port and through the Hono app alone on another. wrk drives
 // each in turn with the hot requests (stale and linearizable reads of preloaded keys, writes),
-// alternating the order every round, and the medians of the rounds are compared.
+// alternating the order every round, and the medians of the rounds are compared: requests
+// per second, the server's CPU time per request (from /proc: steadier than throughput on a
+// machine shared with other work), and the ratio of the two handlers within each round.
 //
 // Usage: node_modules/.bin/bun bench/router_bench.ts [rounds=7] [seconds=4] [connections=32]
 // Needs wrk on PATH. Prints one line per run and a table of medians.
 
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseFlags } from "../flags.ts";
@@ -44,8 +46,29 @@ const workloads: readonly Workload[] = [
   { name: "POST /key", script: "put_hraftd.lua", args: ["w", "value-0123456789"] },
 ];
 
+/** CPU time (user + system) of process `pid` so far, in seconds (Linux /proc). */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // utime and stime are fields 14 and 15 of the whole line, in clock ticks (100 per second).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** One run's outcome: throughput and the server's CPU time per request. */
+interface Run {
+  readonly perSec: number;
+  readonly cpuUsPerRequest: number;
+}
+
+/** Runs wrk once against `port` while the server `pid` is measured. */
+async function measure(pid: number, port: number, w: Workload, seconds: number, connections: number): Promise<Run> {
+  const before = cpuSeconds(pid);
+  const { perSec, requests } = await wrk(port, w, seconds, connections);
+  return { perSec, cpuUsPerRequest: ((cpuSeconds(pid) - before) * 1e6) / requests };
+}
+
 /** Requests per second of one wrk run (non-2xx answers and socket errors make it fail). */
-async function wrk(port: number, w: Workload, seconds: number, connections: number): Promise<number> {
+async function wrk(port: number, w: Workload, seconds: number, connections: number): Promise<{ perSec: number; requests: number }> {
   const cmd = [
     "wrk", "-t", "1", "-c", String(connections), "-d", `${seconds}s`, "--timeout", "5s",
     "-s", join(luaDir, w.script), `http://127.0.0.1:${port}`, "--", ...w.args,
@@ -58,7 +81,7 @@ async function wrk(port: number, w: Workload, seconds: number, connections: numb
   const j = JSON.parse(line.slice("BENCHJSON ".length));
   const errors = j.err_connect + j.err_read + j.err_write + j.err_status + j.err_timeout;
   if (errors > 0) throw new Error(`wrk saw ${errors} errors on ${w.name}: ${line}`);
-  return j.requests / (j.duration_us / 1e6);
+  return { perSec: j.requests / (j.duration_us / 1e6), requests: j.requests };
 }
 
 function median(xs: readonly number[]): number {
@@ -98,23 +121,33 @@ async function runDriver(rounds: number, seconds: number, connections: number): 
     // Warm-up: each handler and workload once, not counted.
     for (const w of workloads) for (const p of [ports.fast, ports.hono]) await wrk(p, w, 2, connections);
 
-    const results = new Map<string, { fast: number[]; hono: number[] }>();
+    const results = new Map<string, { fast: Run[]; hono: Run[] }>();
     for (const w of workloads) results.set(w.name, { fast: [], hono: [] });
     for (let round = 0; round < rounds; round++) {
       const order = round % 2 === 0 ? (["fast", "hono"] as const) : (["hono", "fast"] as const);
       for (const w of workloads) {
         for (const variant of order) {
-          const rate = await wrk(ports[variant], w, seconds, connections);
-          results.get(w.name)![variant].push(rate);
-          console.log(`round ${round + 1} ${w.name.padEnd(17)} ${variant.padEnd(4)} ${rate.toFixed(0)} req/s`);
+          const run = await measure(server.pid, ports[variant], w, seconds, connections);
+          results.get(w.name)![variant].push(run);
+          console.log(
+            `round ${round + 1} ${w.name.padEnd(17)} ${variant.padEnd(4)} ${run.perSec.toFixed(0).padStart(6)} req/s ` +
+              `${run.cpuUsPerRequest.toFixed(1).padStart(6)} µs CPU/req`,
+          );
         }
       }
     }
-    console.log("\nworkload           fast path  Hono alone  Hono/fast   (medians, req/s)");
+    const pct = (x: number) => `${x >= 0 ? "+" : ""}${(x * 100).toFixed(1)}%`;
+    console.log("\nmedians over the rounds (Hono vs fast: throughput change, CPU per request change)");
+    console.log("workload           fast req/s  Hono req/s  paired  |  fast µs/req  Hono µs/req  paired");
     for (const [name, r] of results) {
-      const f = median(r.fast);
-      const h = median(r.hono);
-      console.log(`${name.padEnd(17)}  ${f.toFixed(0).padStart(9)}  ${h.toFixed(0).padStart(10)}  ${((h / f - 1) * 100).toFixed(1).padStart(7)}%`);
+      const rate = (v: Run[]) => median(v.map((x) => x.perSec));
+      const cpu = (v: Run[]) => median(v.map((x) => x.cpuUsPerRequest));
+      const pairedRate = median(r.hono.map((h, i) => h.perSec / r.fast[i]!.perSec - 1));
+      const pairedCpu = median(r.hono.map((h, i) => h.cpuUsPerRequest / r.fast[i]!.cpuUsPerRequest - 1));
+      console.log(
+        `${name.padEnd(17)}  ${rate(r.fast).toFixed(0).padStart(10)}  ${rate(r.hono).toFixed(0).padStart(10)}  ${pct(pairedRate).padStart(6)}  |` +
+          `  ${cpu(r.fast).toFixed(1).padStart(11)}  ${cpu(r.hono).toFixed(1).padStart(11)}  ${pct(pairedCpu).padStart(6)}`,
+      );
     }
   } finally {
     server.kill();
