@@ -150,7 +150,7 @@ export async function runWorldSeed(seed: number, options: WorldRunOptions = {}):
   } catch (e) {
     // A check's message says it all; anything else thrown (an assertion in the node, a crash
     // of the harness) also says where.
-    const isCheck = e instanceof Error && /^(liveness|linearizability|convergence|membership)|CHECK/.test(e.message);
+    const isCheck = e instanceof Error && (e.name === "WorldCheckError" || e.name === "SafetyViolation" || /^(liveness|linearizability|convergence):/.test(e.message));
     error = e instanceof Error ? (isCheck || e.stack === undefined ? `${e.name}: ${e.message}` : e.stack.split("\n").slice(0, 8).join("\n")) : String(e);
   }
   return {

@@ -23,6 +23,11 @@ import { SimProcess } from "./sim_process.ts";
 import { simTransport } from "./sim_transport.ts";
 import { SimWire } from "./sim_wire.ts";
 
+/** A check of the world failed (a refusal naming the wrong file, a node carrying on after an I/O error, ...). */
+export class WorldCheckError extends Error {
+  override readonly name = "WorldCheckError";
+}
+
 /** The per-seed shape of a world; drawn from the seed by drawWorldConfig. */
 export interface WorldConfig {
   readonly seed: number;
@@ -365,7 +370,7 @@ export class World {
     if (!this.scheduler.runOne()) return false;
     await drainMicrotasks();
     this.check();
-    if (this.failure !== null) throw new Error(this.failure);
+    if (this.failure !== null) throw new WorldCheckError(this.failure);
     return true;
   }
 
