@@ -6,11 +6,12 @@
 
 import { createFetch, type FetchHandler } from "./http/fast_fetch.ts";
 import { createRaft, createRng } from "./raft/core/mod.ts";
-import type { Entry, Member, SoftState } from "./raft/core/mod.ts";
+import type { Entry, Member, Membership, RaftCore, SoftState } from "./raft/core/mod.ts";
 import type { Envelope } from "./raft/envelope.ts";
 import type { Clock, Disk, Logger, Scheduler, Ticker, Timers, Transport } from "./raft/host.ts";
 import { RaftNode } from "./raft/node.ts";
-import { bootstrapMembership, openStorage, startMeta, type NodeStorage } from "./raft/storage.ts";
+import type { NodeEvents } from "./raft/node_options.ts";
+import { bootstrapMembership, openStorage, type NodeStorage, type Recovered, startMeta } from "./raft/storage.ts";
 import { MembershipLog } from "./membership_log.ts";
 import { StartError } from "./start_checks.ts";
 import { parseStoreMessage, type StoreMessage, storeMessageValue } from "./store/forward.ts";
@@ -82,7 +83,83 @@ export interface OpenedNode {
 
 /** Assembles a node from its settings and seams; reads (and on first start, stamps) its storage. */
 export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
-  const { logger: log } = seams;
+  const log = seams.logger;
+  const r = recoverNode(settings, seams);
+  // Node ids to addresses: the membership first, then whatever a peer told us it is.
+  const learnedAddrs = new Map<string, string>();
+  const addrOf = (id: string): string | undefined =>
+    r.core.status().members.find((m) => m.id === id)?.addr ?? learnedAddrs.get(id);
+  let node: RaftNode | null = null;
+  let store: Store | null = null;
+  const transport = seams.openTransport((env) => {
+    if (env.kind === "raft") {
+      if (!learnedAddrs.has(env.msg.from)) learnedAddrs.set(env.msg.from, env.fromAddr);
+      node?.receive(env.msg);
+      return;
+    }
+    const msg = parseStoreMessage(env.payload);
+    if (msg === null) log.warn(`malformed store message from ${env.fromAddr}; dropped`);
+    else store?.receive(env.fromAddr, msg);
+  });
+  const theStore = new Store({
+    id: settings.nodeId,
+    raftAddr: settings.raftAddr,
+    incarnation: r.incarnation,
+    timers: seams.timers,
+    clock: seams.clock,
+    stateMachine: r.sm,
+    sendTo: (addr: string, msg: StoreMessage): boolean =>
+      transport.send(addr, { kind: "store", fromAddr: settings.raftAddr, payload: storeMessageValue(msg) }),
+    requestTimeoutMs: settings.requestTimeoutMs,
+  });
+  store = theStore;
+  const theNode = new RaftNode({
+    core: r.core,
+    storage: r.storage,
+    stateMachine: {
+      apply: (entry) => r.sm.apply(entry.data),
+      // Pauses between chunks go through the timer seam, so simulated nodes pause in simulated time.
+      snapshot: () => r.sm.snapshotAsync(() => new Promise((resolve) => seams.timers.setTimeout(resolve, 0))),
+      restore: (data) => r.sm.restore(data),
+    },
+    send: (msg) => {
+      const addr = addrOf(msg.to);
+      if (addr !== undefined) transport.send(addr, { kind: "raft", fromAddr: settings.raftAddr, msg });
+    },
+    flush: () => transport.flush(),
+    events: nodeEvents(settings.nodeId, r.core, theStore, seams),
+    scheduler: seams.scheduler,
+    requests: { timers: seams.timers, timeoutMs: settings.requestTimeoutMs, incarnation: r.incarnation },
+    logger: log,
+    snapshotThresholdEntries: settings.snapshotThresholdEntries,
+    snapshotTrailingEntries: settings.snapshotTrailingEntries,
+    start: startMeta(r.initial.snapshot, r.bootstrap),
+    startSnapshotBytes: r.initial.snapshot?.data.length ?? 0,
+    onFatal: seams.onFatal,
+    ...(settings.tickMs === undefined ? {} : { lease: { clock: seams.clock, tickMs: settings.tickMs, electionTicks: settings.electionTicks } }),
+  });
+  node = theNode;
+  theStore.attach(theNode);
+  return running(theNode, theStore, r, transport, seams, createFetch(theStore, { bodyBytesMax: settings.bodyBytesMax }));
+}
+
+/** What recovery gives the rest of the assembly. */
+interface RecoveredNode {
+  readonly storage: NodeStorage;
+  readonly initial: Recovered["initial"];
+  readonly hasState: boolean;
+  readonly bootstrap: Membership | null;
+  readonly sm: KvStateMachine;
+  readonly core: RaftCore;
+  readonly incarnation: string;
+}
+
+/**
+ * Opens storage (recovering the log, state and newest snapshot), checks and stamps the node
+ * id, decides on bootstrap, restores the state machine and builds the core.
+ */
+function recoverNode(settings: NodeSettings, seams: NodeSeams): RecoveredNode {
+  const log = seams.logger;
   const recovered = openStorage({
     logDisk: seams.logDisk,
     snapshotDisk: seams.snapshotDisk,
@@ -98,7 +175,6 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
     );
   }
   if (recovered.nodeId === null) storage.saveNodeId(settings.nodeId);
-
   const bootstrap = bootstrapMembership(
     hasState,
     settings.isJoining,
@@ -120,111 +196,68 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
     `node ${settings.nodeId} starting (raft ${settings.raftAddr}, ` +
       `${hasState ? "existing state" : bootstrap !== null ? "bootstrapping a new cluster" : "joining"}, seed ${seed}, incarnation ${incarnation})`,
   );
+  return { storage, initial, hasState, bootstrap, sm, core, incarnation };
+}
 
-  // Node ids to addresses: the membership first, then whatever a peer told us it is.
-  const learnedAddrs = new Map<string, string>();
-  const addrOf = (id: string): string | undefined =>
-    core.status().members.find((m) => m.id === id)?.addr ?? learnedAddrs.get(id);
-
-  let store: Store | null = null;
-  let node: RaftNode | null = null;
-  const transport = seams.openTransport((env) => {
-    if (env.kind === "raft") {
-      if (!learnedAddrs.has(env.msg.from)) learnedAddrs.set(env.msg.from, env.fromAddr);
-      node?.receive(env.msg);
-      return;
-    }
-    const msg = parseStoreMessage(env.payload);
-    if (msg === null) log.warn(`malformed store message from ${env.fromAddr}; dropped`);
-    else store?.receive(env.fromAddr, msg);
-  });
-  const sendTo = (addr: string, msg: StoreMessage): boolean =>
-    transport.send(addr, { kind: "store", fromAddr: settings.raftAddr, payload: storeMessageValue(msg) });
-  const theStore = new Store({
-    id: settings.nodeId,
-    raftAddr: settings.raftAddr,
-    incarnation,
-    timers: seams.timers,
-    clock: seams.clock,
-    stateMachine: sm,
-    sendTo,
-    requestTimeoutMs: settings.requestTimeoutMs,
-  });
-  store = theStore;
-
+/** The driver's events: the store, the membership log and role changes in the log, the observer. */
+function nodeEvents(nodeId: string, core: RaftCore, store: Store, seams: NodeSeams): NodeEvents {
+  const log = seams.logger;
   let lastSoft: SoftState | null = null;
   // The membership once as recovered, then only changes (not every replayed config entry).
-  const membershipLog = new MembershipLog(log, settings.nodeId);
+  const membershipLog = new MembershipLog(log, nodeId);
   membershipLog.recovered(core.status().members);
-  const theNode = new RaftNode({
-    core,
-    storage,
-    stateMachine: {
-      apply: (entry) => sm.apply(entry.data),
-      // Pauses between chunks go through the timer seam, so simulated nodes pause in simulated time.
-      snapshot: () => sm.snapshotAsync(() => new Promise((resolve) => seams.timers.setTimeout(resolve, 0))),
-      restore: (data) => sm.restore(data),
+  return {
+    applied: (entry) => {
+      seams.observer?.applied(entry);
+      if (entry.membership !== undefined) membershipLog.applied(entry.membership, core.status().members);
+      store.applied(entry);
     },
-    send: (msg) => {
-      const addr = addrOf(msg.to);
-      if (addr !== undefined) transport.send(addr, { kind: "raft", fromAddr: settings.raftAddr, msg });
+    softState: (s) => {
+      if (lastSoft === null || lastSoft.leader !== s.leader || lastSoft.role !== s.role) {
+        log.info(`${s.role} in term ${s.term}; leader ${s.leader ?? "unknown"}`);
+      }
+      lastSoft = s;
+      membershipLog.softState(s);
+      store.softState(s);
     },
-    flush: () => transport.flush(),
-    events: {
-      applied: (entry) => {
-        seams.observer?.applied(entry);
-        if (entry.membership !== undefined) membershipLog.applied(entry.membership, core.status().members);
-        theStore.applied(entry);
-      },
-      softState: (s) => {
-        if (lastSoft === null || lastSoft.leader !== s.leader || lastSoft.role !== s.role) {
-          log.info(`${s.role} in term ${s.term}; leader ${s.leader ?? "unknown"}`);
-        }
-        lastSoft = s;
-        membershipLog.softState(s);
-        theStore.softState(s);
-      },
-      restored: () => undefined,
-    },
-    scheduler: seams.scheduler,
-    requests: { timers: seams.timers, timeoutMs: settings.requestTimeoutMs, incarnation },
-    logger: log,
-    snapshotThresholdEntries: settings.snapshotThresholdEntries,
-    snapshotTrailingEntries: settings.snapshotTrailingEntries,
-    start: startMeta(initial.snapshot, bootstrap),
-    startSnapshotBytes: initial.snapshot?.data.length ?? 0,
-    onFatal: seams.onFatal,
-    ...(settings.tickMs === undefined ? {} : { lease: { clock: seams.clock, tickMs: settings.tickMs, electionTicks: settings.electionTicks } }),
-  });
-  node = theNode;
-  theStore.attach(theNode);
-  const fetch = createFetch(theStore, { bodyBytesMax: settings.bodyBytesMax });
+    restored: () => undefined,
+  };
+}
 
+/** The assembled node's handle: start listening and ticking, stop everything in order. */
+function running(
+  node: RaftNode,
+  store: Store,
+  r: RecoveredNode,
+  transport: Transport<Envelope>,
+  seams: NodeSeams,
+  fetch: FetchHandler,
+): OpenedNode {
   let isStarted = false;
   let isStopped = false;
   return {
-    node: theNode,
-    store: theStore,
-    storage,
+    node,
+    store,
+    storage: r.storage,
     fetch,
-    hasState,
-    incarnation,
+    hasState: r.hasState,
+    incarnation: r.incarnation,
     async start(): Promise<void> {
       if (isStarted) return;
       isStarted = true;
       await transport.listen();
-      seams.ticker.start(() => theNode.tick());
+      seams.ticker.start(() => node.tick());
       // Kick the core once so a single-voter cluster elects itself without waiting for a tick.
-      theNode.wake();
+      node.wake();
     },
     async stop(): Promise<void> {
       if (isStopped) return;
       isStopped = true;
       seams.ticker.stop();
-      theNode.stop();
-      theStore.close();
+      node.stop();
+      store.close();
       await transport.close();
-      storage.close();
+      r.storage.close();
     },
   };
 }

@@ -78,28 +78,15 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
     dirLock.release();
     throw new StartError(raftListenMessage(config.raftAddr, (e as Error).cause ?? e));
   }
-  const gcHint = runtimeGcHint();
-  const idleGc = gcHint === null
-    ? null
-    : startIdleGc({
-      periodMs: 500,
-      // A local snapshot finishing after the last write leaves its garbage too: count it.
-      progress: () => {
-        const s = opened.node.core.status();
-        return s.lastApplied + s.snapshotIndex;
-      },
-      collect: gcHint,
-    });
-
-  const http = parseHostPort(config.httpAddr);
+  const idleGc = startIdleGcFor(opened);
   let server;
   try {
-    server = await serve({ hostname: http.hostname, port: http.port, fetch: opened.fetch });
+    server = await serveHttp(config, opened);
   } catch (e) {
     idleGc?.stop();
     await opened.stop();
     dirLock.release();
-    throw new StartError((e as Error).message);
+    throw e;
   }
   log.info(`serving HTTP on ${config.httpAddr}`);
 
@@ -113,28 +100,58 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
     dirLock.release();
   };
 
-  if (config.joinAddr !== "") {
-    const joining = joinCluster({
-      joinAddr: config.joinAddr,
-      id: config.nodeId,
-      raftAddr: config.raftAddr,
-      log,
-      deadlineMs: config.joinTimeoutMs,
-    });
-    if (opened.hasState) {
-      // A restarted member already has its configuration and runs meanwhile; the join is
-      // only a harmless reassertion, and its failure is worth a line, not an exit.
-      joining.catch((e: Error) => log.warn(`${e.message}; continuing with the membership in this node's own log`));
-    } else {
-      try {
-        await joining;
-      } catch (e) {
-        await stop();
-        throw new StartError((e as Error).message);
-      }
-    }
-  }
+  if (config.joinAddr !== "") await joinIfAsked(config, opened.hasState, log, stop);
   return { store: opened.store, node: opened.node, stop };
+}
+
+/** The runtime's idle collector hint, driven by the node's progress; null where there is none. */
+function startIdleGcFor(opened: OpenedNode): { stop(): void } | null {
+  const gcHint = runtimeGcHint();
+  if (gcHint === null) return null;
+  return startIdleGc({
+    periodMs: 500,
+    // A local snapshot finishing after the last write leaves its garbage too: count it.
+    progress: () => {
+      const s = opened.node.status();
+      return s.lastApplied + s.snapshotIndex;
+    },
+    collect: gcHint,
+  });
+}
+
+/** Serves the node's HTTP handler on -haddr; a bind failure is one line (StartError). */
+async function serveHttp(config: Config, opened: OpenedNode): Promise<{ close(): Promise<void> }> {
+  const http = parseHostPort(config.httpAddr);
+  try {
+    return await serve({ hostname: http.hostname, port: http.port, fetch: opened.fetch });
+  } catch (e) {
+    throw new StartError((e as Error).message);
+  }
+}
+
+/**
+ * -join: a brand-new node must be added before it is of any use, so failing to join ends the
+ * start; a restarted member already has its configuration, so the join is only a harmless
+ * reassertion, and its failure is worth a line, not an exit.
+ */
+async function joinIfAsked(config: Config, hasState: boolean, log: Logger, stop: () => Promise<void>): Promise<void> {
+  const joining = joinCluster({
+    joinAddr: config.joinAddr,
+    id: config.nodeId,
+    raftAddr: config.raftAddr,
+    log,
+    deadlineMs: config.joinTimeoutMs,
+  });
+  if (hasState) {
+    joining.catch((e: Error) => log.warn(`${e.message}; continuing with the membership in this node's own log`));
+    return;
+  }
+  try {
+    await joining;
+  } catch (e) {
+    await stop();
+    throw new StartError((e as Error).message);
+  }
 }
 
 /** openNode with the real seams: node:fs (memory for the log with -inmem), TCP, real time. */
