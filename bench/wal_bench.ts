@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { encodeEntry } from "../raft/codec.ts";
-import type { Entry } from "../raft/core/types.ts";
+import type { Entry } from "../raft/core/mod.ts";
 import { createFsDisk } from "../raft/disk.ts";
 import { Wal } from "../raft/wal.ts";
 import { walRecordOverheadBytes, writeWalRecord } from "../raft/wal_record.ts";

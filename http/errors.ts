@@ -2,6 +2,7 @@
 // is what request validation throws; StoreError codes map to statuses here, in one place.
 
 import { StoreError, type StoreErrorCode } from "../store/errors.ts";
+import { unreachable } from "../unreachable.ts";
 
 /** A request rejected before it reached the store (bad input, bad method, too large). */
 export class HttpError extends Error {
@@ -82,9 +83,4 @@ export function errorHandler(internalErrorDone?: (error: unknown) => void): (err
     if (response.status === 500) internalErrorDone?.(error);
     return response;
   };
-}
-
-/** Marks a switch as exhaustive: the compiler rejects a call with a value left unhandled. */
-function unreachable(x: never): never {
-  throw new Error(`unreachable: ${String(x)}`);
 }

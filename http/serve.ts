@@ -3,7 +3,7 @@
 
 /** What to serve and where. */
 export interface ServeOptions {
-  /** Bind address; "0.0.0.0" for all interfaces (see parseHostPort in ./address.ts). */
+  /** Bind address; "0.0.0.0" for all interfaces (see parseHostPort in ../address.ts). */
   readonly hostname: string;
   /** 0 picks a free port; the chosen one is in the returned handle. */
   readonly port: number;

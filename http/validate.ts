@@ -2,7 +2,7 @@
 // once), body shapes for /key, /join and /remove, the key in the path, and ?level=.
 
 import type { ReadLevel } from "../store/api.ts";
-import { memberAddressProblem } from "./address.ts";
+import { memberAddressProblem } from "../address.ts";
 import { HttpError } from "./errors.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
