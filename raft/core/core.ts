@@ -1,44 +1,24 @@
-// The Raft class: all state of one server, role changes (§5.1, §5.2, thesis §9.6) and the
-// step/tick dispatchers. The rules themselves live in election.ts, replication.ts, etc.,
-// which see this class only as the RaftState type (state.ts) and never import one another:
-// this file is the one place that chains one rule into the next (what a tick, a reply or a
-// commit makes possible in another rule's domain).
+// The Raft class: all state of one server, role changes (§5.1, §5.2, thesis §9.6), the tick
+// dispatcher and the flush of batched work. The rules themselves live in election.ts,
+// replication.ts, etc., which see this class only as the RaftState type (state.ts) and never
+// import one another: this file and step.ts (where a message goes, what a reply or a commit
+// makes possible) are the places that chain one rule into the next.
 
 import type { ConfChange, InitialState, ProposeResult, RaftConfig, RaftCore, RaftStatus } from "./api.ts";
-import { assert, unreachable } from "./assert.ts";
+import { assert } from "./assert.ts";
 import { resolveConfig, type ResolvedConfig } from "./config.ts";
-import {
-  campaign,
-  handleRequestVote,
-  handleTimeoutNow,
-  handleVoteReply,
-  inLease,
-  tickCheckQuorum,
-  tickElection,
-  tickStart,
-} from "./election.ts";
+import { campaign, tickCheckQuorum, tickElection, tickStart } from "./election.ts";
 import { RaftLog } from "./log.ts";
 import { ConfigHistory, EMPTY_MEMBERSHIP } from "./membership_state.ts";
-import {
-  maybePromoteLearners,
-  maybeReleaseDeparting,
-  noticeOutsider,
-  onCommitted,
-  proposeConfChange,
-  syncProgress,
-} from "./membership.ts";
-import type { AppendEntriesReply, InstallSnapshotReply, Message } from "./messages.ts";
+import { proposeConfChange, syncProgress } from "./membership.ts";
+import type { Message } from "./messages.ts";
 import type { Progress } from "./progress.ts";
 import {
-  ackRead,
   dropForwardedReads,
   dropLeaderReads,
   forwardReads,
-  handleReadIndexReply,
-  handleReadIndexRequest,
   quorumRound,
   readsDue,
-  readsOnCommit,
   releaseReads,
   requestRead,
   startReadRound,
@@ -46,21 +26,11 @@ import {
 import { ReadQueue } from "./read_queue.ts";
 import type { ReadState, Ready, SoftState } from "./ready.ts";
 import { advanceReady, buildReady, hasReady } from "./ready_builder.ts";
-import {
-  broadcastAppend,
-  broadcastDue,
-  fillPipe,
-  handleAppendEntries,
-  handleAppendReply,
-  handleSnapshotReply,
-  maybeCommit,
-  sendAppend,
-  sendHeartbeat,
-  tickHeartbeat,
-} from "./replication.ts";
-import { handleInstallSnapshot, takeSnapshot } from "./snapshot.ts";
+import { broadcastAppend, broadcastDue, sendAppend, sendHeartbeat, tickHeartbeat } from "./replication.ts";
+import { takeSnapshot } from "./snapshot.ts";
 import type { IncomingSnapshot, RaftState } from "./state.ts";
-import { maybeSendTimeoutNow, startTransfer, tickTransfer } from "./transfer.ts";
+import { commit, step } from "./step.ts";
+import { startTransfer, tickTransfer } from "./transfer.ts";
 import type { Entry, HardState, LogIndex, NodeId, Role, Snapshot, Term } from "./types.ts";
 
 /** Creates a Raft core from its configuration and what storage held at start. */
@@ -304,116 +274,7 @@ export class Raft implements RaftCore, RaftState {
   }
 
   step(m: Message): void {
-    if (m.to !== this.id || m.from === this.id) return;
-    if (m.type === "RequestVote" && this.role === "leader") noticeOutsider(this, m.from);
-    if (m.term > this.term) {
-      if (!this.stepHigherTerm(m)) return;
-    } else if (m.term < this.term) {
-      this.stepLowerTerm(m);
-      return;
-    }
-    this.dispatch(m);
-  }
-
-  /** §5.1: a higher term makes us a follower, except for PreVote traffic and sticky leases. */
-  private stepHigherTerm(m: Message): boolean {
-    if (m.type === "RequestVote") {
-      // Leader stickiness (thesis §4.2.3/§9.6): ignore disruptive requests while a leader lives.
-      if (!m.transfer && inLease(this)) return false;
-      if (m.preVote) return true;
-      this.becomeFollower(m.term, null);
-      return true;
-    }
-    if (m.type === "RequestVoteReply" && m.preVote && m.voteGranted) return true;
-    const fromLeader = m.type === "AppendEntries" || m.type === "InstallSnapshot" || m.type === "TimeoutNow";
-    this.becomeFollower(m.term, fromLeader ? m.from : null);
-    return true;
-  }
-
-  /** Stale-term messages: tell an old leader or candidate our term; drop the rest. */
-  private stepLowerTerm(m: Message): void {
-    if (m.type === "AppendEntries" || m.type === "InstallSnapshot") {
-      this.send(
-        { type: "AppendEntriesReply", from: this.id, to: m.from, term: this.term, success: false,
-          matchIndex: 0, conflictIndex: 0, conflictTerm: 0, readRound: 0 },
-        true,
-      );
-    } else if (m.type === "RequestVote") {
-      this.send(
-        { type: "RequestVoteReply", from: this.id, to: m.from, term: this.term, preVote: m.preVote, voteGranted: false },
-        true,
-      );
-    }
-  }
-
-  private dispatch(m: Message): void {
-    switch (m.type) {
-      case "RequestVote":
-        return handleRequestVote(this, m);
-      case "RequestVoteReply":
-        return handleVoteReply(this, m);
-      case "AppendEntries":
-        return handleAppendEntries(this, m);
-      case "AppendEntriesReply":
-        return this.stepAppendReply(m);
-      case "InstallSnapshot":
-        return handleInstallSnapshot(this, m);
-      case "InstallSnapshotReply":
-        return this.stepSnapshotReply(m);
-      case "TimeoutNow":
-        return handleTimeoutNow(this, m);
-      case "ReadIndex":
-        return handleReadIndexRequest(this, m);
-      case "ReadIndexReply":
-        return handleReadIndexReply(this, m);
-      default:
-        return unreachable(m);
-    }
-  }
-
-  /**
-   * Leader: a follower answered an append. Its read round counts toward pending reads; if
-   * its matchIndex grew, that may release it (departing), commit, complete a transfer or
-   * promote a learner, in that order, before the pipe to it is refilled.
-   */
-  private stepAppendReply(m: AppendEntriesReply): void {
-    if (this.role !== "leader") return;
-    const pr = this.progress.get(m.from);
-    if (pr === undefined) return;
-    if (m.readRound > 0) ackRead(this, m.from, m.readRound);
-    if (!handleAppendReply(this, m, pr)) return;
-    if (this.departing.has(m.from)) {
-      maybeReleaseDeparting(this, m.from, pr.matchIndex);
-      if (!this.progress.has(m.from)) return;
-    }
-    this.commit();
-    if (this.role !== "leader") return;
-    maybeSendTimeoutNow(this, m.from, pr);
-    maybePromoteLearners(this);
-    fillPipe(this, m.from, pr);
-  }
-
-  /** Leader: a follower answered a snapshot chunk; once it holds it all, commit and go on. */
-  private stepSnapshotReply(m: InstallSnapshotReply): void {
-    if (this.role !== "leader") return;
-    const pr = this.progress.get(m.from);
-    if (pr === undefined) return;
-    const matchGrew = handleSnapshotReply(this, m, pr);
-    if (matchGrew === null) return;
-    if (matchGrew) this.commit();
-    if (this.role === "leader" && pr.state !== "snapshot") sendAppend(this, m.from, pr, true);
-  }
-
-  /**
-   * Leader: Figure 8's commit rule, then the consequences of a commit: a leader whose
-   * removal committed steps down, learners may be promoted (membership.ts), and reads
-   * waiting for the term's first commit may proceed (read_index.ts).
-   */
-  private commit(): void {
-    const old = this.log.commitIndex;
-    if (!maybeCommit(this)) return;
-    onCommitted(this, old);
-    if (this.role === "leader") readsOnCommit(this);
+    step(this, m);
   }
 
   propose(data: Uint8Array): ProposeResult {
@@ -475,7 +336,7 @@ export class Raft implements RaftCore, RaftState {
   advance(ready: Ready): void {
     advanceReady(this, ready);
     // Our own entries may now count toward a majority (thesis §10.2.1).
-    if (this.role === "leader") this.commit();
+    if (this.role === "leader") commit(this);
   }
 
   snapshotTaken(index: LogIndex, data: Uint8Array, trailingEntries: number): void {

@@ -1,7 +1,8 @@
 // The state of one Raft server as the rule files see it (election.ts, replication.ts,
-// membership.ts, read_index.ts, snapshot.ts, transfer.ts, ready_builder.ts). The rule files
-// import only this type, never core.ts or each other: core.ts implements it and is the one
-// place that chains one rule's consequences into another's (a commit's, a tick's, a reply's).
+// membership.ts, read_index.ts, snapshot.ts, transfer.ts, ready_builder.ts, step.ts). The rule
+// files import only this type, never core.ts or each other: core.ts implements it, and it and
+// step.ts are the places that chain one rule's consequences into another's (a commit's, a
+// tick's, a reply's).
 // Fields a rule never reassigns are readonly here; role, term and leader change only through
 // the become* transitions.
 
