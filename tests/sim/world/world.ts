@@ -172,7 +172,7 @@ export class World {
   }
 
   /** The membership as the current leader (else any live member) sees it, latest configuration. */
-  members(): Member[] {
+  members(): readonly Member[] {
     const by = this.leader() ?? this.up().find((s) => s.opened!.node.core.status().members.length > 0) ?? null;
     return by === null ? this.bootstrapMembers : by.opened!.node.core.status().members;
   }
