@@ -5,7 +5,7 @@
 // store, codec, state machine and store (DESIGN "One house, assembled once").
 
 import { createFetch, type FetchHandler } from "./http/fast_fetch.ts";
-import { createRaft, createRng } from "./raft/core/mod.ts";
+import { createRaft, createRng, nodeId } from "./raft/core/mod.ts";
 import type { Entry, Member, Membership, RaftCore, SoftState } from "./raft/core/mod.ts";
 import type { Envelope } from "./raft/envelope.ts";
 import type { Clock, Disk, Logger, Scheduler, Ticker, Timers, Transport } from "./raft/host.ts";
@@ -168,17 +168,19 @@ function recoverNode(settings: NodeSettings, seams: NodeSeams): RecoveredNode {
     logger: log,
   });
   const { storage, initial, hasState } = recovered;
-  if (recovered.nodeId !== null && recovered.nodeId !== settings.nodeId) {
+  // The flag's id, checked by the caller (flags.ts), becomes the core's NodeId here, once.
+  const self = nodeId(settings.nodeId);
+  if (recovered.nodeId !== null && recovered.nodeId !== self) {
     storage.close();
     throw new StartError(
       `data directory ${settings.dataDir} belongs to node "${recovered.nodeId}", not "${settings.nodeId}"; use -id ${recovered.nodeId} or another directory`,
     );
   }
-  if (recovered.nodeId === null) storage.saveNodeId(settings.nodeId);
+  if (recovered.nodeId === null) storage.saveNodeId(self);
   const bootstrap = bootstrapMembership(
     hasState,
     settings.isJoining,
-    settings.bootstrapMembers ?? [{ id: settings.nodeId, addr: settings.raftAddr, suffrage: "voter" }],
+    settings.bootstrapMembers ?? [{ id: self, addr: settings.raftAddr, suffrage: "voter" }],
   );
   const seed = seams.random();
   const incarnation = incarnationOf(seams.random);
@@ -189,7 +191,7 @@ function recoverNode(settings: NodeSettings, seams: NodeSeams): RecoveredNode {
     ? null
     : { meta: initial.snapshot.meta, data: storage.mapSnapshot(initial.snapshot.meta) ?? initial.snapshot.data };
   const core = createRaft(
-    { id: settings.nodeId, electionTicks: settings.electionTicks, heartbeatTicks: settings.heartbeatTicks, rng: createRng(seed) },
+    { id: self, electionTicks: settings.electionTicks, heartbeatTicks: settings.heartbeatTicks, rng: createRng(seed) },
     { ...initial, snapshot: heldSnapshot, bootstrap },
   );
   log.info(

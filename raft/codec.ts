@@ -5,8 +5,8 @@
 
 import { Decoder, Encoder } from "./cbor.ts";
 import { skipItem, skipItemHeader } from "./cbor_items.ts";
-import { arr, bytes, CodecError, fail, membersCountMax, nat, str } from "./codec_shapes.ts";
-import type { Entry, EntryKind, HardState, Member, Membership, SnapshotMeta } from "./core/mod.ts";
+import { arr, bytes, CodecError, fail, indexOf, membersCountMax, nodeIdOf, str, termOf } from "./codec_shapes.ts";
+import type { Entry, EntryKind, HardState, Member, Membership, NodeId, SnapshotMeta } from "./core/mod.ts";
 
 /** The gateway's error, for its importers (stable, snapshots, envelope). */
 export { CodecError } from "./codec_shapes.ts";
@@ -141,11 +141,11 @@ export function encodeHardState(h: HardState): Uint8Array {
 function membership(v: unknown, what: string): Membership {
   const list = arr(v, what);
   if (list.length > membersCountMax) fail(what, `more than ${membersCountMax} members`);
-  const seen = new Set<string>();
+  const seen = new Set<NodeId>();
   const members: Member[] = [];
   for (let i = 0; i < list.length; i++) {
     const m = arr(list[i], `${what}[${i}]`, 3);
-    const id = str(m[0], `${what}[${i}].id`);
+    const id = nodeIdOf(m[0], `${what}[${i}].id`);
     if (seen.has(id)) fail(what, `duplicate member ${id}`);
     seen.add(id);
     const code = m[2];
@@ -158,9 +158,9 @@ function membership(v: unknown, what: string): Membership {
 /** Checks a decoded value is an entry (the inverse of entryArray); `what` names it in errors. */
 export function entryFrom(v: unknown, what: string): Entry {
   const a = arr(v, what);
-  const index = nat(a[0], `${what}.index`);
+  const index = indexOf(a[0], `${what}.index`);
   if (index === 0) fail(`${what}.index`, "entries start at index 1");
-  const term = nat(a[1], `${what}.term`);
+  const term = termOf(a[1], `${what}.term`);
   const kind = typeof a[2] === "number" ? kindsByCode[a[2]] : undefined;
   if (kind === undefined) fail(`${what}.kind`, "unknown entry kind");
   const data = bytes(a[3], `${what}.data`);
@@ -176,8 +176,8 @@ export function entryFrom(v: unknown, what: string): Entry {
 export function snapshotMetaFrom(v: unknown, what: string): SnapshotMeta {
   const a = arr(v, what, 3);
   return {
-    lastIncludedIndex: nat(a[0], `${what}.lastIncludedIndex`),
-    lastIncludedTerm: nat(a[1], `${what}.lastIncludedTerm`),
+    lastIncludedIndex: indexOf(a[0], `${what}.lastIncludedIndex`),
+    lastIncludedTerm: termOf(a[1], `${what}.lastIncludedTerm`),
     membership: membership(a[2], `${what}.membership`),
   };
 }
@@ -195,6 +195,6 @@ export function decodeSnapshotMeta(b: Uint8Array): SnapshotMeta {
 /** Decodes the hard state, or throws CodecError. */
 export function decodeHardState(b: Uint8Array): HardState {
   const a = arr(uncbor(b, "hard state"), "hard state", 2);
-  const votedFor = a[1] === null ? null : str(a[1], "hard state.votedFor");
-  return { currentTerm: nat(a[0], "hard state.currentTerm"), votedFor };
+  const votedFor = a[1] === null ? null : nodeIdOf(a[1], "hard state.votedFor");
+  return { currentTerm: termOf(a[0], "hard state.currentTerm"), votedFor };
 }

@@ -1,6 +1,9 @@
 // Shape checks of decoded CBOR values: the gateway's primitives (raft/codec.ts for stored
 // values, raft/message_codec.ts for messages). Each names the field it refuses, so a
-// CodecError says what was wrong where.
+// CodecError says what was wrong where. termOf, indexOf and nodeIdOf give a checked field its
+// brand (raft/core/ids.ts), so a decoder cannot put a term where an index belongs.
+
+import { type LogIndex, logIndex, type NodeId, nodeId, type Term, term } from "./core/mod.ts";
 
 /** Thrown for any byte string that is not a well-formed encoding of the expected value. */
 export class CodecError extends Error {
@@ -28,6 +31,21 @@ export function arr(v: unknown, what: string, length?: number): unknown[] {
 export function nat(v: unknown, what: string): number {
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 0) fail(what, "expected a non-negative safe integer");
   return v;
+}
+
+/** A term (§5.1): a non-negative safe integer. */
+export function termOf(v: unknown, what: string): Term {
+  return term(nat(v, what));
+}
+
+/** A log index (§5.3): a non-negative safe integer. */
+export function indexOf(v: unknown, what: string): LogIndex {
+  return logIndex(nat(v, what));
+}
+
+/** A node id: a non-empty string of at most stringCharsMax characters. */
+export function nodeIdOf(v: unknown, what: string): NodeId {
+  return nodeId(str(v, what));
 }
 
 /** A safe integer >= -1, for the fields where -1 means "none" or "restart". */

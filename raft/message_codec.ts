@@ -2,7 +2,7 @@
 // raft/core/messages.ts, and a check of every decoded field (the core trusts what passes).
 
 import { decodeCbor, encodeCbor, entryArray, entryFrom, metaArray, snapshotMetaFrom } from "./codec.ts";
-import { arr, bool, bytes, fail, nat, natOrMinusOne, str } from "./codec_shapes.ts";
+import { arr, bool, bytes, fail, indexOf, nat, natOrMinusOne, nodeIdOf, str, termOf } from "./codec_shapes.ts";
 import type {
   AppendEntries,
   AppendEntriesReply,
@@ -10,10 +10,12 @@ import type {
   InstallSnapshot,
   InstallSnapshotReply,
   Message,
+  NodeId,
   ReadIndexReply,
   ReadIndexRequest,
   RequestVote,
   RequestVoteReply,
+  Term,
   TimeoutNow,
 } from "./core/mod.ts";
 import { unreachable } from "../unreachable.ts";
@@ -77,9 +79,9 @@ export function decodeMessage(b: Uint8Array): Message {
   const type = typeof code === "number" ? messageTypeByCode[code] : undefined;
   if (type === undefined) fail("message", `unknown type code ${String(code)}`);
   const w = `${type}`;
-  const from = str(a[1], `${w}.from`);
-  const to = str(a[2], `${w}.to`);
-  const term = nat(a[3], `${w}.term`);
+  const from = nodeIdOf(a[1], `${w}.from`);
+  const to = nodeIdOf(a[2], `${w}.to`);
+  const term = termOf(a[3], `${w}.term`);
   return decodeFields(type, { from, to, term }, a, w);
 }
 
@@ -88,9 +90,9 @@ const messageTypeByCode: Record<number, Message["type"] | undefined> = Object.fr
 );
 
 interface Head {
-  readonly from: string;
-  readonly to: string;
-  readonly term: number;
+  readonly from: NodeId;
+  readonly to: NodeId;
+  readonly term: Term;
 }
 
 function want(a: unknown[], n: number, w: string): void {
@@ -101,7 +103,7 @@ function decodeFields(type: Message["type"], h: Head, a: unknown[], w: string): 
   switch (type) {
     case "RequestVote": {
       want(a, 4, w);
-      const m: RequestVote = { type, ...h, preVote: bool(a[4], `${w}.preVote`), lastLogIndex: nat(a[5], `${w}.lastLogIndex`), lastLogTerm: nat(a[6], `${w}.lastLogTerm`), transfer: bool(a[7], `${w}.transfer`) };
+      const m: RequestVote = { type, ...h, preVote: bool(a[4], `${w}.preVote`), lastLogIndex: indexOf(a[5], `${w}.lastLogIndex`), lastLogTerm: termOf(a[6], `${w}.lastLogTerm`), transfer: bool(a[7], `${w}.transfer`) };
       return m;
     }
     case "RequestVoteReply": {
@@ -114,7 +116,7 @@ function decodeFields(type: Message["type"], h: Head, a: unknown[], w: string): 
       return appendEntries(h, a, w);
     case "AppendEntriesReply": {
       want(a, 5, w);
-      const m: AppendEntriesReply = { type, ...h, success: bool(a[4], `${w}.success`), matchIndex: nat(a[5], `${w}.matchIndex`), conflictIndex: nat(a[6], `${w}.conflictIndex`), conflictTerm: nat(a[7], `${w}.conflictTerm`), readRound: nat(a[8], `${w}.readRound`) };
+      const m: AppendEntriesReply = { type, ...h, success: bool(a[4], `${w}.success`), matchIndex: indexOf(a[5], `${w}.matchIndex`), conflictIndex: indexOf(a[6], `${w}.conflictIndex`), conflictTerm: termOf(a[7], `${w}.conflictTerm`), readRound: nat(a[8], `${w}.readRound`) };
       return m;
     }
     case "InstallSnapshot": {
@@ -124,7 +126,7 @@ function decodeFields(type: Message["type"], h: Head, a: unknown[], w: string): 
     }
     case "InstallSnapshotReply": {
       want(a, 3, w);
-      const m: InstallSnapshotReply = { type, ...h, lastIncludedIndex: nat(a[4], `${w}.lastIncludedIndex`), nextOffset: natOrMinusOne(a[5], `${w}.nextOffset`), done: bool(a[6], `${w}.done`) };
+      const m: InstallSnapshotReply = { type, ...h, lastIncludedIndex: indexOf(a[4], `${w}.lastIncludedIndex`), nextOffset: natOrMinusOne(a[5], `${w}.nextOffset`), done: bool(a[6], `${w}.done`) };
       return m;
     }
     case "TimeoutNow": {
@@ -154,8 +156,8 @@ function ctxs(v: unknown, what: string): string[] {
 }
 
 function appendEntries(h: Head, a: unknown[], w: string): AppendEntries {
-  const prevLogIndex = nat(a[4], `${w}.prevLogIndex`);
-  const prevLogTerm = nat(a[5], `${w}.prevLogTerm`);
+  const prevLogIndex = indexOf(a[4], `${w}.prevLogIndex`);
+  const prevLogTerm = termOf(a[5], `${w}.prevLogTerm`);
   const list = arr(a[6], `${w}.entries`);
   const entries: Entry[] = new Array<Entry>(list.length);
   let lastTerm = prevLogTerm;
@@ -172,7 +174,7 @@ function appendEntries(h: Head, a: unknown[], w: string): AppendEntries {
     prevLogIndex,
     prevLogTerm,
     entries,
-    leaderCommit: nat(a[7], `${w}.leaderCommit`),
+    leaderCommit: indexOf(a[7], `${w}.leaderCommit`),
     readRound: nat(a[8], `${w}.readRound`),
   };
 }

@@ -3,7 +3,7 @@
 
 import { dirname } from "node:path";
 import { CodecError, decodeCbor, decodeHardState, encodeCbor, encodeHardState } from "./codec.ts";
-import type { HardState, NodeId } from "./core/mod.ts";
+import { type HardState, type NodeId, nodeId } from "./core/mod.ts";
 import type { Disk } from "./host.ts";
 import { frameRecord, readSingleRecord, recordHeaderBytes, StorageDamageError } from "./wal_record.ts";
 
@@ -72,9 +72,9 @@ function parseState(buf: Uint8Array, path: string): StableState {
     if (!Array.isArray(v) || v.length !== 3 || v[0] !== formatVersion || !(v[1] instanceof Uint8Array)) {
       throw new CodecError("expected [version 1, hard state, node id]");
     }
-    const nodeId = v[2];
-    if (nodeId !== null && (typeof nodeId !== "string" || nodeId.length === 0)) throw new CodecError("bad node id");
-    return { hardState: decodeHardState(v[1]), nodeId };
+    const id = v[2];
+    if (id !== null && (typeof id !== "string" || id.length === 0)) throw new CodecError("bad node id");
+    return { hardState: decodeHardState(v[1]), nodeId: id === null ? null : nodeId(id) };
   } catch (err) {
     if (!(err instanceof CodecError)) throw err;
     throw new StorageDamageError(path, recordHeaderBytes, `unreadable state: ${err.message}`);

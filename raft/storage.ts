@@ -10,6 +10,7 @@ import type {
   LogIndex,
   Member,
   Membership,
+  NodeId,
   Snapshot,
   SnapshotMeta,
 } from "./core/mod.ts";
@@ -41,7 +42,7 @@ export interface Recovered {
   readonly initial: Omit<InitialState, "bootstrap">;
   readonly hasState: boolean;
   /** Node id recorded in the data directory, if any. */
-  readonly nodeId: string | null;
+  readonly nodeId: NodeId | null;
 }
 
 /** Options of openStorage. */
@@ -72,7 +73,7 @@ export class NodeStorage implements RaftStorage {
     private readonly wal: Wal,
     private readonly stable: StableStore,
     private readonly snapshots: SnapshotStore,
-    private nodeId: string,
+    private nodeId: NodeId | null,
     private readonly scheduler: Scheduler = realScheduler,
   ) {}
 
@@ -151,7 +152,7 @@ export class NodeStorage implements RaftStorage {
   }
 
   /** Records the node id with the current hard state (first start). */
-  saveNodeId(nodeId: string): void {
+  saveNodeId(nodeId: NodeId): void {
     this.nodeId = nodeId;
     this.stable.save({ hardState: this.stable.state.hardState, nodeId });
   }
@@ -209,7 +210,7 @@ export function openStorage(opts: OpenStorageOptions): Recovered {
   // cluster with a newer term. A term alone can no longer be left by our own bootstrap being
   // cut short: persist() makes a Ready's entries durable before its hard state.
   const hasState = hardState.currentTerm > 0 || entries.length > 0 || snapshot !== null;
-  const storage = new NodeStorage(wal, stable, snapshots, stable.state.nodeId ?? "", opts.scheduler);
+  const storage = new NodeStorage(wal, stable, snapshots, stable.state.nodeId, opts.scheduler);
   return { storage, initial: { hardState, snapshot, entries: live }, hasState, nodeId: stable.state.nodeId };
 }
 

@@ -6,6 +6,7 @@ export type * from "./messages.ts";
 export type * from "./ready.ts";
 export type * from "./api.ts";
 export { createRaft } from "./core.ts";
+export { logIndex, nodeId, term } from "./ids.ts";
 export { createRng } from "./rng.ts";
 export { checkInvariants } from "./invariants.ts";
 export { assert, InvariantError, unreachable } from "./assert.ts";

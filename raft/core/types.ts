@@ -1,12 +1,20 @@
 // Plain data types shared by the whole Raft core: log positions, entries, membership,
 // hard state and snapshot metadata. Names follow Figure 2 of the Raft paper.
 
-/** A server's identity, stable across restarts (hraftd's -id). */
-export type NodeId = string;
+// The three kinds of number and string the rules juggle are branded so that one cannot be
+// passed where another is expected: a Term is not a LogIndex, a NodeId is not an address. The
+// brand is optional ("flavoured"): a plain number or string literal still converts, so tests,
+// arithmetic inside the core (index + 1) and the factory's options need no casts, while a
+// value already branded as one kind is refused where another kind is wanted. Values coming
+// from bytes or flags pass through the checked constructors of ids.ts (the codecs, storage
+// recovery, open_node.ts) and are trusted inside.
+
+/** A server's identity, stable across restarts (hraftd's -id). Invariant: not empty. */
+export type NodeId = string & { readonly __brand?: "NodeId" };
 /** A Raft term (§5.1). Invariant: a non-negative safe integer. */
-export type Term = number;
+export type Term = number & { readonly __brand?: "Term" };
 /** A position in the log (§5.3). Index 0 is the empty position before the first entry. */
-export type LogIndex = number;
+export type LogIndex = number & { readonly __brand?: "LogIndex" };
 
 /** The position of one entry: its index and the term it was created in. */
 export interface EntryId {
