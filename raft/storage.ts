@@ -185,6 +185,17 @@ export function openStorage(opts: OpenStorageOptions): Recovered {
   if (snapshot !== null) {
     const snapIndex = snapshot.meta.lastIncludedIndex;
     live = entries.filter((e) => e.index > snapIndex);
+    if (!logContinuesSnapshot(entries, snapshot.meta)) {
+      // Figure 13: a log that does not hold the snapshot's last entry is another history
+      // (an installed snapshot is saved before the log is reset: a crash in between leaves
+      // both). Everything after the snapshot comes again from the leader.
+      opts.logger?.warn(
+        `wal: entries ${live[0]?.index ?? "-"}..${live[live.length - 1]?.index ?? "-"} do not continue the snapshot at ` +
+          `index ${snapIndex} term ${snapshot.meta.lastIncludedTerm}; discarded (the leader sends them again)`,
+      );
+      live = [];
+      wal.reset(snapIndex);
+    }
     const first = live[0];
     if (first !== undefined && first.index !== snapIndex + 1) {
       throw new StorageDamageError(paths.wal, 0, `log resumes at index ${first.index} but the snapshot ends at ${snapIndex}`);
@@ -221,6 +232,17 @@ export function openStorage(opts: OpenStorageOptions): Recovered {
  */
 export function bootstrapMembership(hasState: boolean, isJoining: boolean, members: readonly Member[]): Membership | null {
   return !hasState && !isJoining ? { members: [...members] } : null;
+}
+
+/**
+ * True if the log's entries after `snap` belong to the history the snapshot ends: the log's
+ * entry at the snapshot's index has its term (Log Matching, §5.3), or, where the log no longer
+ * holds that index, no entry after it has an older term (terms never decrease along a log).
+ */
+function logContinuesSnapshot(entries: readonly Entry[], snap: SnapshotMeta): boolean {
+  const at = entries.find((e) => e.index === snap.lastIncludedIndex);
+  if (at !== undefined) return at.term === snap.lastIncludedTerm;
+  return entries.every((e) => e.index <= snap.lastIncludedIndex || e.term >= snap.lastIncludedTerm);
 }
 
 /** The membership the node starts from, for the driver's snapshot bookkeeping. */

@@ -67,6 +67,10 @@ const regressionSeeds: readonly { seed: number; catches: string }[] = [
   // The leader counting its own entries before they are synced (driver rule broken on purpose):
   // "SafetyViolation: leader completeness: n1 leads term 3 without committed entry 161/2".
   { seed: 6, catches: "the leader counts its own entries only once they are durable" },
+  // Found on main by the simulator: a follower saved an installed snapshot (69/4), crashed
+  // before resetting its log, and restarted with log entries 70:2, 71:2 after it: "InvariantError:
+  // terms decrease at 70". Recovery now applies figure 13 (raft/storage.ts).
+  { seed: 933, catches: "recovery keeps log entries after a snapshot only if they continue it" },
 ];
 
 for (const { seed, catches } of regressionSeeds) {
