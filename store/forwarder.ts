@@ -3,7 +3,7 @@
 // The serving side: the leader carries out each request once, however often the network
 // delivers it, and answers.
 
-import type { Timers } from "../raft/host.ts";
+import type { Clock, Timers } from "../raft/host.ts";
 import { StoreError } from "./errors.ts";
 import { errorReply, type ForwardedOp, type ForwardReply, type ForwardRequest, type StoreMessage } from "./forward.ts";
 import { PendingRegistry } from "./pending.ts";
@@ -17,6 +17,8 @@ export interface ForwarderOptions {
   /** How long a forwarded request waits for its reply before "outcome unknown". */
   readonly requestTimeoutMs: number;
   readonly timers: Timers;
+  /** Monotonic time: how long this process has been up (see serve). */
+  readonly clock: Clock;
 }
 
 /** Forwarded requests remembered for duplicate detection (a few seconds' worth at full load). */
@@ -35,9 +37,11 @@ export class Forwarder {
   /** Forwarded requests served here, by sender and id: null while in progress, then the reply. */
   readonly #served = new Map<string, ForwardReply | null>();
   #nextReqId = 1;
+  readonly #startedAt: number;
 
   constructor(options: ForwarderOptions) {
     this.#o = options;
+    this.#startedAt = options.clock.now();
     this.#forwarded = new PendingRegistry({ timeoutMs: options.requestTimeoutMs, timeoutCode: "outcomeUnknown", timers: options.timers });
   }
 
@@ -93,9 +97,29 @@ export class Forwarder {
       const value = await execute(req.op);
       reply = { type: "reply", reqId: req.reqId, error: null, value: value ?? null };
     } catch (e) {
-      reply = errorReply(req.reqId, e);
+      reply = errorReply(req.reqId, this.#refusalOf(req, e));
     }
     if (this.#served.has(key)) this.#served.set(key, reply);
     this.#o.sendTo(fromAddr, reply);
+  }
+
+  /**
+   * A refusal of a change ("not the leader": nothing done) is definite only if no earlier
+   * process of this node can have carried out the same request: a copy of it delivered to
+   * the previous process may have been applied, and what that process served died with it.
+   * The asker waits at most requestTimeoutMs, so a process up twice that long has seen every
+   * copy its predecessor could have served in time; a younger one says the outcome is unknown.
+   */
+  #refusalOf(req: ForwardRequest, e: unknown): unknown {
+    const isChange = req.op.type !== "readLeader";
+    const isYoung = this.#o.clock.now() - this.#startedAt < 2 * this.#o.requestTimeoutMs;
+    if (isChange && isYoung && e instanceof StoreError && e.code === "noLeader") {
+      return new StoreError(
+        "outcomeUnknown",
+        "the node forwarded to is not the leader and restarted recently: an earlier process of it may have carried the request out; outcome unknown",
+        e.leader,
+      );
+    }
+    return e;
   }
 }

@@ -77,6 +77,7 @@ export class Store implements StoreApi {
       sendTo: options.sendTo,
       requestTimeoutMs: options.requestTimeoutMs,
       timers,
+      clock: options.clock ?? realClock,
     });
     this.#changes = new MembershipChanges({
       raft: () => this.#raft,

@@ -71,6 +71,11 @@ const regressionSeeds: readonly { seed: number; catches: string }[] = [
   // before resetting its log, and restarted with log entries 70:2, 71:2 after it: "InvariantError:
   // terms decrease at 70". Recovery now applies figure 13 (raft/storage.ts).
   { seed: 933, catches: "recovery keeps log entries after a snapshot only if they continue it" },
+  // Found on main by the simulator: a leader proposed a forwarded write and crashed; its next
+  // process, restarted at once, got a duplicate of the request and answered "not the leader",
+  // a definite failure, for a write that was applied (store/forwarder.ts: a young process
+  // says the outcome is unknown instead).
+  { seed: 1329, catches: "a restarted node never calls a forwarded change definitely not done" },
 ];
 
 for (const { seed, catches } of regressionSeeds) {
