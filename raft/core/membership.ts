@@ -106,10 +106,18 @@ export function noticeOutsider(r: RaftState, id: string): void {
   r.needBroadcast = true;
 }
 
-/** Leader: a departing server acknowledged `matchIndex`; once it holds its removal, let it go. */
-export function maybeReleaseDeparting(r: RaftState, id: string, matchIndex: LogIndex): void {
+/**
+ * Leader: a departing server acknowledged `matchIndex`. It may go once it holds its removal
+ * and the removal is committed: until it knows that, it may still campaign (see
+ * Raft.isPromotable), so the caller sends it a last heartbeat carrying the commit first.
+ */
+export function isDepartingDone(r: RaftState, id: string, matchIndex: LogIndex): boolean {
   const removedAt = r.departing.get(id);
-  if (removedAt === undefined || matchIndex < removedAt) return;
+  return removedAt !== undefined && matchIndex >= removedAt && r.log.commitIndex >= removedAt;
+}
+
+/** Leader: stops sending to a departing server (see isDepartingDone). */
+export function releaseDeparting(r: RaftState, id: string): void {
   r.departing.delete(id);
   r.progress.delete(id);
 }

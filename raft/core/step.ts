@@ -7,7 +7,7 @@
 
 import { unreachable } from "./assert.ts";
 import { handleRequestVote, handleTimeoutNow, handleVoteReply, inLease } from "./election.ts";
-import { maybePromoteLearners, maybeReleaseDeparting, noticeOutsider, onCommitted } from "./membership.ts";
+import { isDepartingDone, maybePromoteLearners, noticeOutsider, onCommitted, releaseDeparting } from "./membership.ts";
 import type { AppendEntriesReply, InstallSnapshotReply, Message } from "./messages.ts";
 import { ackRead, handleReadIndexReply, handleReadIndexRequest, readsOnCommit } from "./read_index.ts";
 import {
@@ -16,7 +16,7 @@ import {
   handleAppendReply,
   handleSnapshotReply,
   maybeCommit,
-  sendAppend,
+  sendAppend, sendHeartbeat
 } from "./replication.ts";
 import { handleInstallSnapshot } from "./snapshot.ts";
 import type { RaftState } from "./state.ts";
@@ -102,9 +102,11 @@ function stepAppendReply(r: RaftState, m: AppendEntriesReply): void {
   if (pr === undefined) return;
   if (m.readRound > 0) ackRead(r, m.from, m.readRound);
   if (!handleAppendReply(r, m, pr)) return;
-  if (r.departing.has(m.from)) {
-    maybeReleaseDeparting(r, m.from, pr.matchIndex);
-    if (!r.progress.has(m.from)) return;
+  if (r.departing.has(m.from) && isDepartingDone(r, m.from, pr.matchIndex)) {
+    // Its last word from us: the commit that covers its removal, so it stops campaigning.
+    sendHeartbeat(r, m.from, pr);
+    releaseDeparting(r, m.from);
+    return;
   }
   commit(r);
   if (r.role !== "leader") return;

@@ -1,0 +1,36 @@
+// Goal: a leader that appended its own removal and then lost its majority before the removal
+// committed does not deadlock the cluster (found by the world simulator, seed 2276 of an
+// earlier world: no leader ever). Its log holds the newest entry, so the others cannot win
+// without its vote; it must stay able to campaign until the configuration that removes it is
+// committed (thesis §4.2.2: a server manages the cluster until Cnew is committed), win under
+// Cnew, commit it, then step down.
+// Method: four voters on the core harness; d is down for good; a proposes its own removal while
+// cut off, loses leadership (CheckQuorum), then a, b and c can talk again.
+import { expect, test } from "bun:test";
+import { bytes, Net } from "./core_net.ts";
+
+test("a leader cut off right after appending its own removal still lets the cluster elect", () => {
+  const net = Net.cluster(["a", "b", "c", "d"], { config: { preVote: true, checkQuorum: true } });
+  net.elect("a");
+  net.tickAll(2);
+  net.isolate("d");
+  for (const other of ["b", "c"]) {
+    net.cut.add(`a>${other}`);
+    net.cut.add(`${other}>a`);
+  }
+  expect(net.core("a").proposeConfChange({ type: "remove", id: "a" }).ok).toBe(true);
+  // Long enough for a to step down (CheckQuorum) and for b and c to try and fail.
+  net.tickAll(60);
+  expect(net.leader()).toBe(null);
+  for (const other of ["b", "c"]) {
+    net.cut.delete(`a>${other}`);
+    net.cut.delete(`${other}>a`);
+  }
+  for (let i = 0; i < 60 && !(net.leader() === "b" || net.leader() === "c"); i++) net.tickAll(5);
+  const leader = net.leader();
+  expect(leader === "b" || leader === "c").toBe(true);
+  expect(net.core(leader!).status().members.map((m) => m.id)).toEqual(["b", "c", "d"]);
+  expect(net.core(leader!).propose(bytes("after")).ok).toBe(true);
+  net.tickAll(5);
+  expect(net.appliedData(leader!)).toContain("after");
+});
