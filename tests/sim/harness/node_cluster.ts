@@ -10,14 +10,13 @@ import { openNode, type OpenedNode } from "../../../open_node.ts";
 import type { Entry, Member, NodeId, RaftStatus } from "../../../raft/core/mod.ts";
 import type { Envelope } from "../../../raft/envelope.ts";
 import type { Logger, Transport } from "../../../raft/host.ts";
-import { createTicker } from "../../../raft/ticker.ts";
 import type { Store } from "../../../store/store.ts";
 import { SafetyChecker } from "../checkers/safety.ts";
 import { createSimRng, type SimRng } from "../prng.ts";
 import { Scheduler } from "../scheduler.ts";
 import { type CrashMode, SimDisk } from "../sim_disk.ts";
-import { SimProcess } from "../world/sim_process.ts";
-import { simTransport } from "../world/sim_transport.ts";
+import { drainMicrotasks, SimProcess } from "../world/sim_process.ts";
+import { simSeams } from "../world/sim_seams.ts";
 import { SimWire } from "../world/sim_wire.ts";
 
 /** What a cluster is built from; unset fields get the defaults in NodeCluster.open. */
@@ -61,10 +60,6 @@ export class ClusterServer {
   }
 }
 
-/** Lets every promise continuation queued by the last event run before the next event. */
-function drainMicrotasks(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 /** Guard against a livelock (events that never let simulated time pass): events per cluster. */
 const eventsMax = 3_000_000;
@@ -208,15 +203,10 @@ export class NodeCluster {
         bootstrapMembers: this.#members,
       },
       {
-        logDisk: disk,
-        snapshotDisk: disk,
-        openTransport: (onMessage) => this.#countingTransport(simTransport(this.wire, proc, server.addr, onMessage, logger)),
-        clock: proc,
-        timers: proc,
-        scheduler: proc,
-        ticker: createTicker(s.tickMs, proc, proc),
-        random: () => lifeRng.int(0x1_0000_0000),
-        logger,
+        ...simSeams({
+          proc, disk, wire: this.wire, addr: server.addr, tickMs: s.tickMs, rng: lifeRng, logger,
+          wrapTransport: (t) => this.#countingTransport(t),
+        }),
         // Fail-stop: the real process exits; here it dies, and the test sees the node down.
         onFatal: (e) => {
           this.#log(`${id}#${life} FATAL ${String(e)}`);

@@ -124,3 +124,8 @@ function fencedDisk(
     syncDir: (d) => call(() => disk.syncDir(d)),
   };
 }
+
+/** Lets every promise continuation queued by the last event run before the next event. */
+export function drainMicrotasks(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

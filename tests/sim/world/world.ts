@@ -18,9 +18,8 @@ import { createSimRng, type SimRng } from "../prng.ts";
 import { Scheduler } from "../scheduler.ts";
 import { type CrashMode, SimCrashError, SimDisk, SimFaultError, type SimOpFilter } from "../sim_disk.ts";
 import { StartError } from "../../../start_checks.ts";
-import { createTicker } from "../../../raft/ticker.ts";
-import { SimProcess } from "./sim_process.ts";
-import { simTransport } from "./sim_transport.ts";
+import { drainMicrotasks, SimProcess } from "./sim_process.ts";
+import { simSeams } from "./sim_seams.ts";
 import { SimWire } from "./sim_wire.ts";
 
 /** A check of the world failed (a refusal naming the wrong file, a node carrying on after an I/O error, ...). */
@@ -131,10 +130,6 @@ export class SimServer {
   }
 }
 
-/** Lets every promise continuation queued by the last event run before the next event. */
-function drainMicrotasks(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 export class World {
   readonly scheduler = new Scheduler();
@@ -285,15 +280,7 @@ export class World {
           bootstrapMembers: this.bootstrapMembers,
         },
         {
-          logDisk: disk,
-          snapshotDisk: disk,
-          openTransport: (onMessage) => simTransport(this.wire, proc, server.addr, onMessage, logger),
-          clock: proc,
-          timers: proc,
-          scheduler: proc,
-          ticker: createTicker(this.config.tickMs, proc, proc),
-          random: () => lifeRng.int(0x1_0000_0000),
-          logger,
+          ...simSeams({ proc, disk, wire: this.wire, addr: server.addr, tickMs: this.config.tickMs, rng: lifeRng, logger }),
           // Fail-stop: the real process exits (status 70): its memory is gone, what it wrote
           // stays in the page cache. Sometimes the machine loses power as well.
           onFatal: (e) => {
