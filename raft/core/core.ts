@@ -177,11 +177,13 @@ export class Raft implements RaftCore, RaftState {
     if (this.config.isVoter(this.id)) return true;
     // Thesis §4.2.2: a server manages the cluster until the configuration removing it is
     // committed. Until it knows that, it may still campaign (under that configuration, where
-    // its own vote does not count): a leader that appended its own removal and then lost its
-    // majority holds the newest entry, and without it no one else could be elected. The
-    // leader tells a departing server the commit before it stops sending to it.
+    // its own vote does not count) if it was a voter just before: a leader that appended its
+    // own removal and then lost its majority holds the newest entry, and without it no one
+    // else could be elected. After a restart the commit index is forgotten, so such a server
+    // may campaign again until it learns the commit; the leader tells a departing server the
+    // commit before it stops sending to it.
     if (this.config.currentIndex <= this.log.commitIndex) return false;
-    return this.config.at(this.log.commitIndex).members.some((m) => m.id === this.id && m.suffrage === "voter");
+    return this.config.at(this.config.currentIndex - 1).members.some((m) => m.id === this.id && m.suffrage === "voter");
   }
 
   /** This server was a member and the configuration in force no longer lists it (thesis §4.2.2). */

@@ -34,3 +34,27 @@ test("a leader cut off right after appending its own removal still lets the clus
   net.tickAll(5);
   expect(net.appliedData(leader!)).toContain("after");
 });
+
+test("the same after that leader restarts (its commit index is forgotten; found by world seed 302377)", () => {
+  const net = Net.cluster(["a", "b", "c", "d"], { config: { preVote: true, checkQuorum: true } });
+  net.elect("a");
+  net.tickAll(2);
+  net.isolate("d");
+  for (const other of ["b", "c"]) {
+    net.cut.add(`a>${other}`);
+    net.cut.add(`${other}>a`);
+  }
+  expect(net.core("a").proposeConfChange({ type: "remove", id: "a" }).ok).toBe(true);
+  net.tickAll(60);
+  net.restart("a");
+  net.tickAll(20);
+  expect(net.leader()).toBe(null);
+  for (const other of ["b", "c"]) {
+    net.cut.delete(`a>${other}`);
+    net.cut.delete(`${other}>a`);
+  }
+  for (let i = 0; i < 60 && !(net.leader() === "b" || net.leader() === "c"); i++) net.tickAll(5);
+  const leader = net.leader();
+  expect(leader === "b" || leader === "c").toBe(true);
+  expect(net.core(leader!).status().members.map((m) => m.id)).toEqual(["b", "c", "d"]);
+});
