@@ -7,6 +7,7 @@ import { type FlagSpec, parseArgs, printDefaults } from "./go_flag.ts";
 import { formatDurationMs } from "./go_values.ts";
 import { nodeIdProblem } from "./http/validate.ts";
 import { joinAddressProblem, joinTimeoutMsDefault } from "./join.ts";
+import { type SecurityConfig, securityConfig, securityFlagSpecs, securityProblem } from "./security/security_flags.ts";
 
 /** Everything a node needs from its command line. Durations in ms, sizes in entries or bytes. */
 export interface Config {
@@ -34,6 +35,8 @@ export interface Config {
   readonly snapshotTrailingEntries: number;
   /** Largest HTTP request body accepted. */
   readonly bodyBytesMax: number;
+  /** TLS, users and permissions (security/security_flags.ts); all off by default. */
+  readonly security: SecurityConfig;
 }
 
 /** What main should do: run a node, or write some text and exit with a code. */
@@ -117,6 +120,7 @@ export const flagSpecs: readonly FlagSpec[] = [
     min: 1,
     max: 1 << 30,
   },
+  ...securityFlagSpecs,
 ];
 
 /** The first line of the usage text, before the flags. */
@@ -131,7 +135,11 @@ export function usageText(): string {
  * Parses hraftd's command line (without the program name) into what main should do.
  * `version` is the text printed by -version.
  */
-export function parseFlags(args: readonly string[], version: string): FlagOutcome {
+export function parseFlags(
+  args: readonly string[],
+  version: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): FlagOutcome {
   const parsed = parseArgs(flagSpecs, args);
   if (!("values" in parsed)) {
     // As Go: the error (if any) then the usage, on stderr; -h exits 0, errors exit 2.
@@ -160,8 +168,9 @@ export function parseFlags(args: readonly string[], version: string): FlagOutcom
     snapshotThresholdEntries: get("snapshot-threshold") as number,
     snapshotTrailingEntries: get("snapshot-trailing") as number,
     bodyBytesMax: get("body-limit") as number,
+    security: securityConfig(get),
   };
-  const problem = checkTiming(config);
+  const problem = checkTiming(config) ?? checkSecurity(config, env);
   if (problem !== null) return { kind: "exit", code: 2, stdout: "", stderr: `${problem}\n` };
   // The flags parsed, but a value cannot work: one line and exit 1, as for a missing data
   // directory, before main creates or stamps anything.
@@ -211,6 +220,12 @@ function checkTiming(config: Config): string | null {
     })`;
   }
   return null;
+}
+
+/** Security flags that cannot work together (security/security_flags.ts), or -join-as without -join. */
+function checkSecurity(config: Config, env: Readonly<Record<string, string | undefined>>): string | null {
+  if (config.security.joinAs !== "" && config.joinAddr === "") return "-join-as has no effect without -join";
+  return securityProblem(config.security, env);
 }
 
 /** Timing in whole ticks, as the Raft core counts it (rounded, at least one tick each). */

@@ -15,6 +15,7 @@ import {
 import { formatDurationMs, parseDurationMs, parseGoInt } from "../../go_values.ts";
 
 const version = "hraftd test-version";
+import { joinPasswordEnv, noSecurity } from "../../security/security_flags.ts";
 
 function run(...args: string[]): Config {
   const out = parseFlags(args, version);
@@ -53,6 +54,7 @@ describe("defaults", () => {
       snapshotThresholdEntries: 8192,
       snapshotTrailingEntries: 10240,
       bodyBytesMax: 1048576,
+      security: noSecurity,
     });
   });
 
@@ -248,7 +250,7 @@ describe("usage text", () => {
     const names = lines.filter((l) => l.startsWith("  -")).map((l) => l.slice(3).split(" ")[0]);
     expect(names).toEqual(flagSpecs.map((s) => s.name).sort());
     expect(names).toContain("haddr");
-    expect(names.length).toBe(13);
+    expect(names.length).toBe(23);
     expect(usage.endsWith("\n")).toBe(true);
   });
 
@@ -329,5 +331,58 @@ describe("-join-timeout", () => {
   test("defaults to 30s and takes a Go duration", () => {
     expect(run("/d").joinTimeoutMs).toBe(30_000);
     expect(run("-join-timeout", "2m", "/d").joinTimeoutMs).toBe(120_000);
+  });
+});
+
+describe("security flags (rqlite's names)", () => {
+  const withEnv = (env: Record<string, string>, ...args: string[]) => parseFlags(args, version, env);
+
+  test("each flag lands in config.security; none set is hraftd's plain behaviour", () => {
+    const c = run(
+      "-http-cert", "h.pem", "-http-key", "h-key.pem", "-http-ca-cert", "ca.pem", "-http-verify-client",
+      "-node-cert", "n.pem", "-node-key", "n-key.pem", "-node-ca-cert", "nca.pem", "-node-no-verify",
+      "-auth", "users.json", "/d",
+    );
+    expect(c.security).toEqual({
+      httpCert: "h.pem",
+      httpKey: "h-key.pem",
+      httpCaCert: "ca.pem",
+      httpVerifyClient: true,
+      nodeCert: "n.pem",
+      nodeKey: "n-key.pem",
+      nodeCaCert: "nca.pem",
+      nodeNoVerify: true,
+      authFile: "users.json",
+      joinAs: "",
+    });
+  });
+
+  const refused: [string[], string][] = [
+    [["-http-cert", "h.pem"], "-http-cert and -http-key must be given together"],
+    [["-http-key", "k.pem"], "-http-cert and -http-key must be given together"],
+    [["-http-verify-client", "-http-cert", "h", "-http-key", "k"], "-http-verify-client needs -http-ca-cert"],
+    [["-http-verify-client", "-http-ca-cert", "ca"], "-http-verify-client needs HTTPS"],
+    [["-node-cert", "n.pem", "-node-key", "k.pem"], "-node-cert, -node-key and -node-ca-cert must be given together"],
+    [["-node-ca-cert", "ca.pem"], "-node-cert, -node-key and -node-ca-cert must be given together"],
+    [["-node-no-verify"], "-node-no-verify has no effect without"],
+    [["-join-as", "joiner"], "-join-as has no effect without -join"],
+    [["-join-as", "joiner", "-join", "h:1"], `needs the password in the environment variable ${joinPasswordEnv}`],
+  ];
+  for (const [args, message] of refused) {
+    test(`${args.join(" ")}: exit 2 naming the flags`, () => {
+      const out = withEnv({}, ...args, "/d");
+      expect(out.kind).toBe("exit");
+      if (out.kind !== "exit") return;
+      expect(out.code).toBe(2);
+      expect(out.stderr).toContain(message);
+      expect(out.stdout).toBe("");
+    });
+  }
+
+  test("-join-as takes its password from the environment, never from a flag", () => {
+    const out = withEnv({ [joinPasswordEnv]: "s3cret" }, "-join-as", "joiner", "-join", "h:1", "/d");
+    expect(out.kind).toBe("run");
+    if (out.kind === "run") expect(out.config.security.joinAs).toBe("joiner");
+    expect(JSON.stringify(out)).not.toContain("s3cret");
   });
 });
