@@ -34,6 +34,11 @@ export interface ClusterOptions {
   readonly proxySocket: string;
   /** Extra flags for every node (timings, snapshot thresholds). */
   readonly extraFlags: readonly string[];
+  /** Secure mode (tests/chaos/secure.ts): node i's own flags, the nodes' environment, -join over https. */
+  readonly secure?: {
+    readonly flagsFor: (i: number) => readonly string[];
+    readonly env: Readonly<Record<string, string>>;
+  };
 }
 
 const httpPort = 11000;
@@ -91,10 +96,12 @@ export class ChaosCluster {
     if (this.#procs[i] !== null) throw new Error(`${this.id(i)} is already running`);
     mkdirSync(this.dataDir(i), { recursive: true });
     const log = openSync(this.logPath(i), "a");
+    const secure = this.#o.secure;
     const args = [this.#o.binary, "-id", this.id(i), "-haddr", this.httpAddr(i), "-raddr", this.raftAddr(i), ...this.#o.extraFlags];
-    if (joinVia !== null) args.push("-join", this.httpAddr(joinVia));
+    if (secure !== undefined) args.push(...secure.flagsFor(i));
+    if (joinVia !== null) args.push("-join", secure === undefined ? this.httpAddr(joinVia) : `https://${this.httpAddr(joinVia)}`);
     args.push(this.dataDir(i));
-    const child = this.#o.lab.spawnIn(this.#o.lab.hosts[i]!, args, { stdio: ["ignore", log, log] });
+    const child = this.#o.lab.spawnIn(this.#o.lab.hosts[i]!, args, { stdio: ["ignore", log, log], ...(secure === undefined ? {} : { env: secure.env }) });
     closeSync(log);
     const generation = ++this.#starts[i]!;
     child.on("exit", () => {

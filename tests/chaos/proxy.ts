@@ -2,7 +2,8 @@
 // requests arriving on a Unix socket (reachable from the test process, which lives outside
 // the lab) to the node named by their Host header. Usage: bun tests/chaos/proxy.ts <socket>
 
-import { existsSync, unlinkSync } from "node:fs";
+import { existsSync, readFileSync, unlinkSync } from "node:fs";
+import { proxyTlsEnv } from "./secure.ts";
 
 /** Status the proxy answers when it got no HTTP answer from the node at all. */
 export const proxyNoAnswerStatus = 599;
@@ -14,6 +15,27 @@ export const proxyPingHost = "chaos-proxy";
 /** Longest deadline a request may ask for. */
 const timeoutMsMax = 60_000;
 
+/** How the proxy reaches the nodes: plain HTTP, or (secure mode) HTTPS with a client certificate and Basic credentials. */
+interface Upstream {
+  readonly scheme: "http" | "https";
+  readonly tls?: { readonly ca: string; readonly cert: string; readonly key: string };
+  readonly authorization?: string;
+}
+
+/** The upstream described by the environment (tests/chaos/secure.ts sets it). */
+function upstreamFromEnv(env: Readonly<Record<string, string | undefined>>): Upstream {
+  const ca = env[proxyTlsEnv.ca];
+  if (ca === undefined) return { scheme: "http" };
+  const basic = env[proxyTlsEnv.basic];
+  return {
+    scheme: "https",
+    tls: { ca: readFileSync(ca, "utf8"), cert: readFileSync(env[proxyTlsEnv.cert]!, "utf8"), key: readFileSync(env[proxyTlsEnv.key]!, "utf8") },
+    ...(basic === undefined ? {} : { authorization: `Basic ${Buffer.from(basic).toString("base64")}` }),
+  };
+}
+
+const upstream = upstreamFromEnv(process.env);
+
 async function forward(req: Request): Promise<Response> {
   const url = new URL(req.url);
   const host = req.headers.get("host") ?? "";
@@ -22,8 +44,10 @@ async function forward(req: Request): Promise<Response> {
   const headers = new Headers(req.headers);
   headers.delete(proxyTimeoutHeader);
   headers.delete("host");
+  if (upstream.authorization !== undefined) headers.set("authorization", upstream.authorization);
   try {
-    const res = await fetch(`http://${host}${url.pathname}${url.search}`, {
+    const res = await fetch(`${upstream.scheme}://${host}${url.pathname}${url.search}`, {
+      ...(upstream.tls === undefined ? {} : { tls: upstream.tls }),
       method: req.method,
       headers,
       body: req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer(),

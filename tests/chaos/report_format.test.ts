@@ -7,7 +7,7 @@ import { expect, test } from "bun:test";
 import { type ChaosReport, formatReport } from "./run.ts";
 
 const report: ChaosReport = {
-  seed: 42, durationMs: 20_000, kinds: ["partition"], binary: "/tmp/hraftd-unsafe-local-reads",
+  seed: 42, durationMs: 20_000, secure: false, kinds: ["partition"], binary: "/tmp/hraftd-unsafe-local-reads",
   runDir: "/tmp/run", historyPath: "/tmp/run/history.jsonl", opsByOutcome: { "read:ok": 3 }, opsTotal: 3,
   nemesisEvents: { partition: 1 }, anomalies: [{ kind: "nonLinearizable", message: "key k: stale read" }],
   verdict: null, elapsedMs: 1000,
@@ -24,4 +24,10 @@ test("an unexpected failure still says FAILED with the seed and the replay comma
   const text = formatReport(report);
   expect(text).toContain("FAILED: seed=42 history=/tmp/run/history.jsonl");
   expect(text).toContain("replay: bun tests/chaos/run.ts --seed 42");
+});
+
+test("a secure run says so, and its replay command asks for --secure", () => {
+  const text = formatReport({ ...report, secure: true });
+  expect(text).toContain("chaos seed=42 (secure: TLS + auth)");
+  expect(text).toContain("--secure");
 });

@@ -1,6 +1,6 @@
 // One chaos run end to end (namespaces, 5 real nodes, clients, seeded faults, heal, converge,
 // check), recorded under its run directory. CLI, where the same seed gives the same faults:
-// bun tests/chaos/run.ts [--seed N] [--seconds S] [--kinds partition,kill,…] [--binary PATH]
+// bun tests/chaos/run.ts [--seed N] [--seconds S] [--kinds partition,kill,…] [--secure] [--binary PATH]
 
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,6 +12,7 @@ import { checkFinalStates, checkHistory, type Anomaly } from "./checks.ts";
 import { ChaosCluster, waitForProxy } from "./cluster.ts";
 import { describeFault, type NemesisContext, type NemesisEvent, type NemesisKind, planSchedule } from "./nemesis.ts";
 import { healEverything, runSchedule } from "./nemesis_exec.ts";
+import { secureSetup } from "./secure.ts";
 import { allKeys, type ChaosOp, defaultKeySpace, type KeySpace, Workload } from "./workload.ts";
 
 /** Options of runChaos. */
@@ -27,12 +28,15 @@ export interface ChaosOptions {
   readonly baseDir?: string;
   /** Progress lines (default: console.log). */
   readonly log?: (line: string) => void;
+  /** Secure mode: HTTPS with client certificates, node TLS and -auth on every node (secure.ts). */
+  readonly secure?: boolean;
 }
 
 /** What a run found. `anomalies` empty means the node passed every check. */
 export interface ChaosReport {
   readonly seed: number;
   readonly durationMs: number;
+  readonly secure: boolean;
   readonly kinds: readonly NemesisKind[] | null;
   readonly binary: string;
   readonly runDir: string;
@@ -148,12 +152,19 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const historyPath = join(runDir, "history.jsonl");
   const plan = planSchedule({ seed: options.seed, durationMs: options.durationMs, nodesCount, kinds: options.kinds });
   writeFileSync(join(runDir, "schedule.txt"), plan.map((e, i) => `#${i} at ${e.startMs} ms for ${e.holdMs} ms: ${e.faults.map(describeFault).join(" + ")}\n`).join(""));
-  log(`chaos: seed=${options.seed} duration=${options.durationMs} ms episodes=${plan.length} dir=${runDir}`);
+  log(`chaos: seed=${options.seed} duration=${options.durationMs} ms episodes=${plan.length}${options.secure === true ? " secure (TLS + auth)" : ""} dir=${runDir}`);
 
   const lab = new Lab({ hostsCount: nodesCount, withClient: true });
+  const secure = options.secure === true ? await secureSetup(runDir, lab.hosts.map((h) => h.ip)) : null;
   const proxySocket = join(runDir, "proxy.sock");
-  const proxy = lab.spawnIn(lab.client!, [process.execPath, join(import.meta.dirname, "proxy.ts"), proxySocket], { stdio: "inherit" });
-  const cluster = new ChaosCluster({ lab, binary: options.binary, runDir, proxySocket, extraFlags: nodeFlags(options.seed) });
+  const proxy = lab.spawnIn(lab.client!, [process.execPath, join(import.meta.dirname, "proxy.ts"), proxySocket], {
+    stdio: "inherit",
+    ...(secure === null ? {} : { env: secure.proxyEnv }),
+  });
+  const cluster = new ChaosCluster({
+    lab, binary: options.binary, runDir, proxySocket, extraFlags: nodeFlags(options.seed),
+    ...(secure === null ? {} : { secure: { flagsFor: secure.flagsFor, env: secure.nodeEnv } }),
+  });
   const events: NemesisEvent[] = [];
   const record = (e: NemesisEvent): void => {
     events.push(e);
@@ -169,7 +180,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     writeFileSync(historyPath, [...ex.history, ...finalReads].map(opJson).join("\n") + "\n");
     writeFileSync(join(runDir, "nemesis.jsonl"), events.map((e) => JSON.stringify(e)).join("\n") + "\n");
     const report: ChaosReport = {
-      seed: options.seed, durationMs: options.durationMs, kinds: options.kinds ?? null, binary: options.binary,
+      seed: options.seed, durationMs: options.durationMs, secure: options.secure === true, kinds: options.kinds ?? null, binary: options.binary,
       runDir, historyPath, opsTotal: ex.history.length,
       opsByOutcome: countBy(ex.history, (h) => `${opKindName(h)}:${h.outcome}`),
       nemesisEvents: countBy(events.filter((e) => e.action === "start"), (e) => e.kind),
@@ -200,7 +211,7 @@ export interface FormatOptions {
  */
 export function formatReport(r: ChaosReport, options: FormatOptions = {}): string {
   const lines = [
-    `chaos seed=${r.seed}: ${r.opsTotal} ops in ${(r.elapsedMs / 1000).toFixed(0)} s; ${r.anomalies.length} anomalies`,
+    `chaos seed=${r.seed}${r.secure ? " (secure: TLS + auth)" : ""}: ${r.opsTotal} ops in ${(r.elapsedMs / 1000).toFixed(0)} s; ${r.anomalies.length} anomalies`,
     `  ops: ${Object.entries(r.opsByOutcome).sort().map(([k, n]) => `${k}=${n}`).join(" ")}`,
     `  nemesis: ${Object.entries(r.nemesisEvents).sort().map(([k, n]) => `${k}=${n}`).join(" ")}`,
   ];
@@ -211,7 +222,7 @@ export function formatReport(r: ChaosReport, options: FormatOptions = {}): strin
       options.failureExpected === undefined
         ? `  FAILED: seed=${r.seed} history=${r.historyPath}`
         : `  EXPECTED FAILURE (${options.failureExpected}): seed=${r.seed} history=${r.historyPath}`,
-      `  replay: bun tests/chaos/run.ts --seed ${r.seed} --seconds ${r.durationMs / 1000}${kinds} --binary ${r.binary}`,
+      `  replay: bun tests/chaos/run.ts --seed ${r.seed} --seconds ${r.durationMs / 1000}${kinds}${r.secure ? " --secure" : ""} --binary ${r.binary}`,
     );
     for (const a of r.anomalies.slice(0, 10)) lines.push(`  ${a.kind}: ${a.message}`);
   }
@@ -226,7 +237,7 @@ if (import.meta.main) {
   const kinds = args.includes("--kinds") ? (arg("--kinds")!.split(",") as NemesisKind[]) : undefined;
   const { ensureBinary } = await import("../support/binary.ts");
   const binary = args.includes("--binary") ? arg("--binary")! : ensureBinary();
-  const report = await runChaos({ seed, binary, durationMs: seconds * 1000, kinds });
+  const report = await runChaos({ seed, binary, durationMs: seconds * 1000, kinds, secure: args.includes("--secure") });
   console.log(formatReport(report));
   process.exit(report.anomalies.length === 0 ? 0 : 1);
 }

@@ -189,10 +189,16 @@ export class Lab {
   }
 
   /** Spawns `argv` inside host's namespace; `ip netns exec` execs in place, so pid is the program's. */
-  spawnIn(host: LabHost, argv: readonly string[], options: { stdio?: StdioOptions; cwd?: string } = {}): ChildProcess {
+  spawnIn(
+    host: LabHost,
+    argv: readonly string[],
+    options: { stdio?: StdioOptions; cwd?: string; env?: Readonly<Record<string, string>> } = {},
+  ): ChildProcess {
     const [cmd, ...rest] = argv;
     if (cmd === undefined) throw new Error("spawnIn: empty argv");
-    return spawn("ip", ["netns", "exec", host.ns, cmd, ...rest], { stdio: options.stdio ?? "ignore", cwd: options.cwd });
+    // `env` adds to this process's environment (secrets reach a child this way, never by argv).
+    const env = options.env === undefined ? undefined : { ...process.env, ...options.env };
+    return spawn("ip", ["netns", "exec", host.ns, cmd, ...rest], { stdio: options.stdio ?? "ignore", cwd: options.cwd, env });
   }
 
   /** From now on host `from` cannot send to host `to` (one direction only). */
