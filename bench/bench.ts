@@ -8,6 +8,7 @@ import { describeMachine, loadAvg } from "./machine.ts";
 import { type BenchConfig, makeClusters, phaseFailover, phaseKeys, phaseReads, phaseStart, phaseWrites } from "./phases.ts";
 import { killAll, killAllOnExit, runText, setRunDirs } from "./procs.ts";
 import { type Results, renderResults } from "./report.ts";
+import { emptyTlsResults, phaseTls } from "./tls_phase.ts";
 
 const env = process.env;
 const isQuick = env["BENCH_QUICK"] === "1";
@@ -20,7 +21,7 @@ function envInt(name: string, fallback: number): number {
   return n;
 }
 
-const phaseNames = ["start", "writes", "reads", "failover", "keys"] as const;
+const phaseNames = ["start", "writes", "reads", "failover", "keys", "tls"] as const;
 
 function config(): BenchConfig & { phases: Set<string>; out: string } {
   const dir = env["BENCH_DIR"];
@@ -69,6 +70,7 @@ function emptyResults(cfg: ReturnType<typeof config>): Results {
     rssEmptyBytes: {},
     dataBytes: {},
     restartMs: {},
+    tls: emptyTlsResults(),
     notes: [],
   };
 }
@@ -113,6 +115,7 @@ async function main(): Promise<void> {
       await phaseKeys(cfg, r, [ours, etcd]);
       await Promise.all([ours.stopAll(), etcd.stopAll()]);
     }
+    if (cfg.phases.has("tls")) await phaseTls(cfg, r.tls);
   } catch (e) {
     r.notes.push(`run stopped early: ${e instanceof Error ? e.message : String(e)}`);
     save();

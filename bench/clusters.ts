@@ -13,11 +13,34 @@ export interface MemberSpec {
   readonly dataDir: string;
 }
 
-/** What wrk needs to aim at a member: the base URL, a Lua script in bench/lua and its args. */
+/** What wrk needs to aim at a member: the base URL, a Lua script in bench/lua, its args, and headers (wrk -H). */
 export interface WrkTarget {
   readonly url: string;
   readonly script: string;
   readonly args: string[];
+  readonly headers?: readonly string[];
+}
+
+/**
+ * How clients (the bench's own requests and wrk) reach a cluster: plain HTTP, or HTTPS
+ * trusting `caPem`, with an Authorization header on every request when the cluster wants one.
+ */
+export interface ClientAccess {
+  readonly https: boolean;
+  /** PEM of the CA that signed the members' HTTPS certificates (https only). */
+  readonly caPem?: string;
+  /** "Basic …", sent with every request. */
+  readonly authorization?: string;
+}
+
+/** Plain HTTP, no credentials: how every cluster was reached before issue 14. */
+export const plainAccess: ClientAccess = { https: false };
+
+/** fetch options for `access`: the CA to verify members with and the Authorization header. */
+function fetchInit(access: ClientAccess, init: RequestInit & { tls?: { ca: string } }): RequestInit {
+  if (access.caPem !== undefined) init.tls = { ca: access.caPem };
+  if (access.authorization !== undefined) init.headers = { ...(init.headers as Record<string, string> | undefined), Authorization: access.authorization };
+  return init;
 }
 
 /** Read levels measured: linearizable (ReadIndex / etcd default) and local (stale / serializable). */
@@ -29,6 +52,7 @@ export abstract class Cluster {
   constructor(
     readonly label: string,
     readonly members: readonly MemberSpec[],
+    readonly access: ClientAccess = plainAccess,
   ) {
     this.procs = members.map(() => null);
     for (const m of members) mkdirSync(m.dataDir, { recursive: true });
@@ -48,6 +72,10 @@ export abstract class Cluster {
   abstract wrkGet(i: number, kind: ReadKind, prefix: string, count: number): WrkTarget;
   /** Waits until the whole cluster has formed and accepts writes (after startAll's spawns). */
   protected abstract formed(limitMs: number): Promise<boolean>;
+  /** Environment added to every member's process (none by default). */
+  protected memberEnv(): Record<string, string> | undefined {
+    return undefined;
+  }
 
   get size(): number {
     return this.members.length;
@@ -56,7 +84,7 @@ export abstract class Cluster {
   /** Spawns member `i` (it must be stopped). */
   spawn(i: number): Proc {
     const m = this.members[i]!;
-    const proc = spawnTracked(`${this.label}-${m.name}`, this.command(i));
+    const proc = spawnTracked(`${this.label}-${m.name}`, this.command(i), this.memberEnv());
     this.procs[i] = proc;
     return proc;
   }
@@ -94,7 +122,21 @@ export abstract class Cluster {
   }
 
   url(i: number): string {
-    return `http://127.0.0.1:${this.members[i]!.clientPort}`;
+    return `${this.access.https ? "https" : "http"}://127.0.0.1:${this.members[i]!.clientPort}`;
+  }
+
+  /** A wrk target at member `i` with this cluster's headers (wrk speaks HTTPS by the URL; it does not verify). */
+  protected target(i: number, script: string, args: string[]): WrkTarget {
+    const auth = this.access.authorization;
+    return { url: this.url(i), script, args, ...(auth === undefined ? {} : { headers: [`Authorization: ${auth}`] }) };
+  }
+
+  protected post(url: string, body: string, timeoutMs: number): Promise<Response | null> {
+    return post(this.access, url, body, timeoutMs);
+  }
+
+  protected getJson(url: string, timeoutMs: number, method = "GET", body?: string): Promise<unknown> {
+    return getJson(this.access, url, timeoutMs, method, body);
   }
 
   /** One key written at member `i`; true on acknowledgement. */
@@ -103,17 +145,17 @@ export abstract class Cluster {
   }
 }
 
-async function post(url: string, body: string, timeoutMs: number): Promise<Response | null> {
+async function post(access: ClientAccess, url: string, body: string, timeoutMs: number): Promise<Response | null> {
   try {
-    return await fetch(url, { method: "POST", body, signal: AbortSignal.timeout(timeoutMs) });
+    return await fetch(url, fetchInit(access, { method: "POST", body, signal: AbortSignal.timeout(timeoutMs) }));
   } catch {
     return null;
   }
 }
 
-async function getJson(url: string, timeoutMs: number, method = "GET", body?: string): Promise<unknown> {
+async function getJson(access: ClientAccess, url: string, timeoutMs: number, method = "GET", body?: string): Promise<unknown> {
   try {
-    const r = await fetch(url, { method, body: body ?? null, signal: AbortSignal.timeout(timeoutMs) });
+    const r = await fetch(url, fetchInit(access, { method, body: body ?? null, signal: AbortSignal.timeout(timeoutMs) }));
     if (r.status !== 200) return null;
     return await r.json();
   } catch {
@@ -121,16 +163,34 @@ async function getJson(url: string, timeoutMs: number, method = "GET", body?: st
   }
 }
 
+/** What a secure cluster of ours adds: how to reach it, flags per member, the joiner's user and password. */
+export interface HraftdSecurity {
+  readonly access: ClientAccess;
+  /** Certificate and -auth flags of member `i`. */
+  flags(i: number): string[];
+  /** -join-as: the user joining members authenticate as. */
+  readonly joinAs: string;
+  /** Its password, handed over in HRAFTD_JOIN_PASSWORD (never on the command line). */
+  readonly joinPassword: string;
+}
+
 /** Our compiled binary: member 0 bootstraps, the others `-join` it one at a time. */
 export class HraftdCluster extends Cluster {
-  constructor(readonly binary: string, members: readonly MemberSpec[], label = "hraftd") {
-    super(label, members);
+  constructor(readonly binary: string, members: readonly MemberSpec[], label = "hraftd", readonly security: HraftdSecurity | null = null) {
+    super(label, members, security?.access ?? plainAccess);
   }
 
   protected command(i: number): string[] {
     const m = this.members[i]!;
-    const join = i === 0 ? [] : ["-join", `127.0.0.1:${this.members[0]!.clientPort}`];
-    return [this.binary, "-id", m.name, "-haddr", `127.0.0.1:${m.clientPort}`, "-raddr", `127.0.0.1:${m.peerPort}`, ...join, m.dataDir];
+    const s = this.security;
+    const leader0 = `127.0.0.1:${this.members[0]!.clientPort}`;
+    const join = i === 0 ? [] : s === null ? ["-join", leader0] : ["-join", `https://${leader0}`, "-join-as", s.joinAs];
+    const flags = s === null ? [] : s.flags(i);
+    return [this.binary, "-id", m.name, "-haddr", `127.0.0.1:${m.clientPort}`, "-raddr", `127.0.0.1:${m.peerPort}`, ...flags, ...join, m.dataDir];
+  }
+
+  protected override memberEnv(): Record<string, string> | undefined {
+    return this.security === null ? undefined : { HRAFTD_JOIN_PASSWORD: this.security.joinPassword };
   }
 
   // Joins are one membership change at a time: wait for each member before the next.
@@ -145,7 +205,7 @@ export class HraftdCluster extends Cluster {
   }
 
   private async voters(i: number): Promise<number> {
-    const s = (await getJson(`${this.url(i)}/status`, 1_000)) as { members?: { suffrage: string }[] } | null;
+    const s = (await this.getJson(`${this.url(i)}/status`, 1_000)) as { members?: { suffrage: string }[] } | null;
     return s?.members?.filter((m) => m.suffrage === "voter").length ?? 0;
   }
 
@@ -154,56 +214,71 @@ export class HraftdCluster extends Cluster {
   }
 
   async writeMany(i: number, pairs: readonly (readonly [string, string])[], timeoutMs = 2_000): Promise<boolean> {
-    const r = await post(`${this.url(i)}/key`, JSON.stringify(Object.fromEntries(pairs)), timeoutMs);
+    const r = await this.post(`${this.url(i)}/key`, JSON.stringify(Object.fromEntries(pairs)), timeoutMs);
     if (r === null) return false;
     await r.arrayBuffer().catch(() => undefined);
     return r.status === 200;
   }
 
   async read(i: number, key: string, kind: ReadKind, timeoutMs = 2_000): Promise<string | null> {
-    const s = (await getJson(`${this.url(i)}/key/${encodeURIComponent(key)}?level=${kind}`, timeoutMs)) as Record<string, string> | null;
+    const s = (await this.getJson(`${this.url(i)}/key/${encodeURIComponent(key)}?level=${kind}`, timeoutMs)) as Record<string, string> | null;
     return s?.[key] ?? null;
   }
 
   async leader(): Promise<number | null> {
     for (const i of this.running()) {
-      const s = (await getJson(`${this.url(i)}/status`, 1_000)) as { state?: string } | null;
+      const s = (await this.getJson(`${this.url(i)}/status`, 1_000)) as { state?: string } | null;
       if (s?.state === "leader") return i;
     }
     return null;
   }
 
   wrkPut(i: number, prefix: string, value: string): WrkTarget {
-    return { url: this.url(i), script: "put_hraftd.lua", args: [prefix, value] };
+    return this.target(i, "put_hraftd.lua", [prefix, value]);
   }
 
   wrkGet(i: number, kind: ReadKind, prefix: string, count: number): WrkTarget {
-    return { url: this.url(i), script: "get_hraftd.lua", args: [prefix, String(count), kind] };
+    return this.target(i, "get_hraftd.lua", [prefix, String(count), kind]);
   }
 }
 
 const b64 = (s: string): string => Buffer.from(s).toString("base64");
+
+/** etcd with TLS: certificate and key per member (clients and peers), the CA peers must be signed by. */
+export interface EtcdTls {
+  readonly access: ClientAccess;
+  cert(i: number): string;
+  key(i: number): string;
+  readonly caFile: string;
+}
 
 /** Debian's etcd (v3 API through its HTTP/JSON gateway); all members start together. */
 export class EtcdCluster extends Cluster {
   /** member_id (as the gateway prints it) → member index, learned when the cluster forms. */
   private ids = new Map<string, number>();
 
-  constructor(members: readonly MemberSpec[], readonly token: string, label = "etcd") {
-    super(label, members);
+  constructor(members: readonly MemberSpec[], readonly token: string, label = "etcd", readonly tls: EtcdTls | null = null) {
+    super(label, members, tls?.access ?? plainAccess);
   }
 
   protected command(i: number): string[] {
     const m = this.members[i]!;
-    const peer = (x: MemberSpec): string => `http://127.0.0.1:${x.peerPort}`;
-    const client = `http://127.0.0.1:${m.clientPort}`;
+    const t = this.tls;
+    const scheme = t === null ? "http" : "https";
+    const peer = (x: MemberSpec): string => `${scheme}://127.0.0.1:${x.peerPort}`;
+    const client = this.url(i);
+    // HTTPS for clients (the gateway too); between members, TLS with client certificates from the CA.
+    const tlsFlags = t === null ? [] : [
+      "--cert-file", t.cert(i), "--key-file", t.key(i),
+      "--peer-cert-file", t.cert(i), "--peer-key-file", t.key(i), "--peer-trusted-ca-file", t.caFile, "--peer-client-cert-auth",
+    ];
     return [
       "etcd", "--name", m.name, "--data-dir", m.dataDir,
       "--listen-client-urls", client, "--advertise-client-urls", client,
       "--listen-peer-urls", peer(m), "--initial-advertise-peer-urls", peer(m),
       "--initial-cluster", this.members.map((x) => `${x.name}=${peer(x)}`).join(","),
       "--initial-cluster-state", "new", "--initial-cluster-token", this.token,
-      "--logger", "zap", "--log-level", "warn",
+      "--logger", "zap", "--log-level", "warn", ...tlsFlags,
     ];
   }
 
@@ -219,14 +294,14 @@ export class EtcdCluster extends Cluster {
   }
 
   private status(i: number): Promise<unknown> {
-    return getJson(`${this.url(i)}/v3/maintenance/status`, 1_000, "POST", "{}");
+    return this.getJson(`${this.url(i)}/v3/maintenance/status`, 1_000, "POST", "{}");
   }
 
   async writeMany(i: number, pairs: readonly (readonly [string, string])[], timeoutMs = 2_000): Promise<boolean> {
     const body = pairs.length === 1
       ? JSON.stringify({ key: b64(pairs[0]![0]), value: b64(pairs[0]![1]) })
       : JSON.stringify({ success: pairs.map(([k, v]) => ({ request_put: { key: b64(k), value: b64(v) } })) });
-    const r = await post(`${this.url(i)}/v3/kv/${pairs.length === 1 ? "put" : "txn"}`, body, timeoutMs);
+    const r = await this.post(`${this.url(i)}/v3/kv/${pairs.length === 1 ? "put" : "txn"}`, body, timeoutMs);
     if (r === null) return false;
     const text = await r.text().catch(() => "");
     return r.status === 200 && text.includes('"header"');
@@ -234,7 +309,7 @@ export class EtcdCluster extends Cluster {
 
   async read(i: number, key: string, kind: ReadKind, timeoutMs = 2_000): Promise<string | null> {
     const body = JSON.stringify({ key: b64(key), serializable: kind === "stale" });
-    const s = (await getJson(`${this.url(i)}/v3/kv/range`, timeoutMs, "POST", body)) as { kvs?: { value: string }[] } | null;
+    const s = (await this.getJson(`${this.url(i)}/v3/kv/range`, timeoutMs, "POST", body)) as { kvs?: { value: string }[] } | null;
     const v = s?.kvs?.[0]?.value;
     return v === undefined ? null : Buffer.from(v, "base64").toString();
   }
@@ -248,11 +323,11 @@ export class EtcdCluster extends Cluster {
   }
 
   wrkPut(i: number, prefix: string, value: string): WrkTarget {
-    return { url: this.url(i), script: "put_etcd.lua", args: [prefix, value] };
+    return this.target(i, "put_etcd.lua", [prefix, value]);
   }
 
   wrkGet(i: number, kind: ReadKind, prefix: string, count: number): WrkTarget {
-    return { url: this.url(i), script: "get_etcd.lua", args: [prefix, String(count), kind] };
+    return this.target(i, "get_etcd.lua", [prefix, String(count), kind]);
   }
 }
 

@@ -25,23 +25,27 @@ export const value16 = "value-0123456789";
 
 let generation = 0;
 
+/** Members `${prefix}0..size-1`: client ports at base+offset+i, peer ports 10 above, fresh data dirs. */
+export function memberSpecs(cfg: BenchConfig, offset: number, prefix: string, size: number): MemberSpec[] {
+  generation++;
+  return Array.from({ length: size }, (_, i) => ({
+    name: `${prefix}${i}`,
+    clientPort: cfg.portBase + offset + i,
+    peerPort: cfg.portBase + offset + 10 + i,
+    dataDir: `${cfg.dir}/data/g${generation}-${prefix}${i}`,
+  }));
+}
+
 /** A fresh pair of 3-node clusters, each in new data directories. */
 export function makeClusters(cfg: BenchConfig, size = 3): { ours: HraftdCluster; etcd: EtcdCluster } {
-  generation++;
-  const specs = (offset: number, prefix: string): MemberSpec[] =>
-    Array.from({ length: size }, (_, i) => ({
-      name: `${prefix}${i}`,
-      clientPort: cfg.portBase + offset + i,
-      peerPort: cfg.portBase + offset + 10 + i,
-      dataDir: `${cfg.dir}/data/g${generation}-${prefix}${i}`,
-    }));
+  const specs = (offset: number, prefix: string): MemberSpec[] => memberSpecs(cfg, offset, prefix, size);
   return {
     ours: new HraftdCluster(cfg.binary, specs(0, "node")),
     etcd: new EtcdCluster(specs(20, "etcd"), `bench-${process.pid}-${generation}`),
   };
 }
 
-function log(text: string): void {
+export function log(text: string): void {
   process.stdout.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${text}\n`);
 }
 
@@ -77,15 +81,18 @@ export async function phaseStart(cfg: BenchConfig, r: Results): Promise<void> {
   log(`single node start → first write: ours ${r.singleStartMs["hraftd"]!.map((x) => x?.toFixed(0)).join(", ")} ms; etcd ${r.singleStartMs["etcd"]!.map((x) => x?.toFixed(0)).join(", ")} ms`);
 }
 
-async function leaderOf(c: Cluster): Promise<number> {
+export async function leaderOf(c: Cluster): Promise<number> {
   let leader: number | null = null;
   await waitUntil(async () => (leader = await c.leader()) !== null, 20_000, 50);
   if (leader === null) throw new Error(`${c.label}: no leader`);
   return leader;
 }
 
-/** Unique-key writes at each connection count, alternating the systems, with CPU per write. */
-export async function phaseWrites(cfg: BenchConfig, r: Results, systems: readonly Cluster[]): Promise<void> {
+/** Where phaseWrites puts its measurements (the main results, or the TLS phase's). */
+export type WriteSink = Pick<Results, "writes" | "cpuPerWriteUs" | "cpuCores">;
+
+/** Unique-key writes at each connection count, alternating the systems' order across repeats, with CPU per write. */
+export async function phaseWrites(cfg: BenchConfig, r: WriteSink, systems: readonly Cluster[]): Promise<void> {
   for (const c of systems) {
     const l = await leaderOf(c);
     await runWrk(c.wrkPut(l, `warm-${process.pid}`, value16), 64, Math.min(3, cfg.seconds), `${c.label}-warmup`);

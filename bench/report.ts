@@ -3,6 +3,17 @@
 
 import type { WrkResult } from "./wrk.ts";
 
+/** The TLS phase's measurements (bench/tls_phase.ts), keyed by cluster label. */
+export interface TlsResults {
+  writes: Record<string, Record<number, WrkResult[]>>;
+  cpuPerWriteUs: Record<string, Record<number, number[]>>;
+  cpuCores: Record<string, Record<number, number[]>>;
+  /** Linearizable reads at 64 connections. */
+  reads: Record<string, WrkResult[]>;
+  /** Clusters that could not be started, with the reason. */
+  missing: Record<string, string>;
+}
+
 /** Everything one run measured; arrays hold one value per repeat. */
 export interface Results {
   date: string;
@@ -24,6 +35,7 @@ export interface Results {
   rssEmptyBytes: Record<string, number[]>;
   dataBytes: Record<string, number[]>;
   restartMs: Record<string, (number | null)[]>;
+  tls: TlsResults;
   notes: string[];
 }
 
@@ -117,10 +129,68 @@ function renderRows(rows: readonly Row[]): string {
   }).join("\n") + "\n";
 }
 
+/** Labels of the TLS phase's clusters (bench/tls_phase.ts names its clusters with these). */
+export const tlsLabels = { oursPlain: "hraftd-plain", oursTls: "hraftd-tls", etcdPlain: "etcd-plain", etcdTls: "etcd-tls" } as const;
+const tl = tlsLabels;
+
+function ratioText(a: readonly number[], b: readonly number[]): string {
+  const x = median(a) / median(b);
+  return Number.isFinite(x) ? x.toFixed(2) : "n/a";
+}
+
+/** One row of the TLS table: the four clusters' figures, ours secure/plain against `target`, ours secure/etcd TLS. */
+function tlsRow(what: string, get: (label: string) => number[], digits: number, target: number | null): string {
+  const cells = [tl.oursPlain, tl.oursTls, tl.etcdPlain, tl.etcdTls].map((l) => spread(get(l), digits));
+  const vsPlain = median(get(tl.oursTls)) / median(get(tl.oursPlain));
+  const met = target === null || !Number.isFinite(vsPlain) ? "" : vsPlain >= target ? "yes" : "**no**";
+  return `| ${what} | ${cells.join(" | ")} | ${ratioText(get(tl.oursTls), get(tl.oursPlain))} | ${target === null ? "" : `≥ ${target}x`} | ${met} | ${ratioText(get(tl.oursTls), get(tl.etcdTls))} |`;
+}
+
+/** The TLS section of RESULTS.md, or "" when the phase did not run. */
+function renderTls(t: TlsResults | undefined): string {
+  if (t === undefined || (Object.keys(t.writes).length === 0 && Object.keys(t.missing).length === 0)) return "";
+  const rows: string[] = [];
+  const conns = [...new Set(Object.values(t.writes).flatMap((w) => Object.keys(w).map(Number)))].sort((a, b) => a - b);
+  for (const c of conns) {
+    rows.push(tlsRow(`writes/s, ${c} conn`, (l) => rates(t.writes[l]?.[c]), 0, 0.85));
+    rows.push(tlsRow(`write p50 ms, ${c} conn`, (l) => p50s(t.writes[l]?.[c]), 2, null));
+    rows.push(tlsRow(`write p99 ms, ${c} conn`, (l) => p99s(t.writes[l]?.[c]), 2, null));
+    rows.push(tlsRow(`CPU µs per acked write (3 procs), ${c} conn`, (l) => t.cpuPerWriteUs[l]?.[c] ?? [], 0, null));
+  }
+  rows.push(tlsRow("linearizable reads/s, 64 conn", (l) => rates(t.reads[l]), 0, null));
+  rows.push(tlsRow("linearizable read p50 ms, 64 conn", (l) => p50s(t.reads[l]), 2, null));
+  rows.push(tlsRow("linearizable read p99 ms, 64 conn", (l) => p99s(t.reads[l]), 2, null));
+  const missing = Object.entries(t.missing).map(([l, why]) => `\n- **${l} not measured**: ${why}`).join("");
+  return `
+## Security: TLS and authentication beside plain runs (issue 14)
+
+Four 3-node clusters in the same invocation, measured in turn with the order reversed on
+every other repeat: ours plain (no security flags); ours secure (HTTPS with \`-http-cert
+-http-key\`, mutual TLS between nodes with \`-node-cert -node-key -node-ca-cert\`, \`-auth\`
+with one user whose password is a \`Bun.password.hash\` hash, Basic credentials on every
+request, joins over HTTPS with \`-join-as\`); etcd plain; etcd TLS (HTTPS for clients through
+its gateway, \`--peer-cert-file --peer-key-file --peer-trusted-ca-file --peer-client-cert-auth\`
+between members). Certificates (EC P-256) come from a CA made for the run with openssl.
+Issue 14's target: writes with security on at least 0.85x our own plain-text rate.
+
+| measurement | ours plain | ours secure | etcd plain | etcd TLS | ours secure/plain | target | met | ours secure/etcd TLS |
+|---|---|---|---|---|---|---|---|---|
+${rows.join("\n")}
+
+- No \`-http-verify-client\` on ours: wrk cannot present a client certificate, so clients
+  authenticate with Basic credentials only; the servers' certificates are checked by the
+  bench's own requests (fetch with the CA), not by wrk, which does not verify.
+- Writes and reads go to the leader, so node TLS is paid on replication (and on the leader's
+  heartbeats and read-index rounds), not on forwarding.${missing}
+`;
+}
+
 /** The whole RESULTS.md text. */
 export function renderResults(r: Results): string {
   const machine = Object.entries(r.machine).map(([k, v]) => `- ${k}: ${v}`).join("\n");
   const params = Object.entries(r.params).map(([k, v]) => `${k}=${v}`).join(", ");
+  // Sections and rows of phases that did not run are left out (BENCH_PHASES).
+  const writes = writeRows(r);
   const notes = r.notes.length === 0 ? "" : `\n## Notes from this run\n\n${r.notes.map((n) => `- ${n}`).join("\n")}\n`;
   return `# Benchmark results: hraftd-ts beside etcd and the bare machine
 
@@ -134,12 +204,12 @@ are noisy; CPU per write is the steadiest figure.
 
 ${machine}
 
-## Writes (unique keys, wrk, 3-node clusters, fsync on)
+${writes.length === 0 ? "" : `## Writes (unique keys, wrk, 3-node clusters, fsync on)
 
-${renderRows(writeRows(r))}
-## Reads, failover, start-up, memory and size
+${renderRows(writes)}
+`}## Reads, failover, start-up, memory and size
 
-${renderRows(otherRows(r))}${notes}
+${renderRows(otherRows(r).filter((x) => x.ours !== "n/a" || x.peer !== "n/a"))}${renderTls(r.tls)}${notes}
 ## Method
 
 - Both clusters run on loopback with their data directories under the same temp directory

@@ -40,11 +40,16 @@ function threadsFor(connections: number): number {
   return connections === 1 ? 1 : 2;
 }
 
-/** Runs wrk for `seconds` at `connections` keep-alive connections; request timeout 5 s. */
+/**
+ * Runs wrk for `seconds` at `connections` keep-alive connections; request timeout 5 s. The
+ * target's headers go in with -H (the scripts merge them into their own headers); an https
+ * URL makes wrk speak TLS (it does not verify the server and cannot send a client certificate).
+ */
 export async function runWrk(target: WrkTarget, connections: number, seconds: number, name: string): Promise<WrkResult> {
   const cmd = [
     "wrk", "-t", String(threadsFor(connections)), "-c", String(connections), "-d", `${seconds}s`,
-    "--timeout", "5s", "-s", join(luaDir, target.script), target.url, "--", ...target.args,
+    "--timeout", "5s", ...(target.headers ?? []).flatMap((h) => ["-H", h]),
+    "-s", join(luaDir, target.script), target.url, "--", ...target.args,
   ];
   const proc = spawnTracked(`wrk-${name}`, cmd, { LUA_PATH: `${luaDir}/?.lua;;` });
   const code = await proc.exited;

@@ -1,5 +1,6 @@
 -- Shared by the wrk scripts in bench/lua: thread numbering (so keys stay unique across
--- threads), base64 for etcd's JSON gateway, and one machine-readable result line.
+-- threads), the -H headers merged into a script's own, base64 for etcd's JSON gateway, and
+-- one machine-readable result line.
 local bit = require("bit")
 local common = {}
 
@@ -11,6 +12,16 @@ function common.setup(thread)
 end
 
 local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+-- The script's own headers plus those given with wrk -H (for example Authorization):
+-- wrk.format uses wrk.headers only when it is handed no headers at all, so scripts that pass
+-- their own table merge the command line's into it once, here.
+function common.with_cli_headers(own)
+  for k, v in pairs(wrk.headers) do
+    if own[k] == nil then own[k] = v end
+  end
+  return own
+end
 
 -- Standard base64 (RFC 4648 section 4) with '=' padding.
 function common.b64(s)

@@ -9,6 +9,7 @@ local bodies = {}
 local headers = { ["Content-Type"] = "application/json" }
 
 function init(args)
+  common.with_cli_headers(headers)
   local prefix, count, level = args[1] or "r-", tonumber(args[2] or "1"), args[3] or "linearizable"
   local serializable = level == "stale" and "true" or "false"
   for i = 0, count - 1 do

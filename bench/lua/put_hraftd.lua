@@ -8,6 +8,7 @@ local prefix, value, n
 local headers = { ["Content-Type"] = "application/json" }
 
 function init(args)
+  common.with_cli_headers(headers)
   prefix = (args[1] or "w") .. "-" .. tostring(thread_no or 0) .. "-"
   value = args[2] or "v"
   n = 0
