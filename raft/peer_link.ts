@@ -3,10 +3,12 @@
 // failure, dropping rather than blocking (Raft tolerates lost messages, §5.3).
 
 import * as net from "node:net";
+import * as tls from "node:tls";
 import { parseHostPort } from "../address.ts";
 import { encodeFrames, FRAME_BYTES_LIMIT, FRAME_HEADER_BYTES, writeFrameHeader } from "./framing.ts";
 import type { Timers } from "./host.ts";
 import { endOfTurn } from "./real_time.ts";
+import { dialOptions, type TransportTls } from "./transport_tls.ts";
 
 /** Where an outbound link stands; see PeerLink for the transitions. */
 export type PeerState = "idle" | "dialing" | "connected" | "backoff" | "invalid" | "closed";
@@ -31,6 +33,8 @@ export interface LinkConfig {
   readonly dialTimeoutMs: number;
   readonly log: (line: string) => void;
   readonly timers: Timers;
+  /** Dial with mutual TLS (current material at each dial), or plain TCP when null. */
+  readonly tls: TransportTls | null;
 }
 
 /** Where a link dials: ":port" is already resolved to "localhost" (as Go dials it). */
@@ -129,13 +133,18 @@ export class PeerLink {
   #dial(): void {
     const target = this.#target!;
     this.#state = "dialing";
-    const socket = net.createConnection({ host: target.host, port: target.port });
+    const tlsConfig = this.#config.tls;
+    // A TLS link counts as connected only once the handshake verified the peer; a peer whose
+    // certificate does not verify fails here like any failed dial (one line, backoff).
+    const socket: net.Socket = tlsConfig === null
+      ? net.createConnection({ host: target.host, port: target.port })
+      : tls.connect(dialOptions(tlsConfig.material(), target.host, target.port, tlsConfig.verifyHostname));
     this.#socket = socket;
     const timers = this.#config.timers;
     const timer = timers.setTimeout(() => {
       socket.destroy(new Error(`dial timed out after ${this.#config.dialTimeoutMs} ms`));
     }, this.#config.dialTimeoutMs);
-    socket.once("connect", () => {
+    socket.once(tlsConfig === null ? "connect" : "secureConnect", () => {
       timers.clearTimeout(timer);
       if (this.#socket === socket) this.#connected(socket);
     });

@@ -1,15 +1,19 @@
 // The real Raft transport: one-way messages as length-prefixed frames over TCP (node:net,
-// so it runs under Bun and Deno). One lazily dialled outbound link per peer address (peer_link.ts);
-// inbound connections are only read from. Generic over the payload: the codec is injected.
+// so it runs under Bun and Deno), or over mutual TLS (node:tls) when given certificates.
+// One lazily dialled outbound link per peer address (peer_link.ts); inbound connections are
+// only read from. Generic over the payload: the codec is injected.
 
 import * as net from "node:net";
+import * as tls from "node:tls";
 import { formatHostPort, parseHostPort } from "../address.ts";
 import { checkFrameBytesMax, FrameDecoder } from "./framing.ts";
 import type { Timers } from "./host.ts";
 import { describeError, type LinkConfig, PeerLink, type PeerStats } from "./peer_link.ts";
 import { realTimers } from "./real_time.ts";
+import { RefusalLog, serverContextOptions, serverOptions, type TransportTls } from "./transport_tls.ts";
 
 export type { PeerState, PeerStats } from "./peer_link.ts";
+export type { TransportTls } from "./transport_tls.ts";
 
 /** Options of createTcpTransport; every limit has a default (units last in the name). */
 export interface TcpTransportOptions<T> {
@@ -39,6 +43,12 @@ export interface TcpTransportOptions<T> {
   readonly inboundConnectionsMax?: number;
   /** Timers of dial timeouts and redial backoff; the host's by default. */
   readonly timers?: Timers;
+  /**
+   * Mutual TLS: accept only peers whose certificate the CA signed (any other connection is
+   * closed before a single frame is read, with a log line) and verify every peer dialled.
+   * Absent: plain TCP, as hraftd.
+   */
+  readonly tls?: TransportTls;
 }
 
 /** The transport's surface, which the driver (raft/node.ts) uses. */
@@ -86,6 +96,7 @@ class TcpTransportImpl<T> {
   readonly #inbound = new Set<net.Socket>();
   #server: net.Server | null = null;
   #closing: Promise<void> | null = null;
+  readonly #refusals: RefusalLog;
 
   constructor(options: TcpTransportOptions<T>) {
     this.#options = options;
@@ -100,8 +111,20 @@ class TcpTransportImpl<T> {
       dialTimeoutMs: positive("dialTimeoutMs", options.dialTimeoutMs ?? 2000),
       log: options.logger ?? ((line: string) => console.error(line)),
       timers: options.timers ?? realTimers,
+      tls: options.tls ?? null,
     };
     positive("inboundConnectionsMax", options.inboundConnectionsMax ?? 1024);
+    this.#refusals = new RefusalLog(this.#config.log, this.#config.timers);
+    const tlsConfig = options.tls;
+    if (tlsConfig !== undefined) {
+      serverOptions(tlsConfig.material()); // Throws now, not at listen(), if the CA is missing.
+      // A rotated certificate: new inbound connections get the new context (existing ones
+      // keep theirs); new dials read material() themselves.
+      tlsConfig.onChange?.((m) => {
+        const server = this.#server;
+        if (server instanceof tls.Server && this.#closing === null) server.setSecureContext(serverContextOptions(m));
+      });
+    }
   }
 
   flush(): void {
@@ -133,7 +156,7 @@ class TcpTransportImpl<T> {
     }
     const listenAddr = this.#options.listenAddr;
     const { host, port } = parseHostPort(listenAddr);
-    const server = net.createServer((socket) => this.#accept(socket));
+    const server = this.#createServer();
     server.maxConnections = this.#options.inboundConnectionsMax ?? 1024;
     this.#server = server;
     await new Promise<void>((resolve, reject) => {
@@ -153,6 +176,24 @@ class TcpTransportImpl<T> {
     });
   }
 
+  #createServer(): net.Server {
+    const tlsConfig = this.#config.tls;
+    if (tlsConfig === null) return net.createServer((socket) => this.#accept(socket));
+    const server = tls.createServer(serverOptions(tlsConfig.material()), (socket) => this.#accept(socket));
+    // A failed handshake: no certificate, one the CA did not sign, or not TLS at all. Nothing
+    // was read from the connection as a frame; the socket is already being destroyed.
+    server.on("tlsClientError", (err: Error, socket: tls.TLSSocket) => {
+      this.#refused(socket, describeError(err));
+      socket.destroy();
+    });
+    return server;
+  }
+
+  #refused(socket: net.Socket, why: string): void {
+    const host = socket.remoteAddress ?? "?";
+    this.#refusals.refused(host, formatHostPort(host, socket.remotePort ?? 0), why);
+  }
+
   address(): string {
     const bound = this.#server?.address();
     if (bound === null || bound === undefined || typeof bound === "string") {
@@ -170,6 +211,7 @@ class TcpTransportImpl<T> {
       for (const link of this.#links.values()) link.close();
       for (const socket of this.#inbound) socket.destroy();
       this.#inbound.clear();
+      this.#refusals.close();
       const server = this.#server;
       if (server !== null) await new Promise<void>((resolve) => server.close(() => resolve()));
     })();
@@ -183,6 +225,11 @@ class TcpTransportImpl<T> {
    */
   #accept(socket: net.Socket): void {
     if (this.#closing !== null) return void socket.destroy();
+    // rejectUnauthorized already refuses these; this check keeps that true whatever the runtime.
+    if (socket instanceof tls.TLSSocket && !socket.authorized) {
+      this.#refused(socket, describeError(socket.authorizationError ?? "no client certificate"));
+      return void socket.destroy();
+    }
     this.#inbound.add(socket);
     const remote = formatHostPort(socket.remoteAddress ?? "?", socket.remotePort ?? 0);
     const decoder = new FrameDecoder({ frameBytesMax: this.#frameBytesMax });
