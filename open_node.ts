@@ -13,6 +13,9 @@ import { RaftNode } from "./raft/node.ts";
 import type { NodeEvents } from "./raft/node_options.ts";
 import { bootstrapMembership, openStorage, type NodeStorage, type Recovered, startMeta } from "./raft/storage.ts";
 import { MembershipLog } from "./membership_log.ts";
+import { loadUsersFile } from "./security/auth_file.ts";
+import { Authenticator, bunVerify, type VerifyPassword } from "./security/authenticator.ts";
+import { permsText } from "./security/permissions.ts";
 import { StartError } from "./start_checks.ts";
 import { parseStoreMessage, type StoreMessage, storeMessageValue } from "./store/forward.ts";
 import { KvStateMachine } from "./store/state_machine.ts";
@@ -39,6 +42,11 @@ export interface NodeSeams {
   readonly onFatal: (error: unknown) => void;
   /** Optional tap on every applied entry (the simulator's safety checker). */
   readonly observer?: { applied(entry: Entry): void };
+  /**
+   * The slow password check of -auth (Bun.password.verify by default). Tests pass one that
+   * counts its calls, or answers without the thread pool so simulated time can drive it.
+   */
+  readonly verifyPassword?: VerifyPassword;
 }
 
 /** What the node is, from its flags. */
@@ -63,6 +71,17 @@ export interface NodeSettings {
    * does). The simulator bootstraps several voters at once.
    */
   readonly bootstrapMembers?: readonly Member[];
+  /**
+   * -auth: the users file (security/auth_file.ts); absent or "" for none, and then no request
+   * is checked (hraftd's behaviour). A file that cannot be used fails the start (StartError).
+   */
+  readonly authFile?: string;
+  /**
+   * True when the Raft transport authenticates its peers (mutual TLS: -node-cert, -node-key,
+   * -node-ca-cert). Only then does the leader trust the user a forwarded request names; else
+   * it gives forwarded requests the permissions of the "*" user. Default false.
+   */
+  readonly peersAuthenticated?: boolean;
 }
 
 /** An assembled node; `start` brings it to life, `stop` ends it. */
@@ -84,6 +103,8 @@ export interface OpenedNode {
 /** Assembles a node from its settings and seams; reads (and on first start, stamps) its storage. */
 export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
   const log = seams.logger;
+  // Before storage is touched: a users file that cannot be used leaves the data directory as it was.
+  const auth = openAuth(settings, seams);
   const r = recoverNode(settings, seams);
   // Node ids to addresses: the membership first, then whatever a peer told us it is.
   const learnedAddrs = new Map<string, string>();
@@ -111,6 +132,7 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
     sendTo: (addr: string, msg: StoreMessage): boolean =>
       transport.send(addr, { kind: "store", fromAddr: settings.raftAddr, payload: storeMessageValue(msg) }),
     requestTimeoutMs: settings.requestTimeoutMs,
+    ...(auth === null ? {} : { auth: { permsOf: (user) => auth.permsOf(user), peersAuthenticated: settings.peersAuthenticated ?? false } }),
   });
   store = theStore;
   const theNode = new RaftNode({
@@ -140,7 +162,34 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
   });
   node = theNode;
   theStore.attach(theNode);
-  return running(theNode, theStore, r, transport, seams, createFetch(theStore, { bodyBytesMax: settings.bodyBytesMax }));
+  const fetch = createFetch(theStore, auth === null ? { bodyBytesMax: settings.bodyBytesMax } : { bodyBytesMax: settings.bodyBytesMax, auth });
+  return running(theNode, theStore, r, transport, seams, fetch);
+}
+
+/** The Authenticator of -auth, or null without it; StartError for a file that cannot be used. */
+function openAuth(settings: NodeSettings, seams: NodeSeams): Authenticator | null {
+  const file = settings.authFile ?? "";
+  if (file === "") return null;
+  let auth: Authenticator;
+  try {
+    const log = seams.logger;
+    auth = new Authenticator(loadUsersFile(file), {
+      verify: seams.verifyPassword ?? bunVerify(),
+      // Bun's message names the hash's problem, never the password.
+      checkFailed: (e) => log.warn(`a password check failed: ${e instanceof Error ? e.message : String(e)}`),
+    });
+  } catch (e) {
+    // AuthFileError (one line naming the file), or Bun.password missing (under Deno).
+    if (e instanceof Error) throw new StartError(e.message);
+    throw e;
+  }
+  seams.logger.info(`authentication on: ${auth.userCount} users (without credentials: ${permsText(auth.anonymousPerms)})`);
+  if (settings.peersAuthenticated !== true) {
+    seams.logger.warn(
+      `requests forwarded by other nodes get only the permissions of "*": the Raft transport does not authenticate peers (give -node-cert, -node-key and -node-ca-cert)`,
+    );
+  }
+  return auth;
 }
 
 /** What recovery gives the rest of the assembly. */

@@ -3,6 +3,7 @@
 // no listening; http/serve.ts puts it on a socket.
 
 import { type Context, Hono } from "hono";
+import type { Authorizer } from "../security/permissions.ts";
 import type { StoreApi } from "../store/api.ts";
 import { errorHandler, jsonError } from "./errors.ts";
 import { type Route, routeTable } from "./routes.ts";
@@ -13,6 +14,11 @@ export interface AppOptions {
   readonly bodyBytesMax?: number;
   /** Called with every error that becomes a 500 (a bug, not bad input), e.g. to log it. */
   readonly internalErrorDone?: (error: unknown) => void;
+  /**
+   * -auth: each route's permission checked before its handler (security/authenticator.ts's
+   * Authenticator). Absent: no check, and the handlers are exactly those of the plain table.
+   */
+  readonly auth?: Authorizer;
 }
 
 /** Default request body limit: 1 MiB. */
@@ -20,7 +26,8 @@ export const bodyBytesMaxDefault = 1024 * 1024;
 
 /** The route table for `options` (the app and the fast path share one). */
 export function appRoutes(store: StoreApi, options: AppOptions = {}): readonly Route[] {
-  return routeTable(store, { bodyBytesMax: options.bodyBytesMax ?? bodyBytesMaxDefault });
+  const bodyBytesMax = options.bodyBytesMax ?? bodyBytesMaxDefault;
+  return routeTable(store, options.auth === undefined ? { bodyBytesMax } : { bodyBytesMax, auth: options.auth });
 }
 
 /** Builds the app from `routes` (by default the table of http/routes.ts for `store`). */

@@ -38,6 +38,8 @@ export function storeErrorStatus(code: StoreErrorCode): number {
       return 404;
     case "invalid":
       return 400;
+    case "forbidden":
+      return 403;
     case "noLeader":
     case "outcomeUnknown":
     case "timeout":

@@ -1,7 +1,7 @@
 // The work behind the key routes of http/routes.ts (GET /key/<k>, POST /key): the reads, the
 // writes and the answers they give, kept apart from the table so that it stays a table.
 
-import type { ReadLevel, StoreApi } from "../store/api.ts";
+import type { Caller, ReadLevel, StoreApi } from "../store/api.ts";
 import { jsonError } from "./errors.ts";
 import { parseSetBody, readJsonBody } from "./validate.ts";
 
@@ -21,13 +21,13 @@ export function keyResponse(key: string, value: string | null): Response {
 }
 
 /** Reads `key` at `level`: one `then`, no async function (a hot path; each promise costs). */
-export function readKey(store: StoreApi, key: string, level: ReadLevel): Promise<Response> {
-  return store.get(key, level).then((value) => keyResponse(key, value));
+export function readKey(store: StoreApi, key: string, level: ReadLevel, caller?: Caller): Promise<Response> {
+  return store.get(key, level, caller).then((value) => keyResponse(key, value));
 }
 
 /** POST /key: validates the whole body before the store sees any of it; `{}` writes nothing. */
-export async function writeKeys(store: StoreApi, request: Request, bodyBytesMax: number): Promise<Response> {
+export async function writeKeys(store: StoreApi, request: Request, bodyBytesMax: number, caller?: Caller): Promise<Response> {
   const pairs = parseSetBody(await readJsonBody(request, bodyBytesMax));
-  if (pairs.length > 0) await store.set(pairs);
+  if (pairs.length > 0) await store.set(pairs, caller);
   return ok();
 }

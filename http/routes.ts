@@ -2,9 +2,11 @@
 // "Store and HTTP API"). http/app.ts registers every one of them with Hono, in this order;
 // http/hot_route.ts derives from the same table the fast path that answers the routes marked
 // `hot` ahead of Hono. Every rejection happens before the store is called, so a rejected
-// request writes nothing.
+// request writes nothing. With -auth, the permission a route needs (`perm`) is checked before
+// its handler, by the one wrapper of security/permissions.ts; without it nothing is wrapped.
 
-import type { StoreApi } from "../store/api.ts";
+import { type Authorizer, guardRoute, type PermissionName } from "../security/permissions.ts";
+import type { Caller, StoreApi } from "../store/api.ts";
 import { HttpError, jsonError } from "./errors.ts";
 import { keyResponse, ok, readKey, writeKeys } from "./key_handlers.ts";
 import { keyFromUrl, parseJoinBody, parseReadLevel, parseRemoveBody, readJsonBody } from "./validate.ts";
@@ -15,9 +17,10 @@ export type RouteMethod = "GET" | "POST" | "DELETE" | "ALL";
 /**
  * Answers one request. `query` is the value of the route's one query parameter (Hono's
  * c.req.query(name)), undefined when the route has none or the request does not give it.
- * A handler may throw or reject: the caller turns an Error into the error response.
+ * A handler may throw or reject: the caller turns an Error into the error response. `caller`
+ * is who the permission check allowed (absent without -auth), for the store to forward.
  */
-export type RouteHandler = (request: Request, query: string | undefined) => Response | Promise<Response>;
+export type RouteHandler = (request: Request, query: string | undefined, caller?: Caller) => Response | Promise<Response>;
 
 /** One route: where it is, what answers it, and whether the fast path takes it too. */
 export interface Route {
@@ -28,6 +31,8 @@ export interface Route {
   readonly query?: string;
   /** Answered ahead of Hono by the fast path (http/fast_fetch.ts) as well: a hot request. */
   readonly hot?: boolean;
+  /** The permission a client needs (with -auth); none for routes that never reach the store. */
+  readonly perm?: PermissionName;
   readonly handle: RouteHandler;
 }
 
@@ -35,6 +40,8 @@ export interface Route {
 export interface RouteOptions {
   /** Largest request body accepted; larger ones get 413. */
   readonly bodyBytesMax: number;
+  /** -auth: checks each route's `perm` before its handler; absent, nothing is checked. */
+  readonly auth?: Authorizer;
 }
 
 const jsonHeaders: Readonly<Record<string, string>> = { "content-type": "application/json" };
@@ -53,9 +60,21 @@ function missingKey(): never {
  * path match answers it (each handler answers; none passes on to the next).
  */
 export function routeTable(store: StoreApi, options: RouteOptions): readonly Route[] {
-  const { bodyBytesMax } = options;
+  const routes = plainRoutes(store, options.bodyBytesMax);
+  const auth = options.auth;
+  return auth === undefined ? routes : routes.map((route) => guardRoute(route, auth));
+}
+
+/** The table without permission checks. */
+function plainRoutes(store: StoreApi, bodyBytesMax: number): readonly Route[] {
   return [
-    { methods: ["POST"], path: "/key", hot: true, handle: (request) => writeKeys(store, request, bodyBytesMax) },
+    {
+      methods: ["POST"],
+      path: "/key",
+      hot: true,
+      perm: "write",
+      handle: (request, _query, caller) => writeKeys(store, request, bodyBytesMax, caller),
+    },
     { methods: ["GET", "DELETE"], path: "/key", handle: missingKey },
     { methods: ["GET", "DELETE"], path: "/key/", handle: missingKey },
     { methods: ["ALL"], path: "/key", handle: methodNotAllowed("POST") },
@@ -66,21 +85,23 @@ export function routeTable(store: StoreApi, options: RouteOptions): readonly Rou
       path: "/key/:k",
       query: "level",
       hot: true,
-      handle: (request, level) => {
+      perm: "read",
+      handle: (request, level, caller) => {
         const key = keyFromUrl(request.url);
         const readLevel = parseReadLevel(level);
         // Answered without a promise where the store can (stale, and leader reads on a leader
         // whose lease holds and whose state is current): worth ~10% of the hottest read path.
         const now = store.peek?.(key, readLevel);
         if (now !== undefined) return keyResponse(key, now);
-        return readKey(store, key, readLevel);
+        return readKey(store, key, readLevel, caller);
       },
     },
     {
       methods: ["DELETE"],
       path: "/key/:k",
-      handle: async (request) => {
-        await store.delete(keyFromUrl(request.url));
+      perm: "write",
+      handle: async (request, _query, caller) => {
+        await store.delete(keyFromUrl(request.url), caller);
         return ok();
       },
     },
@@ -89,9 +110,10 @@ export function routeTable(store: StoreApi, options: RouteOptions): readonly Rou
     {
       methods: ["POST"],
       path: "/join",
-      handle: async (request) => {
+      perm: "join",
+      handle: async (request, _query, caller) => {
         const { id, addr } = parseJoinBody(await readJsonBody(request, bodyBytesMax));
-        await store.join(id, addr);
+        await store.join(id, addr, caller);
         return ok();
       },
     },
@@ -100,9 +122,10 @@ export function routeTable(store: StoreApi, options: RouteOptions): readonly Rou
     {
       methods: ["POST"],
       path: "/remove",
-      handle: async (request) => {
+      perm: "remove",
+      handle: async (request, _query, caller) => {
         const { id } = parseRemoveBody(await readJsonBody(request, bodyBytesMax));
-        await store.remove(id);
+        await store.remove(id, caller);
         return ok();
       },
     },
@@ -111,6 +134,7 @@ export function routeTable(store: StoreApi, options: RouteOptions): readonly Rou
     {
       methods: ["GET"],
       path: "/status",
+      perm: "status",
       handle: () => new Response(JSON.stringify(store.status()), { headers: jsonHeaders }),
     },
     { methods: ["ALL"], path: "/status", handle: methodNotAllowed("GET, HEAD") },

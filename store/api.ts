@@ -50,12 +50,22 @@ export interface StatusReport {
 }
 
 /**
+ * Who asked for a request, as the HTTP layer authenticated it (-auth): `user` is the user
+ * name, or null for a client allowed by the "*" user's permissions. A forwarded request
+ * carries it to the leader. Absent when authentication is off.
+ */
+export interface Caller {
+  readonly user: string | null;
+}
+
+/**
  * What the HTTP layer needs from the store. Methods reject with StoreError (store/errors.ts)
- * for every expected failure; http/errors.ts maps each code to a status.
+ * for every expected failure; http/errors.ts maps each code to a status. The optional last
+ * argument of the methods that may forward is the caller, for the leader's permission check.
  */
 export interface StoreApi {
   /** The value of `key`, or null if absent, read at `level`. */
-  get(key: string, level: ReadLevel): Promise<string | null>;
+  get(key: string, level: ReadLevel, caller?: Caller): Promise<string | null>;
   /**
    * Optional: the value of `key` (null if absent) if it can be read at `level` right now,
    * without waiting or forwarding (stale: always; leader: when this node leads), else
@@ -63,13 +73,13 @@ export interface StoreApi {
    */
   peek?(key: string, level: ReadLevel): string | null | undefined;
   /** Sets all pairs in one log entry (atomically); resolves once applied. */
-  set(pairs: ReadonlyArray<readonly [string, string]>): Promise<void>;
+  set(pairs: ReadonlyArray<readonly [string, string]>, caller?: Caller): Promise<void>;
   /** Deletes `key` (absent is fine); resolves once applied. */
-  delete(key: string): Promise<void>;
+  delete(key: string, caller?: Caller): Promise<void>;
   /** Adds node `id` reachable at Raft address `addr` (hraftd's join semantics). */
-  join(id: string, addr: string): Promise<void>;
+  join(id: string, addr: string, caller?: Caller): Promise<void>;
   /** Removes node `id` from the cluster. */
-  remove(id: string): Promise<void>;
+  remove(id: string, caller?: Caller): Promise<void>;
   /** This node's view of the cluster; JSON-able. */
   status(): StatusReport;
 }

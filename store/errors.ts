@@ -12,6 +12,7 @@
  * - invalid: the request itself is wrong; repeating it will not help.
  * - unavailable: this node cannot take the request now (too many pending, shutting down).
  * - notMember: the node named in a remove is not in the cluster.
+ * - forbidden: the leader refused a forwarded request for lack of a permission (-auth).
  */
 export type StoreErrorCode =
   | "notFound"
@@ -20,7 +21,8 @@ export type StoreErrorCode =
   | "timeout"
   | "invalid"
   | "unavailable"
-  | "notMember";
+  | "notMember"
+  | "forbidden";
 
 /** A failed store operation; `leader` is a hint (the leader's id or address) when known. */
 export class StoreError extends Error {

@@ -6,6 +6,7 @@
 // reply only for an id it is waiting on, from the address it sent the request to, so a
 // restarted node cannot take a late reply meant for its previous life.
 
+import { anonymousUser, usernameCharsMax } from "../security/auth_file.ts";
 import { StoreError, type StoreErrorCode } from "./errors.ts";
 import type { KeyValue } from "./commands.ts";
 
@@ -24,6 +25,12 @@ export interface ForwardRequest {
   readonly type: "forward";
   readonly reqId: string;
   readonly op: ForwardedOp;
+  /**
+   * The user the asking node authenticated (-auth), or null: no credentials, or none checked.
+   * On the wire a fourth element, present only when not null, so frames from a node without
+   * -auth are exactly as before and an older node's frames decode as anonymous.
+   */
+  readonly user: string | null;
 }
 
 export interface ForwardReply {
@@ -45,11 +52,12 @@ const errorCodes: ReadonlySet<string> = new Set<StoreErrorCode>([
   "invalid",
   "unavailable",
   "notMember",
+  "forbidden",
 ]);
 
 /** Plain CBOR-able value for the envelope. */
 export function storeMessageValue(m: StoreMessage): unknown {
-  if (m.type === "forward") return [0, m.reqId, opValue(m.op)];
+  if (m.type === "forward") return m.user === null ? [0, m.reqId, opValue(m.op)] : [0, m.reqId, opValue(m.op), m.user];
   return [1, m.reqId, m.error === null ? null : [m.error.code, m.error.message], m.value];
 }
 
@@ -88,9 +96,20 @@ export function parseStoreMessage(v: unknown): StoreMessage | null {
     if (!Array.isArray(err) || !errorCodes.has(err[0]) || !isStr(err[1])) return null;
     return { type: "reply", reqId, error: { code: err[0] as StoreErrorCode, message: err[1] }, value };
   }
-  if (v[0] !== 0 || !Array.isArray(v[2])) return null;
+  if (v[0] !== 0 || !Array.isArray(v[2]) || v.length > 4) return null;
+  const user = v.length === 4 ? v[3] as unknown : null;
+  if (user !== null && !isUser(user)) return null;
   const op = parseOp(v[2] as unknown[]);
-  return op === null ? null : { type: "forward", reqId, op };
+  return op === null ? null : { type: "forward", reqId, op, user };
+}
+
+/**
+ * A user name as the users file allows it (security/auth_file.ts): never "*" (nobody logs in
+ * as "*": a frame claiming it is forged or broken), no ':' and no control characters.
+ */
+function isUser(x: unknown): x is string {
+  return typeof x === "string" && x.length > 0 && x.length <= usernameCharsMax && x !== anonymousUser &&
+    !/[:\u0000-\u001f\u007f]/.test(x);
 }
 
 function parseOp(o: unknown[]): ForwardedOp | null {

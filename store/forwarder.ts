@@ -50,12 +50,15 @@ export class Forwarder {
     return this.#forwarded.size;
   }
 
-  /** Sends `op` to the leader `leaderId` at `leaderAddr`; settles with its reply. */
-  send(leaderId: string, leaderAddr: string, op: ForwardedOp): Promise<string | null> {
+  /**
+   * Sends `op` to the leader `leaderId` at `leaderAddr` on behalf of `user` (null: anonymous);
+   * settles with its reply.
+   */
+  send(leaderId: string, leaderAddr: string, op: ForwardedOp, user: string | null = null): Promise<string | null> {
     const reqId = `${this.#o.incarnation}.${this.#nextReqId++}`;
     const key = forwardKey(leaderAddr, reqId);
     const done = this.#forwarded.wait(key);
-    if (!this.#o.sendTo(leaderAddr, { type: "forward", reqId, op })) {
+    if (!this.#o.sendTo(leaderAddr, { type: "forward", reqId, op, user })) {
       // Never sent, so never applied: safe to say so and let the client retry.
       this.#forwarded.reject(key, new StoreError("noLeader", `cannot reach the leader ${leaderId}; retry later`));
     }
@@ -82,7 +85,11 @@ export class Forwarder {
    * Without this, a duplicate arriving after leadership moved would be answered "not the
    * leader", a definite failure, for a write the first copy had applied.
    */
-  async serve(fromAddr: string, req: ForwardRequest, execute: (op: ForwardedOp) => Promise<string | null | void>): Promise<void> {
+  async serve(
+    fromAddr: string,
+    req: ForwardRequest,
+    execute: (op: ForwardedOp, user: string | null) => Promise<string | null | void>,
+  ): Promise<void> {
     const key = forwardKey(fromAddr, req.reqId);
     if (this.#served.has(key)) {
       const earlier = this.#served.get(key);
@@ -94,7 +101,7 @@ export class Forwarder {
     let reply: ForwardReply;
     try {
       // Only readLeader has a value; the other operations settle with none.
-      const value = await execute(req.op);
+      const value = await execute(req.op, req.user);
       reply = { type: "reply", reqId: req.reqId, error: null, value: value ?? null };
     } catch (e) {
       reply = errorReply(req.reqId, this.#refusalOf(req, e));

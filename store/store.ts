@@ -9,7 +9,8 @@ import type { Entry, NodeId, SoftState } from "../raft/core/mod.ts";
 import type { Clock, Timers } from "../raft/host.ts";
 import { type RaftNode, RequestError } from "../raft/node.ts";
 import { realClock, realTimers } from "../raft/real_time.ts";
-import type { ReadLevel, StatusReport, StoreApi } from "./api.ts";
+import { type PermissionName, type Perms, permissionBits } from "../security/permissions.ts";
+import type { Caller, ReadLevel, StatusReport, StoreApi } from "./api.ts";
 import { encodeCommand, type KeyValue } from "./commands.ts";
 import { StoreError } from "./errors.ts";
 import type { ForwardedOp, StoreMessage } from "./forward.ts";
@@ -23,6 +24,27 @@ import type { KvStateMachine } from "./state_machine.ts";
 // builds never define it, and from source it is undeclared, so `typeof` keeps it false.
 declare const HRAFTD_UNSAFE_LOCAL_READS: boolean | undefined;
 const isUnsafeLocalReads = typeof HRAFTD_UNSAFE_LOCAL_READS !== "undefined" && HRAFTD_UNSAFE_LOCAL_READS === true;
+
+/** How the leader checks the permission of a request another node forwarded to it (-auth). */
+export interface ForwardedAuth {
+  /** The permissions of `user` (null: no credentials) in this node's users file, "*"'s included. */
+  permsOf(user: string | null): Perms;
+  /**
+   * True when the Raft transport authenticates its peers (node TLS): only then is the user a
+   * forwarded request names trusted. Otherwise any process that reaches the Raft port could
+   * claim any user, so the request gets the permissions of the "*" user.
+   */
+  readonly peersAuthenticated: boolean;
+}
+
+/** The permission each forwarded operation needs: that of the route it came from. */
+const forwardedPermission: Readonly<Record<ForwardedOp["type"], PermissionName>> = {
+  set: "write",
+  delete: "write",
+  join: "join",
+  remove: "remove",
+  readLeader: "read",
+};
 
 /** Options of a Store. */
 export interface StoreOptions {
@@ -51,6 +73,8 @@ export interface StoreOptions {
    * that the member is still a learner; default half of requestTimeoutMs.
    */
   readonly joinCatchUpMs?: number;
+  /** -auth: the leader checks forwarded requests' permissions; absent, it serves them all. */
+  readonly auth?: ForwardedAuth;
 }
 
 /** The store of one node; `attach` connects it to its RaftNode. */
@@ -116,14 +140,14 @@ export class Store implements StoreApi {
 
   // ---- StoreApi ----
 
-  async get(key: string, level: ReadLevel): Promise<string | null> {
+  async get(key: string, level: ReadLevel, caller?: Caller): Promise<string | null> {
     if (this.#removed) throw this.#removedError();
     switch (level) {
       case "stale":
         return this.#o.stateMachine.get(key) ?? null;
       case "leader":
         if (this.#isLeader()) return this.#leaderRead(key);
-        return this.#forward({ type: "readLeader", key });
+        return this.#forward({ type: "readLeader", key }, caller);
       case "linearizable": {
         if (isUnsafeLocalReads) return this.#o.stateMachine.get(key) ?? null;
         await this.#raft.read().catch(rethrow);
@@ -155,25 +179,25 @@ export class Store implements StoreApi {
     return this.#o.stateMachine.get(key) ?? null;
   }
 
-  set(pairs: ReadonlyArray<readonly [string, string]>): Promise<void> {
-    return this.#write({ type: "set", pairs: pairs as readonly KeyValue[] }).then(() => undefined);
+  set(pairs: ReadonlyArray<readonly [string, string]>, caller?: Caller): Promise<void> {
+    return this.#write({ type: "set", pairs: pairs as readonly KeyValue[] }, caller).then(() => undefined);
   }
 
-  delete(key: string): Promise<void> {
-    return this.#write({ type: "delete", key }).then(() => undefined);
+  delete(key: string, caller?: Caller): Promise<void> {
+    return this.#write({ type: "delete", key }, caller).then(() => undefined);
   }
 
-  async join(id: string, addr: string): Promise<void> {
+  async join(id: string, addr: string, caller?: Caller): Promise<void> {
     if (!this.#isLeader()) {
-      await this.#forward({ type: "join", id, addr });
+      await this.#forward({ type: "join", id, addr }, caller);
       return;
     }
     await this.#changes.join(id, addr);
   }
 
-  async remove(id: string): Promise<void> {
+  async remove(id: string, caller?: Caller): Promise<void> {
     if (!this.#isLeader()) {
-      await this.#forward({ type: "remove", id });
+      await this.#forward({ type: "remove", id }, caller);
       return;
     }
     await this.#changes.remove(id);
@@ -223,7 +247,7 @@ export class Store implements StoreApi {
       this.#forwarder.complete(fromAddr, msg);
       return;
     }
-    void this.#forwarder.serve(fromAddr, msg, (op) => this.#serveForwarded(op));
+    void this.#forwarder.serve(fromAddr, msg, (op, user) => this.#serveForwarded(op, user));
   }
 
   // ---- internals ----
@@ -232,39 +256,40 @@ export class Store implements StoreApi {
     return this.#raft.status().role === "leader";
   }
 
-  async #write(op: { type: "set"; pairs: readonly KeyValue[] } | { type: "delete"; key: string }): Promise<void> {
+  async #write(op: { type: "set"; pairs: readonly KeyValue[] } | { type: "delete"; key: string }, caller?: Caller): Promise<void> {
     try {
       await this.#raft.propose(encodeCommand(op));
     } catch (e) {
       // Refused, never appended: a follower that knows the leader forwards it there.
       if (e instanceof RequestError && e.reason === "notLeader" && e.leader !== null) {
-        await this.#forward(op);
+        await this.#forward(op, caller);
         return;
       }
       rethrow(e);
     }
   }
 
-  #forward(op: ForwardedOp): Promise<string | null> {
+  #forward(op: ForwardedOp, caller: Caller | undefined): Promise<string | null> {
     const status = this.#raft.status();
     const leader = status.members.find((m) => m.id === status.leader);
     if (status.leader === null || leader === undefined) {
       return Promise.reject(new StoreError("noLeader", "no leader is known; retry later"));
     }
     this.#forwardLeader = status.leader;
-    return this.#forwarder.send(status.leader, leader.addr, op);
+    return this.#forwarder.send(status.leader, leader.addr, op, caller?.user ?? null);
   }
 
   /**
    * Carries out a request another node forwarded here, as the leader, never forwarding it
    * again. Returns the operation's own promise (no extra hop), or throws at once.
    */
-  #serveForwarded(op: ForwardedOp): Promise<string | null | void> {
+  #serveForwarded(op: ForwardedOp, user: string | null): Promise<string | null | void> {
     if (!this.#isLeader()) throw new StoreError("noLeader", "the node forwarded to is no longer the leader; retry");
+    if (this.#o.auth !== undefined) this.#checkForwarded(this.#o.auth, op, user);
     switch (op.type) {
       case "set":
       case "delete":
-        return this.#write(op);
+        return this.#write(op, { user });
       case "join":
         return this.#changes.join(op.id, op.addr);
       case "remove":
@@ -272,6 +297,31 @@ export class Store implements StoreApi {
       case "readLeader":
         return this.#leaderRead(op.key);
     }
+  }
+
+  /**
+   * The leader's check of a forwarded request (the asking node checked it already, with its
+   * own users file): the user's permissions here if peers are authenticated, else only what
+   * "*" grants, since the user name of an unauthenticated peer proves nothing. Throws
+   * StoreError "forbidden", saying why.
+   */
+  #checkForwarded(auth: ForwardedAuth, op: ForwardedOp, user: string | null): void {
+    const perm = forwardedPermission[op.type];
+    const trusted = auth.peersAuthenticated ? user : null;
+    if ((auth.permsOf(trusted) & permissionBits[perm]) !== 0) return;
+    const leader = `the leader (node ${this.#o.id})`;
+    if (!auth.peersAuthenticated) {
+      throw new StoreError(
+        "forbidden",
+        `${leader} refused this request, forwarded to it over an unauthenticated Raft connection: it cannot trust the user name such a connection carries, so it applied the permissions of the user "*", which lack "${perm}"; send the request to the leader itself, or run the nodes with -node-cert, -node-key and -node-ca-cert so that they authenticate each other`,
+      );
+    }
+    throw new StoreError(
+      "forbidden",
+      user === null
+        ? `${leader} requires the "${perm}" permission, which its user "*" does not grant to clients without credentials`
+        : `user ${JSON.stringify(user)} does not have the "${perm}" permission in the users file of ${leader}`,
+    );
   }
 
   /** Fails everything waiting here (shutdown; the driver fails its own requests on stop). */
