@@ -1,12 +1,14 @@
-// Runs one hraftd node for real: checks the flags' addresses, locks the data directory, then
-// assembles the node with openNode (open_node.ts) from the real seams (node:fs disk, TCP,
-// timers, the monotonic clock), serves HTTP, joins if asked, and shuts down on request.
+// Runs one hraftd node for real: checks the flags' addresses and TLS files, locks the data
+// directory, then assembles the node with openNode (open_node.ts) from the real seams (node:fs
+// disk, TCP or TLS, timers, the monotonic clock), serves HTTP or HTTPS, joins if asked, and
+// shuts down on request. Certificate files are re-read every second: a rotated certificate
+// reaches new connections without a restart (security/cert_files.ts).
 
 import { mkdirSync } from "node:fs";
 import { parseHostPort } from "./address.ts";
 import type { Config } from "./flags.ts";
 import { timingTicks } from "./flags.ts";
-import { serve } from "./http/serve.ts";
+import { serve, type ServerHandle } from "./http/serve.ts";
 import { createFsDisk } from "./raft/disk.ts";
 import { DirLockError, type DirLock, lockDataDir } from "./raft/dir_lock.ts";
 import { decodeEnvelope, encodeEnvelope, type Envelope } from "./raft/envelope.ts";
@@ -18,14 +20,18 @@ import { createTicker } from "./raft/ticker.ts";
 import { createTcpTransport } from "./raft/transport.ts";
 import type { Store } from "./store/store.ts";
 import { runtimeGcHint, startIdleGc } from "./idle_gc.ts";
-import { joinCluster } from "./join.ts";
+import { joinCluster, type JoinOptions } from "./join.ts";
 import { openNode, type OpenedNode } from "./open_node.ts";
-import { checkBeforeStart, raftListenMessage, StartError } from "./start_checks.ts";
+import { type TlsFiles, type TlsMaterial, watchTlsFiles, type WatchedTls } from "./security/cert_files.ts";
+import { joinPasswordEnv } from "./security/security_flags.ts";
+import { checkBeforeStart, httpTlsFiles, nodeTlsFiles, raftListenMessage, StartError, type StartTls } from "./start_checks.ts";
 
 /** Zeros the WAL writes ahead of its records at a time (one extra journal commit per MiB). */
 const walPreallocateBytes = 1024 * 1024;
 /** How long a request may wait for Raft before it is answered 503. */
 const requestTimeoutMs = 10_000;
+/** How often certificate files are re-read for rotation. */
+const tlsWatchPeriodMs = 1000;
 
 /** An error the user can act on: printed without a stack, exit status 1. */
 export { StartError };
@@ -51,9 +57,9 @@ export function stderrLogger(): Logger {
 
 /** Starts a node as configured by the flags; resolves once it serves HTTP (and has joined). */
 export async function startNode(config: Config, log: Logger = stderrLogger()): Promise<RunningNode> {
-  // Addresses, ports and the data directory's path, before anything is created, locked or
-  // stamped with an id: a refused start leaves nothing behind (start_checks.ts).
-  await checkBeforeStart(config);
+  // Addresses, TLS files, ports and the data directory's path, before anything is created,
+  // locked or stamped with an id: a refused start leaves nothing behind (start_checks.ts).
+  const tls = await checkBeforeStart(config);
   // One process per data directory: locked before anything in it is read (raft/dir_lock.ts).
   let dirLock: DirLock;
   try {
@@ -61,47 +67,86 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
   } catch (e) {
     throw e instanceof DirLockError ? new StartError(e.message) : e;
   }
+  const watchers = new TlsWatchers(config, tls, log);
   let opened: OpenedNode;
   try {
     mkdirSync(config.dataDir, { recursive: true });
-    opened = openReal(config, log);
+    opened = openReal(config, log, watchers.node);
   } catch (e) {
+    watchers.stop();
     dirLock.release();
     throw e;
   }
+  logSecurity(config, log);
   log.info(`node ${config.nodeId}: HTTP will be served on ${config.httpAddr}`);
   try {
     await opened.start();
   } catch (e) {
     // Taken since checkBeforeStart looked: the same one line, and nothing left open.
     await opened.stop();
+    watchers.stop();
     dirLock.release();
     throw new StartError(raftListenMessage(config.raftAddr, (e as Error).cause ?? e));
   }
   const idleGc = startIdleGcFor(opened);
   let server;
   try {
-    server = await serveHttp(config, opened);
+    server = await serveHttp(config, opened, watchers.http, log);
   } catch (e) {
     idleGc?.stop();
     await opened.stop();
+    watchers.stop();
     dirLock.release();
     throw e;
   }
-  log.info(`serving HTTP on ${config.httpAddr}`);
+  log.info(`serving ${watchers.http === null ? "HTTP" : "HTTPS"} on ${config.httpAddr}`);
 
   let isStopped = false;
   const stop = async (): Promise<void> => {
     if (isStopped) return;
     isStopped = true;
     idleGc?.stop();
+    watchers.stop();
     await server.close();
     await opened.stop();
     dirLock.release();
   };
 
-  if (config.joinAddr !== "") await joinIfAsked(config, opened.hasState, log, stop);
+  if (config.joinAddr !== "") await joinIfAsked(config, opened.hasState, joinSecurity(config, tls, watchers), log, stop);
   return { store: opened.store, node: opened.node, stop };
+}
+
+/**
+ * The certificate files of -http-* and -node-*, re-read for rotation from the material
+ * checked at start; null where the flags name none.
+ */
+class TlsWatchers {
+  readonly http: WatchedTls | null;
+  readonly node: WatchedTls | null;
+
+  constructor(config: Config, tls: StartTls, log: Logger) {
+    const watch = (files: TlsFiles | null, initial: TlsMaterial | null): WatchedTls | null =>
+      files === null || initial === null ? null : watchTlsFiles(files, { timers: realTimers, periodMs: tlsWatchPeriodMs, log, initial });
+    this.http = watch(httpTlsFiles(config.security), tls.http);
+    this.node = watch(nodeTlsFiles(config.security), tls.node);
+  }
+
+  stop(): void {
+    this.http?.stop();
+    this.node?.stop();
+  }
+}
+
+/** One line saying what security is on (none: nothing said, as hraftd), and the -node-no-verify warning. */
+function logSecurity(config: Config, log: Logger): void {
+  const s = config.security;
+  const on: string[] = [];
+  if (s.httpCert !== "") on.push(`HTTPS on ${config.httpAddr}${s.httpVerifyClient ? ", client certificates required" : ""}`);
+  if (s.nodeCert !== "") on.push(`node TLS on ${config.raftAddr} (mutual: peers need a certificate from -node-ca-cert)`);
+  if (on.length > 0) log.info(`security: ${on.join("; ")}`);
+  if (s.nodeNoVerify) {
+    log.warn("-node-no-verify: peers' node certificates are not checked against the host dialled (the CA still is); for test setups only");
+  }
 }
 
 /** The runtime's idle collector hint, driven by the node's progress; null where there is none. */
@@ -119,14 +164,49 @@ function startIdleGcFor(opened: OpenedNode): { stop(): void } | null {
   });
 }
 
-/** Serves the node's HTTP handler on -haddr; a bind failure is one line (StartError). */
-async function serveHttp(config: Config, opened: OpenedNode): Promise<{ close(): Promise<void> }> {
+/**
+ * Serves the node's HTTP handler on -haddr, over HTTPS when -http-cert is given (a rotated
+ * certificate is served to new connections); a bind failure is one line (StartError).
+ */
+async function serveHttp(config: Config, opened: OpenedNode, tls: WatchedTls | null, log: Logger): Promise<ServerHandle> {
   const http = parseHostPort(config.httpAddr);
+  let server: ServerHandle;
   try {
-    return await serve({ hostname: http.hostname, port: http.port, fetch: opened.fetch });
+    server = await serve({
+      hostname: http.hostname,
+      port: http.port,
+      fetch: opened.fetch,
+      ...(tls === null ? {} : { tls: { ...tls.current(), verifyClient: config.security.httpVerifyClient }, timers: realTimers }),
+    });
   } catch (e) {
     throw new StartError((e as Error).message);
   }
+  tls?.onChange((m) => {
+    try {
+      server.rotateTls(m);
+    } catch (e) {
+      log.error(`HTTPS: cannot serve the new certificate from ${config.security.httpCert}, keeping the old one: ${(e as Error).message}`);
+    }
+  });
+  return server;
+}
+
+/**
+ * -join over HTTPS: the CA to verify the member with (-http-ca-cert), this node's HTTPS
+ * certificate as its client certificate, and -join-as's credentials. The password comes
+ * from the environment (flags.ts checked it is there) and goes nowhere but the header.
+ */
+function joinSecurity(config: Config, tls: StartTls, watchers: TlsWatchers): Pick<JoinOptions, "tls" | "credentials"> {
+  const own = watchers.http?.current();
+  const joinTls = {
+    ...(tls.httpCa === null ? {} : { ca: tls.httpCa }),
+    ...(own === undefined ? {} : { cert: own.cert, key: own.key }),
+  };
+  const user = config.security.joinAs;
+  return {
+    ...(Object.keys(joinTls).length === 0 ? {} : { tls: joinTls }),
+    ...(user === "" ? {} : { credentials: { user, password: process.env[joinPasswordEnv] ?? "" } }),
+  };
 }
 
 /**
@@ -134,8 +214,15 @@ async function serveHttp(config: Config, opened: OpenedNode): Promise<{ close():
  * start; a restarted member already has its configuration, so the join is only a harmless
  * reassertion, and its failure is worth a line, not an exit.
  */
-async function joinIfAsked(config: Config, hasState: boolean, log: Logger, stop: () => Promise<void>): Promise<void> {
+async function joinIfAsked(
+  config: Config,
+  hasState: boolean,
+  security: Pick<JoinOptions, "tls" | "credentials">,
+  log: Logger,
+  stop: () => Promise<void>,
+): Promise<void> {
   const joining = joinCluster({
+    ...security,
     joinAddr: config.joinAddr,
     id: config.nodeId,
     raftAddr: config.raftAddr,
@@ -154,8 +241,8 @@ async function joinIfAsked(config: Config, hasState: boolean, log: Logger, stop:
   }
 }
 
-/** openNode with the real seams: node:fs (memory for the log with -inmem), TCP, real time. */
-function openReal(config: Config, log: Logger): OpenedNode {
+/** openNode with the real seams: node:fs (memory for the log with -inmem), TCP or TLS, real time. */
+function openReal(config: Config, log: Logger, nodeTls: WatchedTls | null): OpenedNode {
   const fsDisk = createFsDisk();
   const { electionTicks, heartbeatTicks } = timingTicks(config);
   return openNode(
@@ -187,6 +274,10 @@ function openReal(config: Config, log: Logger): OpenedNode {
           // backoff: redialling a dead address every quarter second costs next to nothing.
           dialBackoffMaxMs: 250,
           onMessage,
+          // Mutual TLS with -node-*: the material follows its files (rotation for new connections).
+          ...(nodeTls === null
+            ? {}
+            : { tls: { material: () => nodeTls.current(), onChange: (fn) => nodeTls.onChange(fn), verifyHostname: !config.security.nodeNoVerify } }),
         }),
       clock: realClock,
       timers: realTimers,

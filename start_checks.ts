@@ -2,27 +2,106 @@
 // refused for a mistyped flag, a port in use or an unusable directory leaves nothing behind:
 // an id stamped on a directory by a start that failed on -raddr would otherwise refuse the
 // corrected command ("belongs to node localhost:12000"). Each problem is one line for main.
+// The TLS files are read and checked here too, and handed to the start, so a node never
+// starts with a certificate, key or CA it cannot use.
 
-import { statSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
+import { readFileSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import { dirname, resolve } from "node:path";
 import { parseHostPort } from "./address.ts";
 import { checkAddresses, type Config } from "./flags.ts";
 import { serve } from "./http/serve.ts";
+import type { SecurityConfig } from "./security/security_flags.ts";
+import { loadTlsMaterial, type TlsFiles, type TlsMaterial } from "./security/cert_files.ts";
 
 /** A start refused for something the user can fix: printed as one line, exit status 1. */
 export class StartError extends Error {
   override readonly name = "StartError";
 }
 
-/** Throws StartError for the first address, port or data directory that cannot work. */
-export async function checkBeforeStart(config: Config): Promise<void> {
+/** The TLS material the flags name, read and checked at start (PEM text). */
+export interface StartTls {
+  /** -http-cert, -http-key (and -http-ca-cert when given): HTTPS on -haddr. */
+  readonly http: TlsMaterial | null;
+  /** -http-ca-cert: the CA a joining node verifies the cluster's HTTPS with (and client certificates are checked with). */
+  readonly httpCa: string | null;
+  /** -node-cert, -node-key, -node-ca-cert: mutual TLS on the Raft transport. */
+  readonly node: TlsMaterial | null;
+}
+
+/**
+ * Throws StartError for the first address, TLS file, port or data directory that cannot
+ * work; returns the TLS material, checked.
+ */
+export async function checkBeforeStart(config: Config): Promise<StartTls> {
   const unusable = checkAddresses(config);
   if (unusable !== null) throw new StartError(unusable);
+  const tls = loadStartTls(config.security);
   await checkRaftPortFree(config.raftAddr);
   await checkHttpPortFree(config.httpAddr);
   const dir = dataDirProblem(config.dataDir);
   if (dir !== null) throw new StartError(dir);
+  return tls;
+}
+
+/** The flags of one set of TLS files, to name the one whose file cannot be used. */
+interface TlsFlags {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
+}
+const httpTlsFlags: TlsFlags = { cert: "-http-cert", key: "-http-key", ca: "-http-ca-cert" };
+const nodeTlsFlags: TlsFlags = { cert: "-node-cert", key: "-node-key", ca: "-node-ca-cert" };
+
+/** The files of the HTTP and node TLS flags (the flags' combinations are checked in flags.ts). */
+export function httpTlsFiles(s: SecurityConfig): TlsFiles | null {
+  if (s.httpCert === "") return null;
+  return { cert: s.httpCert, key: s.httpKey, ...(s.httpCaCert === "" ? {} : { ca: s.httpCaCert }) };
+}
+export function nodeTlsFiles(s: SecurityConfig): TlsFiles | null {
+  return s.nodeCert === "" ? null : { cert: s.nodeCert, key: s.nodeKey, ca: s.nodeCaCert };
+}
+
+/** Reads and checks every TLS file the flags name; StartError naming the flag and the file. */
+export function loadStartTls(s: SecurityConfig): StartTls {
+  const httpFiles = httpTlsFiles(s);
+  const nodeFiles = nodeTlsFiles(s);
+  const http = httpFiles === null ? null : loadNamed(httpFiles, httpTlsFlags);
+  const httpCa = http?.ca ?? (s.httpCaCert === "" ? null : loadCa(s.httpCaCert, httpTlsFlags.ca));
+  const node = nodeFiles === null ? null : loadNamed(nodeFiles, nodeTlsFlags);
+  return { http, httpCa, node };
+}
+
+/** loadTlsMaterial, its message prefixed with the flag of the file it names. */
+function loadNamed(files: TlsFiles, flags: TlsFlags): TlsMaterial {
+  try {
+    return loadTlsMaterial(files);
+  } catch (e) {
+    const message = (e as Error).message;
+    // cert_files.ts names the file by its role first: "CA certificate file …", "key file …", "certificate file …".
+    const flag = message.startsWith("CA certificate file") ? flags.ca : message.startsWith("key file") ? flags.key : flags.cert;
+    throw new StartError(`cannot use ${flag}: ${message}`);
+  }
+}
+
+/** A CA file given alone (-http-ca-cert for joining an HTTPS cluster): read and parsed. */
+function loadCa(path: string, flag: string): string {
+  let pem: string;
+  try {
+    pem = readFileSync(path, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "does not exist" : code === "EISDIR" ? "is a directory" : `cannot be read (${(e as Error).message})`;
+    throw new StartError(`cannot use ${flag}: CA certificate file ${path} ${why}`);
+  }
+  try {
+    if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new Error('no "-----BEGIN CERTIFICATE-----" line');
+    new X509Certificate(pem);
+  } catch (e) {
+    throw new StartError(`cannot use ${flag}: CA certificate file ${path}: not a PEM certificate (${(e as Error).message})`);
+  }
+  return pem;
 }
 
 /**
