@@ -35,6 +35,7 @@ export interface BasicCredentials {
 const headerCharsMax = 8192;
 const basicHeader = /^basic +([A-Za-z0-9+/]+={0,2}) *$/i;
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+const nonAscii = /[^\x00-\x7f]/;
 
 /**
  * The credentials of an Authorization header (RFC 7617: scheme case-insensitive, base64 of
@@ -46,13 +47,23 @@ export function parseBasic(header: string): BasicCredentials | null {
   if (m === null || m[1]!.length % 4 !== 0) return null;
   let text: string;
   try {
-    text = utf8.decode(Buffer.from(m[1]!, "base64"));
+    // atob gives one character per byte: right as it is for ASCII, the usual case (and cheap);
+    // anything else is decoded as UTF-8, strictly.
+    text = atob(m[1]!);
+    if (nonAscii.test(text)) text = utf8.decode(Buffer.from(m[1]!, "base64"));
   } catch {
     return null;
   }
   const colon = text.indexOf(":");
   if (colon < 0) return null;
   return { user: text.slice(0, colon), password: text.slice(colon + 1) };
+}
+
+/** HMAC-SHA256 of `text` under `key`: Bun's own hasher where there is one (about twice as fast). */
+function hmacOf(key: Buffer): (text: string) => Buffer {
+  const Hasher = (globalThis as { Bun?: typeof Bun }).Bun?.CryptoHasher;
+  if (Hasher !== undefined) return (text) => new Hasher("sha256", key).update(text).digest();
+  return (text) => createHmac("sha256", key).update(text).digest();
 }
 
 /** Bun's password check, or an error naming what is missing (e.g. under Deno). */
@@ -75,8 +86,8 @@ export class Authenticator implements Authorizer {
   readonly #slowChecksMax: number;
   readonly #cacheEntriesMax: number;
   readonly #checkFailed: (error: unknown) => void;
-  /** The per-process key of the remembered digests: never leaves this process. */
-  readonly #key = randomBytes(32);
+  /** HMAC under a random per-process key (never leaves this process) of the remembered digests. */
+  readonly #hmac = hmacOf(randomBytes(32));
   /** Digest of the password that last passed the slow check, by user. */
   readonly #remembered = new Map<string, Buffer>();
   /** Compared against when there is nothing remembered, so both cases cost the same. */
@@ -121,7 +132,7 @@ export class Authenticator implements Authorizer {
     const credentials = parseBasic(authorization);
     if (credentials === null) return malformed;
     const { user, password } = credentials;
-    const digest = createHmac("sha256", this.#key).update(password).digest();
+    const digest = this.#hmac(password);
     const remembered = this.#remembered.get(user);
     // Unknown users are compared too (against a random digest), so this step costs the same.
     const isRemembered = timingSafeEqual(remembered ?? this.#noDigest, digest) && remembered !== undefined;
