@@ -182,11 +182,9 @@ async function serveHttp(config: Config, opened: OpenedNode, tls: WatchedTls | n
     throw new StartError((e as Error).message);
   }
   tls?.onChange((m) => {
-    try {
-      server.rotateTls(m);
-    } catch (e) {
-      log.error(`HTTPS: cannot serve the new certificate from ${config.security.httpCert}, keeping the old one: ${(e as Error).message}`);
-    }
+    server.rotateTls(m).catch((e: Error) => {
+      log.error(`HTTPS: cannot serve the new certificate from ${config.security.httpCert}, keeping the old one: ${e.message}`);
+    });
   });
   return server;
 }

@@ -9,6 +9,11 @@
 // reset its idle keep-alive connections under clients about to use them (measured: about one
 // failed request per rotation per busy client; with the drain, none).
 //
+// Deno allows SO_REUSEPORT with TLS only under --unstable-net, and without that flag it ends
+// the process rather than throw; so under Deno a rotation closes the old listener
+// (gracefully: its requests finish) before opening the new one, and new connections are
+// refused in between.
+//
 // SO_REUSEPORT would let a second node bind the same -haddr, which plain HTTP refuses
 // (reusePort: false). So an HTTPS listener is opened only right after a bind without it
 // succeeded on the same port, in the same synchronous run: a node already there (HTTPS or
@@ -73,9 +78,9 @@ export interface ServerHandle {
   readonly port: number;
   /**
    * HTTPS only: new connections get this certificate (and client CA) from now on; open ones
-   * are drained (see above). Throws, keeping the current material, when it cannot be used.
+   * are drained (see above). Rejects, keeping the current material, when it cannot be used.
    */
-  rotateTls(tls: TlsPem): void;
+  rotateTls(tls: TlsPem): Promise<void>;
   /** Stops listening and closes open connections. */
   close(): Promise<void>;
 }
@@ -83,6 +88,8 @@ export interface ServerHandle {
 /** One socket listener; a rotation replaces it with another on the same port. */
 interface Listener {
   readonly port: number;
+  /** Opened with SO_REUSEPORT: its successor can listen beside it. */
+  readonly shares: boolean;
   /** Its responses from now on carry "Connection: close". */
   drain(): void;
   stop(): Promise<void>;
@@ -98,7 +105,7 @@ interface DenoServer {
 }
 interface DenoNamespace {
   serve(
-    options: { hostname: string; port: number; onListen?: () => void; reusePort?: boolean; cert?: string; key?: string },
+    options: { hostname: string; port: number; onListen?: () => void; cert?: string; key?: string },
     handler: (request: Request) => Response | Promise<Response>,
   ): DenoServer;
   listen(options: { hostname: string; port: number }): { readonly addr: { readonly port: number }; close(): void };
@@ -129,18 +136,33 @@ function handle(first: Listener, options: ServeOptions, open: OpenListener): Ser
   const timers = options.timers ?? realTimers;
   const drainMs = options.drainMs ?? drainMsDefault;
   let current = first;
+  let currentTls = options.tls;
   /** Replaced listeners still draining, with their stop timers. */
   const draining = new Map<Listener, unknown>();
   let isClosed = false;
   return {
     port: first.port,
-    rotateTls(pem: TlsPem): void {
+    async rotateTls(pem: TlsPem): Promise<void> {
       const tls = options.tls;
       if (tls === undefined) throw new Error("rotateTls: this server serves plain HTTP");
       if (isClosed) return;
-      const next = open(first.port, { ...pem, verifyClient: tls.verifyClient }, true);
+      const nextTls = { ...pem, verifyClient: tls.verifyClient };
       const old = current;
-      current = next;
+      if (!old.shares) {
+        // Under Deno (see above): the port is closed until the new listener opens.
+        await old.stop();
+        try {
+          current = open(first.port, nextTls, false);
+        } catch (e) {
+          // Never left without a listener: the material that worked, again.
+          current = open(first.port, currentTls, false);
+          throw e;
+        }
+        currentTls = nextTls;
+        return;
+      }
+      current = open(first.port, nextTls, true);
+      currentTls = nextTls;
       old.drain();
       draining.set(old, timers.setTimeout(() => {
         draining.delete(old);
@@ -194,6 +216,7 @@ function bunListener(bun: typeof Bun, options: ServeOptions): OpenListener {
     });
     return {
       port: server.port ?? port,
+      shares: share,
       drain: () => {
         isDraining = true;
       },
@@ -209,27 +232,21 @@ function bunTls(tls: ServeTls): Bun.TLSOptions {
 }
 
 function denoListener(deno: DenoNamespace, options: ServeOptions): OpenListener {
-  return (port, tls, share) => {
+  return (port, tls) => {
     if (tls?.verifyClient === true) {
       throw new Error("client certificates (-http-verify-client) need Bun: Deno.serve cannot request them");
     }
-    let isDraining = false;
     const server = deno.serve(
-      {
-        hostname: options.hostname,
-        port,
-        // An empty onListen keeps Deno from printing its own "Listening on" line.
-        onListen() {},
-        // Deno's TLS (rustls) speaks only TLS 1.2 and 1.3.
-        ...(tls === undefined ? {} : { cert: tls.cert, key: tls.key, reusePort: share }),
-      },
-      tls === undefined ? options.fetch : (request) => (isDraining ? closing(options.fetch(request)) : options.fetch(request)),
+      // An empty onListen keeps Deno from printing its own "Listening on" line. Deno's TLS
+      // (rustls) speaks only TLS 1.2 and 1.3. No SO_REUSEPORT (see the top of this file).
+      { hostname: options.hostname, port, onListen() {}, ...(tls === undefined ? {} : { cert: tls.cert, key: tls.key }) },
+      options.fetch,
     );
     return {
       port: server.addr.port,
-      drain: () => {
-        isDraining = true;
-      },
+      shares: false,
+      // Never drained: a listener that cannot share is stopped before its successor opens.
+      drain: () => {},
       stop: () => server.shutdown(),
     };
   };

@@ -129,7 +129,7 @@ describe("rotation", () => {
     const rotations = [server2, server1, server2];
     for (const leaf of rotations) {
       await Bun.sleep(100);
-      s.rotateTls({ cert: leaf.certPem(), key: leaf.keyPem() });
+      await s.rotateTls({ cert: leaf.certPem(), key: leaf.keyPem() });
     }
     // Once the old listeners have drained, every new connection gets the newest certificate.
     await Bun.sleep(drainMs + 100);
@@ -146,7 +146,7 @@ describe("rotation", () => {
     expect(await get(s.port, strangerClient)).toStartWith("error:");
     // The stranger CA signs both the new server certificate and the clients it accepts now.
     const strangerServer = otherCa.issue("stranger-server");
-    s.rotateTls({ cert: strangerServer.certPem(), key: strangerServer.keyPem(), ca: otherCa.certPem() });
+    await s.rotateTls({ cert: strangerServer.certPem(), key: strangerServer.keyPem(), ca: otherCa.certPem() });
     await Bun.sleep(150);
     const r = await fetch(`https://localhost:${s.port}/x`, {
       tls: { ca: otherCa.certPem(), cert: strangerClient.certPem(), key: strangerClient.keyPem() },
@@ -157,7 +157,7 @@ describe("rotation", () => {
 
   test("material that cannot be used throws and the old certificate stays", async () => {
     const s = await https(server1, { drainMs: 50 });
-    expect(() => s.rotateTls({ cert: server2.certPem(), key: "not a key" })).toThrow();
+    await expect(s.rotateTls({ cert: server2.certPem(), key: "not a key" })).rejects.toThrow();
     await Bun.sleep(100);
     expect(await subjectCn(s.port)).toBe("server-one");
     expect(await get(s.port)).toBe("200 hello /x");
@@ -171,7 +171,7 @@ describe("rotation", () => {
       tls: { cert: server1.certPem(), key: server1.keyPem(), verifyClient: false },
       drainMs: 60_000,
     });
-    s.rotateTls({ cert: server2.certPem(), key: server2.keyPem() });
+    await s.rotateTls({ cert: server2.certPem(), key: server2.keyPem() });
     await s.close();
     // Bound again without SO_REUSEPORT: nothing of the old server holds the port.
     const again = await serve({ hostname: "127.0.0.1", port: s.port, fetch: answer });
