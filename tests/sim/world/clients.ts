@@ -36,6 +36,9 @@ export class Clients {
   readonly #inFlight = new Map<number, InFlight>();
   #nextId = 1;
   #isRunning = false;
+  /** While paused (a targeted nemesis wants no writes for a while), clients due to issue wait here. */
+  #isPaused = false;
+  #parked: number[] = [];
   /** Counters for the run's report. */
   readonly counts = { ok: 0, fail: 0, unknown: 0 };
   /** Why each failed operation failed, by id (printed with a witness). */
@@ -61,6 +64,16 @@ export class Clients {
     this.#isRunning = false;
   }
 
+  /** Clients due to issue an operation wait until resume() (operations in flight carry on). */
+  pause(): void {
+    this.#isPaused = true;
+  }
+
+  resume(): void {
+    this.#isPaused = false;
+    for (const client of this.#parked.splice(0)) this.#later(client);
+  }
+
   get inFlight(): number {
     return this.#inFlight.size;
   }
@@ -71,6 +84,10 @@ export class Clients {
 
   #issue(client: number): void {
     if (!this.#isRunning) return;
+    if (this.#isPaused) {
+      this.#parked.push(client);
+      return;
+    }
     const up = this.#world.up();
     if (up.length === 0) {
       this.#later(client);
@@ -189,7 +206,8 @@ export class Clients {
       if (f.server !== server) continue;
       this.#inFlight.delete(f.id);
       this.#record(f, f.op, "unknown");
-      if (this.#isRunning) this.#later(f.client);
+      // Only the random clients loop; a targeted nemesis's probes (higher ids) drive themselves.
+      if (this.#isRunning && f.client < this.#options.clients) this.#later(f.client);
     }
   }
 }

@@ -15,7 +15,7 @@ const one = arg("seed");
 if (one !== null) {
   const r = await runWorldSeed(one);
   console.log(r.trace.join("\n"));
-  console.log(JSON.stringify({ seed: r.seed, config: r.config, events: r.events, simMs: r.simMs, ops: r.ops, crashes: r.crashes, committed: r.committed, faults: r.faults }));
+  console.log(JSON.stringify({ seed: r.seed, config: r.config, events: r.events, simMs: r.simMs, ops: r.ops, crashes: r.crashes, committed: r.committed, faults: r.faults, targeted: r.targeted }));
   console.log(r.error === null ? "ok" : `FAILED seed=${one}: ${r.error}`);
   process.exit(r.error === null ? 0 : 1);
 }

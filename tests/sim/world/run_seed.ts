@@ -11,6 +11,7 @@ import type { SimRng } from "../prng.ts";
 import { reliableNetwork } from "../sim_network.ts";
 import { Clients } from "./clients.ts";
 import { MembershipChanges } from "./membership.ts";
+import { TargetedNemesis } from "./targeted.ts";
 import { drawWorldConfig, type SimServer, World, type WorldConfig } from "./world.ts";
 
 /** The command that replays a seed exactly, with its trace. */
@@ -31,6 +32,8 @@ export interface WorldSeedReport {
   readonly committed: number;
   /** Faults that struck: armed crashes, I/O errors, bit flips, refused starts, membership changes ok. */
   readonly faults: { midOpCrashes: number; ioFaults: number; flips: number; refused: number; memberships: number };
+  /** What the seed's targeted nemesis did (targeted.ts); null if it has none. */
+  readonly targeted: { bounces: number; held: number; episodes: number; triggered: number } | null;
 }
 
 /** Knobs of a run; defaults suit `npm test`. */
@@ -96,15 +99,18 @@ export async function runWorldSeed(seed: number, options: WorldRunOptions = {}):
   const counts = { crashes: 0 };
   const safetyMs = options.safetyMs ?? 4000;
   const settleMs = options.settleMs ?? Math.max(8000, config.requestTimeoutMs * 3);
+  // Its own generator and hooks: seeds without one (config.targeted null) are untouched.
+  const targeted = TargetedNemesis.create(world, clients, safetyMs);
   let error: string | null = null;
   try {
     // A crash may strike in a server's very first start.
     for (const s of world.servers) if (nemesisRng.chance(config.midOpCrashRate * 3)) world.armCrash(s);
     for (const s of world.servers) world.start(s);
     clients.start();
+    targeted?.start();
     const tick = (): void => {
       if (world.scheduler.now >= safetyMs) return;
-      nemesis(world, nemesisRng, counts, membership, safetyMs);
+      if (targeted?.isBusy !== true) nemesis(world, nemesisRng, counts, membership, safetyMs);
       world.scheduler.schedule(nemesisRng.range(20, 300), tick);
     };
     world.scheduler.schedule(200, tick);
@@ -112,6 +118,7 @@ export async function runWorldSeed(seed: number, options: WorldRunOptions = {}):
 
     // Liveness: faults off, every node up, pending requests settle, state converges.
     clients.stop();
+    clients.resume();
     world.calm();
     world.wire.heal();
     world.wire.faults = reliableNetwork;
@@ -170,6 +177,7 @@ export async function runWorldSeed(seed: number, options: WorldRunOptions = {}):
       refused: world.servers.filter((s) => s.refused !== null).length,
       memberships: membership.counts.ok,
     },
+    targeted: targeted === null ? null : { ...targeted.counts },
   };
 }
 

@@ -69,6 +69,26 @@ export class SimWire {
     }
   }
 
+  /**
+   * Delivers `frame` after exactly `delayMs`, drawing nothing from the wire's generator (so a
+   * targeted nemesis that holds a frame back leaves every other frame's fate unchanged).
+   * Partitions apply at delivery, as for any frame.
+   */
+  sendLate(from: string, to: string, frame: Uint8Array, delayMs: number): void {
+    this.stats.sent++;
+    this.stats.bytes += frame.length;
+    const bytes = frame.slice();
+    this.#scheduler.schedule(delayMs, () => {
+      const handler = this.#endpoints.get(to);
+      if (handler === undefined || this.#blocked.has(key(from, to))) {
+        this.stats.dropped++;
+        return;
+      }
+      this.stats.delivered++;
+      handler(from, bytes);
+    });
+  }
+
   #delay(): number {
     const f = this.faults;
     if (this.#rng.chance(f.longDelayRate)) return this.#rng.range(f.delayMaxMs, Math.max(f.delayMaxMs, f.longDelayMaxMs));

@@ -21,6 +21,15 @@ import { StartError } from "../../../start_checks.ts";
 import { drainMicrotasks, SimProcess } from "./sim_process.ts";
 import { simSeams } from "./sim_seams.ts";
 import { SimWire } from "./sim_wire.ts";
+import { drawTargetedMode, type TargetedMode } from "./targeted.ts";
+import type { Envelope } from "../../../raft/envelope.ts";
+import type { Transport } from "../../../raft/host.ts";
+
+/**
+ * Sees every message a process sends, before the wire does; returns true if it took the
+ * message over (the tap then delivers it itself, e.g. late), false to let it go as usual.
+ */
+export type TransportTap = (server: SimServer, life: number, peerAddr: string, env: Envelope) => boolean;
 
 /** A check of the world failed (a refusal naming the wrong file, a node carrying on after an I/O error, ...). */
 export class WorldCheckError extends Error {
@@ -57,6 +66,13 @@ export interface WorldConfig {
   /** When the network is lossy: chance that a frame is delivered twice, and that it is held up to 400 ms. */
   readonly duplicateRate: number;
   readonly longDelayRate: number;
+  /**
+   * The targeted nemesis of this seed (targeted.ts), or null: "bounce" restarts a follower
+   * that just asked for a read index while replies to it are held up; "lease" isolates a
+   * leader and restarts a follower as a successor campaigns. Drawn from a generator of its
+   * own (not the config's), so seeds without one run exactly as before it existed.
+   */
+  readonly targeted: TargetedMode | null;
 }
 
 /** Draws a world's limits from its seed, so one seed explores one mix (TigerBeetle's swarm). */
@@ -82,6 +98,7 @@ export function drawWorldConfig(seed: number): WorldConfig {
     syncLatencyMsMax: rng.pick([null, 1, 5, 20]),
     duplicateRate: rng.pick([0.02, 0.1]),
     longDelayRate: rng.pick([0.01, 0.05]),
+    targeted: drawTargetedMode(seed),
   };
 }
 
@@ -150,6 +167,8 @@ export class World {
   readonly fragile: SimServer | null;
   #diskRng: SimRng;
   #faultRng: SimRng;
+  /** Set by a targeted nemesis (targeted.ts); null keeps the transport untouched. */
+  transportTap: TransportTap | null = null;
 
   constructor(readonly config: WorldConfig) {
     this.rng = createSimRng(config.seed);
@@ -280,7 +299,10 @@ export class World {
           bootstrapMembers: this.bootstrapMembers,
         },
         {
-          ...simSeams({ proc, disk, wire: this.wire, addr: server.addr, tickMs: this.config.tickMs, rng: lifeRng, logger }),
+          ...simSeams({
+            proc, disk, wire: this.wire, addr: server.addr, tickMs: this.config.tickMs, rng: lifeRng, logger,
+            ...(this.transportTap === null ? {} : { wrapTransport: (t: Transport<Envelope>) => tapped(t, this.transportTap!, server, life) }),
+          }),
           // Fail-stop: the real process exits (status 70): its memory is gone, what it wrote
           // stays in the page cache. Sometimes the machine loses power as well.
           onFatal: (e) => {
@@ -391,6 +413,16 @@ export class World {
     }
     return best;
   }
+}
+
+/** `t` with `tap` looking at (and possibly taking over) every message `server`'s life `life` sends. */
+function tapped(t: Transport<Envelope>, tap: TransportTap, server: SimServer, life: number): Transport<Envelope> {
+  return {
+    listen: () => t.listen(),
+    send: (peerAddr, env) => tap(server, life, peerAddr, env) || t.send(peerAddr, env),
+    flush: () => t.flush(),
+    close: () => t.close(),
+  };
 }
 
 /** Every file under `dir` on `disk`, recursively. */
