@@ -258,6 +258,9 @@ function openReal(config: Config, log: Logger, nodeTls: WatchedTls | null): Open
       walPreallocateBytes: config.inmem ? 0 : walPreallocateBytes,
       requestTimeoutMs,
       bodyBytesMax: config.bodyBytesMax,
+      // -auth; a forwarded request's user is trusted only from peers the node CA vouches for.
+      authFile: config.security.authFile,
+      peersAuthenticated: config.security.nodeCert !== "",
     },
     {
       logDisk: config.inmem ? new MemDisk() : fsDisk,

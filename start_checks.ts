@@ -14,6 +14,7 @@ import { checkAddresses, type Config } from "./flags.ts";
 import { serve } from "./http/serve.ts";
 import type { SecurityConfig } from "./security/security_flags.ts";
 import { loadTlsMaterial, type TlsFiles, type TlsMaterial } from "./security/cert_files.ts";
+import { AuthFileError, loadUsersFile } from "./security/auth_file.ts";
 
 /** A start refused for something the user can fix: printed as one line, exit status 1. */
 export class StartError extends Error {
@@ -38,11 +39,23 @@ export async function checkBeforeStart(config: Config): Promise<StartTls> {
   const unusable = checkAddresses(config);
   if (unusable !== null) throw new StartError(unusable);
   const tls = loadStartTls(config.security);
+  checkUsersFile(config.security.authFile);
   await checkRaftPortFree(config.raftAddr);
   await checkHttpPortFree(config.httpAddr);
   const dir = dataDirProblem(config.dataDir);
   if (dir !== null) throw new StartError(dir);
   return tls;
+}
+
+/** -auth: the users file must load (openNode loads it again to use it); one line naming the file. */
+function checkUsersFile(path: string): void {
+  if (path === "") return;
+  try {
+    loadUsersFile(path);
+  } catch (e) {
+    if (e instanceof AuthFileError) throw new StartError(e.message);
+    throw e;
+  }
 }
 
 /** The flags of one set of TLS files, to name the one whose file cannot be used. */

@@ -14,7 +14,7 @@
 
 import { afterAll, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
-import { copyFileSync, renameSync } from "node:fs";
+import { copyFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type CertFiles, makeCa } from "../support/certs.ts";
 import { Cluster, type Status, type TestNode } from "../support/cluster.ts";
@@ -27,12 +27,24 @@ const nodeCa = makeCa("node");
 const strangerCa = makeCa("stranger");
 const client = httpCa.issue("client");
 
-/** Flags every node gets (where -auth users.json goes). */
-const everyNode: readonly string[] = [];
-/** Arguments every curl gets besides its TLS ones (where -u user:pass goes). */
-const curlEvery: readonly string[] = [];
+// -auth: an administrator, a read-only user, the user joining nodes authenticate as, and "*"
+// (clients without credentials) allowed only /status. Passwords hashed as an operator would.
+const usersFile = join(cluster.root, "users.json");
+writeFileSync(usersFile, JSON.stringify([
+  { username: "admin", password: await Bun.password.hash("admin-pw"), perms: ["all"] },
+  { username: "reader", password: await Bun.password.hash("reader-pw"), perms: ["read"] },
+  { username: "joiner", password: await Bun.password.hash("join-pw"), perms: ["join"] },
+  { username: "*", perms: ["status"] },
+]));
+// -join-as takes its password from the environment only; the nodes inherit this process's.
+process.env["HRAFTD_JOIN_PASSWORD"] = "join-pw";
+
+/** Flags every node gets. */
+const everyNode: readonly string[] = ["-auth", usersFile];
+/** Arguments every curl gets besides its TLS ones. */
+const curlEvery: readonly string[] = ["-u", "admin:admin-pw"];
 /** The same credentials as HTTP headers, for the test's own fetches. */
-const headersEvery: Readonly<Record<string, string>> = {};
+const headersEvery: Readonly<Record<string, string>> = { authorization: `Basic ${btoa("admin:admin-pw")}` };
 
 /** A node's TLS flags; its node certificate and key are copied to paths the test can rewrite. */
 function secureArgs(id: string, nodeCert: CertFiles = nodeCa.issue(`${id}-node`)): string[] {
@@ -52,7 +64,7 @@ async function addSecure(id: string, join?: TestNode, nodeCert?: CertFiles): Pro
   return cluster.add({
     id,
     ...(join === undefined ? {} : { join: `https://${join.httpAddr}` }),
-    extraArgs: secureArgs(id, nodeCert),
+    extraArgs: [...secureArgs(id, nodeCert), ...(join === undefined ? [] : ["-join-as", "joiner"])],
   });
 }
 
@@ -112,6 +124,8 @@ test("a 3-node cluster with HTTPS, client certificates and node TLS", async () =
   const n3 = await addSecure("n3", n1);
   await cluster.poll("three voters", async () => (voters(await statusOf(n1)) === "n1,n2,n3" ? true : undefined), 15_000);
   expect(n1.log).toMatch(/security: HTTPS on localhost:\d+, client certificates required; node TLS on/);
+  expect(n1.log).toMatch(/authentication on: 3 users \(without credentials: status\)/);
+  expect(n2.log).not.toContain("join-pw");
 
   // The walkthrough, with curl.
   const set = await curlAs(["-XPOST", httpsUrl(n1, "/key"), "-d", '{"user1": "batman"}']);
@@ -119,6 +133,32 @@ test("a 3-node cluster with HTTPS, client certificates and node TLS", async () =
   expect(await curlAs([httpsUrl(n2, "/key/user1")])).toEqual({ code: 0, out: '{"user1":"batman"}', err: "" });
   expect((await curlAs(["-XDELETE", httpsUrl(n3, "/key/user1")])).code).toBe(0);
   expect(await curlAs(["-o", "/dev/null", "-w", "%{http_code}", httpsUrl(n1, "/key/user1")])).toEqual({ code: 0, out: "404", err: "" });
+
+  // Permissions: each user gets what its perms grant, on the leader and through a follower
+  // (the leader trusts the forwarded user: node TLS authenticates the follower).
+  const as = (user: string, args: readonly string[]) =>
+    curl(["--cacert", httpCa.cert, "--cert", client.cert, "--key", client.key, "-o", "/dev/null", "-w", "%{http_code}", ...(user === "" ? [] : ["-u", user]), ...args]);
+  const follower = [n1, n2, n3].find((n) => n.id !== n1.id)!;
+  const codes = {
+    adminWriteViaFollower: (await as("admin:admin-pw", ["-XPOST", httpsUrl(follower, "/key"), "-d", '{"perm": "ok"}'])).out,
+    readerRead: (await as("reader:reader-pw", [httpsUrl(n3, "/key/perm")])).out,
+    readerWrite: (await as("reader:reader-pw", ["-XPOST", httpsUrl(n1, "/key"), "-d", '{"perm": "no"}'])).out,
+    readerDelete: (await as("reader:reader-pw", ["-XDELETE", httpsUrl(n2, "/key/perm")])).out,
+    readerRemove: (await as("reader:reader-pw", ["-XPOST", httpsUrl(n1, "/remove"), "-d", '{"id": "n3"}'])).out,
+    joinerRead: (await as("joiner:join-pw", [httpsUrl(n1, "/key/perm")])).out,
+    wrongPassword: (await as("admin:nope", [httpsUrl(n1, "/key/perm")])).out,
+    unknownUser: (await as("nobody:x", [httpsUrl(n1, "/key/perm")])).out,
+    noCredentialsRead: (await as("", [httpsUrl(n1, "/key/perm")])).out,
+    noCredentialsStatus: (await as("", [httpsUrl(n1, "/status")])).out,
+  };
+  expect(codes).toEqual({
+    adminWriteViaFollower: "200", readerRead: "200", readerWrite: "403", readerDelete: "403", readerRemove: "403",
+    joinerRead: "403", wrongPassword: "401", unknownUser: "401", noCredentialsRead: "401", noCredentialsStatus: "200",
+  });
+  const challenge = await curl(["--cacert", httpCa.cert, "--cert", client.cert, "--key", client.key, "-i", httpsUrl(n1, "/key/perm")]);
+  expect(challenge.out).toMatch(/www-authenticate: Basic realm="hraftd"/i);
+  expect(challenge.out).toMatch(/\{"error":/);
+  expect((await api(n1, "GET", "/key/perm")).text).toBe('{"perm":"ok"}');
 
   // Plain HTTP gets no answer; a client certificate from another CA, or none, is refused.
   const plain = await curl([`http://${n1.httpAddr}/key/user1`]);
