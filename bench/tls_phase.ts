@@ -50,6 +50,32 @@ async function startClusters(cfg: BenchConfig, t: TlsResults): Promise<Cluster[]
   return up;
 }
 
+/** Status of a request, or "refused" when no HTTP answer came (e.g. plain HTTP to an HTTPS port). */
+async function statusOf(url: string, init: RequestInit & { tls?: { ca: string } } = {}): Promise<number | "refused"> {
+  try {
+    const r = await fetch(url, { ...init, signal: AbortSignal.timeout(2_000) });
+    await r.arrayBuffer();
+    return r.status;
+  } catch {
+    return "refused";
+  }
+}
+
+/**
+ * Makes sure a secure cluster is what the table says it is before it is measured: plain HTTP
+ * gets no answer, and (ours) HTTPS without credentials gets 401. Throws otherwise.
+ */
+async function checkSecure(c: Cluster): Promise<void> {
+  const https = c.url(0);
+  const plain = https.replace(/^https:/, "http:");
+  const plainStatus = await statusOf(`${plain}/`);
+  if (!https.startsWith("https:") || plainStatus !== "refused") throw new Error(`${c.label}: plain HTTP was answered (${plainStatus}); not measuring it as secure`);
+  if (c instanceof HraftdCluster) {
+    const anonymous = await statusOf(`${https}/key/x`, c.access.caPem === undefined ? {} : { tls: { ca: c.access.caPem } });
+    if (anonymous !== 401) throw new Error(`${c.label}: a read without credentials got ${anonymous}, not 401; not measuring it as secure`);
+  }
+}
+
 /** Linearizable reads at 64 connections of 1,000 preloaded keys at each leader, alternating the order. */
 async function readsAt64(cfg: BenchConfig, t: TlsResults, systems: readonly Cluster[]): Promise<void> {
   for (const c of systems) await loadKeys(c, await leaderOf(c), "r-", 1000, 100);
@@ -68,6 +94,7 @@ export async function phaseTls(cfg: BenchConfig, t: TlsResults): Promise<void> {
   const systems = await startClusters(cfg, t);
   try {
     if (systems.length === 0) throw new Error("tls: no cluster started");
+    for (const c of systems) if (c.access.https) await checkSecure(c);
     await phaseWrites({ ...cfg, connections: tlsConnections }, t, systems);
     await readsAt64(cfg, t, systems);
   } finally {
