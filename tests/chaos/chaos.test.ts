@@ -8,6 +8,7 @@
 // every node, every node in the same state. Short by default; CHAOS_MINUTES=N runs N minutes
 // (in segments of at most 5 minutes, each a fresh cluster with the next seed). Leadership
 // transfer is not exercised: the HTTP API offers no way to request one.
+// A second run turns every security option on (secure.ts): same faults, same checks.
 // Without root or `ip netns`, the cluster tests print why and skip; the pure parts still run.
 
 import { describe, expect, test } from "bun:test";
@@ -123,4 +124,17 @@ describe.skipIf(unavailable !== null)("chaos against a real cluster", () => {
     }
     expect(labResidue()).toEqual([]);
   }, totalMs + segments * 120_000);
+
+  // Issue 14: the same faults, workload and checks with every security option on (HTTPS with
+  // client certificates, mutual TLS between nodes, -auth with a joining user). Shorter by
+  // default; CHAOS_MINUTES gives it as long as the plain run.
+  const secureMs = minutes > 0 ? Math.min(totalMs, segmentMsMax) : 30_000;
+  test(`secure mode (TLS + auth): ${Math.round(secureMs / 1000)} s of faults from seed ${seed + 1000}`, async () => {
+    const report = await runChaos({ seed: seed + 1000, binary: ensureBinary(), durationMs: secureMs, secure: true });
+    const text = formatReport(report);
+    console.log(text);
+    if (report.anomalies.length > 0) throw new Error(`chaos found anomalies (seed=${report.seed} history=${report.historyPath}):\n${text}`);
+    expect(report.opsTotal).toBeGreaterThan(100);
+    expect(labResidue()).toEqual([]);
+  }, secureMs + 120_000);
 });

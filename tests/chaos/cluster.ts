@@ -37,6 +37,7 @@ export interface ClusterOptions {
   /** Secure mode (tests/chaos/secure.ts): node i's own flags, the nodes' environment, -join over https. */
   readonly secure?: {
     readonly flagsFor: (i: number) => readonly string[];
+    readonly joinFlags: readonly string[];
     readonly env: Readonly<Record<string, string>>;
   };
 }
@@ -99,7 +100,9 @@ export class ChaosCluster {
     const secure = this.#o.secure;
     const args = [this.#o.binary, "-id", this.id(i), "-haddr", this.httpAddr(i), "-raddr", this.raftAddr(i), ...this.#o.extraFlags];
     if (secure !== undefined) args.push(...secure.flagsFor(i));
-    if (joinVia !== null) args.push("-join", secure === undefined ? this.httpAddr(joinVia) : `https://${this.httpAddr(joinVia)}`);
+    if (joinVia !== null) {
+      args.push("-join", secure === undefined ? this.httpAddr(joinVia) : `https://${this.httpAddr(joinVia)}`, ...(secure?.joinFlags ?? []));
+    }
     args.push(this.dataDir(i));
     const child = this.#o.lab.spawnIn(this.#o.lab.hosts[i]!, args, { stdio: ["ignore", log, log], ...(secure === undefined ? {} : { env: secure.env }) });
     closeSync(log);

@@ -163,7 +163,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   });
   const cluster = new ChaosCluster({
     lab, binary: options.binary, runDir, proxySocket, extraFlags: nodeFlags(options.seed),
-    ...(secure === null ? {} : { secure: { flagsFor: secure.flagsFor, env: secure.nodeEnv } }),
+    ...(secure === null ? {} : { secure: { flagsFor: secure.flagsFor, joinFlags: secure.joinFlags, env: secure.nodeEnv } }),
   });
   const events: NemesisEvent[] = [];
   const record = (e: NemesisEvent): void => {

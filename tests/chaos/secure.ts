@@ -13,8 +13,10 @@ export const proxyTlsEnv = { ca: "CHAOS_TLS_CA", cert: "CHAOS_TLS_CERT", key: "C
 
 /** What a secure run hands to the cluster (per-node flags, env) and to the proxy (env). */
 export interface SecureSetup {
-  /** Flags of node `i` (certificates, -auth, and -join-as for joiners). */
+  /** Flags of node `i` (certificates, -auth). */
   flagsFor(i: number): string[];
+  /** Flags added when a node joins (-join-as). */
+  readonly joinFlags: readonly string[];
   /** Environment of every node process (the joiner's password). */
   readonly nodeEnv: Readonly<Record<string, string>>;
   /** Environment of the proxy (CA, client certificate, Basic credentials). */
@@ -46,8 +48,9 @@ export async function secureSetup(runDir: string, ips: readonly string[]): Promi
     flagsFor: (i) => [
       "-http-cert", nodes[i]!.http.cert, "-http-key", nodes[i]!.http.key, "-http-ca-cert", ca.cert, "-http-verify-client",
       "-node-cert", nodes[i]!.node.cert, "-node-key", nodes[i]!.node.key, "-node-ca-cert", ca.cert,
-      "-auth", usersFile, "-join-as", joinUser,
+      "-auth", usersFile,
     ],
+    joinFlags: ["-join-as", joinUser],
     nodeEnv: { HRAFTD_JOIN_PASSWORD: joinPassword },
     proxyEnv: {
       [proxyTlsEnv.ca]: ca.cert,
