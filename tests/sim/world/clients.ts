@@ -119,6 +119,7 @@ export class Clients {
    */
   async issueOn(server: SimServer, client: number, op: KvOp, level: "linearizable" | "leader", viaHttp = false): Promise<boolean> {
     if (viaHttp) return this.#issueHttp(server, client, op, level);
+    server.isDirty = true; // Called outside any event too (the final reads): see World.check.
     const store = server.opened!.store;
     const f: InFlight = { id: this.#nextId++, client, op, invokeTime: this.#world.scheduler.now, server, life: server.lives };
     this.#inFlight.set(f.id, f);
@@ -151,6 +152,7 @@ export class Clients {
   /** The same operation through the node's HTTP handler, judged by status and words as a client would. */
   async #issueHttp(server: SimServer, client: number, op: KvOp, level: "linearizable" | "leader"): Promise<boolean> {
     const fetch = server.opened!.fetch;
+    server.isDirty = true;
     const f: InFlight = { id: this.#nextId++, client, op, invokeTime: this.#world.scheduler.now, server, life: server.lives };
     this.#inFlight.set(f.id, f);
     const base = `http://${server.addr}`;

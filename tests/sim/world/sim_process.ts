@@ -16,10 +16,22 @@ export class SimProcess {
   #isAlive = true;
   readonly #scheduler: Scheduler;
   readonly name: string;
+  /** Told whenever code of this process is about to run (a timer, deferred work, a delivery). */
+  readonly #onActivity: (() => void) | null;
 
-  constructor(scheduler: Scheduler, name: string) {
+  /**
+   * `onActivity` hears of every event that runs this process's code: the world checks after an
+   * event only the nodes whose code ran (the others cannot have changed).
+   */
+  constructor(scheduler: Scheduler, name: string, onActivity: (() => void) | null = null) {
     this.#scheduler = scheduler;
     this.name = name;
+    this.#onActivity = onActivity;
+  }
+
+  /** A frame for this process arrived: its code runs now (the transport calls this). */
+  noteActivity(): void {
+    this.#onActivity?.();
   }
 
   get isAlive(): boolean {
@@ -34,7 +46,9 @@ export class SimProcess {
   /** A timer that never fires once the process is dead. */
   setTimeout(fn: () => void, ms: number): unknown {
     return this.#scheduler.schedule(Math.max(0, ms), () => {
-      if (this.#isAlive) fn();
+      if (!this.#isAlive) return;
+      this.#onActivity?.();
+      fn();
     });
   }
 
@@ -45,7 +59,9 @@ export class SimProcess {
   /** Work for right after the current event (setImmediate's place). */
   defer(fn: () => void): void {
     this.#scheduler.schedule(0, () => {
-      if (this.#isAlive) fn();
+      if (!this.#isAlive) return;
+      this.#onActivity?.();
+      fn();
     });
   }
 

@@ -23,6 +23,7 @@ export function simTransport(
     listen(): Promise<void> {
       stopListening = wire.listen(addr, (from, frame) => {
         if (!process.isAlive || isClosed) return;
+        process.noteActivity();
         if (frame.length > frameBytesMax) {
           log.warn(`frame of ${frame.length} bytes from ${from} over the limit; dropped`);
           return;

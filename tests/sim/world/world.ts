@@ -132,6 +132,8 @@ export class SimServer {
   flipped: string[] = [];
   /** Bit flips done on this server's disk so far. */
   flips = 0;
+  /** Its node may have changed since the safety checker last looked at it (World.check). */
+  isDirty = true;
   constructor(
     readonly id: string,
     readonly addr: string,
@@ -167,6 +169,8 @@ export class World {
   readonly fragile: SimServer | null;
   #diskRng: SimRng;
   #faultRng: SimRng;
+  /** True once the event being run turned out to be code of one process (World.step). */
+  #isEventOwned = false;
   /** Set by a targeted nemesis (targeted.ts); null keeps the transport untouched. */
   transportTap: TransportTap | null = null;
 
@@ -255,7 +259,12 @@ export class World {
   /** Starts a new process on `server`'s disk; false if the node refused its data directory. */
   start(server: SimServer): boolean {
     const life = ++server.lives;
-    const proc = new SimProcess(this.scheduler, `${server.id}#${life}`);
+    // Events that run this process's code mark its node for checking (World.check).
+    const proc = new SimProcess(this.scheduler, `${server.id}#${life}`, () => {
+      server.isDirty = true;
+      this.#isEventOwned = true;
+    });
+    server.isDirty = true;
     const lifeRng = this.rng.fork(`${server.id}#${life}`);
     const logger: Logger = {
       info: (l) => this.log(`${server.id}#${life} ${l}`),
@@ -374,11 +383,20 @@ export class World {
     for (const listener of this.crashListeners) listener(server);
   }
 
-  /** Runs one event, lets its promise continuations run, then checks every live node. */
+  /**
+   * Runs one event, lets its promise continuations run, then checks every live node that
+   * could have changed. An event that is a timer, deferred work or a frame delivery of one
+   * process runs only that process's code (processes share nothing but the wire, whose
+   * deliveries are events of their own), so only nodes whose code ran are checked; any other
+   * event (clients, nemesis, membership) may have called into any node: all are checked. A
+   * node left out is unchanged since it was last checked, so checking it again could find
+   * nothing new (observe is a function of its state and the checker's record of it).
+   */
   async step(): Promise<boolean> {
+    this.#isEventOwned = false;
     if (!this.scheduler.runOne()) return false;
     await drainMicrotasks();
-    this.check();
+    this.check(!this.#isEventOwned);
     if (this.failure !== null) throw new WorldCheckError(this.failure);
     return true;
   }
@@ -388,10 +406,11 @@ export class World {
     while (this.scheduler.peekTime() <= time) await this.step();
   }
 
-  /** The safety checkers on every live node (Raft paper figure 3 plus the core's invariants). */
-  check(): void {
+  /** The safety checkers on every live node (Raft paper figure 3 plus the core's invariants); with `all` false, only on those marked dirty. */
+  check(all = true): void {
     for (const s of this.servers) {
-      if (!s.isUp) continue;
+      if (!s.isUp || !(all || s.isDirty)) continue;
+      s.isDirty = false;
       const core = s.opened!.node.core;
       this.checker.observe(s.id, s.lives, core, core.status().lastApplied, s.restartFloor);
     }
