@@ -115,7 +115,7 @@ async function main(): Promise<void> {
       await phaseKeys(cfg, r, [ours, etcd]);
       await Promise.all([ours.stopAll(), etcd.stopAll()]);
     }
-    if (cfg.phases.has("tls")) await phaseTls(cfg, r.tls);
+    if (cfg.phases.has("tls")) await phaseTls(cfg, r.tls, env["BENCH_TLS_BREAKDOWN"] === "1");
   } catch (e) {
     r.notes.push(`run stopped early: ${e instanceof Error ? e.message : String(e)}`);
     save();

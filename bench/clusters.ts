@@ -168,10 +168,15 @@ export interface HraftdSecurity {
   readonly access: ClientAccess;
   /** Certificate and -auth flags of member `i`. */
   flags(i: number): string[];
-  /** -join-as: the user joining members authenticate as. */
+  /** -join-as: the user joining members authenticate as ("" without -auth). */
   readonly joinAs: string;
   /** Its password, handed over in HRAFTD_JOIN_PASSWORD (never on the command line). */
   readonly joinPassword: string;
+  /**
+   * False when a follower cannot forward an authenticated write: with -auth but no node TLS the
+   * leader gives forwarded requests only the "*" user's permissions (the peer is not authenticated).
+   */
+  readonly followersForward: boolean;
 }
 
 /** Our compiled binary: member 0 bootstraps, the others `-join` it one at a time. */
@@ -184,13 +189,14 @@ export class HraftdCluster extends Cluster {
     const m = this.members[i]!;
     const s = this.security;
     const leader0 = `127.0.0.1:${this.members[0]!.clientPort}`;
-    const join = i === 0 ? [] : s === null ? ["-join", leader0] : ["-join", `https://${leader0}`, "-join-as", s.joinAs];
+    const joinAs = s === null || s.joinAs === "" ? [] : ["-join-as", s.joinAs];
+    const join = i === 0 ? [] : ["-join", this.access.https ? `https://${leader0}` : leader0, ...joinAs];
     const flags = s === null ? [] : s.flags(i);
     return [this.binary, "-id", m.name, "-haddr", `127.0.0.1:${m.clientPort}`, "-raddr", `127.0.0.1:${m.peerPort}`, ...flags, ...join, m.dataDir];
   }
 
   protected override memberEnv(): Record<string, string> | undefined {
-    return this.security === null ? undefined : { HRAFTD_JOIN_PASSWORD: this.security.joinPassword };
+    return this.security === null || this.security.joinAs === "" ? undefined : { HRAFTD_JOIN_PASSWORD: this.security.joinPassword };
   }
 
   // Joins are one membership change at a time: wait for each member before the next.
@@ -210,6 +216,14 @@ export class HraftdCluster extends Cluster {
   }
 
   protected async formed(limitMs: number): Promise<boolean> {
+    if (this.security?.followersForward === false) {
+      // Writes only at the leader; every member must see the whole membership.
+      return waitUntil(async () => {
+        const l = await this.leader();
+        if (l === null || !(await this.write(l, "bench-up", "1", 1_000))) return false;
+        return (await Promise.all(this.running().map((i) => this.voters(i)))).every((n) => n === this.size);
+      }, limitMs);
+    }
     return waitUntil(async () => (await Promise.all(this.running().map((i) => this.write(i, "bench-up", "1", 1_000)))).every((x) => x), limitMs);
   }
 

@@ -130,7 +130,15 @@ function renderRows(rows: readonly Row[]): string {
 }
 
 /** Labels of the TLS phase's clusters (bench/tls_phase.ts names its clusters with these). */
-export const tlsLabels = { oursPlain: "hraftd-plain", oursTls: "hraftd-tls", etcdPlain: "etcd-plain", etcdTls: "etcd-tls" } as const;
+export const tlsLabels = {
+  oursPlain: "hraftd-plain",
+  oursTls: "hraftd-tls",
+  etcdPlain: "etcd-plain",
+  etcdTls: "etcd-tls",
+  oursHttps: "hraftd-https",
+  oursNodeTls: "hraftd-nodetls",
+  oursAuth: "hraftd-auth",
+} as const;
 const tl = tlsLabels;
 
 function ratioText(a: readonly number[], b: readonly number[]): string {
@@ -144,6 +152,29 @@ function tlsRow(what: string, get: (label: string) => number[], digits: number, 
   const vsPlain = median(get(tl.oursTls)) / median(get(tl.oursPlain));
   const met = target === null || !Number.isFinite(vsPlain) ? "" : vsPlain >= target ? "yes" : "**no**";
   return `| ${what} | ${cells.join(" | ")} | ${ratioText(get(tl.oursTls), get(tl.oursPlain))} | ${target === null ? "" : `≥ ${target}x`} | ${met} | ${ratioText(get(tl.oursTls), get(tl.etcdTls))} |`;
+}
+
+/** The breakdown table (BENCH_TLS_BREAKDOWN=1): ours with each feature alone beside plain and all three; "" without it. */
+function renderTlsBreakdown(t: TlsResults, conns: readonly number[]): string {
+  const labels = [tl.oursPlain, tl.oursHttps, tl.oursNodeTls, tl.oursAuth, tl.oursTls];
+  if (![tl.oursHttps, tl.oursNodeTls, tl.oursAuth].some((l) => t.writes[l] !== undefined)) return "";
+  const line = (what: string, get: (label: string) => number[], digits: number): string => {
+    const cells = labels.map((l) => spread(get(l), digits));
+    const ratios = labels.slice(1).map((l) => ratioText(get(l), get(tl.oursPlain)));
+    return `| ${what} | ${cells.join(" | ")} | ${ratios.join(" | ")} |`;
+  };
+  const rows = [
+    ...conns.map((c) => line(`writes/s, ${c} conn`, (l) => rates(t.writes[l]?.[c]), 0)),
+    ...conns.map((c) => line(`CPU µs per acked write (3 procs), ${c} conn`, (l) => t.cpuPerWriteUs[l]?.[c] ?? [], 0)),
+    line("linearizable reads/s, 64 conn", (l) => rates(t.reads[l]), 0),
+  ];
+  return `
+What each feature costs alone (BENCH_TLS_BREAKDOWN=1: three more clusters of ours in the same rotation):
+
+| measurement | plain | HTTPS only | node TLS only | -auth only | all three | HTTPS/plain | node TLS/plain | -auth/plain | all/plain |
+|---|---|---|---|---|---|---|---|---|---|
+${rows.join("\n")}
+`;
 }
 
 /** The TLS section of RESULTS.md, or "" when the phase did not run. */
@@ -182,7 +213,7 @@ ${rows.join("\n")}
   bench's own requests (fetch with the CA), not by wrk, which does not verify.
 - Writes and reads go to the leader, so node TLS is paid on replication (and on the leader's
   heartbeats and read-index rounds), not on forwarding.${missing}
-`;
+${renderTlsBreakdown(t, conns)}`;
 }
 
 /** The whole RESULTS.md text. */

@@ -2,39 +2,65 @@
 // ours plain, ours secure (HTTPS, mutual TLS between nodes, -auth with Basic credentials on
 // every request), etcd plain and etcd with TLS for clients and peers — with writes at 1, 16
 // and 64 connections and linearizable reads at 64, the systems' order alternating across
-// repeats so that drift in the machine's load falls on all of them alike.
+// repeats so that drift in the machine's load falls on all of them alike. BENCH_TLS_BREAKDOWN=1
+// adds three clusters of ours with one feature each, to show what each costs.
 
 import { EtcdCluster, HraftdCluster, type Cluster } from "./clusters.ts";
 import { type BenchConfig, leaderOf, loadKeys, log, memberSpecs, phaseWrites } from "./phases.ts";
 import { type TlsResults, tlsLabels } from "./report.ts";
-import { makeTlsSetup } from "./tls_setup.ts";
+import { makeTlsSetup, type OursParts } from "./tls_setup.ts";
 import { runWrk } from "./wrk.ts";
 
 /** Connection counts of the phase's write runs. */
 export const tlsConnections = [1, 16, 64] as const;
 
 /**
- * Port offsets from BENCH_PORT_BASE: client ports at offset+0..2, peer ports at offset+10..12.
- * Above the other phases' base+0..52, so a phase's lingering sockets never meet this one's.
+ * Port offsets from BENCH_PORT_BASE: client ports at offset+0..2, peer ports at offset+10..12
+ * (base+60..118 in all). Above the other phases' base+0..52, so a phase's lingering sockets
+ * never meet this one's.
  */
-const offsets = { oursPlain: 60, oursTls: 63, etcdPlain: 80, etcdTls: 83 } as const;
+const offsets = { oursPlain: 60, oursTls: 63, etcdPlain: 80, etcdTls: 83, oursHttps: 100, oursNodeTls: 103, oursAuth: 106 } as const;
 
 export function emptyTlsResults(): TlsResults {
   return { writes: {}, cpuPerWriteUs: {}, cpuCores: {}, reads: {}, missing: {} };
 }
 
-/** Starts the four clusters at once; those that cannot form are stopped and named in `missing`. */
-async function startClusters(cfg: BenchConfig, t: TlsResults): Promise<Cluster[]> {
+/** A cluster of the phase: its label, where its ports start, and what it turns on (null: etcd). */
+interface Planned {
+  readonly label: string;
+  readonly offset: number;
+  readonly prefix: string;
+  readonly make: (specs: ReturnType<typeof memberSpecs>) => Cluster;
+}
+
+/**
+ * Starts the phase's clusters at once; those that cannot form are stopped and named in
+ * `missing`. With `breakdown`, three more of ours, each with one feature on (HTTPS only, node
+ * TLS only, -auth only), show which one costs what.
+ */
+async function startClusters(cfg: BenchConfig, t: TlsResults, breakdown: boolean): Promise<Cluster[]> {
   const size = 3;
   const sec = await makeTlsSetup(`${cfg.dir}/tls`, size);
   const token = `bench-tls-${process.pid}`;
+  const ours = (label: string, offset: number, prefix: string, parts: OursParts | null): Planned => ({
+    label, offset, prefix, make: (specs) => new HraftdCluster(cfg.binary, specs, label, parts === null ? null : sec.ours(parts)),
+  });
+  const etcd = (label: string, offset: number, prefix: string, tls: boolean): Planned => ({
+    label, offset, prefix, make: (specs) => new EtcdCluster(specs, `${token}-${prefix}`, label, tls ? sec.etcd : null),
+  });
   // The order of the first repeat: ours plain beside ours secure, etcd TLS beside etcd plain.
-  const all: Cluster[] = [
-    new HraftdCluster(cfg.binary, memberSpecs(cfg, offsets.oursPlain, "plain", size), tlsLabels.oursPlain),
-    new HraftdCluster(cfg.binary, memberSpecs(cfg, offsets.oursTls, "secure", size), tlsLabels.oursTls, sec.ours),
-    new EtcdCluster(memberSpecs(cfg, offsets.etcdTls, "etcdtls", size), `${token}-tls`, tlsLabels.etcdTls, sec.etcd),
-    new EtcdCluster(memberSpecs(cfg, offsets.etcdPlain, "etcdplain", size), `${token}-plain`, tlsLabels.etcdPlain),
+  const plan: Planned[] = [
+    ours(tlsLabels.oursPlain, offsets.oursPlain, "plain", null),
+    ours(tlsLabels.oursTls, offsets.oursTls, "secure", { https: true, nodeTls: true, auth: true }),
+    ...(breakdown ? [
+      ours(tlsLabels.oursHttps, offsets.oursHttps, "https", { https: true, nodeTls: false, auth: false }),
+      ours(tlsLabels.oursNodeTls, offsets.oursNodeTls, "nodetls", { https: false, nodeTls: true, auth: false }),
+      ours(tlsLabels.oursAuth, offsets.oursAuth, "auth", { https: false, nodeTls: false, auth: true }),
+    ] : []),
+    etcd(tlsLabels.etcdTls, offsets.etcdTls, "etcdtls", true),
+    etcd(tlsLabels.etcdPlain, offsets.etcdPlain, "etcdplain", false),
   ];
+  const all = plan.map((p) => p.make(memberSpecs(cfg, p.offset, p.prefix, size)));
   const started = await Promise.allSettled(all.map((c) => c.startAll()));
   const up: Cluster[] = [];
   for (const [k, s] of started.entries()) {
@@ -62,17 +88,18 @@ async function statusOf(url: string, init: RequestInit & { tls?: { ca: string } 
 }
 
 /**
- * Makes sure a secure cluster is what the table says it is before it is measured: plain HTTP
- * gets no answer, and (ours) HTTPS without credentials gets 401. Throws otherwise.
+ * Makes sure a secure cluster is what the table says it is before it is measured: with HTTPS,
+ * plain HTTP gets no answer; with -auth, a request without credentials gets 401. Throws otherwise.
  */
 async function checkSecure(c: Cluster): Promise<void> {
-  const https = c.url(0);
-  const plain = https.replace(/^https:/, "http:");
-  const plainStatus = await statusOf(`${plain}/`);
-  if (!https.startsWith("https:") || plainStatus !== "refused") throw new Error(`${c.label}: plain HTTP was answered (${plainStatus}); not measuring it as secure`);
-  if (c instanceof HraftdCluster) {
-    const anonymous = await statusOf(`${https}/key/x`, c.access.caPem === undefined ? {} : { tls: { ca: c.access.caPem } });
-    if (anonymous !== 401) throw new Error(`${c.label}: a read without credentials got ${anonymous}, not 401; not measuring it as secure`);
+  const url = c.url(0);
+  if (c.access.https) {
+    const plainStatus = await statusOf(`${url.replace(/^https:/, "http:")}/`);
+    if (plainStatus !== "refused") throw new Error(`${c.label}: plain HTTP was answered (${plainStatus}); not measuring it as HTTPS`);
+  }
+  if (c instanceof HraftdCluster && c.access.authorization !== undefined) {
+    const anonymous = await statusOf(`${url}/key/x`, c.access.caPem === undefined ? {} : { tls: { ca: c.access.caPem } });
+    if (anonymous !== 401) throw new Error(`${c.label}: a read without credentials got ${anonymous}, not 401; not measuring it as authenticated`);
   }
 }
 
@@ -90,11 +117,11 @@ async function readsAt64(cfg: BenchConfig, t: TlsResults, systems: readonly Clus
 }
 
 /** The TLS phase: fills `t` (and stops every cluster it started, also on failure). */
-export async function phaseTls(cfg: BenchConfig, t: TlsResults): Promise<void> {
-  const systems = await startClusters(cfg, t);
+export async function phaseTls(cfg: BenchConfig, t: TlsResults, breakdown = false): Promise<void> {
+  const systems = await startClusters(cfg, t, breakdown);
   try {
     if (systems.length === 0) throw new Error("tls: no cluster started");
-    for (const c of systems) if (c.access.https) await checkSecure(c);
+    for (const c of systems) await checkSecure(c);
     await phaseWrites({ ...cfg, connections: tlsConnections }, t, systems);
     await readsAt64(cfg, t, systems);
   } finally {

@@ -5,14 +5,24 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeCa } from "../tests/support/certs.ts";
-import type { ClientAccess, EtcdTls, HraftdSecurity } from "./clusters.ts";
+import type { EtcdTls, HraftdSecurity } from "./clusters.ts";
 
 /** The user the bench writes, reads and joins as; perms "all". */
 export const benchUser = "bench";
 
-/** Flags, files and client access for a secure cluster of ours and a TLS etcd, under `dir`. */
+/** Which of our security features a cluster turns on (all three: "ours secure"). */
+export interface OursParts {
+  /** -http-cert -http-key (and -http-ca-cert, which the joiner verifies the member with). */
+  readonly https: boolean;
+  /** -node-cert -node-key -node-ca-cert: mutual TLS between nodes. */
+  readonly nodeTls: boolean;
+  /** -auth, Basic credentials on every request, -join-as for joins. */
+  readonly auth: boolean;
+}
+
+/** Flags, files and client access for clusters of ours with some or all security on, and a TLS etcd. */
 export interface TlsSetup {
-  readonly ours: HraftdSecurity;
+  ours(parts: OursParts): HraftdSecurity;
   readonly etcd: EtcdTls;
 }
 
@@ -20,6 +30,7 @@ export interface TlsSetup {
  * Makes the CA and certificates for `size` members of each system (all on 127.0.0.1, which
  * every certificate names, so hostname checks stay on) and the users file. Our members get
  * one certificate for HTTPS and one for the Raft transport; etcd members one for both sides.
+ * Clusters of ours running at once share the files: each process reads its own copy.
  */
 export async function makeTlsSetup(dir: string, size: number): Promise<TlsSetup> {
   mkdirSync(dir, { recursive: true });
@@ -31,19 +42,19 @@ export async function makeTlsSetup(dir: string, size: number): Promise<TlsSetup>
   const usersFile = join(dir, "users.json");
   writeFileSync(usersFile, JSON.stringify([{ username: benchUser, password: await Bun.password.hash(password), perms: ["all"] }], null, 2), { mode: 0o600 });
   const basic = `Basic ${Buffer.from(`${benchUser}:${password}`).toString("base64")}`;
-  const oursAccess: ClientAccess = { https: true, caPem, authorization: basic };
   return {
-    ours: {
-      access: oursAccess,
+    ours: (parts) => ({
+      access: { https: parts.https, ...(parts.https ? { caPem } : {}), ...(parts.auth ? { authorization: basic } : {}) },
       // No -http-verify-client: wrk cannot present a client certificate (see the report's notes).
       flags: (i) => [
-        "-http-cert", ours[i]!.http.cert, "-http-key", ours[i]!.http.key, "-http-ca-cert", ca.cert,
-        "-node-cert", ours[i]!.raft.cert, "-node-key", ours[i]!.raft.key, "-node-ca-cert", ca.cert,
-        "-auth", usersFile,
+        ...(parts.https ? ["-http-cert", ours[i]!.http.cert, "-http-key", ours[i]!.http.key, "-http-ca-cert", ca.cert] : []),
+        ...(parts.nodeTls ? ["-node-cert", ours[i]!.raft.cert, "-node-key", ours[i]!.raft.key, "-node-ca-cert", ca.cert] : []),
+        ...(parts.auth ? ["-auth", usersFile] : []),
       ],
-      joinAs: benchUser,
+      joinAs: parts.auth ? benchUser : "",
       joinPassword: password,
-    },
+      followersForward: !parts.auth || parts.nodeTls,
+    }),
     etcd: {
       access: { https: true, caPem },
       cert: (i) => etcd[i]!.cert,
