@@ -37,7 +37,20 @@ export interface Config {
   readonly bodyBytesMax: number;
   /** TLS, users and permissions (security/security_flags.ts); all off by default. */
   readonly security: SecurityConfig;
+  /** Least severe log level written (-log-level). */
+  readonly logLevel: LogLevel;
+  /** Log lines as text or one JSON object per line (-log-format). */
+  readonly logFormat: LogFormat;
+  /** A backup file to start a new single-node cluster from (-restore), or "". */
+  readonly restoreFile: string;
 }
+
+/** Log levels, least severe first. */
+export const logLevels = ["debug", "info", "warn", "error"] as const;
+export type LogLevel = (typeof logLevels)[number];
+/** Log formats. */
+export const logFormats = ["text", "json"] as const;
+export type LogFormat = (typeof logFormats)[number];
 
 /** What main should do: run a node, or write some text and exit with a code. */
 export type FlagOutcome =
@@ -120,6 +133,14 @@ export const flagSpecs: readonly FlagSpec[] = [
     min: 1,
     max: 1 << 30,
   },
+  { name: "log-level", kind: "string", usage: "Least severe log level written: debug, info, warn or error", initial: "info" },
+  { name: "log-format", kind: "string", usage: "Log lines as text or json (one object per line: ts, level, msg and fields)", initial: "text" },
+  {
+    name: "restore",
+    kind: "string",
+    usage: "Start a new single-node cluster from this backup file (GET /backup); the data directory must be empty",
+    initial: "",
+  },
   ...securityFlagSpecs,
 ];
 
@@ -169,8 +190,11 @@ export function parseFlags(
     snapshotTrailingEntries: get("snapshot-trailing") as number,
     bodyBytesMax: get("body-limit") as number,
     security: securityConfig(get),
+    logLevel: get("log-level") as LogLevel,
+    logFormat: get("log-format") as LogFormat,
+    restoreFile: get("restore") as string,
   };
-  const problem = checkTiming(config) ?? checkSecurity(config, env);
+  const problem = checkTiming(config) ?? checkLogging(config) ?? checkSecurity(config, env);
   if (problem !== null) return { kind: "exit", code: 2, stdout: "", stderr: `${problem}\n` };
   // The flags parsed, but a value cannot work: one line and exit 1, as for a missing data
   // directory, before main creates or stamps anything.
@@ -223,6 +247,17 @@ function checkTiming(config: Config): string | null {
 }
 
 /** Security flags that cannot work together (security/security_flags.ts), or -join-as without -join. */
+function checkLogging(config: Config): string | null {
+  if (!(logLevels as readonly string[]).includes(config.logLevel)) {
+    return `invalid value ${JSON.stringify(config.logLevel)} for flag -log-level: use ${logLevels.join(", ")}`;
+  }
+  if (!(logFormats as readonly string[]).includes(config.logFormat)) {
+    return `invalid value ${JSON.stringify(config.logFormat)} for flag -log-format: use ${logFormats.join(" or ")}`;
+  }
+  if (config.restoreFile !== "" && config.joinAddr !== "") return "-restore starts a new cluster: it cannot be combined with -join";
+  return null;
+}
+
 function checkSecurity(config: Config, env: Readonly<Record<string, string | undefined>>): string | null {
   if (config.security.joinAs !== "" && config.joinAddr === "") return "-join-as has no effect without -join";
   return securityProblem(config.security, env);

@@ -5,6 +5,7 @@
 // store, codec, state machine and store (DESIGN "One house, assembled once").
 
 import { createFetch, type FetchHandler } from "./http/fast_fetch.ts";
+import type { OpsDeps } from "./http/ops_deps.ts";
 import { createRaft, createRng, nodeId } from "./raft/core/mod.ts";
 import type { Entry, Member, Membership, RaftCore, SoftState } from "./raft/core/mod.ts";
 import type { Envelope } from "./raft/envelope.ts";
@@ -82,6 +83,8 @@ export interface NodeSettings {
    * it gives forwarded requests the permissions of the "*" user. Default false.
    */
   readonly peersAuthenticated?: boolean;
+  /** The build's version text, for /status and /metrics (main.ts versionText). */
+  readonly version?: string;
 }
 
 /** An assembled node; `start` brings it to life, `stop` ends it. */
@@ -162,7 +165,8 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
   });
   node = theNode;
   theStore.attach(theNode);
-  const fetch = createFetch(theStore, auth === null ? { bodyBytesMax: settings.bodyBytesMax } : { bodyBytesMax: settings.bodyBytesMax, auth });
+  const ops: OpsDeps = { ...(settings.version === undefined ? {} : { version: settings.version }) };
+  const fetch = createFetch(theStore, { bodyBytesMax: settings.bodyBytesMax, ops, ...(auth === null ? {} : { auth }) });
   return running(theNode, theStore, r, transport, seams, fetch);
 }
 

@@ -4,6 +4,7 @@
 
 import { type Context, Hono } from "hono";
 import type { Authorizer } from "../security/permissions.ts";
+import type { OpsDeps } from "./ops_deps.ts";
 import type { StoreApi } from "../store/api.ts";
 import { errorHandler, jsonError } from "./errors.ts";
 import { type Route, routeTable } from "./routes.ts";
@@ -19,6 +20,8 @@ export interface AppOptions {
    * Authenticator). Absent: no check, and the handlers are exactly those of the plain table.
    */
   readonly auth?: Authorizer;
+  /** What the operator's routes need beyond the store (http/ops_deps.ts). */
+  readonly ops?: OpsDeps;
 }
 
 /** Default request body limit: 1 MiB. */
@@ -27,7 +30,11 @@ export const bodyBytesMaxDefault = 1024 * 1024;
 /** The route table for `options` (the app and the fast path share one). */
 export function appRoutes(store: StoreApi, options: AppOptions = {}): readonly Route[] {
   const bodyBytesMax = options.bodyBytesMax ?? bodyBytesMaxDefault;
-  return routeTable(store, options.auth === undefined ? { bodyBytesMax } : { bodyBytesMax, auth: options.auth });
+  return routeTable(store, {
+    bodyBytesMax,
+    ...(options.auth === undefined ? {} : { auth: options.auth }),
+    ...(options.ops === undefined ? {} : { ops: options.ops }),
+  });
 }
 
 /** Builds the app from `routes` (by default the table of http/routes.ts for `store`). */

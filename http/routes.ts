@@ -9,6 +9,11 @@ import { type Authorizer, guardRoute, type PermissionName } from "../security/pe
 import type { Caller, StoreApi } from "../store/api.ts";
 import { HttpError, jsonError } from "./errors.ts";
 import { keyResponse, ok, readKey, writeKeys } from "./key_handlers.ts";
+import { backupRoutes } from "./backup_routes.ts";
+import { healthRoutes } from "./health_routes.ts";
+import { leaderRoutes } from "./leader_routes.ts";
+import { metricsRoutes } from "./metrics_routes.ts";
+import type { OpsDeps } from "./ops_deps.ts";
 import { keyFromUrl, parseJoinBody, parseReadLevel, parseRemoveBody, readJsonBody } from "./validate.ts";
 
 /** A method a route answers; "ALL" is every method (Hono's app.all). */
@@ -42,6 +47,8 @@ export interface RouteOptions {
   readonly bodyBytesMax: number;
   /** -auth: checks each route's `perm` before its handler; absent, nothing is checked. */
   readonly auth?: Authorizer;
+  /** What the operator's routes need beyond the store (http/ops_deps.ts). */
+  readonly ops?: OpsDeps;
 }
 
 const jsonHeaders: Readonly<Record<string, string>> = { "content-type": "application/json" };
@@ -60,7 +67,15 @@ function missingKey(): never {
  * path match answers it (each handler answers; none passes on to the next).
  */
 export function routeTable(store: StoreApi, options: RouteOptions): readonly Route[] {
-  const routes = plainRoutes(store, options.bodyBytesMax);
+  const ops = options.ops ?? {};
+  const routes = [
+    ...plainRoutes(store, options.bodyBytesMax),
+    // The operator's surface (issue 15): paths of their own, so their place in the order is free.
+    ...healthRoutes(store, ops, options.bodyBytesMax),
+    ...metricsRoutes(store, ops, options.bodyBytesMax),
+    ...leaderRoutes(store, ops, options.bodyBytesMax),
+    ...backupRoutes(store, ops, options.bodyBytesMax),
+  ];
   const auth = options.auth;
   return auth === undefined ? routes : routes.map((route) => guardRoute(route, auth));
 }

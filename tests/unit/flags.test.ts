@@ -55,6 +55,9 @@ describe("defaults", () => {
       snapshotTrailingEntries: 10240,
       bodyBytesMax: 1048576,
       security: noSecurity,
+      logLevel: "info",
+      logFormat: "text",
+      restoreFile: "",
     });
   });
 
@@ -250,7 +253,7 @@ describe("usage text", () => {
     const names = lines.filter((l) => l.startsWith("  -")).map((l) => l.slice(3).split(" ")[0]);
     expect(names).toEqual(flagSpecs.map((s) => s.name).sort());
     expect(names).toContain("haddr");
-    expect(names.length).toBe(23);
+    expect(names.length).toBe(26);
     expect(usage.endsWith("\n")).toBe(true);
   });
 
@@ -385,4 +388,22 @@ describe("security flags (rqlite's names)", () => {
     if (out.kind === "run") expect(out.config.security.joinAs).toBe("joiner");
     expect(JSON.stringify(out)).not.toContain("s3cret");
   });
+});
+
+describe("operations flags", () => {
+  test("-log-level, -log-format and -restore land in the config", () => {
+    const c = run("-log-level", "debug", "-log-format", "json", "-restore", "b.backup", "/d");
+    expect([c.logLevel, c.logFormat, c.restoreFile]).toEqual(["debug", "json", "b.backup"]);
+  });
+  for (const [args, message] of [
+    [["-log-level", "loud"], 'invalid value "loud" for flag -log-level: use debug, info, warn, error'],
+    [["-log-format", "xml"], 'invalid value "xml" for flag -log-format: use text or json'],
+    [["-restore", "b.backup", "-join", "h:1"], "-restore starts a new cluster: it cannot be combined with -join"],
+  ] as const) {
+    test(`${args.join(" ")}: exit 2 with one line`, () => {
+      const out = exit(...args, "/d");
+      expect(out.code).toBe(2);
+      expect(out.stderr).toBe(`${message}\n`);
+    });
+  }
 });

@@ -1,0 +1,8 @@
+// What the operator's routes (probes, metrics, leadership, backup: issue 15) need beyond the
+// store. Each feature adds its own optional field; open_node.ts fills them for a real node.
+
+/** Dependencies of the operator's routes; every field optional so tests can leave them out. */
+export interface OpsDeps {
+  /** The build's version text (main.ts versionText), for /status and /metrics. */
+  readonly version?: string;
+}
