@@ -7,12 +7,13 @@
 import { createFetch, type FetchHandler } from "./http/fast_fetch.ts";
 import type { OpsDeps } from "./http/ops_deps.ts";
 import { createRaft, createRng, nodeId } from "./raft/core/mod.ts";
-import type { Entry, Member, Membership, RaftCore, SoftState } from "./raft/core/mod.ts";
+import type { Entry, Member, Membership, RaftCore } from "./raft/core/mod.ts";
 import type { Envelope } from "./raft/envelope.ts";
 import type { Clock, Disk, Logger, Scheduler, Ticker, Timers, Transport } from "./raft/host.ts";
 import { RaftNode } from "./raft/node.ts";
 import type { NodeEvents } from "./raft/node_options.ts";
 import { bootstrapMembership, openStorage, type NodeStorage, type Recovered, startMeta } from "./raft/storage.ts";
+import { ElectionLog } from "./election_log.ts";
 import { MembershipLog } from "./membership_log.ts";
 import { loadUsersFile } from "./security/auth_file.ts";
 import { Authenticator, bunVerify, type VerifyPassword } from "./security/authenticator.ts";
@@ -65,6 +66,8 @@ export interface NodeSettings {
   readonly snapshotThresholdEntries: number;
   readonly snapshotTrailingEntries: number;
   readonly walPreallocateBytes: number;
+  /** WAL segment size past which a new segment starts; the WAL's default when absent (the simulator sets small ones). */
+  readonly walSegmentBytesMax?: number;
   readonly requestTimeoutMs: number;
   readonly bodyBytesMax: number;
   /**
@@ -85,6 +88,8 @@ export interface NodeSettings {
   readonly peersAuthenticated?: boolean;
   /** The build's version text, for /status and /metrics (main.ts versionText). */
   readonly version?: string;
+  /** When the process started, on the seams' clock (ms): /status's uptime; default the open. */
+  readonly startedAtMs?: number;
 }
 
 /** An assembled node; `start` brings it to life, `stop` ends it. */
@@ -135,6 +140,9 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
     sendTo: (addr: string, msg: StoreMessage): boolean =>
       transport.send(addr, { kind: "store", fromAddr: settings.raftAddr, payload: storeMessageValue(msg) }),
     requestTimeoutMs: settings.requestTimeoutMs,
+    // /status: version and uptime (health is the store's own checks).
+    ...(settings.version === undefined ? {} : { version: settings.version }),
+    startedAtMs: settings.startedAtMs ?? seams.clock.now(),
     ...(auth === null ? {} : { auth: { permsOf: (user) => auth.permsOf(user), peersAuthenticated: settings.peersAuthenticated ?? false } }),
   });
   store = theStore;
@@ -218,6 +226,7 @@ function recoverNode(settings: NodeSettings, seams: NodeSeams): RecoveredNode {
     snapshotDisk: seams.snapshotDisk,
     dataDir: settings.dataDir,
     walPreallocateBytes: settings.walPreallocateBytes,
+    ...(settings.walSegmentBytesMax === undefined ? {} : { segmentBytesMax: settings.walSegmentBytesMax }),
     logger: log,
   });
   const { storage, initial, hasState } = recovered;
@@ -257,7 +266,8 @@ function recoverNode(settings: NodeSettings, seams: NodeSeams): RecoveredNode {
 /** The driver's events: the store, the membership log and role changes in the log, the observer. */
 function nodeEvents(nodeId: string, core: RaftCore, store: Store, seams: NodeSeams): NodeEvents {
   const log = seams.logger;
-  let lastSoft: SoftState | null = null;
+  // One line per election outcome; the steps between at debug level (election_log.ts).
+  const electionLog = new ElectionLog(log, nodeId);
   // The membership once as recovered, then only changes (not every replayed config entry).
   const membershipLog = new MembershipLog(log, nodeId);
   membershipLog.recovered(core.status().members);
@@ -268,10 +278,7 @@ function nodeEvents(nodeId: string, core: RaftCore, store: Store, seams: NodeSea
       store.applied(entry);
     },
     softState: (s) => {
-      if (lastSoft === null || lastSoft.leader !== s.leader || lastSoft.role !== s.role) {
-        log.info(`${s.role} in term ${s.term}; leader ${s.leader ?? "unknown"}`);
-      }
-      lastSoft = s;
+      electionLog.softState(s);
       membershipLog.softState(s);
       store.softState(s);
     },

@@ -11,6 +11,7 @@
 import { expect, test } from "bun:test";
 import { runWorldSeed, worldReplayCommand } from "./run_seed.ts";
 import { drawTargetedMode, type TargetedMode } from "./targeted.ts";
+import { drawWalSegmentBytesMax } from "./world.ts";
 
 const seedCount = Number(process.env["SIM_SEEDS"] ?? "150");
 const seedStart = Number(process.env["SIM_SEED_START"] ?? "1");
@@ -97,6 +98,12 @@ const regressionSeeds: readonly { seed: number; catches: string; targeted?: Targ
   // read k0 -> absent [1998, 1998]". The first lease seed.
   { seed: 16, catches: "a restarted voter votes for no successor inside its old leader's lease", targeted: "lease" },
 ];
+
+test("world sim: no regression seed draws small WAL segments (its run stays the one that caught its bug)", () => {
+  for (const { seed } of regressionSeeds) expect({ seed, segment: drawWalSegmentBytesMax(seed) }).toEqual({ seed, segment: null });
+  // And some seeds of the default run do, so segment rollover runs in npm test.
+  expect(Array.from({ length: 150 }, (_, i) => drawWalSegmentBytesMax(i + 1)).filter((b) => b !== null).length).toBeGreaterThan(20);
+});
 
 test("world sim: each regression seed draws the targeted nemesis it was found with (none for the older ones)", () => {
   // The targeted nemesis has its own generator and a salt chosen so that seeds found before

@@ -73,6 +73,20 @@ export interface WorldConfig {
    * own (not the config's), so seeds without one run exactly as before it existed.
    */
   readonly targeted: TargetedMode | null;
+  /**
+   * A small WAL segment size, so segments roll over, get sealed, compacted and truncated
+   * whole (raft/wal.ts W2 and "Removing segments"); null: the default (64 MiB, never reached
+   * in a seed). Own generator, like `targeted`, with a salt under which none of the
+   * regression seeds of world.test.ts draws one: their runs stay the ones that caught a bug.
+   */
+  readonly walSegmentBytesMax: number | null;
+}
+
+/** Seeds with small WAL segments: about three in ten. */
+export function drawWalSegmentBytesMax(seed: number): number | null {
+  const rng = createSimRng(seed).fork("wal-segments-v168");
+  if (!rng.chance(0.3)) return null;
+  return rng.pick([1024, 4096, 32_768]);
 }
 
 /** Draws a world's limits from its seed, so one seed explores one mix (TigerBeetle's swarm). */
@@ -99,6 +113,7 @@ export function drawWorldConfig(seed: number): WorldConfig {
     duplicateRate: rng.pick([0.02, 0.1]),
     longDelayRate: rng.pick([0.01, 0.05]),
     targeted: drawTargetedMode(seed),
+    walSegmentBytesMax: drawWalSegmentBytesMax(seed),
   };
 }
 
@@ -302,7 +317,9 @@ export class World {
           heartbeatTicks: this.config.heartbeatTicks,
           snapshotThresholdEntries: this.config.snapshotThresholdEntries,
           snapshotTrailingEntries: this.config.snapshotTrailingEntries,
-          walPreallocateBytes: this.config.walPreallocateBytes,
+          // The WAL preallocates at most one segment's worth.
+          walPreallocateBytes: Math.min(this.config.walPreallocateBytes, this.config.walSegmentBytesMax ?? Infinity),
+          ...(this.config.walSegmentBytesMax === null ? {} : { walSegmentBytesMax: this.config.walSegmentBytesMax }),
           requestTimeoutMs: this.config.requestTimeoutMs,
           bodyBytesMax: 1024 * 1024,
           bootstrapMembers: this.bootstrapMembers,
