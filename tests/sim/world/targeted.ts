@@ -167,6 +167,8 @@ export class TargetedNemesis {
     world.wire.heal();
     world.log(`targeted: lease episode at leader ${leader.id}: clients paused, network healed`);
     world.scheduler.schedule(this.#rng.range(50, 150), () => {
+      // The random nemesis may have crashed the leader meanwhile (world seed 1001437).
+      if (!leader.isUp) return this.#endEpisode();
       const now = this.#voters(leader);
       if (world.leader() !== leader || now.length < 3 || !now.every((s) => s.isUp)) return this.#endEpisode();
       const followers = this.#rng.shuffle(now.filter((s) => s !== leader));
