@@ -1,8 +1,18 @@
 // Copy-on-write view of the key-value map while a snapshot is encoded in the background.
 // Starting a capture is O(1): the map becomes a frozen `base` that the encoder walks at its own
-// pace, and writes made meanwhile go to small side maps until `fold` merges them back.
+// pace, and writes made meanwhile go to small side maps until `fold` merges them back. Captures
+// stack: the base of a capture may be an older capture (a backup being streamed while the
+// driver takes a snapshot), frozen in turn because writes now reach only the newest one.
 
-import type { PackedMap } from "./packed_map.ts";
+/** What a capture is built over and folds into: a PackedMap, or an older Capture. */
+export interface CaptureBase {
+  readonly size: number;
+  get(key: string): string | undefined;
+  has(key: string): boolean;
+  set(key: string, value: string): unknown;
+  delete(key: string): boolean;
+  entries(): Generator<[string, string], void, undefined>;
+}
 
 /** Marks a base key as absent from the live view (deleted, or re-inserted into `added`). */
 const DELETED: unique symbol = Symbol("deleted");
@@ -17,20 +27,20 @@ const DELETED: unique symbol = Symbol("deleted");
  *   A base key deleted and set again lives here, its base slot marked DELETED, because a plain
  *   Map would have moved it to the end. One overlay map could not tell those two cases apart.
  */
-export class Capture {
-  readonly #base: PackedMap;
+export class Capture<Base extends CaptureBase = CaptureBase> implements CaptureBase {
+  readonly #base: Base;
   readonly #changed = new Map<string, string | typeof DELETED>();
   readonly #added = new Map<string, string>();
   #size: number;
 
   /** Takes over `base`: nobody but `fold` may write to it from now on. */
-  constructor(base: PackedMap) {
+  constructor(base: Base) {
     this.#base = base;
     this.#size = base.size;
   }
 
   /** The state at capture time, for the encoder; unchanged until `fold`. */
-  get base(): Pick<PackedMap, "size" | "get" | "has" | "entries"> {
+  get base(): Pick<CaptureBase, "size" | "get" | "has" | "entries"> {
     return this.#base;
   }
 
@@ -45,6 +55,10 @@ export class Capture {
     const slot = this.#changed.get(key);
     if (slot === undefined) return this.#base.get(key);
     return slot === DELETED ? undefined : slot;
+  }
+
+  has(key: string): boolean {
+    return this.get(key) !== undefined;
   }
 
   set(key: string, value: string): void {
@@ -74,7 +88,7 @@ export class Capture {
 
   /** The live view in plain-Map order: surviving base keys in base order, then `added`. */
   *entries(): Generator<[string, string], void, undefined> {
-    for (const [key, value] of this.#base) {
+    for (const [key, value] of this.#base.entries()) {
       const slot = this.#changed.get(key);
       if (slot === DELETED) continue;
       yield [key, slot ?? value];
@@ -87,7 +101,7 @@ export class Capture {
    * O(writes made during the capture), not O(map). Deleting first, then appending `added`,
    * reproduces plain-Map order: a re-inserted base key was deleted by its DELETED slot.
    */
-  fold(): PackedMap {
+  fold(): Base {
     const base = this.#base;
     for (const [key, slot] of this.#changed) {
       if (slot === DELETED) base.delete(key);

@@ -2,7 +2,7 @@
 // snapshot/restore of the whole map in CBOR (sync, or chunked so a big map does not stall).
 
 import { Decoder, Encoder } from "../raft/cbor.ts";
-import { Capture } from "./capture.ts";
+import { Capture, type CaptureBase } from "./capture.ts";
 import { type Command, decodeCommand } from "./commands.ts";
 import { CommandError, SnapshotError } from "./errors.ts";
 import { PackedMap } from "./packed_map.ts";
@@ -17,6 +17,19 @@ export type ApplyResult =
   | { readonly type: "set"; readonly count: number }
   | { readonly type: "delete"; readonly existed: boolean }
   | { readonly type: "error"; readonly error: string };
+
+/**
+ * The whole state frozen at one applied index while writes go on (copy-on-write): a backup
+ * reads it at its client's pace. `release` once done (a second call does nothing), else the
+ * writes made meanwhile stay in the overlay.
+ */
+export interface CapturedState {
+  /** Number of pairs in the frozen state. */
+  readonly size: number;
+  /** The frozen pairs, in the map's order. */
+  entries(): Generator<[string, string], void, undefined>;
+  release(): void;
+}
 
 /** Yields to the event loop between snapshot chunks; tests pass one that resolves at once. */
 export type Pause = () => Promise<void>;
@@ -54,8 +67,17 @@ export class KvStateMachine {
    * a Map: the collector's full collections would otherwise mark every pair (packed_map.ts).
    */
   #map = new PackedMap();
-  /** While snapshotAsync runs: the live view, base plus the writes made since it began. */
+  /**
+   * While a capture runs (snapshotAsync, a backup): the live view, the newest capture, which
+   * takes every write. Invariant: the last of #captures, or null when there is none.
+   */
   #capture: Capture | null = null;
+  /** Captures in force, oldest first; each one's base is the one before, the first's #map. */
+  #captures: Capture[] = [];
+  /** Captures whose reader is done; each is folded once every newer one has been. */
+  readonly #released = new Set<Capture>();
+  /** The capture of the running snapshotAsync (one at a time); dropped by a restore too. */
+  #snapshotCapture: Capture | null = null;
   /** True while restoreAsync is building a new map; apply then is a driver bug. */
   #isRestoring = false;
 
@@ -135,9 +157,9 @@ export class KvStateMachine {
    * returns the bytes of the state at its start, and its overlay is dropped with the old map.
    */
   async snapshotAsync(pause: Pause = pauseDefault): Promise<Uint8Array> {
-    if (this.#capture !== null) throw new Error("KvStateMachine: snapshotAsync already running");
-    const capture = new Capture(this.#map);
-    this.#capture = capture;
+    if (this.#snapshotCapture !== null) throw new Error("KvStateMachine: snapshotAsync already running");
+    const capture = this.#beginCapture();
+    this.#snapshotCapture = capture;
     const count = capture.base.size;
     const chunks: Uint8Array[] = [];
     try {
@@ -150,12 +172,56 @@ export class KvStateMachine {
       // Unless a restore replaced the map meanwhile, merge the overlay back. This is
       // synchronous but costs only O(writes during the capture), a small fraction of the map
       // (and it also runs if encoding failed, so the machine never stays in capture mode).
-      if (this.#capture === capture) {
-        this.#map = capture.fold();
-        this.#capture = null;
-      }
+      if (this.#snapshotCapture === capture) this.#snapshotCapture = null;
+      this.#releaseCapture(capture);
     }
     return joinSnapshot(count, chunks, pause);
+  }
+
+  /**
+   * The state as of this call, frozen for a backup (see CapturedState): O(1), and applies go
+   * on into a copy-on-write overlay. Any number may run beside snapshotAsync.
+   */
+  capture(): CapturedState {
+    const capture = this.#beginCapture();
+    const base = capture.base;
+    let isReleased = false;
+    return {
+      size: base.size,
+      entries: () => base.entries(),
+      release: () => {
+        if (isReleased) return;
+        isReleased = true;
+        this.#releaseCapture(capture);
+      },
+    };
+  }
+
+  /** A new newest capture over the live view: the map, or the capture that took writes so far. */
+  #beginCapture(): Capture {
+    const base: CaptureBase = this.#capture ?? this.#map;
+    const capture = new Capture(base);
+    this.#captures.push(capture);
+    this.#capture = capture;
+    return capture;
+  }
+
+  /**
+   * Marks `capture` done, then folds every done capture at the top of the stack into its base:
+   * an older capture is still being read, so a capture above it can only fold into its overlay,
+   * and a capture below a running one cannot fold at all until that one is done.
+   */
+  #releaseCapture(capture: Capture): void {
+    // Gone if a restore replaced the map meanwhile: its overlay was dropped with the old map.
+    if (!this.#captures.includes(capture)) return;
+    this.#released.add(capture);
+    for (let top = this.#capture; top !== null && this.#released.has(top); top = this.#capture) {
+      this.#released.delete(top);
+      this.#captures.pop();
+      const base = top.fold();
+      this.#capture = this.#captures[this.#captures.length - 1] ?? null;
+      if (this.#capture === null) this.#map = base as PackedMap;
+    }
   }
 
   /**
@@ -198,6 +264,9 @@ export class KvStateMachine {
     // A running capture keeps encoding the old base it holds; detached here, it never folds
     // its overlay into the new map.
     this.#capture = null;
+    this.#captures = [];
+    this.#released.clear();
+    this.#snapshotCapture = null;
     this.#map = map;
   }
 }

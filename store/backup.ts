@@ -1,0 +1,226 @@
+// The backup file format (GET /backup, -restore): written a record at a time from a frozen
+// copy of the state, so a backup of any size streams with back-pressure and is never whole in
+// memory; read back with every byte checked before a restore creates anything.
+//
+// Format, version 1 (all integers big-endian):
+//   magic     8 bytes, ASCII "HRAFTDBK"
+//   version   u32, 1
+//   records   each: u32 length n (1 ≤ n ≤ backupRecordBytesMax), then n bytes of CBOR, an array
+//             whose first element names the record:
+//               ["header", index, term, pairCount, nodeId]       first, exactly once
+//               ["pairs", [k1, v1, k2, v2, …]]                   0 or more, ≤ backupRecordPairs pairs each
+//               ["trailer", pairCount, pairsRecords, sha256]     last, exactly once
+// `index` and `term` are those of the last entry applied to the captured state (index ≥ 1);
+// sha256 (32 bytes) covers every byte of the file before the trailer's length prefix. Nothing
+// may follow the trailer. Keys are non-empty strings, values strings, no key twice.
+
+import { createHash, type Hash } from "node:crypto";
+import { Decoder, Encoder } from "../raft/cbor.ts";
+
+export const backupMagic = "HRAFTDBK";
+/** The only version this build writes and reads. */
+export const backupVersion = 1;
+/** Pairs per "pairs" record: one record is encoded per pull of the stream (~0.4 ms each). */
+export const backupRecordPairs = 4096;
+/** Largest record accepted when reading: bounds what one bad length field can make us allocate. */
+export const backupRecordBytesMax = 64 * 1024 * 1024;
+
+const magicBytes = new TextEncoder().encode(backupMagic);
+const prefixBytes = magicBytes.length + 4;
+const encoder = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false });
+const decoder = new Decoder({ useRecords: false, mapsAsObjects: false });
+
+/** What a backup says about itself (its header record). */
+export interface BackupHeader {
+  /** Index of the last entry applied to the state (≥ 1). */
+  readonly index: number;
+  /** Term of that entry. */
+  readonly term: number;
+  readonly pairCount: number;
+  /** The node the backup was taken from. */
+  readonly nodeId: string;
+}
+
+/** A frozen state to write: pairs in order, `size` of them. */
+export interface BackupInput extends Omit<BackupHeader, "pairCount"> {
+  readonly size: number;
+  entries(): Iterator<[string, string]>;
+}
+
+/** A backup that cannot be read: `message` is one line saying where and why. */
+export class BackupError extends Error {
+  override readonly name = "BackupError";
+}
+
+/**
+ * The backup file as a sequence of pieces: the prefix with the header, one piece per "pairs"
+ * record, the trailer. Lazy: each piece is encoded when asked for, so the caller's pace (a
+ * ReadableStream's pull) is the encoder's.
+ */
+export function* backupPieces(input: BackupInput): Generator<Uint8Array, void, undefined> {
+  const hash = createHash("sha256");
+  const emit = (bytes: Uint8Array): Uint8Array => {
+    hash.update(bytes);
+    return bytes;
+  };
+  const prefix = new Uint8Array(prefixBytes);
+  prefix.set(magicBytes, 0);
+  new DataView(prefix.buffer).setUint32(magicBytes.length, backupVersion);
+  yield emit(concat(prefix, frame(["header", input.index, input.term, input.size, input.nodeId])));
+  const pairs = input.entries();
+  let records = 0;
+  for (let done = 0; done < input.size; done += backupRecordPairs) {
+    const count = Math.min(backupRecordPairs, input.size - done);
+    const flat: string[] = new Array(2 * count);
+    for (let i = 0; i < flat.length; i += 2) {
+      const next = pairs.next();
+      if (next.done === true) throw new Error("backup: the frozen state shrank while being written");
+      flat[i] = next.value[0];
+      flat[i + 1] = next.value[1];
+    }
+    records++;
+    yield emit(frame(["pairs", flat]));
+  }
+  yield frame(["trailer", input.size, records, new Uint8Array(hash.digest())]);
+}
+
+/**
+ * The same state as a JSON document, in pieces: `{"format":"hraftd-backup","version":1,
+ * "index":…,"term":…,"node":…,"count":…,"pairs":{"k":"v",…}}`. For people, not for -restore.
+ */
+export function* backupJsonPieces(input: BackupInput): Generator<Uint8Array, void, undefined> {
+  const text = new TextEncoder();
+  const head = { format: "hraftd-backup", version: backupVersion, index: input.index, term: input.term, node: input.nodeId, count: input.size };
+  yield text.encode(`${JSON.stringify(head).slice(0, -1)},"pairs":{`);
+  const pairs = input.entries();
+  for (let done = 0; done < input.size; done += backupRecordPairs) {
+    const count = Math.min(backupRecordPairs, input.size - done);
+    const parts: string[] = new Array(count);
+    for (let i = 0; i < count; i++) {
+      const next = pairs.next();
+      if (next.done === true) throw new Error("backup: the frozen state shrank while being written");
+      parts[i] = `${done + i === 0 ? "" : ","}\n${JSON.stringify(next.value[0])}:${JSON.stringify(next.value[1])}`;
+    }
+    yield text.encode(parts.join(""));
+  }
+  yield text.encode("\n}}\n");
+}
+
+/** Random access to the bytes of a backup (a file, or an array in tests). */
+export interface BackupSource {
+  readonly size: number;
+  /** Up to `length` bytes at `position`; fewer only at the end. */
+  read(position: number, length: number): Uint8Array;
+}
+
+/**
+ * Reads and checks a whole backup: magic, version, every record's shape, the counts and the
+ * checksum; hands each record's pairs to `onPairs` as it goes (before the checksum is known:
+ * a caller that keeps them must wait for the return). Throws BackupError naming the offset.
+ */
+export function readBackup(source: BackupSource, onPairs?: (pairs: ReadonlyArray<readonly [string, string]>) => void): BackupHeader {
+  const hash = createHash("sha256");
+  const prefix = source.read(0, prefixBytes);
+  if (prefix.length < magicBytes.length || !magicBytes.every((b, i) => prefix[i] === b)) {
+    throw new BackupError(`not an hraftd backup: it does not start with "${backupMagic}"`);
+  }
+  if (prefix.length < prefixBytes) throw new BackupError(`truncated at byte ${prefix.length}: no format version`);
+  const version = new DataView(prefix.buffer, prefix.byteOffset).getUint32(magicBytes.length);
+  if (version !== backupVersion) throw new BackupError(`backup format version ${version} is not supported (this build reads version ${backupVersion})`);
+  hash.update(prefix);
+  let at = prefixBytes;
+  const header = headerFrom(nextRecord(source, at, hash), at);
+  at += header.bytes;
+  let pairCount = 0;
+  let records = 0;
+  for (;;) {
+    const record = nextRecord(source, at, hash);
+    const value = record.value;
+    if (value[0] === "trailer") {
+      checkTrailer(value, at, { header, pairCount, records, digest: hash.digest() });
+      at += record.bytes;
+      if (at !== source.size) throw new BackupError(`${source.size - at} unexpected bytes after the trailer at byte ${at}`);
+      return header.header;
+    }
+    if (value[0] !== "pairs" || value.length !== 2 || !Array.isArray(value[1]) || value[1].length % 2 !== 0) {
+      throw new BackupError(`record at byte ${at} is neither "pairs" nor "trailer"`);
+    }
+    const flat = value[1] as unknown[];
+    const pairs: [string, string][] = new Array(flat.length / 2);
+    for (let i = 0; i < flat.length; i += 2) {
+      const key = flat[i];
+      const val = flat[i + 1];
+      if (typeof key !== "string" || key.length === 0 || typeof val !== "string") {
+        throw new BackupError(`record at byte ${at} has a bad pair at ${i / 2} (keys are non-empty strings, values strings)`);
+      }
+      pairs[i / 2] = [key, val];
+    }
+    pairCount += pairs.length;
+    records++;
+    onPairs?.(pairs);
+    at += record.bytes;
+  }
+}
+
+/** The header record, checked. */
+function headerFrom(record: { value: unknown[]; bytes: number }, at: number): { header: BackupHeader; bytes: number } {
+  const [tag, index, term, pairCount, nodeId] = record.value;
+  if (tag !== "header" || record.value.length !== 5) throw new BackupError(`record at byte ${at} is not the header`);
+  const isCount = (n: unknown): n is number => typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
+  if (!isCount(index) || index < 1 || !isCount(term) || term < 1 || !isCount(pairCount) || typeof nodeId !== "string") {
+    throw new BackupError(`header at byte ${at} is malformed (index and term ≥ 1, a pair count, a node id)`);
+  }
+  return { header: { index, term, pairCount, nodeId }, bytes: record.bytes };
+}
+
+function checkTrailer(
+  value: unknown[],
+  at: number,
+  seen: { header: { header: BackupHeader }; pairCount: number; records: number; digest: Buffer },
+): void {
+  const [, pairCount, records, digest] = value;
+  if (value.length !== 4 || !(digest instanceof Uint8Array) || digest.length !== 32) throw new BackupError(`trailer at byte ${at} is malformed`);
+  if (!seen.digest.equals(digest)) throw new BackupError(`checksum mismatch: the backup was changed or damaged (SHA-256 of bytes 0..${at} differs from its trailer)`);
+  if (pairCount !== seen.pairCount || pairCount !== seen.header.header.pairCount || records !== seen.records) {
+    throw new BackupError(`trailer at byte ${at} counts ${String(pairCount)} pairs in ${String(records)} records; the file holds ${seen.pairCount} in ${seen.records}`);
+  }
+}
+
+/** The record at `at`: its decoded array and its length with the prefix; hashed unless a trailer. */
+function nextRecord(source: BackupSource, at: number, hash: Hash): { value: unknown[]; bytes: number } {
+  const head = source.read(at, 4);
+  if (head.length < 4) throw new BackupError(`truncated at byte ${at + head.length}: the trailer is missing`);
+  const length = new DataView(head.buffer, head.byteOffset).getUint32(0);
+  if (length < 1 || length > backupRecordBytesMax) throw new BackupError(`record at byte ${at} has a bad length ${length}`);
+  const payload = source.read(at + 4, length);
+  if (payload.length < length) throw new BackupError(`truncated at byte ${at + 4 + payload.length}: a record of ${length} bytes ends early`);
+  let value: unknown;
+  try {
+    value = decoder.decode(payload);
+  } catch (e) {
+    throw new BackupError(`record at byte ${at} is not valid CBOR: ${(e as Error).message}`);
+  }
+  if (!Array.isArray(value) || value.length === 0) throw new BackupError(`record at byte ${at} is not a tagged array`);
+  // The trailer holds the checksum, so it is not covered by it.
+  if (value[0] !== "trailer") {
+    hash.update(head);
+    hash.update(payload);
+  }
+  return { value, bytes: 4 + length };
+}
+
+/** A record: its length, then its CBOR. */
+function frame(value: unknown): Uint8Array {
+  const payload = encoder.encode(value);
+  const out = new Uint8Array(4 + payload.length);
+  new DataView(out.buffer).setUint32(0, payload.length);
+  out.set(payload, 4);
+  return out;
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a, 0);
+  out.set(b, a.length);
+  return out;
+}
