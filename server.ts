@@ -22,6 +22,7 @@ import type { Store } from "./store/store.ts";
 import { runtimeGcHint, startIdleGc } from "./idle_gc.ts";
 import { joinCluster, type JoinOptions } from "./join.ts";
 import { openNode, type OpenedNode } from "./open_node.ts";
+import { restoreBackup } from "./restore.ts";
 import { type TlsFiles, type TlsMaterial, watchTlsFiles, type WatchedTls } from "./security/cert_files.ts";
 import { joinPasswordEnv } from "./security/security_flags.ts";
 import { checkBeforeStart, httpTlsFiles, nodeTlsFiles, raftListenMessage, StartError, type StartTls } from "./start_checks.ts";
@@ -71,6 +72,8 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
   let opened: OpenedNode;
   try {
     mkdirSync(config.dataDir, { recursive: true });
+    // -restore: the backup becomes the first snapshot (checked again now that the directory is locked).
+    if (config.restoreFile !== "") restoreBackup(config, createFsDisk(), log);
     opened = openReal(config, log, watchers.node);
   } catch (e) {
     watchers.stop();

@@ -15,6 +15,8 @@ import { serve } from "./http/serve.ts";
 import type { SecurityConfig } from "./security/security_flags.ts";
 import { loadTlsMaterial, type TlsFiles, type TlsMaterial } from "./security/cert_files.ts";
 import { AuthFileError, loadUsersFile } from "./security/auth_file.ts";
+import { createFsDisk } from "./raft/disk.ts";
+import { restoreProblem } from "./restore.ts";
 
 /** A start refused for something the user can fix: printed as one line, exit status 1. */
 export class StartError extends Error {
@@ -44,6 +46,9 @@ export async function checkBeforeStart(config: Config): Promise<StartTls> {
   await checkHttpPortFree(config.httpAddr);
   const dir = dataDirProblem(config.dataDir);
   if (dir !== null) throw new StartError(dir);
+  // -restore: the whole backup read and checked, and the data directory found empty.
+  const restore = config.restoreFile === "" ? null : restoreProblem(config, createFsDisk());
+  if (restore !== null) throw new StartError(restore);
   return tls;
 }
 

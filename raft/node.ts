@@ -144,6 +144,11 @@ export class RaftNode {
   }
 
   /** Index of the last entry the state machine applied. */
+  /** Term of the last entry applied (or of the snapshot the state came from): a backup's term. */
+  get lastAppliedTerm(): number {
+    return this.appliedTerm;
+  }
+
   get lastApplied(): LogIndex {
     return this.applied;
   }

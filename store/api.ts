@@ -59,6 +59,23 @@ export interface Caller {
 }
 
 /**
+ * The whole state at one applied index, frozen copy-on-write while writes go on, for GET
+ * /backup (store/backup.ts writes it). `release` once read, or the overlay keeps growing.
+ */
+export interface BackupState {
+  /** Index of the last entry applied to this state. */
+  readonly index: number;
+  /** Term of that entry. */
+  readonly term: number;
+  /** The node that captured it. */
+  readonly nodeId: string;
+  /** Number of pairs. */
+  readonly size: number;
+  entries(): Iterator<[string, string]>;
+  release(): void;
+}
+
+/**
  * What the HTTP layer needs from the store. Methods reject with StoreError (store/errors.ts)
  * for every expected failure; http/errors.ts maps each code to a status. The optional last
  * argument of the methods that may forward is the caller, for the leader's permission check.
@@ -82,4 +99,9 @@ export interface StoreApi {
   remove(id: string, caller?: Caller): Promise<void>;
   /** This node's view of the cluster; JSON-able. */
   status(): StatusReport;
+  /**
+   * Optional: the state at a linearizable point for a backup: a ReadIndex round first, then
+   * the map captured at an applied index at least the read index (on any node).
+   */
+  backup?(): Promise<BackupState>;
 }

@@ -10,7 +10,7 @@ import type { Clock, Timers } from "../raft/host.ts";
 import { type RaftNode, RequestError } from "../raft/node.ts";
 import { realClock, realTimers } from "../raft/real_time.ts";
 import { type PermissionName, type Perms, permissionBits } from "../security/permissions.ts";
-import type { Caller, ReadLevel, StatusReport, StoreApi } from "./api.ts";
+import type { BackupState, Caller, ReadLevel, StatusReport, StoreApi } from "./api.ts";
 import { encodeCommand, type KeyValue } from "./commands.ts";
 import { StoreError } from "./errors.ts";
 import type { ForwardedOp, StoreMessage } from "./forward.ts";
@@ -201,6 +201,23 @@ export class Store implements StoreApi {
       return;
     }
     await this.#changes.remove(id);
+  }
+
+  async backup(): Promise<BackupState> {
+    if (this.#removed) throw this.#removedError();
+    // Linearizable: every write acknowledged before this call is in the state captured below.
+    await this.#raft.read().catch(rethrow);
+    // Index, term and capture in one synchronous step, so they describe the same state.
+    const node = this.#raft;
+    const state = this.#o.stateMachine.capture();
+    return {
+      index: node.lastApplied,
+      term: node.lastAppliedTerm,
+      nodeId: this.#o.id,
+      size: state.size,
+      entries: () => state.entries(),
+      release: () => state.release(),
+    };
   }
 
   status(): StatusReport {

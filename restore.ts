@@ -1,0 +1,88 @@
+// -restore FILE: a new single-node cluster started from a backup (store/backup.ts). The file is
+// checked whole before anything is created (start_checks.ts calls restoreProblem); then, with
+// the data directory locked, its state becomes the node's first snapshot, at the backup's index
+// and term, with this node as the only voter. Other nodes then join with -join and receive the
+// state by InstallSnapshot, as any follower that is too far behind the log.
+
+import type { Membership } from "./raft/core/mod.ts";
+import type { Disk, Logger } from "./raft/host.ts";
+import { SnapshotStore } from "./raft/snapshots.ts";
+import { storagePaths } from "./raft/storage.ts";
+import { BackupError, type BackupHeader, type BackupSource, readBackup } from "./store/backup.ts";
+import { KvStateMachine } from "./store/state_machine.ts";
+import { StartError } from "./start_checks.ts";
+
+/** What a restore needs from the flags. */
+export interface RestoreSettings {
+  readonly restoreFile: string;
+  readonly dataDir: string;
+  readonly nodeId: string;
+  /** The advertised Raft address: the one member of the new cluster. */
+  readonly raftAddr: string;
+}
+
+/**
+ * Why -restore cannot start, or null: the backup is unreadable or damaged (every byte is read
+ * and checked), or the data directory already holds a node's state. One line, nothing created.
+ */
+export function restoreProblem(settings: Pick<RestoreSettings, "restoreFile" | "dataDir">, disk: Disk): string | null {
+  try {
+    withBackup(disk, settings.restoreFile, (source) => readBackup(source));
+  } catch (e) {
+    if (e instanceof BackupError || isFsError(e)) return `-restore ${settings.restoreFile}: ${(e as Error).message}; nothing was created`;
+    throw e;
+  }
+  return holdsState(disk, settings.dataDir)
+    ? `-restore: data directory ${settings.dataDir} already holds a node's state; restore into a new, empty directory (or start without -restore)`
+    : null;
+}
+
+/**
+ * Writes the backup's state as the first snapshot of the data directory (which must hold no
+ * state: checked again here, under the lock). Throws StartError for any problem, before the
+ * snapshot is written; the snapshot store makes the write itself crash-safe.
+ */
+export function restoreBackup(settings: RestoreSettings, disk: Disk, log: Pick<Logger, "info">): BackupHeader {
+  const problem = restoreProblem(settings, disk);
+  if (problem !== null) throw new StartError(problem);
+  const sm = new KvStateMachine();
+  const header = withBackup(disk, settings.restoreFile, (source) =>
+    readBackup(source, (pairs) => {
+      sm.applyCommand({ type: "set", pairs });
+    }),
+  );
+  // The file was checked whole just above, so this can only mean it changed in between.
+  if (sm.size !== header.pairCount) {
+    throw new StartError(`-restore ${settings.restoreFile}: ${header.pairCount} pairs announced, ${sm.size} distinct keys read; nothing was created`);
+  }
+  const membership: Membership = { members: [{ id: settings.nodeId, addr: settings.raftAddr, suffrage: "voter" }] };
+  const snapshots = SnapshotStore.open(disk, storagePaths(settings.dataDir).snapshots);
+  snapshots.save({ lastIncludedIndex: header.index, lastIncludedTerm: header.term, membership }, sm.snapshot());
+  log.info(
+    `restored ${header.pairCount} keys from ${settings.restoreFile} (taken on node ${header.nodeId} at index ${header.index} term ${header.term}): ` +
+      `a new cluster of this node alone; others join it with -join`,
+  );
+  return header;
+}
+
+/** True if the data directory has a term, a log or a snapshot (what openStorage would find). */
+function holdsState(disk: Disk, dataDir: string): boolean {
+  const paths = storagePaths(dataDir);
+  return disk.exists(paths.state) || disk.list(paths.wal).length > 0 || disk.list(paths.snapshots).length > 0;
+}
+
+/** Runs `use` on the backup file opened for reading, and closes it. */
+function withBackup<T>(disk: Disk, path: string, use: (source: BackupSource) => T): T {
+  if (!disk.exists(path)) throw new BackupError(`no such file`);
+  if (disk.isDir(path)) throw new BackupError(`is a directory, not a backup file`);
+  const file = disk.open(path, "read");
+  try {
+    return use({ size: file.size(), read: (position, length) => file.read(position, Math.max(0, Math.min(length, file.size() - position))) });
+  } finally {
+    file.close();
+  }
+}
+
+function isFsError(e: unknown): boolean {
+  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === "string";
+}
