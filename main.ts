@@ -5,6 +5,7 @@
 import "./raft/cbor_env.ts";
 import { writeSync } from "node:fs";
 import { parseFlags } from "./flags.ts";
+import { createLogger } from "./log.ts";
 import { StorageDamageError } from "./raft/wal.ts";
 import { type RunningNode, StartError, startNode } from "./server.ts";
 import packageJson from "./package.json" with { type: "json" };
@@ -45,9 +46,11 @@ async function main(): Promise<number> {
     writeAll(2, outcome.stderr);
     return outcome.code;
   }
+  // -log-level and -log-format: every line the node writes from here on goes through it.
+  const log = createLogger({ level: outcome.config.logLevel, format: outcome.config.logFormat });
   let running: RunningNode;
   try {
-    running = await startNode(outcome.config);
+    running = await startNode(outcome.config, log, { version: versionText() });
   } catch (e) {
     // By name as well: a StartError class of another module (open_node.ts) is one too.
     const isStartError = e instanceof StartError || (e instanceof Error && e.name === "StartError");
@@ -62,7 +65,7 @@ async function main(): Promise<number> {
     process.once("SIGINT", () => resolve("SIGINT"));
     process.once("SIGTERM", () => resolve("SIGTERM"));
   });
-  writeAll(2, `hraftd: ${signal} received, shutting down\n`);
+  log.info(`hraftd: ${signal} received, shutting down`, { event: "shutdown", signal });
   await running.stop();
   return 0;
 }

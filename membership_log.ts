@@ -28,7 +28,7 @@ export class MembershipLog {
   /** At start: the configuration recovered from the snapshot and log (the newest one in it). */
   recovered(members: readonly Member[]): void {
     this.#last = describeMembers(members);
-    this.#log.info(`membership at start: ${this.#last}`);
+    this.#log.info(`membership at start: ${this.#last}`, { event: "membership_at_start", members: this.#last });
   }
 
   /**
@@ -39,7 +39,7 @@ export class MembershipLog {
     const text = describeMembers(membership.members);
     if (text !== describeMembers(current) || text === this.#last) return;
     this.#last = text;
-    this.#log.info(`membership now ${text}`);
+    this.#log.info(`membership now ${text}`, { event: "membership", members: text });
   }
 
   /** The removal of this node (and its return) is said once, when it happens or at start. */
@@ -50,9 +50,10 @@ export class MembershipLog {
       this.#log.warn(
         `this node (${this.#id}) was removed from the cluster: it no longer campaigns and answers clients 503; ` +
           `add it back with POST /join on a member, or stop it`,
+        { event: "removed", id: this.#id },
       );
     } else {
-      this.#log.info(`this node (${this.#id}) is a member of the cluster again`);
+      this.#log.info(`this node (${this.#id}) is a member of the cluster again`, { event: "member_again", id: this.#id });
     }
   }
 }

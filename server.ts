@@ -15,12 +15,13 @@ import { decodeEnvelope, encodeEnvelope, type Envelope } from "./raft/envelope.t
 import type { Logger } from "./raft/host.ts";
 import { MemDisk } from "./raft/mem_disk.ts";
 import type { RaftNode } from "./raft/node.ts";
-import { realClock, realScheduler, realTimers, wallClockIso } from "./raft/real_time.ts";
+import { realClock, realScheduler, realTimers } from "./raft/real_time.ts";
 import { createTicker } from "./raft/ticker.ts";
 import { createTcpTransport } from "./raft/transport.ts";
 import type { Store } from "./store/store.ts";
 import { runtimeGcHint, startIdleGc } from "./idle_gc.ts";
 import { joinCluster, type JoinOptions } from "./join.ts";
+import { createLogger } from "./log.ts";
 import { openNode, type OpenedNode } from "./open_node.ts";
 import { restoreBackup } from "./restore.ts";
 import { type TlsFiles, type TlsMaterial, watchTlsFiles, type WatchedTls } from "./security/cert_files.ts";
@@ -44,20 +45,23 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
-/** Log lines on stderr, one per significant event, with a UTC timestamp. */
-export function stderrLogger(): Logger {
-  const line = (level: string, text: string): void => {
-    process.stderr.write(`${wallClockIso()} [${level}] ${text}\n`);
-  };
-  return {
-    info: (t) => line("INFO", t),
-    warn: (t) => line("WARN", t),
-    error: (t) => line("ERROR", t),
-  };
+/** What startNode takes beyond the flags. */
+export interface StartExtras {
+  /** The build's version text (main.ts versionText), for /status. */
+  readonly version?: string;
 }
 
-/** Starts a node as configured by the flags; resolves once it serves HTTP (and has joined). */
-export async function startNode(config: Config, log: Logger = stderrLogger()): Promise<RunningNode> {
+/**
+ * Starts a node as configured by the flags; resolves once it serves HTTP (and has joined).
+ * `log` defaults to the logger of -log-level and -log-format on stderr (log.ts).
+ */
+export async function startNode(
+  config: Config,
+  log: Logger = createLogger({ level: config.logLevel, format: config.logFormat }),
+  extras: StartExtras = {},
+): Promise<RunningNode> {
+  // Uptime (/status) counts from here, on the monotonic clock, before recovery's reading.
+  const startedAtMs = realClock.now();
   // Addresses, TLS files, ports and the data directory's path, before anything is created,
   // locked or stamped with an id: a refused start leaves nothing behind (start_checks.ts).
   const tls = await checkBeforeStart(config);
@@ -74,7 +78,7 @@ export async function startNode(config: Config, log: Logger = stderrLogger()): P
     mkdirSync(config.dataDir, { recursive: true });
     // -restore: the backup becomes the first snapshot (checked again now that the directory is locked).
     if (config.restoreFile !== "") restoreBackup(config, createFsDisk(), log);
-    opened = openReal(config, log, watchers.node);
+    opened = openReal(config, log, watchers.node, { ...extras, startedAtMs });
   } catch (e) {
     watchers.stop();
     dirLock.release();
@@ -243,7 +247,7 @@ async function joinIfAsked(
 }
 
 /** openNode with the real seams: node:fs (memory for the log with -inmem), TCP or TLS, real time. */
-function openReal(config: Config, log: Logger, nodeTls: WatchedTls | null): OpenedNode {
+function openReal(config: Config, log: Logger, nodeTls: WatchedTls | null, about: StartExtras & { startedAtMs: number }): OpenedNode {
   const fsDisk = createFsDisk();
   const { electionTicks, heartbeatTicks } = timingTicks(config);
   return openNode(
@@ -264,6 +268,9 @@ function openReal(config: Config, log: Logger, nodeTls: WatchedTls | null): Open
       // -auth; a forwarded request's user is trusted only from peers the node CA vouches for.
       authFile: config.security.authFile,
       peersAuthenticated: config.security.nodeCert !== "",
+      // /status: the version and the uptime.
+      ...(about.version === undefined ? {} : { version: about.version }),
+      startedAtMs: about.startedAtMs,
     },
     {
       logDisk: config.inmem ? new MemDisk() : fsDisk,
@@ -273,7 +280,8 @@ function openReal(config: Config, log: Logger, nodeTls: WatchedTls | null): Open
           listenAddr: config.raftAddr,
           encode: encodeEnvelope,
           decode: decodeEnvelope,
-          logger: (l) => log.warn(l),
+          // A link back up is good news (info); a link down and the rest are warnings.
+          logger: (l, fields) => (fields?.["event"] === "peer_up" ? log.info(l, fields) : log.warn(l, fields)),
           // A restarted peer should hear from us within a few heartbeats, not after a long
           // backoff: redialling a dead address every quarter second costs next to nothing.
           dialBackoffMaxMs: 250,

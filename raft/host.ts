@@ -94,11 +94,23 @@ export interface Ticker {
   stop(): void;
 }
 
-/** One line per significant event, on stderr in the real node. */
+/**
+ * Structured fields of a log line (term, leader, index, peer, ...): the JSON format writes
+ * them beside `msg`, the text format keeps only the line, so the line must say it all too.
+ */
+export type LogFields = Readonly<Record<string, string | number | boolean | null>>;
+
+/**
+ * One line per significant event, on stderr in the real node (log.ts). `fields` is optional
+ * so a logger that only collects lines (tests, the simulator) stays a logger.
+ */
 export interface Logger {
-  info(line: string): void;
-  warn(line: string): void;
-  error(line: string): void;
+  /** Detail for -log-level debug (every role change, ...); a logger without it drops them. */
+  debug?(line: string, fields?: LogFields): void;
+  info(line: string, fields?: LogFields): void;
+  warn(line: string, fields?: LogFields): void;
+  /** Only for what stops the node or needs an operator now: a healthy cluster logs none. */
+  error(line: string, fields?: LogFields): void;
 }
 
 // ---- Transport ----

@@ -333,6 +333,7 @@ export class RaftNode {
       events.restored(rd.snapshot.meta);
       this.opts.logger.info(
         `installed snapshot at index ${rd.snapshot.meta.lastIncludedIndex} term ${rd.snapshot.meta.lastIncludedTerm}`,
+        { event: "snapshot_installed", index: rd.snapshot.meta.lastIncludedIndex, term: rd.snapshot.meta.lastIncludedTerm, bytes: rd.snapshot.data.length },
       );
     }
     this.applyCommitted(rd.committed, appliedAlready, rd.committed.length);
@@ -371,7 +372,12 @@ export class RaftNode {
       this.core.snapshotTaken(applied, held, this.opts.snapshotTrailingEntries);
       this.snapshotIndex = applied;
       this.snapshotPolicy.taken(data.length, this.snapshotPolicy.appliedBytes - bytesAtCapture);
-      this.opts.logger.info(`snapshot taken at index ${applied} term ${meta.lastIncludedTerm} (${data.length} bytes)`);
+      this.opts.logger.info(`snapshot taken at index ${applied} term ${meta.lastIncludedTerm} (${data.length} bytes)`, {
+        event: "snapshot_taken",
+        index: applied,
+        term: meta.lastIncludedTerm,
+        bytes: data.length,
+      });
     };
     take().then(
       () => {
@@ -398,7 +404,7 @@ export class RaftNode {
     this.isStopped = true;
     this.proposals.failAll("node stopped on an error; write outcome unknown");
     this.reads.failAll("node stopped on an error");
-    this.opts.logger.error(`raft node stopped: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+    this.opts.logger.error(`raft node stopped: ${e instanceof Error ? e.stack ?? e.message : String(e)}`, { event: "fatal" });
     this.opts.onFatal?.(e);
   }
 }

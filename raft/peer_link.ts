@@ -6,7 +6,7 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import { parseHostPort } from "../address.ts";
 import { encodeFrames, FRAME_BYTES_LIMIT, FRAME_HEADER_BYTES, writeFrameHeader } from "./framing.ts";
-import type { Timers } from "./host.ts";
+import type { LogFields, Timers } from "./host.ts";
 import { endOfTurn } from "./real_time.ts";
 import { dialOptions, type TransportTls } from "./transport_tls.ts";
 
@@ -31,7 +31,8 @@ export interface LinkConfig {
   readonly dialBackoffMinMs: number;
   readonly dialBackoffMaxMs: number;
   readonly dialTimeoutMs: number;
-  readonly log: (line: string) => void;
+  /** Link down and up carry fields {event: "peer_down" | "peer_up", peer}. */
+  readonly log: (line: string, fields?: LogFields) => void;
   readonly timers: Timers;
   /** Dial with mutual TLS (current material at each dial), or plain TCP when null. */
   readonly tls: TransportTls | null;
@@ -160,7 +161,7 @@ export class PeerLink {
   #connected(socket: net.Socket): void {
     this.#state = "connected";
     this.#backoffMs = this.#config.dialBackoffMinMs;
-    if (this.#isFailing) this.#config.log(`transport: connected to ${this.#addr} again`);
+    if (this.#isFailing) this.#config.log(`transport: connected to ${this.#addr} again`, { event: "peer_up", peer: this.#addr });
     this.#isFailing = false;
     // We batch frames ourselves, so Nagle's algorithm would only add latency.
     socket.setNoDelay(true);
@@ -180,6 +181,7 @@ export class PeerLink {
     if (!this.#isFailing) {
       this.#config.log(
         `transport: link to ${this.#addr} down (${this.#lastError}); redialling with backoff`,
+        { event: "peer_down", peer: this.#addr, reason: this.#lastError },
       );
     }
     this.#isFailing = true;

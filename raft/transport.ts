@@ -7,7 +7,7 @@ import * as net from "node:net";
 import * as tls from "node:tls";
 import { formatHostPort, parseHostPort } from "../address.ts";
 import { checkFrameBytesMax, FrameDecoder } from "./framing.ts";
-import type { Timers } from "./host.ts";
+import type { LogFields, Timers } from "./host.ts";
 import { describeError, type LinkConfig, PeerLink, type PeerStats } from "./peer_link.ts";
 import { realTimers } from "./real_time.ts";
 import { RefusalLog, serverContextOptions, serverOptions, type TransportTls } from "./transport_tls.ts";
@@ -25,7 +25,7 @@ export interface TcpTransportOptions<T> {
   /** Called for every message received, in order per connection. Exceptions propagate. */
   readonly onMessage: (msg: T) => void;
   /** One line per event worth a human's attention; default console.error. */
-  readonly logger?: (line: string) => void;
+  readonly logger?: (line: string, fields?: LogFields) => void;
   /** Largest payload sent or accepted; default 64 MiB (InstallSnapshot chunks travel here). */
   readonly frameBytesMax?: number;
   /** Frames queued per peer while dialling or under backpressure; default 4096. */

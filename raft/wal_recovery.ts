@@ -133,6 +133,7 @@ function recoverSegment(
       logger?.warn(
         `wal: recovery cut ${path} at offset ${at}: ${buf.length - at} bytes, a torn record (${r.reason}; ${torn}) and ${intact} intact record(s) after it, ` +
           "all written after the last completed sync, so none was acknowledged",
+        { event: "recovery_cut", file: path, offset: at, bytes: buf.length - at },
       );
       allocated = at;
       break;

@@ -47,6 +47,29 @@ export interface StatusReport {
   readonly applied: number;
   readonly lastIndex: number;
   readonly members: readonly MemberStatus[];
+  /** The build's version text (main.ts versionText), when the node was given one. */
+  readonly version?: string;
+  /** Seconds since the process started, on the monotonic clock. */
+  readonly uptime?: number;
+  /** This node's own readiness: the checks of GET /readyz, without `sync`. */
+  readonly health?: HealthReport;
+}
+
+/** One readiness check: passed, or failed with why. */
+export interface HealthCheck {
+  readonly ok: boolean;
+  readonly reason?: string;
+}
+
+/**
+ * The node's readiness checks, by name, in the order /readyz lists them: `leader` (a leader
+ * is known), `storage` (no storage or invariant failure stopped the node), `member` (this
+ * node is in the cluster's configuration: not removed, not waiting to be added). `ready` is
+ * true when every check passed.
+ */
+export interface HealthReport {
+  readonly ready: boolean;
+  readonly checks: Readonly<Record<string, HealthCheck>>;
 }
 
 /**
@@ -104,4 +127,12 @@ export interface StoreApi {
    * the map captured at an applied index at least the read index (on any node).
    */
   backup?(): Promise<BackupState>;
+  /** Optional: the readiness checks (/readyz, /status); absent, /readyz has none to run. */
+  health?(): HealthReport;
+  /**
+   * Optional: resolves once this node has applied everything the leader had committed when
+   * it was called (one ReadIndex round, §6.4); rejects with StoreError if it cannot within
+   * `timeoutMs` (code "timeout") or at all (no leader, removed, shutting down).
+   */
+  syncWithLeader?(timeoutMs: number): Promise<void>;
 }

@@ -10,13 +10,13 @@ import type { Clock, Timers } from "../raft/host.ts";
 import { type RaftNode, RequestError } from "../raft/node.ts";
 import { realClock, realTimers } from "../raft/real_time.ts";
 import { type PermissionName, type Perms, permissionBits } from "../security/permissions.ts";
-import type { BackupState, Caller, ReadLevel, StatusReport, StoreApi } from "./api.ts";
+import type { BackupState, Caller, HealthCheck, HealthReport, ReadLevel, StatusReport, StoreApi } from "./api.ts";
 import { encodeCommand, type KeyValue } from "./commands.ts";
 import { StoreError } from "./errors.ts";
 import type { ForwardedOp, StoreMessage } from "./forward.ts";
 import { Forwarder } from "./forwarder.ts";
 import { MembershipChanges } from "./membership_changes.ts";
-import { rethrow } from "./request_errors.ts";
+import { rethrow, storeErrorOf } from "./request_errors.ts";
 import type { KvStateMachine } from "./state_machine.ts";
 
 // Set only by the chaos suite's deliberately broken build (`bun build --define
@@ -75,6 +75,10 @@ export interface StoreOptions {
   readonly joinCatchUpMs?: number;
   /** -auth: the leader checks forwarded requests' permissions; absent, it serves them all. */
   readonly auth?: ForwardedAuth;
+  /** The build's version text, reported by /status. */
+  readonly version?: string;
+  /** When the process started on `clock` (ms), for /status's uptime; default construction. */
+  readonly startedAtMs?: number;
 }
 
 /** The store of one node; `attach` connects it to its RaftNode. */
@@ -89,6 +93,9 @@ export class Store implements StoreApi {
   #forwardLeader: string | null = null;
   /** This node was removed from the cluster (from the driver's softState): clients are refused. */
   #removed = false;
+  readonly #timers: Timers;
+  readonly #clock: Clock;
+  readonly #startedAtMs: number;
 
   constructor(options: StoreOptions) {
     if (typeof options.incarnation !== "string" || options.incarnation.length === 0 || options.incarnation.length > 64) {
@@ -96,6 +103,9 @@ export class Store implements StoreApi {
     }
     this.#o = options;
     const timers = options.timers ?? realTimers;
+    this.#timers = timers;
+    this.#clock = options.clock ?? realClock;
+    this.#startedAtMs = options.startedAtMs ?? this.#clock.now();
     this.#forwarder = new Forwarder({
       incarnation: options.incarnation,
       sendTo: options.sendTo,
@@ -236,7 +246,59 @@ export class Store implements StoreApi {
       applied: s.lastApplied,
       lastIndex: s.lastLogIndex,
       members: s.members.map((m) => ({ id: m.id, addr: m.addr, suffrage: m.suffrage })),
+      ...(this.#o.version === undefined ? {} : { version: this.#o.version }),
+      // Milliseconds kept: a probe a second apart can still see it move.
+      uptime: Math.max(0, Math.round(this.#clock.now() - this.#startedAtMs)) / 1000,
+      health: this.health(),
     };
+  }
+
+  health(): HealthReport {
+    const node = this.#node;
+    if (node === null) {
+      const starting = { ok: false, reason: "node is starting" };
+      return { ready: false, checks: { leader: starting, storage: starting, member: starting } };
+    }
+    const s = node.status();
+    const failure = node.failure;
+    const checks: Record<string, HealthCheck> = {
+      leader: s.leader !== null ? { ok: true } : { ok: false, reason: `no leader known (${s.role} in term ${s.term})` },
+      // After a storage or invariant failure the driver stopped (the real process exits 70).
+      storage: failure === null
+        ? { ok: true }
+        : { ok: false, reason: `the node stopped on an error: ${failure instanceof Error ? failure.message : String(failure)}` },
+      member: s.removed
+        ? { ok: false, reason: "this node was removed from the cluster" }
+        : s.members.some((m) => m.id === this.#o.id)
+        ? { ok: true }
+        : { ok: false, reason: "this node is not in the cluster's configuration yet (waiting to be added)" },
+    };
+    return { ready: Object.values(checks).every((c) => c.ok), checks };
+  }
+
+  syncWithLeader(timeoutMs: number): Promise<void> {
+    let raft: RaftNode;
+    try {
+      raft = this.#raft;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise<void>((resolve, reject) => {
+      // The read itself waits up to the request timeout; the caller's bound may be shorter.
+      const timer = this.#timers.setTimeout(() => {
+        reject(new StoreError("timeout", `not caught up with the leader's commit index within ${timeoutMs} ms`));
+      }, timeoutMs);
+      raft.read().then(
+        () => {
+          this.#timers.clearTimeout(timer);
+          resolve();
+        },
+        (e: unknown) => {
+          this.#timers.clearTimeout(timer);
+          reject(e instanceof RequestError ? storeErrorOf(e) : e);
+        },
+      );
+    });
   }
 
   // ---- events from the RaftNode ----
