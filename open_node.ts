@@ -12,9 +12,12 @@ import type { Envelope } from "./raft/envelope.ts";
 import type { Clock, Disk, Logger, Scheduler, Ticker, Timers, Transport } from "./raft/host.ts";
 import { RaftNode } from "./raft/node.ts";
 import type { NodeEvents } from "./raft/node_options.ts";
-import { bootstrapMembership, openStorage, type NodeStorage, type Recovered, startMeta } from "./raft/storage.ts";
+import { bootstrapMembership, openStorage, type NodeStorage, type Recovered, startMeta, storagePaths } from "./raft/storage.ts";
 import { ElectionLog } from "./election_log.ts";
 import { MembershipLog } from "./membership_log.ts";
+import { NodeMetrics } from "./metrics/node_metrics.ts";
+import { timedStorage } from "./metrics/timed_storage.ts";
+import { timedWalDisk } from "./metrics/timed_wal_disk.ts";
 import { loadUsersFile } from "./security/auth_file.ts";
 import { Authenticator, bunVerify, type VerifyPassword } from "./security/authenticator.ts";
 import { permsText } from "./security/permissions.ts";
@@ -113,7 +116,11 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
   const log = seams.logger;
   // Before storage is touched: a users file that cannot be used leaves the data directory as it was.
   const auth = openAuth(settings, seams);
-  const r = recoverNode(settings, seams);
+  // Metrics (GET /metrics) see the WAL's fsyncs through its disk, and the rest through the
+  // closures below; they read role, term and indexes from the node when scraped.
+  const metrics = new NodeMetrics({ clock: seams.clock, timers: seams.timers, ...(settings.version === undefined ? {} : { version: settings.version }) });
+  const walDir = storagePaths(settings.dataDir).wal;
+  const r = recoverNode(settings, { ...seams, logDisk: timedWalDisk(seams.logDisk, walDir, seams.clock, (s) => metrics.walFsynced(s)) });
   // Node ids to addresses: the membership first, then whatever a peer told us it is.
   const learnedAddrs = new Map<string, string>();
   const addrOf = (id: string): string | undefined =>
@@ -123,12 +130,16 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
   const transport = seams.openTransport((env) => {
     if (env.kind === "raft") {
       if (!learnedAddrs.has(env.msg.from)) learnedAddrs.set(env.msg.from, env.fromAddr);
+      metrics.raftReceived(env.msg);
       node?.receive(env.msg);
       return;
     }
     const msg = parseStoreMessage(env.payload);
     if (msg === null) log.warn(`malformed store message from ${env.fromAddr}; dropped`);
-    else store?.receive(env.fromAddr, msg);
+    else {
+      metrics.storeReceived(msg);
+      store?.receive(env.fromAddr, msg);
+    }
   });
   const theStore = new Store({
     id: settings.nodeId,
@@ -137,8 +148,11 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
     timers: seams.timers,
     clock: seams.clock,
     stateMachine: r.sm,
-    sendTo: (addr: string, msg: StoreMessage): boolean =>
-      transport.send(addr, { kind: "store", fromAddr: settings.raftAddr, payload: storeMessageValue(msg) }),
+    sendTo: (addr: string, msg: StoreMessage): boolean => {
+      const queued = transport.send(addr, { kind: "store", fromAddr: settings.raftAddr, payload: storeMessageValue(msg) });
+      metrics.storeSent(msg, queued);
+      return queued;
+    },
     requestTimeoutMs: settings.requestTimeoutMs,
     // /status: version and uptime (health is the store's own checks).
     ...(settings.version === undefined ? {} : { version: settings.version }),
@@ -148,7 +162,7 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
   store = theStore;
   const theNode = new RaftNode({
     core: r.core,
-    storage: r.storage,
+    storage: timedStorage(r.storage, seams.clock, (seconds, bytes) => metrics.snapshotSaved(seconds, bytes)),
     stateMachine: {
       apply: (entry) => r.sm.apply(entry.data),
       // Pauses between chunks go through the timer seam, so simulated nodes pause in simulated time.
@@ -157,12 +171,13 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
     },
     send: (msg) => {
       const addr = addrOf(msg.to);
-      if (addr !== undefined) transport.send(addr, { kind: "raft", fromAddr: settings.raftAddr, msg });
+      const queued = addr !== undefined && transport.send(addr, { kind: "raft", fromAddr: settings.raftAddr, msg });
+      metrics.raftSent(msg, queued);
     },
     flush: () => transport.flush(),
-    events: nodeEvents(settings.nodeId, r.core, theStore, seams),
+    events: nodeEvents(settings.nodeId, r.core, theStore, seams, metrics),
     scheduler: seams.scheduler,
-    requests: { timers: seams.timers, timeoutMs: settings.requestTimeoutMs, incarnation: r.incarnation },
+    requests: { timers: seams.timers, timeoutMs: settings.requestTimeoutMs, incarnation: r.incarnation, counts: metrics.requestCounts },
     logger: log,
     snapshotThresholdEntries: settings.snapshotThresholdEntries,
     snapshotTrailingEntries: settings.snapshotTrailingEntries,
@@ -173,9 +188,18 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
   });
   node = theNode;
   theStore.attach(theNode);
-  const ops: OpsDeps = { ...(settings.version === undefined ? {} : { version: settings.version }) };
+  metrics.attach(theNode);
+  const ops: OpsDeps = { ...(settings.version === undefined ? {} : { version: settings.version }), metrics };
   const fetch = createFetch(theStore, { bodyBytesMax: settings.bodyBytesMax, ops, ...(auth === null ? {} : { auth }) });
-  return running(theNode, theStore, r, transport, seams, fetch);
+  const opened = running(theNode, theStore, r, transport, seams, fetch);
+  // The lag sampler's timer (started by the first scrape) ends with the node.
+  return {
+    ...opened,
+    async stop(): Promise<void> {
+      metrics.stop();
+      await opened.stop();
+    },
+  };
 }
 
 /** The Authenticator of -auth, or null without it; StartError for a file that cannot be used. */
@@ -264,7 +288,7 @@ function recoverNode(settings: NodeSettings, seams: NodeSeams): RecoveredNode {
 }
 
 /** The driver's events: the store, the membership log and role changes in the log, the observer. */
-function nodeEvents(nodeId: string, core: RaftCore, store: Store, seams: NodeSeams): NodeEvents {
+function nodeEvents(nodeId: string, core: RaftCore, store: Store, seams: NodeSeams, metrics: NodeMetrics): NodeEvents {
   const log = seams.logger;
   // One line per election outcome; the steps between at debug level (election_log.ts).
   const electionLog = new ElectionLog(log, nodeId);
@@ -279,6 +303,7 @@ function nodeEvents(nodeId: string, core: RaftCore, store: Store, seams: NodeSea
     },
     softState: (s) => {
       electionLog.softState(s);
+      metrics.softState(s);
       membershipLog.softState(s);
       store.softState(s);
     },

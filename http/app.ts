@@ -30,11 +30,17 @@ export const bodyBytesMaxDefault = 1024 * 1024;
 /** The route table for `options` (the app and the fast path share one). */
 export function appRoutes(store: StoreApi, options: AppOptions = {}): readonly Route[] {
   const bodyBytesMax = options.bodyBytesMax ?? bodyBytesMaxDefault;
-  return routeTable(store, {
+  const routes = routeTable(store, {
     bodyBytesMax,
     ...(options.auth === undefined ? {} : { auth: options.auth }),
     ...(options.ops === undefined ? {} : { ops: options.ops }),
   });
+  // With metrics, every route is counted and timed (outside the permission check, so 401
+  // and 403 count too); the fast path and the app run these same wrapped handlers.
+  const http = options.ops?.metrics?.http;
+  if (http === undefined) return routes;
+  const toResponse = errorHandler(options.internalErrorDone);
+  return routes.map((route) => http.instrument(route, toResponse));
 }
 
 /** Builds the app from `routes` (by default the table of http/routes.ts for `store`). */
@@ -52,7 +58,11 @@ export function createApp(
       else app.on(method, route.path, handler);
     }
   }
-  app.notFound((c) => jsonError(404, `no such path: ${c.req.path}`));
+  const http = options.ops?.metrics?.http;
+  app.notFound((c) => {
+    http?.unmatched(c.req.method);
+    return jsonError(404, `no such path: ${c.req.path}`);
+  });
   app.onError(errorHandler(options.internalErrorDone));
   return app;
 }

@@ -1,8 +1,12 @@
 // What the operator's routes (probes, metrics, leadership, backup: issue 15) need beyond the
 // store. Each feature adds its own optional field; open_node.ts fills them for a real node.
 
+import type { NodeMetrics } from "../metrics/node_metrics.ts";
+
 /** Dependencies of the operator's routes; every field optional so tests can leave them out. */
 export interface OpsDeps {
   /** The build's version text (main.ts versionText), for /status and /metrics. */
   readonly version?: string;
+  /** The node's metrics: GET /metrics renders them, and every route is counted and timed. */
+  readonly metrics?: NodeMetrics;
 }

@@ -74,13 +74,14 @@ export class RaftNode {
     this.applied = opts.start.lastIncludedIndex;
     const timers = opts.requests?.timers ?? realTimers;
     const timeoutMs = opts.requests?.timeoutMs ?? requestTimeoutMsDefault;
-    this.proposals = new Proposals(timers, timeoutMs);
+    this.proposals = new Proposals(timers, timeoutMs, opts.requests?.counts);
     const incarnation = opts.requests?.incarnation ?? randomIncarnation();
     this.reads = new Reads({
       timers,
       timeoutMs,
       waitingMax: opts.requests?.readsWaitingMax ?? readsWaitingMaxDefault,
       ctxPrefix: `${opts.core.status().id}/${incarnation}`,
+      ...(opts.requests?.counts === undefined ? {} : { counts: opts.requests.counts }),
     });
     this.snapshotPolicy = new SnapshotPolicy({
       thresholdEntries: opts.snapshotThresholdEntries,

@@ -13,6 +13,7 @@ import type {
 } from "./core/mod.ts";
 import type { Logger, Scheduler, Timers } from "./host.ts";
 import type { LeaseOptions } from "./lease.ts";
+import type { RequestCounts } from "./requests.ts";
 
 /** Durable storage as the driver uses it: everything written is on disk when a call returns. */
 export interface RaftStorage {
@@ -101,6 +102,8 @@ export interface RequestOptions {
   readonly incarnation?: string;
   /** Reads waiting at once; one more fails at once ("full"). */
   readonly readsWaitingMax?: number;
+  /** Where the driver counts its requests (pending, failed, ReadIndex rounds) for the metrics. */
+  readonly counts?: RequestCounts;
 }
 
 /**

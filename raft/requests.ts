@@ -35,6 +35,21 @@ export class RequestError extends Error {
   }
 }
 
+/**
+ * Running counts of the requests a driver completes, read by the metrics at scrape time
+ * (metrics/node_metrics.ts): plain fields, so keeping them costs an increment.
+ */
+export class RequestCounts {
+  /** Proposals appended and waiting for their entry to be applied. */
+  proposalsPending = 0;
+  /** Proposals appended that failed: overwritten, or outcome unknown (timeout, snapshot, stop). */
+  proposalsFailed = 0;
+  /** ReadIndex requests handed to the core (one per batch of reads of one driver turn). */
+  readIndexRounds = 0;
+  /** ReadIndex requests that failed: dropped by the core (no leader) or every read timed out. */
+  readIndexFailed = 0;
+}
+
 interface Waiter<T> {
   readonly resolve: (value: T) => void;
   readonly reject: (error: RequestError) => void;
@@ -51,11 +66,13 @@ export class Proposals {
   readonly #byIndex = new Map<number, { term: number; waiters: Waiter<unknown>[] }>();
   readonly #timers: Timers;
   readonly #timeoutMs: number;
+  readonly #counts: RequestCounts;
   #count = 0;
 
-  constructor(timers: Timers, timeoutMs: number) {
+  constructor(timers: Timers, timeoutMs: number, counts: RequestCounts = new RequestCounts()) {
     this.#timers = timers;
     this.#timeoutMs = timeoutMs;
+    this.#counts = counts;
   }
 
   /** Proposals waiting now. */
@@ -80,6 +97,7 @@ export class Proposals {
       };
       slot.waiters.push(waiter);
       this.#count++;
+      this.#counts.proposalsPending++;
     });
   }
 
@@ -106,8 +124,12 @@ export class Proposals {
     for (const w of slot.waiters) {
       this.#timers.clearTimeout(w.timer);
       this.#count--;
+      this.#counts.proposalsPending--;
       if (ok !== null) w.resolve(ok.result);
-      else w.reject(new RequestError(failure!, message ?? proposalMessage(failure!)));
+      else {
+        this.#counts.proposalsFailed++;
+        w.reject(new RequestError(failure!, message ?? proposalMessage(failure!)));
+      }
     }
   }
 
@@ -117,6 +139,8 @@ export class Proposals {
     if (slot === undefined || at < 0) return;
     slot.waiters.splice(at, 1);
     this.#count--;
+    this.#counts.proposalsPending--;
+    this.#counts.proposalsFailed++;
     if (slot.waiters.length === 0) this.#byIndex.delete(index);
     waiter.reject(new RequestError("unknown", `timed out after ${this.#timeoutMs} ms; the outcome is unknown (the write may or may not be applied)`));
   }
@@ -149,6 +173,7 @@ export class Reads {
   readonly #timeoutMs: number;
   readonly #waitingMax: number;
   readonly #ctxPrefix: string;
+  readonly #counts: RequestCounts;
   #nextCtx = 1;
   /** This turn's batch, not yet handed to the core. */
   #open: ReadBatch | null = null;
@@ -158,7 +183,8 @@ export class Reads {
   #atIndex: { index: number; waiter: Waiter<void> }[] = [];
   #waiting = 0;
 
-  constructor(opts: { timers: Timers; timeoutMs: number; waitingMax: number; ctxPrefix: string }) {
+  constructor(opts: { timers: Timers; timeoutMs: number; waitingMax: number; ctxPrefix: string; counts?: RequestCounts }) {
+    this.#counts = opts.counts ?? new RequestCounts();
     this.#timers = opts.timers;
     this.#timeoutMs = opts.timeoutMs;
     this.#waitingMax = opts.waitingMax;
@@ -190,6 +216,7 @@ export class Reads {
     if (batch === null) return null;
     this.#open = null;
     this.#asked.set(batch.ctx, batch);
+    this.#counts.readIndexRounds++;
     return batch.ctx;
   }
 
@@ -207,6 +234,7 @@ export class Reads {
     const batch = this.#asked.get(ctx);
     if (batch === undefined) return;
     this.#asked.delete(ctx);
+    this.#counts.readIndexFailed++;
     for (const w of batch.waiters) this.#fail(w, new RequestError("noLeader", "no leader to confirm the read; retry later"));
   }
 
@@ -279,7 +307,8 @@ export class Reads {
   #forget(batch: ReadBatch): void {
     if (batch.waiters.length > 0) return;
     if (this.#open === batch) this.#open = null;
-    this.#asked.delete(batch.ctx);
+    // Asked of the core and never confirmed in time: a failed round (an open one never left).
+    else if (this.#asked.delete(batch.ctx)) this.#counts.readIndexFailed++;
   }
 
   #done(w: Waiter<void>): void {
