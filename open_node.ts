@@ -12,6 +12,7 @@ import type { Envelope } from "./raft/envelope.ts";
 import type { Clock, Disk, Logger, Scheduler, Ticker, Timers, Transport } from "./raft/host.ts";
 import { RaftNode } from "./raft/node.ts";
 import type { NodeEvents } from "./raft/node_options.ts";
+import { applyPeersFile } from "./raft/peers_recovery.ts";
 import { bootstrapMembership, openStorage, type NodeStorage, type Recovered, startMeta, storagePaths } from "./raft/storage.ts";
 import { ElectionLog } from "./election_log.ts";
 import { MembershipLog } from "./membership_log.ts";
@@ -245,13 +246,21 @@ interface RecoveredNode {
  */
 function recoverNode(settings: NodeSettings, seams: NodeSeams): RecoveredNode {
   const log = seams.logger;
-  const recovered = openStorage({
+  const storageOptions = {
     logDisk: seams.logDisk,
     snapshotDisk: seams.snapshotDisk,
     dataDir: settings.dataDir,
     walPreallocateBytes: settings.walPreallocateBytes,
     ...(settings.walSegmentBytesMax === undefined ? {} : { segmentBytesMax: settings.walSegmentBytesMax }),
     logger: log,
+  };
+  // Recovery from lost quorum: a peers.json in the data directory is applied, then consumed.
+  const recovered = applyPeersFile(openStorage(storageOptions), () => openStorage(storageOptions), {
+    disk: seams.snapshotDisk,
+    dataDir: settings.dataDir,
+    self: settings.nodeId,
+    logger: log,
+    rebuildState: stateAfter,
   });
   const { storage, initial, hasState } = recovered;
   // The flag's id, checked by the caller (flags.ts), becomes the core's NodeId here, once.
@@ -285,6 +294,14 @@ function recoverNode(settings: NodeSettings, seams: NodeSeams): RecoveredNode {
       `${hasState ? "existing state" : bootstrap !== null ? "bootstrapping a new cluster" : "joining"}, seed ${seed}, incarnation ${incarnation})`,
   );
   return { storage, initial, hasState, bootstrap, sm, core, incarnation };
+}
+
+/** The state machine's snapshot of `snapshot` with every normal entry of `entries` applied. */
+function stateAfter(snapshot: Uint8Array | null, entries: readonly Entry[]): Uint8Array {
+  const sm = new KvStateMachine();
+  if (snapshot !== null) sm.restore(snapshot);
+  for (const entry of entries) if (entry.kind === "normal") sm.apply(entry.data);
+  return sm.snapshot();
 }
 
 /** The driver's events: the store, the membership log and role changes in the log, the observer. */

@@ -166,13 +166,36 @@ export class SnapshotStore {
   }
 
   /**
+   * Rewrites the meta of the stored snapshot with `meta`'s index and term, its state unchanged:
+   * recovery from lost quorum (raft/peers_recovery.ts) gives it a new membership when the log
+   * holds nothing after it. The new meta is written and synced under a temp name, renamed over
+   * the old one (one atomic step) and the directory synced: a crash leaves the old or the new.
+   */
+  replaceMeta(meta: SnapshotMeta): void {
+    const s = this.find(meta);
+    if (s === undefined) throw new RangeError(`no snapshot ${dirName(meta)}`);
+    const tmp = join(s.dir, `meta${tempSuffix}`);
+    this.disk.remove(tmp);
+    const f = this.disk.open(tmp, "create");
+    try {
+      f.write(frameRecord(metaPayload(meta, s.stateBytes, s.stateCrc)), 0);
+      f.sync();
+    } finally {
+      f.close();
+    }
+    this.disk.rename(tmp, join(s.dir, "meta"));
+    this.disk.syncDir(s.dir);
+    this.stored = this.stored.map((x) => (x === s ? { ...s, meta } : x));
+  }
+
+  /**
    * The steps that make a written snapshot durable and visible: meta written and synced, the
    * temp directory synced, renamed into place, the parent synced; then older ones pruned.
    * Each sync is yielded (a promise where `durably` works off the loop) for the caller to await.
    */
   private *install(w: Writer, tmp: string, durably: Durability): Generator<void | Promise<void>> {
     const final = join(this.dir, dirName(w.meta));
-    const meta = encodeCbor([formatVersion, encodeSnapshotMeta(w.meta), w.size, w.crc]);
+    const meta = metaPayload(w.meta, w.size, w.crc);
     const f = this.disk.open(join(tmp, "meta"), "create");
     try {
       f.write(frameRecord(meta), 0);
@@ -319,6 +342,11 @@ class Writer implements SnapshotWriter {
     if (this.file === null) throw new Error("snapshot writer is closed");
     return this.file;
   }
+}
+
+/** The meta file's record: format version, metadata, size and checksum of the state file. */
+function metaPayload(meta: SnapshotMeta, stateBytes: number, stateCrc: number): Uint8Array {
+  return encodeCbor([formatVersion, encodeSnapshotMeta(meta), stateBytes, stateCrc]);
 }
 
 function dirName(meta: SnapshotMeta): string {

@@ -151,6 +151,22 @@ export class NodeStorage implements RaftStorage {
     return this.snapshots.mapped(meta);
   }
 
+  /**
+   * Recovery from lost quorum (raft/peers_recovery.ts): makes `meta` (a new membership at the
+   * index and term of the last entry held) the newest snapshot, with the state `data()` builds,
+   * then drops the whole log, durably, in that order. A stored snapshot at that very index and
+   * term (a log holding nothing after it) only gets its meta replaced: its state is the same.
+   */
+  saveRecoverySnapshot(meta: SnapshotMeta, data: () => Uint8Array): void {
+    const newest = this.snapshots.list().at(-1);
+    if (newest?.lastIncludedIndex === meta.lastIncludedIndex && newest.lastIncludedTerm === meta.lastIncludedTerm) {
+      this.snapshots.replaceMeta(meta);
+    } else {
+      this.snapshots.save(meta, data());
+    }
+    this.wal.reset(meta.lastIncludedIndex);
+  }
+
   /** Records the node id with the current hard state (first start). */
   saveNodeId(nodeId: NodeId): void {
     this.nodeId = nodeId;

@@ -54,6 +54,7 @@ test("backup from a follower under writes, restore into a new cluster, damage re
       if (r.status === 200) written++;
     }
   })();
+  await cluster.poll("writes under way", async () => (written >= 20 ? true : undefined), 5_000);
   const dir = cluster.root;
   const file = join(dir, "backup.bak");
   // README: take a backup from any node.
