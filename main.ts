@@ -66,6 +66,8 @@ async function main(): Promise<number> {
     process.once("SIGTERM", () => resolve("SIGTERM"));
   });
   log.info(`hraftd: ${signal} received, shutting down`, { event: "shutdown", signal });
+  // A leader first hands leadership on, so clients see the new leader rather than errors.
+  await running.handOff();
   await running.stop();
   return 0;
 }

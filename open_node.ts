@@ -92,6 +92,8 @@ export interface NodeSettings {
   readonly peersAuthenticated?: boolean;
   /** The build's version text, for /status and /metrics (main.ts versionText). */
   readonly version?: string;
+  /** This node's HTTP address (-haddr): GET /leader gives it when this node leads. */
+  readonly httpAddr?: string;
   /** When the process started, on the seams' clock (ms): /status's uptime; default the open. */
   readonly startedAtMs?: number;
 }
@@ -155,6 +157,8 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
       return queued;
     },
     requestTimeoutMs: settings.requestTimeoutMs,
+    // How long a leadership handoff may take (the core gives up after one election timeout).
+    election: { electionTicks: settings.electionTicks, tickMs: settings.tickMs ?? 10 },
     // /status: version and uptime (health is the store's own checks).
     ...(settings.version === undefined ? {} : { version: settings.version }),
     startedAtMs: settings.startedAtMs ?? seams.clock.now(),
@@ -190,7 +194,11 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
   node = theNode;
   theStore.attach(theNode);
   metrics.attach(theNode);
-  const ops: OpsDeps = { ...(settings.version === undefined ? {} : { version: settings.version }), metrics };
+  const ops: OpsDeps = {
+    ...(settings.version === undefined ? {} : { version: settings.version }),
+    metrics,
+    ...(settings.httpAddr === undefined ? {} : { httpAddr: settings.httpAddr }),
+  };
   const fetch = createFetch(theStore, { bodyBytesMax: settings.bodyBytesMax, ops, ...(auth === null ? {} : { auth }) });
   const opened = running(theNode, theStore, r, transport, seams, fetch);
   // The lag sampler's timer (started by the first scrape) ends with the node.

@@ -42,6 +42,12 @@ export { StartError };
 export interface RunningNode {
   readonly store: Store;
   readonly node: RaftNode;
+  /**
+   * Before stop() on SIGTERM or SIGINT: a leader hands leadership to the most caught-up voter
+   * and lets the requests it holds settle (within about one election timeout; one line
+   * logged). A follower has nothing to do.
+   */
+  handOff(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -120,7 +126,12 @@ export async function startNode(
   };
 
   if (config.joinAddr !== "") await joinIfAsked(config, opened.hasState, joinSecurity(config, tls, watchers), log, stop);
-  return { store: opened.store, node: opened.node, stop };
+  const handOff = async (): Promise<void> => {
+    if (isStopped) return;
+    const line = await opened.store.handOff();
+    if (line !== null) log.info(line, { event: "leader_handoff" });
+  };
+  return { store: opened.store, node: opened.node, handOff, stop };
 }
 
 /**
@@ -268,6 +279,8 @@ function openReal(config: Config, log: Logger, nodeTls: WatchedTls | null, about
       // -auth; a forwarded request's user is trusted only from peers the node CA vouches for.
       authFile: config.security.authFile,
       peersAuthenticated: config.security.nodeCert !== "",
+      // GET /leader names the leader's HTTP address when asked of the leader itself.
+      httpAddr: config.httpAddr,
       // /status: the version and the uptime.
       ...(about.version === undefined ? {} : { version: about.version }),
       startedAtMs: about.startedAtMs,

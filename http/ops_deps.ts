@@ -7,6 +7,11 @@ import type { NodeMetrics } from "../metrics/node_metrics.ts";
 export interface OpsDeps {
   /** The build's version text (main.ts versionText), for /status and /metrics. */
   readonly version?: string;
+  /**
+   * This node's HTTP address (-haddr), for GET /leader: a node knows only its own (joins carry
+   * Raft addresses alone), so the leader's is given only when the node asked leads.
+   */
+  readonly httpAddr?: string;
   /** The node's metrics: GET /metrics renders them, and every route is counted and timed. */
   readonly metrics?: NodeMetrics;
 }

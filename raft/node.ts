@@ -11,6 +11,7 @@ import type {
   LogIndex,
   Membership,
   Message,
+  NodeId,
   ProposeResult,
   RaftCore,
   RaftStatus,
@@ -23,6 +24,7 @@ import { randomIncarnation, type RaftNodeOptions, readsWaitingMaxDefault, reques
 import { realTimers } from "./real_time.ts";
 import { Proposals, Reads, RequestError } from "./requests.ts";
 import { SnapshotPolicy } from "./snapshot_policy.ts";
+import { TransferRequests } from "./transfer_request.ts";
 
 export { RequestError, type RequestFailure } from "./requests.ts";
 
@@ -62,6 +64,8 @@ export class RaftNode {
   private readonly proposals: Proposals;
   /** Reads waiting for a read index or for the state machine to reach one. */
   private readonly reads: Reads;
+  /** Leadership transfers waiting to settle, and who acknowledged how much (raft/transfer_request.ts). */
+  private readonly transfers = new TransferRequests();
 
   constructor(opts: RaftNodeOptions) {
     this.opts = opts;
@@ -93,12 +97,14 @@ export class RaftNode {
   tick(): void {
     if (this.isStopped) return;
     this.core.tick();
+    this.transfers.tick(this.core.status());
     this.schedule();
   }
 
   /** A message from a peer (already decoded and shape-checked by the codec). */
   receive(msg: Message): void {
     if (this.isStopped) return;
+    if (msg.type === "AppendEntriesReply" && msg.success) this.transfers.acked(msg.from, msg.matchIndex);
     this.core.step(msg);
     this.schedule();
   }
@@ -159,8 +165,45 @@ export class RaftNode {
     return this.core.status();
   }
 
+  /**
+   * Hands leadership to voter `to` (thesis §3.10), or with null to the most caught-up voter
+   * heard from lately; settles with the new leader's id once another node is known to lead.
+   * Fails with RequestError: "notLeader" (with the leader, if known), "invalid" (no such
+   * voter, or no other voter), "transferring" (a transfer to another node is under way),
+   * "timeout" once `ticksMax` ticks passed and this node still leads (the core gave up after
+   * its election timeout; give that), "noLeader" (stopped, or no one was elected).
+   * Meanwhile the core refuses proposals with "transferring".
+   */
+  transferLeadership(to: NodeId | null, ticksMax: number): Promise<NodeId> {
+    if (this.isStopped) return Promise.reject(new RequestError("noLeader", "node is shutting down"));
+    const s = this.core.status();
+    if (s.role !== "leader") return Promise.reject(new RequestError("notLeader", "not the leader", s.leader));
+    const target = to ?? this.transfers.pick(s, ticksMax);
+    if (target === null) return Promise.reject(new RequestError("invalid", "there is no other voter to hand leadership to"));
+    const under = this.transfers.target;
+    if (under !== null && under !== target) {
+      return Promise.reject(new RequestError("transferring", `leadership is being transferred to ${under}`, s.id));
+    }
+    if (!this.core.transferLeadership(target)) {
+      return Promise.reject(new RequestError("invalid", `${target} is not a voter that can lead`, s.id));
+    }
+    this.schedule();
+    return this.transfers.wait(target, ticksMax);
+  }
+
+  /** Settles once the transfer under way (if any) ended, either way. */
+  transferSettled(): Promise<void> {
+    return this.transfers.ended();
+  }
+
+  /** Proposals and reads waiting here (a leader handing off waits for these before it exits). */
+  get waiting(): number {
+    return this.proposals.size + this.reads.size;
+  }
+
   /** Stop processing; pending work is dropped (nothing more is persisted or sent). */
   stop(): void {
+    this.transfers.failAll("node is shutting down");
     this.isStopped = true;
     this.proposals.failAll("node shut down; write outcome unknown");
     this.reads.failAll("node is shutting down");
@@ -320,7 +363,10 @@ export class RaftNode {
     const { send, stateMachine, events } = this.opts;
     // Persist before you speak: votes and append acks only after the sync.
     for (const m of rd.messagesAfterPersist) send(m);
-    if (rd.softState !== null) events.softState(rd.softState);
+    if (rd.softState !== null) {
+      events.softState(rd.softState);
+      this.transfers.softState(this.core.status().id, rd.softState);
+    }
     if (rd.snapshot !== null) {
       stateMachine.restore(rd.snapshot.data);
       this.snapshotIndex = rd.snapshot.meta.lastIncludedIndex;
@@ -403,6 +449,7 @@ export class RaftNode {
   private fail(e: unknown): void {
     this.fatal = e;
     this.isStopped = true;
+    this.transfers.failAll("node stopped on an error");
     this.proposals.failAll("node stopped on an error; write outcome unknown");
     this.reads.failAll("node stopped on an error");
     this.opts.logger.error(`raft node stopped: ${e instanceof Error ? e.stack ?? e.message : String(e)}`, { event: "fatal" });

@@ -72,6 +72,17 @@ export interface HealthReport {
   readonly checks: Readonly<Record<string, HealthCheck>>;
 }
 
+/** The leader as a node knows it (GET /leader). */
+export interface LeaderReport {
+  readonly id: string;
+  /** Its Raft address, from the membership. */
+  readonly raftAddr: string;
+  /** True when the node asked is the leader. */
+  readonly isSelf: boolean;
+  /** The term this node is in. */
+  readonly term: number;
+}
+
 /**
  * Who asked for a request, as the HTTP layer authenticated it (-auth): `user` is the user
  * name, or null for a client allowed by the "*" user's permissions. A forwarded request
@@ -122,6 +133,15 @@ export interface StoreApi {
   remove(id: string, caller?: Caller): Promise<void>;
   /** This node's view of the cluster; JSON-able. */
   status(): StatusReport;
+  /** Optional: the leader this node knows of (GET /leader); StoreError "noLeader" if none. */
+  leader?(): LeaderReport;
+  /**
+   * Optional: hands leadership to voter `id`, or with null to the most caught-up voter
+   * (POST /leader; forwarded to the leader from a follower). Resolves with the new leader's
+   * id once it is known; StoreError "invalid" for a target that cannot lead, "timeout" or
+   * "noLeader" when the transfer did not complete.
+   */
+  transferLeadership?(id: string | null, caller?: Caller): Promise<string>;
   /**
    * Optional: the state at a linearizable point for a backup: a ReadIndex round first, then
    * the map captured at an applied index at least the read index (on any node).

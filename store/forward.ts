@@ -16,7 +16,9 @@ export type ForwardedOp =
   | { readonly type: "delete"; readonly key: string }
   | { readonly type: "join"; readonly id: string; readonly addr: string }
   | { readonly type: "remove"; readonly id: string }
-  | { readonly type: "readLeader"; readonly key: string };
+  | { readonly type: "readLeader"; readonly key: string }
+  // POST /leader: hand leadership to voter `id` (null: the most caught-up); replies the new leader's id.
+  | { readonly type: "transfer"; readonly id: string | null };
 
 /** Longest request id accepted on the wire. */
 export const reqIdCharsMax = 128;
@@ -73,6 +75,8 @@ function opValue(op: ForwardedOp): unknown[] {
       return [3, op.id];
     case "readLeader":
       return [4, op.key];
+    case "transfer":
+      return [5, op.id];
   }
 }
 
@@ -82,6 +86,11 @@ function isStr(x: unknown): x is string {
 
 function isReqId(x: unknown): x is string {
   return typeof x === "string" && x.length > 0 && x.length <= reqIdCharsMax;
+}
+
+/** A node id as a transfer target: non-empty, as long as a key at most (flags.ts checks real ids). */
+function isNodeId(x: unknown): x is string {
+  return typeof x === "string" && x.length > 0 && x.length <= 1024;
 }
 
 /** Validates a decoded store payload; returns null for anything malformed (dropped and logged). */
@@ -134,6 +143,8 @@ function parseOp(o: unknown[]): ForwardedOp | null {
       return isStr(o[1]) ? { type: "remove", id: o[1] } : null;
     case 4:
       return isStr(o[1]) ? { type: "readLeader", key: o[1] } : null;
+    case 5:
+      return o.length === 2 && (o[1] === null || isNodeId(o[1])) ? { type: "transfer", id: o[1] } : null;
     default:
       return null;
   }

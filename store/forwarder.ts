@@ -72,6 +72,17 @@ export class Forwarder {
     else this.#forwarded.reject(key, new StoreError(reply.error.code, reply.error.message));
   }
 
+  /**
+   * Fails, after `ms`, the requests waiting now that are still waiting then (the leader
+   * changed: the old one may still answer, as one that handed leadership on does).
+   */
+  failWaitingAfter(ms: number, error: StoreError): void {
+    const keys = [...this.#forwarded.keys()];
+    this.#o.timers.setTimeout(() => {
+      for (const key of keys) this.#forwarded.reject(key, error);
+    }, ms);
+  }
+
   /** Fails every request waiting for a reply (leader changed, shutdown). */
   failAll(error: StoreError): void {
     this.#forwarded.failAll(error);

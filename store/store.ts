@@ -10,11 +10,12 @@ import type { Clock, Timers } from "../raft/host.ts";
 import { type RaftNode, RequestError } from "../raft/node.ts";
 import { realClock, realTimers } from "../raft/real_time.ts";
 import { type PermissionName, type Perms, permissionBits } from "../security/permissions.ts";
-import type { BackupState, Caller, HealthCheck, HealthReport, ReadLevel, StatusReport, StoreApi } from "./api.ts";
+import type { BackupState, Caller, HealthCheck, HealthReport, LeaderReport, ReadLevel, StatusReport, StoreApi } from "./api.ts";
 import { encodeCommand, type KeyValue } from "./commands.ts";
-import { StoreError } from "./errors.ts";
+import { isStoreError, StoreError } from "./errors.ts";
 import type { ForwardedOp, StoreMessage } from "./forward.ts";
 import { Forwarder } from "./forwarder.ts";
+import { type ElectionTiming, electionTimingDefault, Leadership } from "./leadership.ts";
 import { MembershipChanges } from "./membership_changes.ts";
 import { rethrow, storeErrorOf } from "./request_errors.ts";
 import type { KvStateMachine } from "./state_machine.ts";
@@ -44,6 +45,7 @@ const forwardedPermission: Readonly<Record<ForwardedOp["type"], PermissionName>>
   join: "join",
   remove: "remove",
   readLeader: "read",
+  transfer: "remove",
 };
 
 /** Options of a Store. */
@@ -75,11 +77,16 @@ export interface StoreOptions {
   readonly joinCatchUpMs?: number;
   /** -auth: the leader checks forwarded requests' permissions; absent, it serves them all. */
   readonly auth?: ForwardedAuth;
+  /** Raft's election timing: how long leadership handoffs may take (default hraftd's). */
+  readonly election?: ElectionTiming;
   /** The build's version text, reported by /status. */
   readonly version?: string;
   /** When the process started on `clock` (ms), for /status's uptime; default construction. */
   readonly startedAtMs?: number;
 }
+
+/** A write as #write takes it. */
+type WriteOp = { type: "set"; pairs: readonly KeyValue[] } | { type: "delete"; key: string };
 
 /** The store of one node; `attach` connects it to its RaftNode. */
 export class Store implements StoreApi {
@@ -93,6 +100,8 @@ export class Store implements StoreApi {
   #forwardLeader: string | null = null;
   /** This node was removed from the cluster (from the driver's softState): clients are refused. */
   #removed = false;
+  /** GET and POST /leader, the handoff at shutdown, and waits for a leader change (./leadership.ts). */
+  readonly #leadership: Leadership;
   readonly #timers: Timers;
   readonly #clock: Clock;
   readonly #startedAtMs: number;
@@ -120,6 +129,12 @@ export class Store implements StoreApi {
       requestTimeoutMs: options.requestTimeoutMs,
       confChangeRetryMs: options.confChangeRetryMs,
       joinCatchUpMs: options.joinCatchUpMs,
+    });
+    this.#leadership = new Leadership({
+      raft: () => this.#raft,
+      timers,
+      clock: options.clock ?? realClock,
+      timing: options.election ?? electionTimingDefault,
     });
   }
 
@@ -211,6 +226,37 @@ export class Store implements StoreApi {
       return;
     }
     await this.#changes.remove(id);
+  }
+
+  leader(): LeaderReport {
+    if (this.#removed) throw this.#removedError();
+    return this.#leadership.report();
+  }
+
+  async transferLeadership(id: string | null, caller?: Caller): Promise<string> {
+    const s = this.#raft.status();
+    if (s.role === "leader") return this.#leadership.transfer(id);
+    // A target that cannot lead is refused here already (400), as the leader would.
+    if (id !== null) this.#leadership.checkTarget(s, id);
+    const sentTo = s.leader;
+    try {
+      return (await this.#forward({ type: "transfer", id }, caller)) ?? "";
+    } catch (e) {
+      // The change this request asked for may reach this node before the old leader's reply,
+      // which then fails as "the leader changed": that change is the answer.
+      const now = this.#node?.status().leader ?? null;
+      if (isStoreError(e, "outcomeUnknown") && now !== null && now !== sentTo) return now;
+      throw e;
+    }
+  }
+
+  /**
+   * Before the process exits (SIGTERM, SIGINT): a leader hands leadership on and lets the
+   * requests it holds settle, within about one election timeout. The line to log, or null
+   * when this node does not lead.
+   */
+  handOff(): Promise<string | null> {
+    return this.#leadership.handOff(() => (this.#node?.waiting ?? 0) + this.#forwarder.waiting);
   }
 
   async backup(): Promise<BackupState> {
@@ -313,11 +359,17 @@ export class Store implements StoreApi {
     // (applied above), are overwritten (failed above) or time out with "outcome unknown".
     // Requests forwarded to a leader that is no longer the leader would only wait out their
     // timeout: answer them now, without claiming either outcome.
+    // A leader that handed leadership on is alive and answers them within a few round trips
+    // (./leadership.ts): those still waiting after one election timeout fail then.
     if (state.leader !== this.#forwardLeader && this.#forwarder.waiting > 0) {
-      this.#forwarder.failAll(new StoreError("outcomeUnknown", "the leader changed while the request was forwarded to it; outcome unknown"));
+      this.#forwarder.failWaitingAfter(
+        this.#leadership.electionMs,
+        new StoreError("outcomeUnknown", "the leader changed while the request was forwarded to it; outcome unknown"),
+      );
     }
     this.#forwardLeader = state.leader;
     this.#removed = state.removed;
+    this.#leadership.leaderChanged();
   }
 
   /** A store message arrived from the peer advertising `fromAddr`. */
@@ -335,16 +387,53 @@ export class Store implements StoreApi {
     return this.#raft.status().role === "leader";
   }
 
-  async #write(op: { type: "set"; pairs: readonly KeyValue[] } | { type: "delete"; key: string }, caller?: Caller): Promise<void> {
+  /**
+   * Proposes `op` here if this node leads, else forwards it to the leader (unless `isServing`:
+   * a request forwarded here, never forwarded again). A write refused without being appended
+   * while leadership changes hands is tried once more (`mayRetry`) where leadership went.
+   */
+  async #write(op: WriteOp, caller?: Caller, isServing = false, mayRetry = true): Promise<void> {
     try {
       await this.#raft.propose(encodeCommand(op));
     } catch (e) {
       // Refused, never appended: a follower that knows the leader forwards it there.
-      if (e instanceof RequestError && e.reason === "notLeader" && e.leader !== null) {
-        await this.#forward(op, caller);
+      if (e instanceof RequestError && e.reason === "notLeader" && e.leader !== null && !isServing) {
+        await this.#forwardWrite(op, caller, mayRetry);
+        return;
+      }
+      // No leader known (an election under way, as after a handoff): held until one is known
+      // or for an election timeout, then tried once more; never appended, so never twice.
+      if (e instanceof RequestError && e.reason === "notLeader" && e.leader === null && !isServing && mayRetry) {
+        await this.#leadership.leaderOtherThan("", this.#leadership.electionMs);
+        await this.#write(op, caller, false, false);
+        return;
+      }
+      // Refused by this leader while it hands off (never appended): held until the handoff
+      // ends, then carried out where leadership is: here if it failed, else at the new leader.
+      // A request forwarded here goes one hop further in that case only, once: no loop.
+      if (e instanceof RequestError && e.reason === "transferring" && mayRetry) {
+        await this.#leadership.handoffEnded();
+        await this.#write(op, caller, false, false);
         return;
       }
       rethrow(e);
+    }
+  }
+
+  /**
+   * Forwards a write to the leader. "noLeader" from the leader means it did not append the
+   * write (it was handing off, or had just lost leadership): never applied, so once a new
+   * leader is known (or after two election timeouts) it is tried once more. Any other failure,
+   * "outcome unknown" above all, is the client's answer: a retry could apply it twice.
+   */
+  async #forwardWrite(op: WriteOp, caller: Caller | undefined, mayRetry: boolean): Promise<void> {
+    const sentTo = this.#raft.status().leader;
+    try {
+      await this.#forward(op, caller);
+    } catch (e) {
+      if (!mayRetry || sentTo === null || !isStoreError(e, "noLeader")) throw e;
+      await this.#leadership.leaderOtherThan(sentTo, 2 * this.#leadership.electionMs);
+      await this.#write(op, caller, false, false);
     }
   }
 
@@ -363,18 +452,28 @@ export class Store implements StoreApi {
    * again. Returns the operation's own promise (no extra hop), or throws at once.
    */
   #serveForwarded(op: ForwardedOp, user: string | null): Promise<string | null | void> {
-    if (!this.#isLeader()) throw new StoreError("noLeader", "the node forwarded to is no longer the leader; retry");
+    if (!this.#isLeader()) {
+      // A leader that just handed leadership on relays the writes still sent to it to the new
+      // leader, once (the new leader never relays them again unless it handed off too).
+      if ((op.type === "set" || op.type === "delete") && this.#leadership.handedOffLately()) {
+        if (this.#o.auth !== undefined) this.#checkForwarded(this.#o.auth, op, user);
+        return this.#write(op, { user }, false, false);
+      }
+      throw new StoreError("noLeader", "the node forwarded to is no longer the leader; retry");
+    }
     if (this.#o.auth !== undefined) this.#checkForwarded(this.#o.auth, op, user);
     switch (op.type) {
       case "set":
       case "delete":
-        return this.#write(op, { user });
+        return this.#write(op, { user }, true);
       case "join":
         return this.#changes.join(op.id, op.addr);
       case "remove":
         return this.remove(op.id);
       case "readLeader":
         return this.#leaderRead(op.key);
+      case "transfer":
+        return this.#leadership.transfer(op.id);
     }
   }
 
