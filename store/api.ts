@@ -46,6 +46,12 @@ export interface StatusReport {
   readonly commit: number;
   readonly applied: number;
   readonly lastIndex: number;
+  /**
+   * Term of the last log entry. With lastIndex it says how up to date this node's log is
+   * (Raft §5.4.1: the higher last term wins, then the longer log): the survivor to recover
+   * from after losing a majority (README "Recovery from lost quorum").
+   */
+  readonly lastTerm: number;
   readonly members: readonly MemberStatus[];
   /** The build's version text (main.ts versionText), when the node was given one. */
   readonly version?: string;

@@ -291,6 +291,7 @@ export class Store implements StoreApi {
       commit: s.commitIndex,
       applied: s.lastApplied,
       lastIndex: s.lastLogIndex,
+      lastTerm: s.lastLogTerm,
       members: s.members.map((m) => ({ id: m.id, addr: m.addr, suffrage: m.suffrage })),
       ...(this.#o.version === undefined ? {} : { version: this.#o.version }),
       // Milliseconds kept: a probe a second apart can still see it move.

@@ -84,6 +84,8 @@ export interface RaftStatus {
   readonly commitIndex: LogIndex;
   readonly lastApplied: LogIndex;
   readonly lastLogIndex: LogIndex;
+  /** Term of the last entry (or of the snapshot when the log is empty): with lastLogIndex, how up to date this log is (§5.4.1). */
+  readonly lastLogTerm: Term;
   readonly snapshotIndex: LogIndex;
   readonly members: readonly Member[];
   /**

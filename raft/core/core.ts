@@ -362,6 +362,7 @@ export class Raft implements RaftCore, RaftState {
       commitIndex: this.log.commitIndex,
       lastApplied: this.log.lastApplied,
       lastLogIndex: this.log.lastIndex(),
+      lastLogTerm: this.log.lastTerm(),
       snapshotIndex: this.snapshot?.meta.lastIncludedIndex ?? 0,
       members: this.config.current.members,
       removed: this.isRemoved(),

@@ -50,6 +50,14 @@ test("five nodes, three lost for good, two survivors recovered with peers.json, 
   const stuck = await survivorA.set({ stuck: "yes" }, 3_000).catch(() => ({ status: 0 }));
   expect(stuck.status).not.toBe(200);
 
+  // The README's check before recovering several survivors: their logs end at the same index
+  // in the same term, so (Log Matching) they are the same log and keep the same entries.
+  const ends = await Promise.all([survivorA, survivorB].map(async (s) => {
+    const st = await s.status();
+    return `${st.lastTerm}/${st.lastIndex}`;
+  }));
+  expect(ends[0]).toBe(ends[1]);
+
   // The procedure: stop the survivors, write peers.json into each data directory, start them.
   await survivorA.stop();
   await survivorB.stop();

@@ -51,6 +51,7 @@ class FakeStore implements StoreApi {
       commit: 10,
       applied: 10,
       lastIndex: 10,
+      lastTerm: 2,
       members: [
         { id: "n1", addr: "localhost:12000", suffrage: "voter" },
         { id: "n2", addr: "localhost:12001", suffrage: "voter" },

@@ -41,7 +41,7 @@ class FakeStore implements StoreApi {
   status(): StatusReport {
     this.#call("status", undefined);
     const me = { id: "n1", address: "localhost:12000" };
-    return { me, leader: me, followers: [], state: "leader", term: 2, commit: 3, applied: 3, lastIndex: 3, members: [] };
+    return { me, leader: me, followers: [], state: "leader", term: 2, commit: 3, applied: 3, lastIndex: 3, lastTerm: 2, members: [] };
   }
 }
 
