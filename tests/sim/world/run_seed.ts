@@ -10,6 +10,7 @@ import { checkLinearizable } from "../checkers/linearizability.ts";
 import type { SimRng } from "../prng.ts";
 import { reliableNetwork } from "../sim_network.ts";
 import { Clients } from "./clients.ts";
+import { LeadershipNemesis } from "./leadership_nemesis.ts";
 import { MembershipChanges } from "./membership.ts";
 import { TargetedNemesis } from "./targeted.ts";
 import { drawWorldConfig, type SimServer, World, type WorldConfig } from "./world.ts";
@@ -34,6 +35,8 @@ export interface WorldSeedReport {
   readonly faults: { midOpCrashes: number; ioFaults: number; flips: number; refused: number; memberships: number };
   /** What the seed's targeted nemesis did (targeted.ts); null if it has none. */
   readonly targeted: { bounces: number; held: number; episodes: number; triggered: number } | null;
+  /** What the leadership nemesis did (null: the seed has none). */
+  readonly leadership: { transfers: number; transfersOk: number; gracefulStops: number } | null;
 }
 
 /** Knobs of a run; defaults suit `npm test`. */
@@ -101,6 +104,7 @@ export async function runWorldSeed(seed: number, options: WorldRunOptions = {}):
   const settleMs = options.settleMs ?? Math.max(8000, config.requestTimeoutMs * 3);
   // Its own generator and hooks: seeds without one (config.targeted null) are untouched.
   const targeted = TargetedNemesis.create(world, clients, safetyMs);
+  const leadership = LeadershipNemesis.create(world, safetyMs, () => targeted?.isBusy === true);
   let error: string | null = null;
   try {
     // A crash may strike in a server's very first start.
@@ -108,6 +112,7 @@ export async function runWorldSeed(seed: number, options: WorldRunOptions = {}):
     for (const s of world.servers) world.start(s);
     clients.start();
     targeted?.start();
+    leadership?.start();
     const tick = (): void => {
       if (world.scheduler.now >= safetyMs) return;
       if (targeted?.isBusy !== true) nemesis(world, nemesisRng, counts, membership, safetyMs);
@@ -178,6 +183,7 @@ export async function runWorldSeed(seed: number, options: WorldRunOptions = {}):
       memberships: membership.counts.ok,
     },
     targeted: targeted === null ? null : { ...targeted.counts },
+    leadership: leadership === null ? null : { ...leadership.counts },
   };
 }
 

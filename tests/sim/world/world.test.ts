@@ -12,6 +12,7 @@ import { expect, test } from "bun:test";
 import { runWorldSeed, worldReplayCommand } from "./run_seed.ts";
 import { drawTargetedMode, type TargetedMode } from "./targeted.ts";
 import { drawWalSegmentBytesMax } from "./world.ts";
+import { drawLeadershipNemesis } from "./leadership_nemesis.ts";
 
 const seedCount = Number(process.env["SIM_SEEDS"] ?? "150");
 const seedStart = Number(process.env["SIM_SEED_START"] ?? "1");
@@ -99,8 +100,10 @@ const regressionSeeds: readonly { seed: number; catches: string; targeted?: Targ
   { seed: 16, catches: "a restarted voter votes for no successor inside its old leader's lease", targeted: "lease" },
 ];
 
-test("world sim: no regression seed draws small WAL segments (its run stays the one that caught its bug)", () => {
+test("world sim: no regression seed draws small WAL segments or the leadership nemesis (its run stays the one that caught its bug)", () => {
   for (const { seed } of regressionSeeds) expect({ seed, segment: drawWalSegmentBytesMax(seed) }).toEqual({ seed, segment: null });
+  for (const { seed } of regressionSeeds) expect({ seed, leadership: drawLeadershipNemesis(seed) }).toEqual({ seed, leadership: false });
+  expect(Array.from({ length: 150 }, (_, i) => drawLeadershipNemesis(i + 1)).filter((b) => b).length).toBeGreaterThan(20);
   // And some seeds of the default run do, so segment rollover runs in npm test.
   expect(Array.from({ length: 150 }, (_, i) => drawWalSegmentBytesMax(i + 1)).filter((b) => b !== null).length).toBeGreaterThan(20);
 });
@@ -116,6 +119,12 @@ for (const { seed, catches } of regressionSeeds) {
     expect(await runMany([seed])).toEqual([]);
   }, 120_000);
 }
+
+// The leadership nemesis's own bug: a graceful stop that finished after the liveness phase
+// began was never restarted, leaving a 3-voter cluster with one live voter.
+test("world sim: a node stopped gracefully as the liveness phase begins is restarted (seed 308)", async () => {
+  expect(await runMany([308])).toEqual([]);
+}, 120_000);
 
 // The simulator's own bug, found by the long run: a lease episode's second step assumed its
 // leader still up, and the random nemesis had crashed it ("null is not an object").

@@ -21,6 +21,7 @@ import { StartError } from "../../../start_checks.ts";
 import { drainMicrotasks, SimProcess } from "./sim_process.ts";
 import { simSeams } from "./sim_seams.ts";
 import { SimWire } from "./sim_wire.ts";
+import { drawLeadershipNemesis } from "./leadership_nemesis.ts";
 import { drawTargetedMode, type TargetedMode } from "./targeted.ts";
 import type { Envelope } from "../../../raft/envelope.ts";
 import type { Transport } from "../../../raft/host.ts";
@@ -80,6 +81,8 @@ export interface WorldConfig {
    * regression seeds of world.test.ts draws one: their runs stay the ones that caught a bug.
    */
   readonly walSegmentBytesMax: number | null;
+  /** Handoffs and graceful stops (leadership_nemesis.ts); own generator, as above. */
+  readonly leadership: boolean;
 }
 
 /** Seeds with small WAL segments: about three in ten. */
@@ -114,6 +117,7 @@ export function drawWorldConfig(seed: number): WorldConfig {
     longDelayRate: rng.pick([0.01, 0.05]),
     targeted: drawTargetedMode(seed),
     walSegmentBytesMax: drawWalSegmentBytesMax(seed),
+    leadership: drawLeadershipNemesis(seed),
   };
 }
 
