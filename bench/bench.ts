@@ -4,6 +4,7 @@
 
 import { statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { nativeDriver } from "./drivers.ts";
 import { describeMachine, loadAvg } from "./machine.ts";
 import { type BenchConfig, makeClusters, phaseFailover, phaseKeys, phaseReads, phaseStart, phaseWrites } from "./phases.ts";
 import { killAll, killAllOnExit, runText, setRunDirs } from "./procs.ts";
@@ -104,8 +105,12 @@ async function main(): Promise<void> {
     if (cfg.phases.has("writes") || cfg.phases.has("reads") || cfg.phases.has("failover")) {
       const { ours, etcd } = makeClusters(cfg);
       await Promise.all([ours.startAll(), etcd.startAll()]);
-      if (cfg.phases.has("writes")) await phaseWrites(cfg, r, [ours, etcd]);
-      if (cfg.phases.has("reads")) await phaseReads(cfg, r, ours, etcd);
+      // etcd's native gRPC client (bench/etcd_load, built by bench/run) on the same etcd cluster.
+      const load = env["BENCH_ETCD_LOAD"];
+      const native = load === undefined || load === "" ? [] : [nativeDriver(etcd, load, envInt("BENCH_NATIVE_CONNECTIONS", 1))];
+      if (native.length === 0) r.notes.push("BENCH_ETCD_LOAD unset: no etcd-native peer in this run (run through bench/run)");
+      if (cfg.phases.has("writes")) await phaseWrites(cfg, r, [ours, etcd, ...native]);
+      if (cfg.phases.has("reads")) await phaseReads(cfg, r, ours, etcd, native);
       if (cfg.phases.has("failover")) await phaseFailover(cfg, r, [ours, etcd]);
       await Promise.all([ours.stopAll(), etcd.stopAll()]);
     }

@@ -3,6 +3,7 @@
 // and memory, disk and restart time of nodes holding many keys.
 
 import { EtcdCluster, HraftdCluster, type Cluster, type MemberSpec, timeToFirstWrite, timeToServe } from "./clusters.ts";
+import { asDriver, type Driver } from "./drivers.ts";
 import { cpuSeconds, dirBytes, rssBytes, sleep, spawnTracked, stopProc, waitUntil } from "./procs.ts";
 import type { Results } from "./report.ts";
 import { runWrk } from "./wrk.ts";
@@ -91,29 +92,36 @@ export async function leaderOf(c: Cluster): Promise<number> {
 /** Where phaseWrites puts its measurements (the main results, or the TLS phase's). */
 export type WriteSink = Pick<Results, "writes" | "cpuPerWriteUs" | "cpuCores">;
 
-/** Unique-key writes at each connection count, alternating the systems' order across repeats, with CPU per write. */
-export async function phaseWrites(cfg: BenchConfig, r: WriteSink, systems: readonly Cluster[]): Promise<void> {
-  for (const c of systems) {
-    const l = await leaderOf(c);
-    await runWrk(c.wrkPut(l, `warm-${process.pid}`, value16), 64, Math.min(3, cfg.seconds), `${c.label}-warmup`);
-    r.writes[c.label] = {};
-    r.cpuPerWriteUs[c.label] = {};
-    r.cpuCores[c.label] = {};
+/**
+ * Unique-key writes at each connection count, alternating the systems' order across repeats,
+ * with CPU per write. A system is a cluster (driven by wrk) or a driver (for example etcd's
+ * native gRPC client beside its gateway on the same cluster); rows are keyed by its label.
+ */
+export async function phaseWrites(cfg: BenchConfig, r: WriteSink, systems: readonly (Cluster | Driver)[]): Promise<void> {
+  const drivers = systems.map(asDriver);
+  for (const d of drivers) {
+    const l = await leaderOf(d.cluster);
+    await d.put(l, `warm-${process.pid}`, value16, 64, Math.min(3, cfg.seconds), `${d.label}-warmup`);
+    r.writes[d.label] = {};
+    r.cpuPerWriteUs[d.label] = {};
+    r.cpuCores[d.label] = {};
   }
   for (let rep = 0; rep < cfg.repeats; rep++) {
     for (const conns of cfg.connections) {
-      const order = rep % 2 === 0 ? systems : [...systems].reverse();
-      for (const c of order) {
+      const order = rep % 2 === 0 ? drivers : [...drivers].reverse();
+      for (const d of order) {
+        const c = d.cluster;
         const l = await leaderOf(c);
         const pids = c.pids();
         const cpu0 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
-        const w = await runWrk(c.wrkPut(l, `w${process.pid}r${rep}c${conns}`, value16), conns, cfg.seconds, `${c.label}-put-c${conns}`);
+        const w = await d.put(l, `w${process.pid}r${rep}c${conns}`, value16, conns, cfg.seconds, `${d.label}-put-c${conns}`);
         const cpu = pids.reduce((s, p) => s + cpuSeconds(p), 0) - cpu0;
-        (r.writes[c.label]![conns] ??= []).push(w);
-        (r.cpuPerWriteUs[c.label]![conns] ??= []).push(w.ok > 0 ? (cpu / w.ok) * 1e6 : Number.NaN);
-        (r.cpuCores[c.label]![conns] ??= []).push(cpu / w.seconds);
-        log(`${c.label} writes c=${conns}: ${w.okPerSec.toFixed(0)}/s p50 ${w.p50Ms.toFixed(2)} ms p99 ${w.p99Ms.toFixed(2)} ms, ` +
-          `errors ${w.errors}, CPU ${((cpu / w.ok) * 1e6).toFixed(0)} µs/write (${(cpu / w.seconds).toFixed(2)} cores)`);
+        (r.writes[d.label]![conns] ??= []).push(w);
+        (r.cpuPerWriteUs[d.label]![conns] ??= []).push(w.ok > 0 ? (cpu / w.ok) * 1e6 : Number.NaN);
+        (r.cpuCores[d.label]![conns] ??= []).push(cpu / w.seconds);
+        log(`${d.label} writes c=${conns}: ${w.okPerSec.toFixed(0)}/s p50 ${w.p50Ms.toFixed(2)} ms p99 ${w.p99Ms.toFixed(2)} ms ` +
+          `p99.9 ${w.p999Ms.toFixed(2)} ms, errors ${w.errors}, CPU ${((cpu / w.ok) * 1e6).toFixed(0)} µs/write ` +
+          `(servers ${(cpu / w.seconds).toFixed(2)} cores, client ${(w.clientCpuSeconds / w.seconds).toFixed(2)} cores)`);
       }
     }
   }
@@ -135,24 +143,29 @@ export async function loadKeys(c: Cluster, at: number, prefix: string, count: nu
   await Promise.all(Array.from({ length: 64 }, worker));
 }
 
-/** Reads at 64 connections: ours and etcd at both levels, and the bare Bun responder. */
-export async function phaseReads(cfg: BenchConfig, r: Results, ours: Cluster, etcd: Cluster): Promise<void> {
+/**
+ * Reads at 64 connections: ours and etcd (through wrk, and through each extra driver such as
+ * etcd's native gRPC client) at both levels, and the bare Bun responder; the order reverses
+ * on every other repeat.
+ */
+export async function phaseReads(cfg: BenchConfig, r: Results, ours: Cluster, etcd: Cluster, extra: readonly Driver[] = []): Promise<void> {
   for (const c of [ours, etcd]) await loadKeys(c, await leaderOf(c), "r-", 1000, 100);
   const barePort = cfg.portBase + 50;
   const bare = spawnTracked("bare-responder", [cfg.bare, String(barePort)]);
   await waitUntil(async () => (await fetch(`http://127.0.0.1:${barePort}/`)).ok, 10_000, 10);
   const targets = [
-    { key: "bare", run: () => ({ url: `http://127.0.0.1:${barePort}`, script: "get_hraftd.lua", args: ["r-", "1000", "stale"] }) },
-    ...[ours, etcd].flatMap((c) => (["linearizable", "stale"] as const).map((kind) => ({
-      key: `${c.label}-${kind}`,
-      run: async () => c.wrkGet(await leaderOf(c), kind, "r-", 1000),
+    { key: "bare", run: () => runWrk({ url: `http://127.0.0.1:${barePort}`, script: "get_hraftd.lua", args: ["r-", "1000", "stale"] }, 64, cfg.seconds, "get-bare") },
+    ...[...[ours, etcd].map(asDriver), ...extra].flatMap((d) => (["linearizable", "stale"] as const).map((kind) => ({
+      key: `${d.label}-${kind}`,
+      run: async () => d.get(await leaderOf(d.cluster), kind, "r-", 1000, 64, cfg.seconds, `get-${d.label}-${kind}`),
     }))),
   ];
   for (let rep = 0; rep < cfg.repeats; rep++) {
-    for (const t of targets) {
-      const w = await runWrk(await t.run(), 64, cfg.seconds, `get-${t.key}`);
+    for (const t of rep % 2 === 0 ? targets : [...targets].reverse()) {
+      const w = await t.run();
       (r.reads[t.key] ??= []).push(w);
-      log(`reads ${t.key} c=64: ${w.okPerSec.toFixed(0)}/s p50 ${w.p50Ms.toFixed(2)} ms p99 ${w.p99Ms.toFixed(2)} ms, errors ${w.errors}`);
+      log(`reads ${t.key} c=64: ${w.okPerSec.toFixed(0)}/s p50 ${w.p50Ms.toFixed(2)} ms p99 ${w.p99Ms.toFixed(2)} ms ` +
+        `p99.9 ${w.p999Ms.toFixed(2)} ms, errors ${w.errors}, client ${(w.clientCpuSeconds / w.seconds).toFixed(2)} cores`);
     }
   }
   r.rssEmptyBytes["bare"] = [rssBytes(bare.pid)];

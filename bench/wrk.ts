@@ -16,7 +16,14 @@ export interface WrkResult {
   readonly p50Ms: number;
   readonly p90Ms: number;
   readonly p99Ms: number;
+  readonly p999Ms: number;
   readonly maxMs: number;
+  /**
+   * CPU seconds (user + system) of the load generator itself over the run: wrk's whole
+   * process, or etcd-load's measured window. Beside the servers' CPU it shows whether the
+   * client side had its share of the machine.
+   */
+  readonly clientCpuSeconds: number;
 }
 
 interface WrkJson {
@@ -30,6 +37,7 @@ interface WrkJson {
   p50_us: number;
   p90_us: number;
   p99_us: number;
+  p999_us: number;
   max_us: number;
 }
 
@@ -54,6 +62,7 @@ export async function runWrk(target: WrkTarget, connections: number, seconds: nu
   const proc = spawnTracked(`wrk-${name}`, cmd, { LUA_PATH: `${luaDir}/?.lua;;` });
   const code = await proc.exited;
   const text = await Bun.file(proc.logPath).text();
+  const usage = proc.sub.resourceUsage();
   const lines = text.split("\n").filter((l) => l.startsWith("BENCHJSON "));
   const last = lines[lines.length - 1];
   if (code !== 0 || last === undefined) throw new Error(`wrk failed (exit ${code}); see ${proc.logPath}`);
@@ -70,6 +79,8 @@ export async function runWrk(target: WrkTarget, connections: number, seconds: nu
     p50Ms: j.p50_us / 1000,
     p90Ms: j.p90_us / 1000,
     p99Ms: j.p99_us / 1000,
+    p999Ms: j.p999_us / 1000,
     maxMs: j.max_us / 1000,
+    clientCpuSeconds: usage === undefined ? Number.NaN : Number(usage.cpuTime.total) / 1e6,
   };
 }
