@@ -41,12 +41,15 @@ export type Pause = () => Promise<void>;
  */
 export const snapshotFormat = 1;
 /**
- * Pairs per snapshot chunk: about 0.4 ms of encoding each here (16,384 took 2-4 ms, and under
- * write load every such pause showed up in the p99 latency; the total is the same).
+ * Pairs per snapshot chunk: about 0.1 ms of encoding each on a quiet machine. 16,384 took 2-4
+ * ms and under write load every such pause showed up in the p99 latency; 4,096 (~0.4 ms quiet)
+ * still held the leader's loop for 3-8 ms per chunk under write load with three nodes and the
+ * client sharing two cores (bench/stall_trace.ts: 24 stalls over 2 ms, 119 ms in all, in 6 s
+ * at 64 connections). The total work is the same; only the turns are shorter.
  */
-export const snapshotChunkPairs = 4096;
-/** Bytes snapshotAsync copies into its result between pauses: about 1-2 ms of copying. */
-export const snapshotJoinBytes = 2 ** 21;
+export const snapshotChunkPairs = 1024;
+/** Bytes snapshotAsync copies into its result between pauses: a few hundred µs of copying. */
+export const snapshotJoinBytes = 2 ** 19;
 
 const encoder = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false });
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: false });
