@@ -24,7 +24,7 @@ const root = join(import.meta.dirname, "..");
 const seconds = Number(process.argv[2] ?? "8");
 const binary = process.env["STALL_BINARY"] ?? join(root, "dist/hraftd-linux-x64");
 const cpuProf = process.env["STALL_CPU_PROF"] !== "0";
-const portBase = Number(process.env["STALL_PORT_BASE"] ?? "34100");
+const portBase = Number(process.env["STALL_PORT_BASE"] ?? "36100");
 const bun = join(root, "node_modules/.bin/bun");
 
 /** Node 0 from source with the probe, the profiler and a pipe for the collector's log. */

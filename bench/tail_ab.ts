@@ -4,7 +4,7 @@
 //   TAIL_A_BINARY=/tmp/before TAIL_B_BINARY=dist/hraftd-linux-x64 bun bench/tail_ab.ts [seconds] [repeats]
 //   TAIL_A_ENV="BUN_GC_TIMER_DISABLE=1" …   (environment of every member of A, "K=V,K=V")
 //
-// Two 3-node clusters on loopback (ports TAIL_PORT_BASE.., default 34200), both up for the
+// Two 3-node clusters on loopback (ports TAIL_PORT_BASE.., default 36200), both up for the
 // whole run; writes of unique keys at each one's leader at 1, 16 and 64 connections, the two
 // taking turns in an order that alternates between repeats. Prints every run and, per
 // connection count, the median over repeats of throughput, p50, p90, p99, p99.9 and max.
@@ -19,7 +19,7 @@ import { formatTail, type TailResult, tailWrites } from "./tail_wrk.ts";
 const seconds = Number(process.argv[2] ?? "5");
 const repeats = Number(process.argv[3] ?? "3");
 const connections = (process.env["TAIL_CONNECTIONS"] ?? "1,16,64").split(",").map(Number);
-const portBase = Number(process.env["TAIL_PORT_BASE"] ?? "34200");
+const portBase = Number(process.env["TAIL_PORT_BASE"] ?? "36200");
 const defaultBinary = join(import.meta.dirname, "../dist/hraftd-linux-x64");
 
 function parseEnv(text: string | undefined): Record<string, string> {
