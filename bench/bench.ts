@@ -10,6 +10,9 @@ import { type BenchConfig, makeClusters, phaseFailover, phaseKeys, phaseReads, p
 import { killAll, killAllOnExit, runText, setRunDirs } from "./procs.ts";
 import { type Results, renderResults } from "./report.ts";
 import { emptyTlsResults, phaseTls } from "./tls_phase.ts";
+import { emptyCeilingResults, phaseCeiling } from "./ceiling_phase.ts";
+import { emptyFiveResults, phaseFive } from "./five_nodes_phase.ts";
+import { emptyLargeResults, phaseLarge } from "./large_values_phase.ts";
 
 const env = process.env;
 const isQuick = env["BENCH_QUICK"] === "1";
@@ -22,7 +25,7 @@ function envInt(name: string, fallback: number): number {
   return n;
 }
 
-const phaseNames = ["start", "writes", "reads", "failover", "keys", "tls"] as const;
+const phaseNames = ["start", "writes", "reads", "failover", "keys", "tls", "ceiling", "large", "five"] as const;
 
 function config(): BenchConfig & { phases: Set<string>; out: string } {
   const dir = env["BENCH_DIR"];
@@ -121,6 +124,10 @@ async function main(): Promise<void> {
       await Promise.all([ours.stopAll(), etcd.stopAll()]);
     }
     if (cfg.phases.has("tls")) await phaseTls(cfg, r.tls, env["BENCH_TLS_BREAKDOWN"] === "1");
+    // Issue 18's scale phases, each on clusters of its own (bench/scale_report.ts renders them).
+    if (cfg.phases.has("ceiling")) await phaseCeiling(cfg, ((r.scale ??= {}).ceiling = emptyCeilingResults()));
+    if (cfg.phases.has("large")) await phaseLarge(cfg, ((r.scale ??= {}).large = emptyLargeResults()));
+    if (cfg.phases.has("five")) await phaseFive(cfg, ((r.scale ??= {}).five = emptyFiveResults()));
   } catch (e) {
     r.notes.push(`run stopped early: ${e instanceof Error ? e.message : String(e)}`);
     save();

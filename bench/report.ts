@@ -3,6 +3,7 @@
 // 18's targets where it sets them (issue 7's elsewhere), and the machine.
 
 import type { WrkResult } from "./wrk.ts";
+import { renderScale, type ScaleResults } from "./scale_report.ts";
 
 /** The TLS phase's measurements (bench/tls_phase.ts), keyed by cluster label. */
 export interface TlsResults {
@@ -37,6 +38,8 @@ export interface Results {
   dataBytes: Record<string, number[]>;
   restartMs: Record<string, (number | null)[]>;
   tls: TlsResults;
+  /** Issue 18's phases ceiling, large and five (bench/scale_report.ts); absent when none ran. */
+  scale?: ScaleResults;
   notes: string[];
 }
 
@@ -288,7 +291,7 @@ ${writes.length === 0 ? "" : `## Writes (unique keys, 3-node clusters, fsync on;
 ${renderPeerRows(writes)}
 `}## Reads, failover, start-up, memory and size
 
-${renderRows(otherRows(r).filter((x) => x.ours !== "n/a" || x.peer !== "n/a"))}${renderTls(r.tls)}${notes}
+${renderRows(otherRows(r).filter((x) => x.ours !== "n/a" || x.peer !== "n/a"))}${renderTls(r.tls)}${renderScale(r.scale)}${notes}
 ## Method
 
 - Both clusters run on loopback with their data directories under the same temp directory
