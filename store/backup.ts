@@ -8,7 +8,7 @@
 //   records   each: u32 length n (1 ≤ n ≤ backupRecordBytesMax), then n bytes of CBOR, an array
 //             whose first element names the record:
 //               ["header", index, term, pairCount, nodeId]       first, exactly once
-//               ["pairs", [k1, v1, k2, v2, …]]                   0 or more, ≤ backupRecordPairs pairs each
+//               ["pairs", [k1, v1, k2, v2, …]]                   0 or more, ≤ backupRecordPairs pairs each (fewer past backupRecordChars)
 //               ["trailer", pairCount, pairsRecords, sha256]     last, exactly once
 // `index` and `term` are those of the last entry applied to the captured state (index ≥ 1);
 // sha256 (32 bytes) covers every byte of the file before the trailer's length prefix. Nothing
@@ -22,6 +22,12 @@ export const backupMagic = "HRAFTDBK";
 export const backupVersion = 1;
 /** Pairs per "pairs" record: one record is encoded per pull of the stream (~0.4 ms each). */
 export const backupRecordPairs = 4096;
+/**
+ * Characters of keys and values past which a "pairs" record ends early (after at least one
+ * pair): 4,096 pairs of 17 KiB values already passed backupRecordBytesMax. 4 Mi characters are
+ * at most 12 MiB of UTF-8.
+ */
+export const backupRecordChars = 4 * 1024 * 1024;
 /** Largest record accepted when reading: bounds what one bad length field can make us allocate. */
 export const backupRecordBytesMax = 64 * 1024 * 1024;
 
@@ -67,19 +73,10 @@ export function* backupPieces(input: BackupInput): Generator<Uint8Array, void, u
   prefix.set(magicBytes, 0);
   new DataView(prefix.buffer).setUint32(magicBytes.length, backupVersion);
   yield emit(concat(prefix, frame(["header", input.index, input.term, input.size, input.nodeId])));
-  const pairs = input.entries();
   let records = 0;
-  for (let done = 0; done < input.size; done += backupRecordPairs) {
-    const count = Math.min(backupRecordPairs, input.size - done);
-    const flat: string[] = new Array(2 * count);
-    for (let i = 0; i < flat.length; i += 2) {
-      const next = pairs.next();
-      if (next.done === true) throw new Error("backup: the frozen state shrank while being written");
-      flat[i] = next.value[0];
-      flat[i + 1] = next.value[1];
-    }
+  for (const batch of pairBatches(input)) {
     records++;
-    yield emit(frame(["pairs", flat]));
+    yield emit(frame(["pairs", batch.flat()]));
   }
   yield frame(["trailer", input.size, records, new Uint8Array(hash.digest())]);
 }
@@ -92,18 +89,44 @@ export function* backupJsonPieces(input: BackupInput): Generator<Uint8Array, voi
   const text = new TextEncoder();
   const head = { format: "hraftd-backup", version: backupVersion, index: input.index, term: input.term, node: input.nodeId, count: input.size };
   yield text.encode(`${JSON.stringify(head).slice(0, -1)},"pairs":{`);
-  const pairs = input.entries();
-  for (let done = 0; done < input.size; done += backupRecordPairs) {
-    const count = Math.min(backupRecordPairs, input.size - done);
-    const parts: string[] = new Array(count);
-    for (let i = 0; i < count; i++) {
-      const next = pairs.next();
-      if (next.done === true) throw new Error("backup: the frozen state shrank while being written");
-      parts[i] = `${done + i === 0 ? "" : ","}\n${JSON.stringify(next.value[0])}:${JSON.stringify(next.value[1])}`;
-    }
+  let done = 0;
+  for (const batch of pairBatches(input)) {
+    const parts = batch.map(([k, v]) => `${done++ === 0 ? "" : ","}\n${JSON.stringify(k)}:${JSON.stringify(v)}`);
     yield text.encode(parts.join(""));
   }
   yield text.encode("\n}}\n");
+}
+
+/**
+ * The state's pairs in batches of at most backupRecordPairs pairs, ending a batch early once
+ * it holds backupRecordChars characters (every batch takes at least one pair).
+ */
+function* pairBatches(input: BackupInput): Generator<[string, string][], void, undefined> {
+  const pairs = input.entries();
+  let held: [string, string] | null = null;
+  let done = 0;
+  while (done < input.size) {
+    const batch: [string, string][] = [];
+    let chars = 0;
+    while (batch.length < backupRecordPairs && done + batch.length < input.size) {
+      let pair: [string, string] | null = held;
+      held = null;
+      if (pair === null) {
+        const next = pairs.next();
+        if (next.done === true) throw new Error("backup: the frozen state shrank while being written");
+        pair = next.value;
+      }
+      const size = pair[0].length + pair[1].length;
+      if (batch.length > 0 && chars + size > backupRecordChars) {
+        held = pair;
+        break;
+      }
+      batch.push(pair);
+      chars += size;
+    }
+    done += batch.length;
+    yield batch;
+  }
 }
 
 /** Random access to the bytes of a backup (a file, or an array in tests). */

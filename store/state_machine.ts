@@ -36,7 +36,8 @@ export type Pause = () => Promise<void>;
 
 /**
  * Snapshot layout: one CBOR array `[snapshotFormat, pairCount, chunk, chunk, …]`, each chunk a
- * byte string holding a CBOR array `[k1, v1, k2, v2, …]` of at most snapshotChunkPairs pairs.
+ * byte string holding a CBOR array `[k1, v1, k2, v2, …]` of at most snapshotChunkPairs pairs
+ * (fewer when their keys and values pass snapshotChunkChars; a reader takes any chunking).
  * Chunks let a large map be encoded and decoded piecewise, yielding in between.
  */
 export const snapshotFormat = 1;
@@ -48,6 +49,11 @@ export const snapshotFormat = 1;
  * at 64 connections). The total work is the same; only the turns are shorter.
  */
 export const snapshotChunkPairs = 1024;
+/**
+ * Characters of keys and values past which a chunk ends early (after at least one pair): with
+ * 64 KiB values, 1,024 pairs made 64 MiB chunks whose encoding held the loop for seconds.
+ */
+export const snapshotChunkChars = 256 * 1024;
 /** Bytes snapshotAsync copies into its result between pauses: a few hundred µs of copying. */
 export const snapshotJoinBytes = 2 ** 19;
 
@@ -138,10 +144,12 @@ export class KvStateMachine {
   /** The whole map as snapshot bytes, synchronously (also correct while a capture runs). */
   snapshot(): Uint8Array {
     const count = this.size;
-    const pairs = this.entries();
+    const pairs = new PairCursor(this.entries());
     const parts: unknown[] = [snapshotFormat, count];
-    for (let done = 0; done < count; done += snapshotChunkPairs) {
-      parts.push(encodeChunk(pairs, Math.min(snapshotChunkPairs, count - done)));
+    for (let done = 0; done < count;) {
+      const chunk = encodeChunk(pairs, count - done);
+      parts.push(chunk.bytes);
+      done += chunk.pairs;
     }
     return encoder.encode(parts);
   }
@@ -166,10 +174,12 @@ export class KvStateMachine {
     const count = capture.base.size;
     const chunks: Uint8Array[] = [];
     try {
-      const pairs = capture.base.entries();
-      for (let done = 0; done < count; done += snapshotChunkPairs) {
+      const pairs = new PairCursor(capture.base.entries());
+      for (let done = 0; done < count;) {
         await pause();
-        chunks.push(encodeChunk(pairs, Math.min(snapshotChunkPairs, count - done)));
+        const chunk = encodeChunk(pairs, count - done);
+        chunks.push(chunk.bytes);
+        done += chunk.pairs;
       }
     } finally {
       // Unless a restore replaced the map meanwhile, merge the overlay back. This is
@@ -314,17 +324,51 @@ function cborHead(major: number, length: number): Uint8Array {
   throw new Error(`KvStateMachine: snapshot length ${length} does not fit a CBOR head`);
 }
 
-/** The next `count` pairs as one chunk: a CBOR array of keys and values interleaved. */
-function encodeChunk(pairs: Iterator<[string, string]>, count: number): Uint8Array {
-  const flat: string[] = new Array(2 * count);
-  for (let i = 0; i < flat.length; i += 2) {
-    const next = pairs.next();
+/** An iterator of pairs with one pair of lookahead, so a chunk can leave a pair to the next. */
+class PairCursor {
+  readonly #pairs: Iterator<[string, string]>;
+  #held: [string, string] | null = null;
+  constructor(pairs: Iterator<[string, string]>) {
+    this.#pairs = pairs;
+  }
+  next(): [string, string] {
+    const held = this.#held;
+    if (held !== null) {
+      this.#held = null;
+      return held;
+    }
+    const next = this.#pairs.next();
     // The count comes from the same frozen state, so this means a bug, not bad data.
     if (next.done === true) throw new Error("KvStateMachine: map shrank while being encoded");
-    flat[i] = next.value[0];
-    flat[i + 1] = next.value[1];
+    return next.value;
   }
-  return encoder.encode(flat);
+  unread(pair: [string, string]): void {
+    this.#held = pair;
+  }
+}
+
+/**
+ * The next pairs (at most `remaining`) as one chunk, a CBOR array of keys and values
+ * interleaved: up to snapshotChunkPairs pairs, ending early once they hold
+ * snapshotChunkChars characters (a chunk always takes at least one pair).
+ */
+function encodeChunk(pairs: PairCursor, remaining: number): { bytes: Uint8Array; pairs: number } {
+  const flat: string[] = [];
+  const max = Math.min(snapshotChunkPairs, remaining);
+  let chars = 0;
+  let taken = 0;
+  while (taken < max) {
+    const pair = pairs.next();
+    const size = pair[0].length + pair[1].length;
+    if (taken > 0 && chars + size > snapshotChunkChars) {
+      pairs.unread(pair);
+      break;
+    }
+    flat.push(pair[0], pair[1]);
+    chars += size;
+    taken++;
+  }
+  return { bytes: encoder.encode(flat), pairs: taken };
 }
 
 function decodeOuter(bytes: Uint8Array): { pairCount: number; chunks: readonly unknown[] } {

@@ -165,3 +165,15 @@ describe("GET /backup body", () => {
     expect(Object.entries(doc.pairs)).toEqual(pairs);
   });
 });
+
+// 4,096 pairs to a record made a record of 4,096 values: with 17 KiB values that is 68 MiB,
+// past the 64 MiB a reader accepts, so a backup of such a map could not be restored. Records
+// now also end at backupRecordChars of keys and values.
+test("a backup of large values stays restorable: records are bounded by size as well as pairs", () => {
+  const value = "x".repeat(17 * 1024);
+  const pairs: [string, string][] = Array.from({ length: backupRecordPairs + 10 }, (_, i) => [`k${i}`, value]);
+  const bytes = write(stateOf(pairs));
+  const back = read(bytes);
+  expect(back.header.pairCount).toBe(pairs.length);
+  expect(back.pairs.length).toBe(pairs.length);
+});

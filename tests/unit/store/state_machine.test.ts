@@ -7,9 +7,10 @@
 import { describe, expect, test } from "bun:test";
 import { createRng } from "../../../raft/core/mod.ts";
 import { Encoder } from "cbor-x/encode";
+import { Decoder } from "cbor-x/decode";
 import { encodeCommand } from "../../../store/commands.ts";
 import { SnapshotError } from "../../../store/errors.ts";
-import { joinSnapshot, KvStateMachine, snapshotChunkPairs, snapshotJoinBytes } from "../../../store/state_machine.ts";
+import { joinSnapshot, KvStateMachine, snapshotChunkChars, snapshotChunkPairs, snapshotJoinBytes } from "../../../store/state_machine.ts";
 
 const raw = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false });
 
@@ -122,6 +123,31 @@ describe("snapshot and restore", () => {
       expect(restored.snapshot()).toEqual(bytes);
     });
   }
+
+  // 64 KiB values, 1,024 to a chunk, made chunks of 64 MiB: encoding one held the leader's
+  // loop for seconds and cost it its leadership (bench "large" phase, issue 18). A chunk now
+  // ends at snapshotChunkChars of keys and values too (or after one pair, however large).
+  const cborDecoder = new Decoder({ useRecords: false, mapsAsObjects: false });
+  const decode = (b: Uint8Array): unknown => cborDecoder.decode(b);
+  test("chunks of large values are bounded by size, not only by pairs, and still round-trip", async () => {
+    const sm = new KvStateMachine();
+    const value = "v".repeat(64 * 1024);
+    for (let i = 0; i < 40; i++) sm.apply(set([`big-${i}`, value]));
+    sm.apply(set(["huge", "h".repeat(3 * snapshotChunkChars)]));
+    const bytes = sm.snapshot();
+    expect(await sm.snapshotAsync(immediate)).toEqual(bytes);
+    const outer = decode(bytes) as unknown[];
+    const chunks = outer.slice(2) as Uint8Array[];
+    expect(chunks.length).toBeGreaterThan(1);
+    for (const chunk of chunks) {
+      const pairs = (decode(chunk) as string[]).length / 2;
+      // A chunk holds one pair past the budget at most (the pair that crossed it alone).
+      expect(pairs === 1 || chunk.length <= snapshotChunkChars + 64 * 1024 + 64).toBe(true);
+    }
+    const restored = new KvStateMachine();
+    await restored.restoreAsync(bytes, immediate);
+    expect(contents(restored)).toEqual(contents(sm));
+  });
 
   // Bytes written by the format's first implementation (flatten, then slice into chunks), so
   // snapshots already on disk keep restoring; small states are byte-for-byte the same. Large
