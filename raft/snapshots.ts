@@ -104,6 +104,10 @@ export class SnapshotStore {
       }
     }
     stored.sort(byIndex);
+    // What a start trusts must be durable before anything relies on it: a process that exited
+    // between renaming a snapshot into place and syncing this directory leaves a name only the
+    // page cache holds, and the WAL drops the segments it covers (world seed 1718321).
+    if (stored.length > 0) disk.syncDir(dir);
     removeCrashSafely(disk, dir, leftovers.map((l) => l.name));
     for (const { name, why } of leftovers) logger?.warn(`snapshot store: removed ${join(dir, name)}: ${why}`);
     return new SnapshotStore(disk, dir, stored);

@@ -36,7 +36,12 @@ export class StableStore {
     // A leftover temp file is a save that never reached its rename: the old state stands.
     if (disk.exists(tempPath(path))) disk.remove(tempPath(path));
     if (!disk.exists(path)) return new StableStore(disk, path, emptyStableState);
-    return new StableStore(disk, path, parseState(disk.readFile(path), path));
+    const state = parseState(disk.readFile(path), path);
+    // What a start acts on must be durable: a process that died between a save's rename and
+    // its directory sync leaves a term and vote only the page cache holds, and voting on them
+    // after a power loss took them back could mean two votes in one term.
+    disk.syncDir(dirname(path));
+    return new StableStore(disk, path, state);
   }
 
   /** The last state saved (or recovered). */

@@ -120,6 +120,16 @@ for (const { seed, catches } of regressionSeeds) {
   }, 120_000);
 }
 
+// A real bug of the node, found by the long run on this session's final world (small WAL
+// segments and a graceful stop among its faults): a process exited between renaming a new
+// snapshot into place and syncing the snapshots directory; the next process trusted the
+// snapshot, its WAL dropped the segments it covered, and a power loss undid the rename, so the
+// node could not start ("log: append at 30, expected 1"). Fixed: a start syncs what it trusts
+// (raft/snapshots.ts, raft/stable.ts; tests/unit/storage/snapshot_durable_at_start.test.ts).
+test("world sim: the snapshot a start trusts is durable before its WAL drops what it covers (seed 1718321)", async () => {
+  expect(await runMany([1718321])).toEqual([]);
+}, 120_000);
+
 // The leadership nemesis's own bug: a graceful stop that finished after the liveness phase
 // began was never restarted, leaving a 3-voter cluster with one live voter.
 test("world sim: a node stopped gracefully as the liveness phase begins is restarted (seed 308)", async () => {
