@@ -38,6 +38,8 @@ export interface NodeSeams {
   /** Builds the transport on `raftAddr` that hands every decoded envelope to `onMessage`. */
   readonly openTransport: (onMessage: (env: Envelope) => void) => Transport<Envelope>;
   readonly clock: Clock;
+  /** Wall-clock time for the stamps of once-only writes (store/sessions.ts); default `clock`. */
+  readonly wallClock?: Clock;
   readonly timers: Timers;
   readonly scheduler: Scheduler;
   readonly ticker: Ticker;
@@ -47,7 +49,7 @@ export interface NodeSeams {
   /** The node stopped on a storage or invariant failure (the real process exits). */
   readonly onFatal: (error: unknown) => void;
   /** Optional tap on every applied entry (the simulator's safety checker). */
-  readonly observer?: { applied(entry: Entry): void };
+  readonly observer?: { applied(entry: Entry, result?: unknown): void };
   /**
    * The slow password check of -auth (Bun.password.verify by default). Tests pass one that
    * counts its calls, or answers without the thread pool so simulated time can drive it.
@@ -150,6 +152,7 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
     incarnation: r.incarnation,
     timers: seams.timers,
     clock: seams.clock,
+    ...(seams.wallClock === undefined ? {} : { wallClock: seams.wallClock }),
     stateMachine: r.sm,
     sendTo: (addr: string, msg: StoreMessage): boolean => {
       const queued = transport.send(addr, { kind: "store", fromAddr: settings.raftAddr, payload: storeMessageValue(msg) });
@@ -321,8 +324,8 @@ function nodeEvents(nodeId: string, core: RaftCore, store: Store, seams: NodeSea
   const membershipLog = new MembershipLog(log, nodeId);
   membershipLog.recovered(core.status().members);
   return {
-    applied: (entry) => {
-      seams.observer?.applied(entry);
+    applied: (entry, result) => {
+      seams.observer?.applied(entry, result);
       if (entry.membership !== undefined) membershipLog.applied(entry.membership, core.status().members);
       store.applied(entry);
     },

@@ -15,7 +15,7 @@ import { decodeEnvelope, encodeEnvelope, type Envelope } from "./raft/envelope.t
 import type { Logger } from "./raft/host.ts";
 import { MemDisk } from "./raft/mem_disk.ts";
 import type { RaftNode } from "./raft/node.ts";
-import { realClock, realScheduler, realTimers } from "./raft/real_time.ts";
+import { realClock, realScheduler, realTimers, realWallClock } from "./raft/real_time.ts";
 import { createTicker } from "./raft/ticker.ts";
 import { createTcpTransport } from "./raft/transport.ts";
 import type { Store } from "./store/store.ts";
@@ -305,6 +305,7 @@ function openReal(config: Config, log: Logger, nodeTls: WatchedTls | null, about
             : { tls: { material: () => nodeTls.current(), onChange: (fn) => nodeTls.onChange(fn), verifyHostname: !config.security.nodeNoVerify } }),
         }),
       clock: realClock,
+      wallClock: realWallClock,
       timers: realTimers,
       scheduler: realScheduler,
       ticker: createTicker(config.tickMs),

@@ -8,7 +8,7 @@
 import { type Authorizer, guardRoute, type PermissionName } from "../security/permissions.ts";
 import type { Caller, StoreApi } from "../store/api.ts";
 import { HttpError, jsonError } from "./errors.ts";
-import { keyResponse, ok, readKey, writeKeys } from "./key_handlers.ts";
+import { deleteKey, keyResponse, ok, readKey, writeKeys } from "./key_handlers.ts";
 import { backupRoutes } from "./backup_routes.ts";
 import { healthRoutes } from "./health_routes.ts";
 import { leaderRoutes } from "./leader_routes.ts";
@@ -115,10 +115,7 @@ function plainRoutes(store: StoreApi, bodyBytesMax: number): readonly Route[] {
       methods: ["DELETE"],
       path: "/key/:k",
       perm: "write",
-      handle: async (request, _query, caller) => {
-        await store.delete(keyFromUrl(request.url), caller);
-        return ok();
-      },
+      handle: (request, _query, caller) => deleteKey(store, request, keyFromUrl(request.url), caller),
     },
     { methods: ["ALL"], path: "/key/:k", handle: methodNotAllowed("GET, HEAD, DELETE") },
 

@@ -2,6 +2,7 @@
 // once), body shapes for /key, /join and /remove, the key in the path, and ?level=.
 
 import type { ReadLevel } from "../store/api.ts";
+import { idempotencyKeyCharsMax, isIdempotencyKey } from "../store/idempotency.ts";
 import { memberAddressProblem } from "../address.ts";
 import { HttpError } from "./errors.ts";
 
@@ -185,4 +186,14 @@ export function parseReadLevel(raw: string | undefined): ReadLevel {
   if (raw === undefined || raw === "linearizable") return "linearizable";
   if (raw === "leader" || raw === "stale") return raw;
   throw new HttpError(400, `unknown read level ${JSON.stringify(raw)}: use linearizable, leader or stale`);
+}
+
+/** The Idempotency-Key header's value: 1 to 255 printable ASCII characters, else a 400. */
+export function parseIdempotencyKey(raw: string): string {
+  const length = raw.length;
+  if (isIdempotencyKey(raw)) return raw;
+  throw new HttpError(
+    400,
+    `invalid Idempotency-Key: it must be 1 to ${idempotencyKeyCharsMax} printable ASCII characters (space to "~"), got ${length} characters`,
+  );
 }

@@ -9,6 +9,15 @@ export const realClock: Clock = {
   now: () => performance.now(),
 };
 
+/**
+ * Wall-clock milliseconds since 1970 that never go back within a process: the time origin
+ * (read once, at process start) plus monotonic time. Only for stamps that must be comparable
+ * across processes (store/sessions.ts's log clock), never for timeouts.
+ */
+export const realWallClock: Clock = {
+  now: () => performance.timeOrigin + performance.now(),
+};
+
 /** The runtime's timers. */
 export const realTimers: Timers = {
   setTimeout: (fn, ms) => setTimeout(fn, ms),

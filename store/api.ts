@@ -115,6 +115,22 @@ export interface BackupState {
   release(): void;
 }
 
+/** A write that may carry an Idempotency-Key (writeOnce). */
+export type OnceWrite =
+  | { readonly type: "set"; readonly pairs: ReadonlyArray<readonly [string, string]> }
+  | { readonly type: "delete"; readonly key: string };
+
+/**
+ * What a write with an Idempotency-Key produced: the status and body its client is answered,
+ * and whether they are the stored outcome of an earlier request with the same key (a replay:
+ * nothing was written now). 422 when the key was first used for a different request.
+ */
+export interface WriteOutcome {
+  readonly status: number;
+  readonly body: string;
+  readonly replayed: boolean;
+}
+
 /**
  * What the HTTP layer needs from the store. Methods reject with StoreError (store/errors.ts)
  * for every expected failure; http/errors.ts maps each code to a status. The optional last
@@ -133,6 +149,11 @@ export interface StoreApi {
   set(pairs: ReadonlyArray<readonly [string, string]>, caller?: Caller): Promise<void>;
   /** Deletes `key` (absent is fine); resolves once applied. */
   delete(key: string, caller?: Caller): Promise<void>;
+  /**
+   * Optional: `write` applied at most once per `idempotencyKey` (scoped to the caller's user)
+   * while the key is remembered (store/sessions.ts); a repeat resolves with the first outcome.
+   */
+  writeOnce?(write: OnceWrite, idempotencyKey: string, caller?: Caller): Promise<WriteOutcome>;
   /** Adds node `id` reachable at Raft address `addr` (hraftd's join semantics). */
   join(id: string, addr: string, caller?: Caller): Promise<void>;
   /** Removes node `id` from the cluster. */

@@ -9,11 +9,15 @@
 import { anonymousUser, usernameCharsMax } from "../security/auth_file.ts";
 import { StoreError, type StoreErrorCode } from "./errors.ts";
 import type { KeyValue } from "./commands.ts";
+import { isIdempotencyKey } from "./idempotency.ts";
 
 /** An operation carried out on the leader on behalf of another node's client. */
 export type ForwardedOp =
-  | { readonly type: "set"; readonly pairs: readonly KeyValue[] }
-  | { readonly type: "delete"; readonly key: string }
+  // With an Idempotency-Key (tags 6 and 7 on the wire, which a build that predates them drops
+  // as malformed rather than applying them without the key), the reply's value is the outcome
+  // (store/idempotency.ts).
+  | { readonly type: "set"; readonly pairs: readonly KeyValue[]; readonly idempotencyKey?: string }
+  | { readonly type: "delete"; readonly key: string; readonly idempotencyKey?: string }
   | { readonly type: "join"; readonly id: string; readonly addr: string }
   | { readonly type: "remove"; readonly id: string }
   | { readonly type: "readLeader"; readonly key: string }
@@ -66,9 +70,9 @@ export function storeMessageValue(m: StoreMessage): unknown {
 function opValue(op: ForwardedOp): unknown[] {
   switch (op.type) {
     case "set":
-      return [0, op.pairs.flat()];
+      return op.idempotencyKey === undefined ? [0, op.pairs.flat()] : [6, op.pairs.flat(), op.idempotencyKey];
     case "delete":
-      return [1, op.key];
+      return op.idempotencyKey === undefined ? [1, op.key] : [7, op.key, op.idempotencyKey];
     case "join":
       return [2, op.id, op.addr];
     case "remove":
@@ -124,19 +128,17 @@ function isUser(x: unknown): x is string {
 function parseOp(o: unknown[]): ForwardedOp | null {
   switch (o[0]) {
     case 0: {
-      const flat = o[1];
-      if (!Array.isArray(flat) || flat.length === 0 || flat.length % 2 !== 0) return null;
-      const pairs: KeyValue[] = [];
-      for (let i = 0; i < flat.length; i += 2) {
-        const k = flat[i] as unknown;
-        const val = flat[i + 1] as unknown;
-        if (!isStr(k) || !isStr(val)) return null;
-        pairs.push([k, val]);
-      }
-      return { type: "set", pairs };
+      const pairs = parsePairs(o[1]);
+      return pairs === null ? null : { type: "set", pairs };
     }
     case 1:
       return isStr(o[1]) ? { type: "delete", key: o[1] } : null;
+    case 6: {
+      const pairs = parsePairs(o[1]);
+      return pairs === null || o.length !== 3 || !isIdempotencyKey(o[2]) ? null : { type: "set", pairs, idempotencyKey: o[2] };
+    }
+    case 7:
+      return isStr(o[1]) && o.length === 3 && isIdempotencyKey(o[2]) ? { type: "delete", key: o[1], idempotencyKey: o[2] } : null;
     case 2:
       return isStr(o[1]) && isStr(o[2]) ? { type: "join", id: o[1], addr: o[2] } : null;
     case 3:
@@ -148,6 +150,18 @@ function parseOp(o: unknown[]): ForwardedOp | null {
     default:
       return null;
   }
+}
+
+function parsePairs(flat: unknown): KeyValue[] | null {
+  if (!Array.isArray(flat) || flat.length === 0 || flat.length % 2 !== 0) return null;
+  const pairs: KeyValue[] = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    const k = flat[i] as unknown;
+    const val = flat[i + 1] as unknown;
+    if (!isStr(k) || !isStr(val)) return null;
+    pairs.push([k, val]);
+  }
+  return pairs;
 }
 
 /** The reply for an error thrown while serving a forwarded request. */

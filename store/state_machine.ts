@@ -3,9 +3,10 @@
 
 import { Decoder, Encoder } from "../raft/cbor.ts";
 import { Capture, type CaptureBase } from "./capture.ts";
-import { type Command, decodeCommand } from "./commands.ts";
+import { type Command, decodeCommand, type OnceCommand, onceIdCharsMax, type WriteCommand } from "./commands.ts";
 import { CommandError, SnapshotError } from "./errors.ts";
 import { PackedMap } from "./packed_map.ts";
+import { type Outcome, type SessionEntry, type SessionLimits, sessionLimitsDefault, SessionTable } from "./sessions.ts";
 import { realTimers } from "../raft/real_time.ts";
 import { unreachable } from "../unreachable.ts";
 
@@ -16,6 +17,12 @@ import { unreachable } from "../unreachable.ts";
 export type ApplyResult =
   | { readonly type: "set"; readonly count: number }
   | { readonly type: "delete"; readonly existed: boolean }
+  /**
+   * A once command: the outcome its client is answered, and whether it is the stored outcome
+   * of an earlier application of the same id (`replayed`, nothing written now). A different
+   * request under an id still remembered is 422 (nothing written, nothing remembered).
+   */
+  | { readonly type: "once"; readonly status: number; readonly body: string; readonly replayed: boolean }
   | { readonly type: "error"; readonly error: string };
 
 /**
@@ -35,12 +42,20 @@ export interface CapturedState {
 export type Pause = () => Promise<void>;
 
 /**
- * Snapshot layout: one CBOR array `[snapshotFormat, pairCount, chunk, chunk, …]`, each chunk a
+ * Snapshot layout, format 1: one CBOR array `[1, pairCount, chunk, chunk, …]`, each chunk a
  * byte string holding a CBOR array `[k1, v1, k2, v2, …]` of at most snapshotChunkPairs pairs
  * (fewer when their keys and values pass snapshotChunkChars; a reader takes any chunking).
  * Chunks let a large map be encoded and decoded piecewise, yielding in between.
+ *
+ * Format 2 adds the once-only table (store/sessions.ts) as the third element:
+ * `[2, pairCount, [logClock, sessionChunk, …], chunk, …]`, each session chunk a byte string
+ * holding `[id, digest, stamp, status, body, …]`, oldest entry first. A state whose log clock
+ * never moved (no Idempotency-Key ever used) is still written as format 1, byte for byte as
+ * before, so a build that predates format 2 reads it; format 1 is read as an empty table.
  */
 export const snapshotFormat = 1;
+/** The format with the once-only table. */
+export const snapshotFormatSessions = 2;
 /**
  * Pairs per snapshot chunk: about 0.1 ms of encoding each on a quiet machine. 16,384 took 2-4
  * ms and under write load every such pause showed up in the p99 latency; 4,096 (~0.4 ms quiet)
@@ -89,6 +104,17 @@ export class KvStateMachine {
   #snapshotCapture: Capture | null = null;
   /** True while restoreAsync is building a new map; apply then is a driver bug. */
   #isRestoring = false;
+  /** Idempotency-Key outcomes (not captured: a snapshot copies its entries when it starts). */
+  #sessions: SessionTable;
+
+  constructor(limits: SessionLimits = sessionLimitsDefault) {
+    this.#sessions = new SessionTable(limits);
+  }
+
+  /** The once-only table, for tests and checkers (read-only use). */
+  get sessions(): SessionTable {
+    return this.#sessions;
+  }
 
   /** Number of keys held. */
   get size(): number {
@@ -126,6 +152,8 @@ export class KvStateMachine {
     // The hot write path: without a capture, straight to the Map, nothing allocated.
     const target = this.#capture ?? this.#map;
     switch (command.type) {
+      case "once":
+        return this.#applyOnce(command, target);
       case "set": {
         const pairs = command.pairs;
         for (let i = 0; i < pairs.length; i++) {
@@ -141,11 +169,31 @@ export class KvStateMachine {
     }
   }
 
+  /**
+   * A once command (thesis §6.3): the stored outcome if its id is remembered with the same
+   * digest, 422 if with another, else the write applied and its outcome remembered. Decided
+   * from the log alone (its stamp moves the log clock), so every replica decides the same.
+   */
+  #applyOnce(command: OnceCommand, target: PackedMap | Capture): ApplyResult {
+    const sessions = this.#sessions;
+    sessions.advance(command.stamp);
+    const seen = sessions.lookup(command.id);
+    if (seen !== undefined) {
+      if (seen.digest === command.digest) return { type: "once", status: seen.outcome.status, body: seen.outcome.body, replayed: true };
+      return { type: "once", status: 422, body: mismatchBody(command.id), replayed: false };
+    }
+    const outcome = applyWrite(command.write, target);
+    sessions.remember(command.id, command.digest, outcome);
+    return { type: "once", status: outcome.status, body: outcome.body, replayed: false };
+  }
+
   /** The whole map as snapshot bytes, synchronously (also correct while a capture runs). */
   snapshot(): Uint8Array {
     const count = this.size;
     const pairs = new PairCursor(this.entries());
     const parts: unknown[] = [snapshotFormat, count];
+    const sessions = this.#sessionsPart();
+    if (sessions !== null) parts.splice(0, 2, snapshotFormatSessions, count, [sessions.logClock, ...sessions.chunks]);
     for (let done = 0; done < count;) {
       const chunk = encodeChunk(pairs, count - done);
       parts.push(chunk.bytes);
@@ -171,6 +219,8 @@ export class KvStateMachine {
     if (this.#snapshotCapture !== null) throw new Error("KvStateMachine: snapshotAsync already running");
     const capture = this.#beginCapture();
     this.#snapshotCapture = capture;
+    // The once-only table of the same moment (small next to the map: encoded at once).
+    const sessions = this.#sessionsPart();
     const count = capture.base.size;
     const chunks: Uint8Array[] = [];
     try {
@@ -188,7 +238,14 @@ export class KvStateMachine {
       if (this.#snapshotCapture === capture) this.#snapshotCapture = null;
       this.#releaseCapture(capture);
     }
-    return joinSnapshot(count, chunks, pause);
+    return joinSnapshot(count, chunks, pause, sessions);
+  }
+
+  /** The once-only table as format 2's third element, or null when format 1 says it all. */
+  #sessionsPart(): SessionsPart | null {
+    const table = this.#sessions;
+    if (table.logClock === 0 && table.size === 0) return null;
+    return { logClock: table.logClock, chunks: encodeSessionChunks(table.entries()) };
   }
 
   /**
@@ -242,10 +299,11 @@ export class KvStateMachine {
    * untouched, if the bytes are not a complete, well-formed snapshot.
    */
   restore(bytes: Uint8Array): void {
-    const { pairCount, chunks } = decodeOuter(bytes);
+    const { pairCount, chunks, sessions } = decodeOuter(bytes);
+    const table = decodeSessions(sessions, this.#sessions.limits);
     const map = new PackedMap();
     for (let i = 0; i < chunks.length; i++) decodeChunk(chunks[i], i, map);
-    this.#install(map, pairCount);
+    this.#install(map, pairCount, table);
   }
 
   /**
@@ -257,19 +315,20 @@ export class KvStateMachine {
     if (this.#isRestoring) throw new Error("KvStateMachine: restoreAsync already running");
     this.#isRestoring = true;
     try {
-      const { pairCount, chunks } = decodeOuter(bytes);
+      const { pairCount, chunks, sessions } = decodeOuter(bytes);
+      const table = decodeSessions(sessions, this.#sessions.limits);
       const map = new PackedMap();
       for (let i = 0; i < chunks.length; i++) {
         decodeChunk(chunks[i], i, map);
         await pause();
       }
-      this.#install(map, pairCount);
+      this.#install(map, pairCount, table);
     } finally {
       this.#isRestoring = false;
     }
   }
 
-  #install(map: PackedMap, pairCount: number): void {
+  #install(map: PackedMap, pairCount: number, sessions: SessionTable): void {
     // A duplicated key would leave fewer entries than the header promised.
     if (map.size !== pairCount) {
       throw new SnapshotError(`snapshot holds ${map.size} distinct keys, header says ${pairCount}`);
@@ -281,6 +340,7 @@ export class KvStateMachine {
     this.#released.clear();
     this.#snapshotCapture = null;
     this.#map = map;
+    this.#sessions = sessions;
   }
 }
 
@@ -289,8 +349,19 @@ export class KvStateMachine {
  * buffer by hand so that `pause` can run in between. Letting cbor-x copy a 25 MB snapshot (1M
  * keys) at once stalled the event loop ~30 ms, as long as the whole-map copy this file avoids.
  */
-export async function joinSnapshot(count: number, chunks: readonly Uint8Array[], pause: Pause): Promise<Uint8Array> {
-  const pieces = [cborHead(cborArray, 2 + chunks.length), encoder.encode(snapshotFormat), encoder.encode(count)];
+export async function joinSnapshot(
+  count: number,
+  chunks: readonly Uint8Array[],
+  pause: Pause,
+  sessions: SessionsPart | null = null,
+): Promise<Uint8Array> {
+  const pieces = sessions === null
+    ? [cborHead(cborArray, 2 + chunks.length), encoder.encode(snapshotFormat), encoder.encode(count)]
+    : [cborHead(cborArray, 3 + chunks.length), encoder.encode(snapshotFormatSessions), encoder.encode(count)];
+  if (sessions !== null) {
+    pieces.push(cborHead(cborArray, 1 + sessions.chunks.length), new Uint8Array(encoder.encode(sessions.logClock)));
+    for (const chunk of sessions.chunks) pieces.push(cborHead(cborBytes, chunk.length), chunk);
+  }
   for (const chunk of chunks) pieces.push(cborHead(cborBytes, chunk.length), chunk);
   let total = 0;
   for (const piece of pieces) total += piece.length;
@@ -371,7 +442,98 @@ function encodeChunk(pairs: PairCursor, remaining: number): { bytes: Uint8Array;
   return { bytes: encoder.encode(flat), pairs: taken };
 }
 
-function decodeOuter(bytes: Uint8Array): { pairCount: number; chunks: readonly unknown[] } {
+/** Format 2's once-only table: the log clock and the entries' chunks. */
+export interface SessionsPart {
+  readonly logClock: number;
+  readonly chunks: readonly Uint8Array[];
+}
+
+/** Fields per session entry in a chunk: id, digest, stamp, status, body. */
+const sessionFields = 5;
+
+/** The entries as chunks of at most snapshotChunkPairs entries (fewer past snapshotChunkChars). */
+function encodeSessionChunks(entries: readonly SessionEntry[]): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  let flat: unknown[] = [];
+  let chars = 0;
+  for (const e of entries) {
+    const size = e.id.length + e.digest.length + e.outcome.body.length;
+    if (flat.length > 0 && (flat.length / sessionFields >= snapshotChunkPairs || chars + size > snapshotChunkChars)) {
+      chunks.push(new Uint8Array(encoder.encode(flat)));
+      flat = [];
+      chars = 0;
+    }
+    flat.push(e.id, e.digest, e.stamp, e.outcome.status, e.outcome.body);
+    chars += size;
+  }
+  if (flat.length > 0) chunks.push(new Uint8Array(encoder.encode(flat)));
+  return chunks;
+}
+
+/** The table of a snapshot's third element (format 2), or an empty one (format 1: null). */
+function decodeSessions(part: unknown, limits: SessionLimits): SessionTable {
+  const table = new SessionTable(limits);
+  if (part === null) return table;
+  if (!Array.isArray(part) || part.length < 1) throw new SnapshotError("snapshot session table is not an array");
+  const logClock: unknown = part[0];
+  if (!isStamp(logClock)) throw new SnapshotError(`snapshot log clock ${String(logClock)} is not a time`);
+  const entries: SessionEntry[] = [];
+  const ids = new Set<string>();
+  for (let c = 1; c < part.length; c++) {
+    const chunk: unknown = part[c];
+    let flat: unknown;
+    try {
+      if (!(chunk instanceof Uint8Array)) throw new Error("not bytes");
+      flat = decoder.decode(chunk);
+    } catch (e) {
+      throw new SnapshotError(`snapshot session chunk ${c - 1} is not valid: ${(e as Error).message}`);
+    }
+    if (!Array.isArray(flat) || flat.length % sessionFields !== 0) {
+      throw new SnapshotError(`snapshot session chunk ${c - 1} is not an array of entries`);
+    }
+    for (let i = 0; i < flat.length; i += sessionFields) {
+      const [id, digest, stamp, status, body] = flat.slice(i, i + sessionFields) as unknown[];
+      const isEntry = typeof id === "string" && id.length > 0 && id.length <= onceIdCharsMax && !ids.has(id) &&
+        typeof digest === "string" && isStamp(stamp) && stamp <= logClock &&
+        typeof status === "number" && Number.isInteger(status) && status >= 100 && status <= 599 && typeof body === "string";
+      if (!isEntry) throw new SnapshotError(`snapshot session chunk ${c - 1} has a bad entry at ${i / sessionFields}`);
+      ids.add(id);
+      entries.push({ id, digest, stamp, outcome: { status, body } });
+    }
+  }
+  table.load(logClock, entries);
+  return table;
+}
+
+function isStamp(x: unknown): x is number {
+  return typeof x === "number" && Number.isSafeInteger(x) && x >= 0;
+}
+
+/** What a set or delete produces for its client: 200 with no body (as without a key). */
+function applyWrite(write: WriteCommand, target: PackedMap | Capture): Outcome {
+  switch (write.type) {
+    case "set":
+      for (const pair of write.pairs) target.set(pair[0], pair[1]);
+      return writtenOutcome;
+    case "delete":
+      target.delete(write.key);
+      return writtenOutcome;
+    default:
+      return unreachable(write);
+  }
+}
+
+const writtenOutcome: Outcome = { status: 200, body: "" };
+
+/** The 422 body: the JSON error of the HTTP API, naming the key but not its user. */
+function mismatchBody(id: string): string {
+  const key = id.slice(id.indexOf(":") + 1);
+  return JSON.stringify({
+    error: `Idempotency-Key ${JSON.stringify(key)} was first used for a different request (method, key or body); a new request needs a new key`,
+  });
+}
+
+function decodeOuter(bytes: Uint8Array): { pairCount: number; chunks: readonly unknown[]; sessions: unknown } {
   let value: unknown;
   try {
     value = decoder.decode(bytes);
@@ -381,14 +543,17 @@ function decodeOuter(bytes: Uint8Array): { pairCount: number; chunks: readonly u
   if (!Array.isArray(value) || value.length < 2) {
     throw new SnapshotError("snapshot is not a CBOR array with a header");
   }
-  if (value[0] !== snapshotFormat) {
-    throw new SnapshotError(`snapshot format ${String(value[0])} is not ${snapshotFormat}`);
+  const format: unknown = value[0];
+  if (format !== snapshotFormat && format !== snapshotFormatSessions) {
+    throw new SnapshotError(`snapshot format ${String(format)} is not ${snapshotFormat} or ${snapshotFormatSessions}`);
   }
   const pairCount: unknown = value[1];
   if (typeof pairCount !== "number" || !Number.isSafeInteger(pairCount) || pairCount < 0) {
     throw new SnapshotError(`snapshot pair count ${String(pairCount)} is not a count`);
   }
-  return { pairCount, chunks: value.slice(2) };
+  if (format === snapshotFormat) return { pairCount, chunks: value.slice(2), sessions: null };
+  if (value.length < 3) throw new SnapshotError("snapshot of format 2 has no session table");
+  return { pairCount, chunks: value.slice(3), sessions: value[2] ?? undefined };
 }
 
 function decodeChunk(chunk: unknown, index: number, into: PackedMap): void {

@@ -8,10 +8,22 @@
 import type { Entry, NodeId, SoftState } from "../raft/core/mod.ts";
 import type { Clock, Timers } from "../raft/host.ts";
 import { type RaftNode, RequestError } from "../raft/node.ts";
-import { realClock, realTimers } from "../raft/real_time.ts";
+import { realClock, realTimers, realWallClock } from "../raft/real_time.ts";
 import { type PermissionName, type Perms, permissionBits } from "../security/permissions.ts";
-import type { BackupState, Caller, HealthCheck, HealthReport, LeaderReport, ReadLevel, StatusReport, StoreApi } from "./api.ts";
-import { encodeCommand, type KeyValue } from "./commands.ts";
+import type {
+  BackupState,
+  Caller,
+  HealthCheck,
+  HealthReport,
+  LeaderReport,
+  OnceWrite,
+  ReadLevel,
+  StatusReport,
+  StoreApi,
+  WriteOutcome,
+} from "./api.ts";
+import { encodeCommand, type KeyValue, onceCommand } from "./commands.ts";
+import { outcomeValue, parseOutcomeValue, scopedId } from "./idempotency.ts";
 import { isStoreError, StoreError } from "./errors.ts";
 import type { ForwardedOp, StoreMessage } from "./forward.ts";
 import { Forwarder } from "./forwarder.ts";
@@ -63,6 +75,12 @@ export interface StoreOptions {
   readonly timers?: Timers;
   /** Monotonic time for deadlines (joins): the host's by default, simulated time under simulation. */
   readonly clock?: Clock;
+  /**
+   * Wall-clock time (ms since 1970) stamped into once-only writes this node proposes as the
+   * leader (store/sessions.ts: the log clock). Not the monotonic clock: stamps of different
+   * leaders must be comparable. Default the host's; `clock` when only that is given (tests).
+   */
+  readonly wallClock?: Clock;
   readonly stateMachine: KvStateMachine;
   /** Sends a store message to the node advertising `addr`; false if it was dropped unsent. */
   readonly sendTo: (addr: string, msg: StoreMessage) => boolean;
@@ -85,8 +103,10 @@ export interface StoreOptions {
   readonly startedAtMs?: number;
 }
 
-/** A write as #write takes it. */
-type WriteOp = { type: "set"; pairs: readonly KeyValue[] } | { type: "delete"; key: string };
+/** A write as #write takes it; with an Idempotency-Key it is proposed as a once command. */
+type WriteOp =
+  | { type: "set"; pairs: readonly KeyValue[]; idempotencyKey?: string }
+  | { type: "delete"; key: string; idempotencyKey?: string };
 
 /** The store of one node; `attach` connects it to its RaftNode. */
 export class Store implements StoreApi {
@@ -104,6 +124,7 @@ export class Store implements StoreApi {
   readonly #leadership: Leadership;
   readonly #timers: Timers;
   readonly #clock: Clock;
+  readonly #wallClock: Clock;
   readonly #startedAtMs: number;
 
   constructor(options: StoreOptions) {
@@ -114,6 +135,7 @@ export class Store implements StoreApi {
     const timers = options.timers ?? realTimers;
     this.#timers = timers;
     this.#clock = options.clock ?? realClock;
+    this.#wallClock = options.wallClock ?? options.clock ?? realWallClock;
     this.#startedAtMs = options.startedAtMs ?? this.#clock.now();
     this.#forwarder = new Forwarder({
       incarnation: options.incarnation,
@@ -210,6 +232,15 @@ export class Store implements StoreApi {
 
   delete(key: string, caller?: Caller): Promise<void> {
     return this.#write({ type: "delete", key }, caller).then(() => undefined);
+  }
+
+  async writeOnce(write: OnceWrite, idempotencyKey: string, caller?: Caller): Promise<WriteOutcome> {
+    const op: WriteOp = write.type === "set"
+      ? { type: "set", pairs: write.pairs as readonly KeyValue[], idempotencyKey }
+      : { type: "delete", key: write.key, idempotencyKey };
+    const outcome = await this.#write(op, caller);
+    if (outcome === null) throw new Error("Store: a write with an Idempotency-Key settled without an outcome");
+    return outcome;
   }
 
   async join(id: string, addr: string, caller?: Caller): Promise<void> {
@@ -393,32 +424,41 @@ export class Store implements StoreApi {
    * a request forwarded here, never forwarded again). A write refused without being appended
    * while leadership changes hands is tried once more (`mayRetry`) where leadership went.
    */
-  async #write(op: WriteOp, caller?: Caller, isServing = false, mayRetry = true): Promise<void> {
+  async #write(op: WriteOp, caller?: Caller, isServing = false, mayRetry = true): Promise<WriteOutcome | null> {
     try {
-      await this.#raft.propose(encodeCommand(op));
+      return onceOutcome(await this.#raft.propose(this.#commandOf(op, caller)));
     } catch (e) {
       // Refused, never appended: a follower that knows the leader forwards it there.
       if (e instanceof RequestError && e.reason === "notLeader" && e.leader !== null && !isServing) {
-        await this.#forwardWrite(op, caller, mayRetry);
-        return;
+        return await this.#forwardWrite(op, caller, mayRetry);
       }
       // No leader known (an election under way, as after a handoff): held until one is known
       // or for an election timeout, then tried once more; never appended, so never twice.
       if (e instanceof RequestError && e.reason === "notLeader" && e.leader === null && !isServing && mayRetry) {
         await this.#leadership.leaderOtherThan("", this.#leadership.electionMs);
-        await this.#write(op, caller, false, false);
-        return;
+        return await this.#write(op, caller, false, false);
       }
       // Refused by this leader while it hands off (never appended): held until the handoff
       // ends, then carried out where leadership is: here if it failed, else at the new leader.
       // A request forwarded here goes one hop further in that case only, once: no loop.
       if (e instanceof RequestError && e.reason === "transferring" && mayRetry) {
         await this.#leadership.handoffEnded();
-        await this.#write(op, caller, false, false);
-        return;
+        return await this.#write(op, caller, false, false);
       }
       rethrow(e);
     }
+  }
+
+  /**
+   * The entry for `op`: as before without an Idempotency-Key; with one, a once command stamped
+   * with this node's wall clock (only a leader's proposal is appended, so only leaders stamp)
+   * under the key scoped to the caller's user.
+   */
+  #commandOf(op: WriteOp, caller: Caller | undefined): Uint8Array {
+    if (op.idempotencyKey === undefined) return encodeCommand(op);
+    const write = op.type === "set" ? { type: "set" as const, pairs: op.pairs } : { type: "delete" as const, key: op.key };
+    const stamp = Math.max(0, Math.round(this.#wallClock.now()));
+    return encodeCommand(onceCommand(stamp, scopedId(caller?.user ?? null, op.idempotencyKey), write));
   }
 
   /**
@@ -427,15 +467,17 @@ export class Store implements StoreApi {
    * leader is known (or after two election timeouts) it is tried once more. Any other failure,
    * "outcome unknown" above all, is the client's answer: a retry could apply it twice.
    */
-  async #forwardWrite(op: WriteOp, caller: Caller | undefined, mayRetry: boolean): Promise<void> {
+  async #forwardWrite(op: WriteOp, caller: Caller | undefined, mayRetry: boolean): Promise<WriteOutcome | null> {
     const sentTo = this.#raft.status().leader;
+    let value: string | null;
     try {
-      await this.#forward(op, caller);
+      value = await this.#forward(op, caller);
     } catch (e) {
       if (!mayRetry || sentTo === null || !isStoreError(e, "noLeader")) throw e;
       await this.#leadership.leaderOtherThan(sentTo, 2 * this.#leadership.electionMs);
-      await this.#write(op, caller, false, false);
+      return await this.#write(op, caller, false, false);
     }
+    return op.idempotencyKey === undefined ? null : parseOutcomeValue(value);
   }
 
   #forward(op: ForwardedOp, caller: Caller | undefined): Promise<string | null> {
@@ -453,12 +495,15 @@ export class Store implements StoreApi {
    * again. Returns the operation's own promise (no extra hop), or throws at once.
    */
   #serveForwarded(op: ForwardedOp, user: string | null): Promise<string | null | void> {
+    // Whose Idempotency-Keys a forwarded write's are: the user's when this node can trust the
+    // name (as for permissions), else nobody's, as a request without credentials.
+    const writer: Caller = { user: this.#o.auth?.peersAuthenticated === true ? user : null };
     if (!this.#isLeader()) {
       // A leader that just handed leadership on relays the writes still sent to it to the new
       // leader, once (the new leader never relays them again unless it handed off too).
       if ((op.type === "set" || op.type === "delete") && this.#leadership.handedOffLately()) {
         if (this.#o.auth !== undefined) this.#checkForwarded(this.#o.auth, op, user);
-        return this.#write(op, { user }, false, false);
+        return this.#write(op, writer, false, false).then(replyValue);
       }
       throw new StoreError("noLeader", "the node forwarded to is no longer the leader; retry");
     }
@@ -466,7 +511,7 @@ export class Store implements StoreApi {
     switch (op.type) {
       case "set":
       case "delete":
-        return this.#write(op, { user }, true);
+        return this.#write(op, writer, true).then(replyValue);
       case "join":
         return this.#changes.join(op.id, op.addr);
       case "remove":
@@ -507,4 +552,16 @@ export class Store implements StoreApi {
   close(): void {
     this.#forwarder.failAll(new StoreError("outcomeUnknown", "node shut down; outcome unknown"));
   }
+}
+
+/** The outcome in a once command's apply result (store/state_machine.ts), else null. */
+function onceOutcome(result: unknown): WriteOutcome | null {
+  const r = result as { type?: unknown; status?: unknown; body?: unknown; replayed?: unknown } | null;
+  if (r === null || typeof r !== "object" || r.type !== "once") return null;
+  return { status: r.status as number, body: r.body as string, replayed: r.replayed as boolean };
+}
+
+/** A served write's reply value: its outcome when it had an Idempotency-Key, else none. */
+function replyValue(outcome: WriteOutcome | null): string | null {
+  return outcome === null ? null : outcomeValue(outcome);
 }

@@ -5,9 +5,14 @@
 // unknown" in words is unknown, any other refusal failed, 500 is a bug); each operation is recorded with its simulated invoke and completion times and its
 // outcome, for the linearizability checker. A write whose node dies before answering, or that
 // is answered "outcome unknown", may or may not have happened.
+// In seeds that draw it (issue 16), half the writes carry an Idempotency-Key and are retried
+// with the same key, at another node, after an unknown outcome: a client's whole retry loop is
+// one operation of the history (invoked at its first attempt, done at its last), which is
+// linearizable only if the write took effect at most once; ./once_checker.ts checks that
+// directly on every node's apply results.
 
 import type { HistoryOp, KvOp, Outcome } from "../checkers/linearizability.ts";
-import type { SimRng } from "../prng.ts";
+import { createSimRng, type SimRng } from "../prng.ts";
 import { StoreError } from "../../../store/errors.ts";
 import type { SimServer, World } from "./world.ts";
 
@@ -17,6 +22,35 @@ export interface ClientOptions {
   readonly keys: number;
   /** Think time between one client's operations, in simulated ms. */
   readonly thinkMsMax: number;
+  /**
+   * Draws which writes carry an Idempotency-Key, where and when they are retried; null or
+   * absent: none do (a separate stream, so seeds without it run exactly as before issue 16).
+   */
+  readonly once?: SimRng | null;
+}
+
+/**
+ * The stream of `seed`'s Idempotency-Key draws, or null when its clients use none (4 seeds in
+ * 10). The label was chosen so that no regression seed of world.test.ts draws it: their runs
+ * stay the ones that caught their bugs.
+ */
+export function drawOnceClients(seed: number): SimRng | null {
+  return createSimRng(seed).fork("once-v16-2120").chance(0.4) ? createSimRng(seed).fork("once-clients-v16") : null;
+}
+
+/** Retries of a write with an Idempotency-Key after an unknown outcome (so up to 4 attempts). */
+const onceRetriesMax = 3;
+
+/** Where a write with an Idempotency-Key stands in its client's retry loop. */
+interface OnceAttempt {
+  readonly key: string;
+  /** The history id of the loop: the same for every attempt. */
+  readonly id: number;
+  /** The first attempt's invocation time. */
+  readonly invokeTime: number;
+  readonly retriesLeft: number;
+  /** An earlier attempt's outcome was unknown: a definite refusal now does not undo it. */
+  readonly sawUnknown: boolean;
 }
 
 interface InFlight {
@@ -26,6 +60,9 @@ interface InFlight {
   readonly invokeTime: number;
   readonly server: SimServer;
   readonly life: number;
+  readonly level: "linearizable" | "leader";
+  readonly viaHttp: boolean;
+  readonly once: OnceAttempt | null;
 }
 
 export class Clients {
@@ -39,6 +76,8 @@ export class Clients {
   /** While paused (a targeted nemesis wants no writes for a while), clients due to issue wait here. */
   #isPaused = false;
   #parked: number[] = [];
+  /** Retries of writes with an Idempotency-Key waiting for their turn (counted in flight). */
+  #retrying = 0;
   /** Counters for the run's report. */
   readonly counts = { ok: 0, fail: 0, unknown: 0 };
   /** Why each failed operation failed, by id (printed with a witness). */
@@ -75,7 +114,7 @@ export class Clients {
   }
 
   get inFlight(): number {
-    return this.#inFlight.size;
+    return this.#inFlight.size + this.#retrying;
   }
 
   #later(client: number): void {
@@ -97,9 +136,15 @@ export class Clients {
     const op = this.#drawOp();
     const level = this.#rng.chance(0.3) ? "leader" : "linearizable";
     const viaHttp = this.#rng.chance(this.#world.config.httpRate);
-    void this.issueOn(server, client, op, level, viaHttp).then((recorded) => {
+    const once = op.type !== "read" && this.#options.once?.chance(0.5) === true ? this.#newOnce() : null;
+    void this.issueOn(server, client, op, level, viaHttp, once).then((recorded) => {
       if (recorded) this.#later(client);
     });
+  }
+
+  #newOnce(): OnceAttempt {
+    const id = this.#nextId++;
+    return { key: `sim-${id}`, id, invokeTime: this.#world.scheduler.now, retriesLeft: onceRetriesMax, sawUnknown: false };
   }
 
   #drawOp(): KvOp {
@@ -117,21 +162,29 @@ export class Clients {
    * Runs one operation on `server` and records it. Resolves true once recorded, false if the
    * process died first (the crash recorded it; the client moved on then).
    */
-  async issueOn(server: SimServer, client: number, op: KvOp, level: "linearizable" | "leader", viaHttp = false): Promise<boolean> {
-    if (viaHttp) return this.#issueHttp(server, client, op, level);
+  async issueOn(
+    server: SimServer,
+    client: number,
+    op: KvOp,
+    level: "linearizable" | "leader",
+    viaHttp = false,
+    once: OnceAttempt | null = null,
+  ): Promise<boolean> {
+    if (viaHttp) return this.#issueHttp(server, client, op, level, once);
     server.isDirty = true; // Called outside any event too (the final reads): see World.check.
     const store = server.opened!.store;
-    const f: InFlight = { id: this.#nextId++, client, op, invokeTime: this.#world.scheduler.now, server, life: server.lives };
-    this.#inFlight.set(f.id, f);
+    const f = this.#inFlightOf(server, client, op, level, false, once);
     let outcome: Outcome;
     let done: KvOp = op;
     try {
       switch (op.type) {
         case "set":
-          await store.set(Object.entries(op.values));
+          if (once === null) await store.set(Object.entries(op.values));
+          else checkOnce(await store.writeOnce({ type: "set", pairs: Object.entries(op.values) }, once.key), op);
           break;
         case "delete":
-          await store.delete(op.key);
+          if (once === null) await store.delete(op.key);
+          else checkOnce(await store.writeOnce({ type: "delete", key: op.key }, once.key), op);
           break;
         case "read":
           done = { ...op, value: await store.get(op.key, level) };
@@ -145,24 +198,65 @@ export class Clients {
     }
     // Answered by a process that has since died: the crash already recorded it.
     if (!this.#inFlight.delete(f.id)) return false;
-    this.#record(f, done, outcome);
-    return true;
+    return this.#settle(f, done, outcome);
+  }
+
+  #inFlightOf(server: SimServer, client: number, op: KvOp, level: "linearizable" | "leader", viaHttp: boolean, once: OnceAttempt | null): InFlight {
+    const f: InFlight = {
+      id: once?.id ?? this.#nextId++,
+      client,
+      op,
+      invokeTime: once?.invokeTime ?? this.#world.scheduler.now,
+      server,
+      life: server.lives,
+      level,
+      viaHttp,
+      once,
+    };
+    this.#inFlight.set(f.id, f);
+    return f;
+  }
+
+  /**
+   * Records an attempt's outcome, or, for a write with an Idempotency-Key whose outcome is not
+   * known yet, retries it with the same key at a random live node after a pause, as a client
+   * would. Resolves true once the operation is recorded.
+   */
+  #settle(f: InFlight, op: KvOp, outcome: Outcome): Promise<boolean> {
+    const once = f.once;
+    if (once !== null && outcome !== "ok" && (outcome === "unknown" || once.sawUnknown) && once.retriesLeft > 0) {
+      const rng = this.#options.once!;
+      const next: OnceAttempt = { ...once, retriesLeft: once.retriesLeft - 1, sawUnknown: true };
+      this.#retrying++;
+      return new Promise<void>((resolve) => this.#world.scheduler.schedule(rng.range(20, 300), resolve)).then(() => {
+        this.#retrying--;
+        const up = this.#world.up();
+        if (up.length === 0) return this.#settle({ ...f, once: { ...next, retriesLeft: 0 } }, op, "unknown");
+        return this.issueOn(rng.pick(up), f.client, f.op, f.level, f.viaHttp, next);
+      });
+    }
+    this.#record(f, op, once !== null && once.sawUnknown && outcome === "fail" ? "unknown" : outcome);
+    return Promise.resolve(true);
   }
 
   /** The same operation through the node's HTTP handler, judged by status and words as a client would. */
-  async #issueHttp(server: SimServer, client: number, op: KvOp, level: "linearizable" | "leader"): Promise<boolean> {
+  async #issueHttp(server: SimServer, client: number, op: KvOp, level: "linearizable" | "leader", once: OnceAttempt | null): Promise<boolean> {
     const fetch = server.opened!.fetch;
     server.isDirty = true;
-    const f: InFlight = { id: this.#nextId++, client, op, invokeTime: this.#world.scheduler.now, server, life: server.lives };
-    this.#inFlight.set(f.id, f);
+    const f = this.#inFlightOf(server, client, op, level, true, once);
     const base = `http://${server.addr}`;
+    const onceHeaders: Record<string, string> = once === null ? {} : { "idempotency-key": once.key };
     let request: Request;
     switch (op.type) {
       case "set":
-        request = new Request(`${base}/key`, { method: "POST", body: JSON.stringify(op.values), headers: { "content-type": "application/json" } });
+        request = new Request(`${base}/key`, {
+          method: "POST",
+          body: JSON.stringify(op.values),
+          headers: { "content-type": "application/json", ...onceHeaders },
+        });
         break;
       case "delete":
-        request = new Request(`${base}/key/${op.key}`, { method: "DELETE" });
+        request = new Request(`${base}/key/${op.key}`, { method: "DELETE", headers: onceHeaders });
         break;
       case "read":
         request = new Request(`${base}/key/${op.key}?level=${level}`);
@@ -185,8 +279,7 @@ export class Clients {
       throw new Error(`HTTP ${response.status} from ${server.id}#${f.life} for ${JSON.stringify(op)}: ${text}`);
     }
     if (!this.#inFlight.delete(f.id)) return false;
-    this.#record(f, done, outcome);
-    return true;
+    return this.#settle(f, done, outcome);
   }
 
   #record(f: InFlight, op: KvOp, outcome: Outcome): void {
@@ -207,9 +300,21 @@ export class Clients {
     for (const f of [...this.#inFlight.values()]) {
       if (f.server !== server) continue;
       this.#inFlight.delete(f.id);
-      this.#record(f, f.op, "unknown");
       // Only the random clients loop; a targeted nemesis's probes (higher ids) drive themselves.
-      if (this.#isRunning && f.client < this.#options.clients) this.#later(f.client);
+      const isLooping = f.client < this.#options.clients;
+      if (f.once !== null) {
+        void this.#settle(f, f.op, "unknown").then((recorded) => {
+          if (recorded && this.#isRunning && isLooping) this.#later(f.client);
+        });
+        continue;
+      }
+      this.#record(f, f.op, "unknown");
+      if (this.#isRunning && isLooping) this.#later(f.client);
     }
   }
+}
+
+/** A write with an Idempotency-Key that its client sends the same way every time is never 422. */
+function checkOnce(outcome: { status: number; body: string }, op: KvOp): void {
+  if (outcome.status !== 200) throw new Error(`Idempotency-Key write ${JSON.stringify(op)} answered ${outcome.status}: ${outcome.body}`);
 }

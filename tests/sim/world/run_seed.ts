@@ -9,7 +9,7 @@
 import { checkLinearizable } from "../checkers/linearizability.ts";
 import type { SimRng } from "../prng.ts";
 import { reliableNetwork } from "../sim_network.ts";
-import { Clients } from "./clients.ts";
+import { Clients, drawOnceClients } from "./clients.ts";
 import { LeadershipNemesis } from "./leadership_nemesis.ts";
 import { MembershipChanges } from "./membership.ts";
 import { TargetedNemesis } from "./targeted.ts";
@@ -37,6 +37,8 @@ export interface WorldSeedReport {
   readonly targeted: { bounces: number; held: number; episodes: number; triggered: number } | null;
   /** What the leadership nemesis did (null: the seed has none). */
   readonly leadership: { transfers: number; transfersOk: number; gracefulStops: number } | null;
+  /** Writes with an Idempotency-Key applied, and replays of them (null: the seed's clients use none). */
+  readonly once: { ids: number; replays: number } | null;
 }
 
 /** Knobs of a run; defaults suit `npm test`. */
@@ -96,7 +98,7 @@ function nemesis(world: World, rng: SimRng, counts: { crashes: number }, members
 export async function runWorldSeed(seed: number, options: WorldRunOptions = {}): Promise<WorldSeedReport> {
   const config = drawWorldConfig(seed);
   const world = new World(config);
-  const clients = new Clients(world, world.rng.fork("clients"), { clients: 4, keys: 4, thinkMsMax: 30 });
+  const clients = new Clients(world, world.rng.fork("clients"), { clients: 4, keys: 4, thinkMsMax: 30, once: drawOnceClients(seed) });
   const nemesisRng = world.rng.fork("nemesis");
   const membership = new MembershipChanges(world, world.rng.fork("membership"));
   const counts = { crashes: 0 };
@@ -184,6 +186,7 @@ export async function runWorldSeed(seed: number, options: WorldRunOptions = {}):
     },
     targeted: targeted === null ? null : { ...targeted.counts },
     leadership: leadership === null ? null : { ...leadership.counts },
+    once: drawOnceClients(seed) === null ? null : { ids: world.once.ids, replays: world.once.replays },
   };
 }
 

@@ -14,6 +14,7 @@ import type { Entry, Member } from "../../../raft/core/mod.ts";
 import type { Logger } from "../../../raft/host.ts";
 import { StorageDamageError } from "../../../raft/wal.ts";
 import { SafetyChecker } from "../checkers/safety.ts";
+import { OnceChecker } from "./once_checker.ts";
 import { createSimRng, type SimRng } from "../prng.ts";
 import { Scheduler } from "../scheduler.ts";
 import { type CrashMode, SimCrashError, SimDisk, SimFaultError, type SimOpFilter } from "../sim_disk.ts";
@@ -175,6 +176,8 @@ export class World {
   readonly wire: SimWire;
   readonly servers: SimServer[];
   readonly checker = new SafetyChecker();
+  /** Every write with an Idempotency-Key applied at most once (./once_checker.ts). */
+  readonly once = new OnceChecker((message) => this.fail(message));
   readonly trace = new Trace(300);
   /** Called once per server life ended (clients and membership changes learn of crashes). */
   readonly crashListeners: ((server: SimServer) => void)[] = [];
@@ -341,7 +344,12 @@ export class World {
             if (this.#diskRng.chance(0.5)) this.exit(server);
             else this.crash(server, this.#diskRng.chance(0.5) ? "tear" : "drop");
           },
-          observer: { applied: (e: Entry) => this.checker.applied(server.id, e) },
+          observer: {
+            applied: (e: Entry, result?: unknown) => {
+              this.checker.applied(server.id, e);
+              this.once.applied(server.id, e, result);
+            },
+          },
         },
       );
     } catch (e) {
