@@ -42,7 +42,7 @@ function config(): BenchConfig & { phases: Set<string>; out: string } {
     seconds: envInt("BENCH_SECONDS", isQuick ? 2 : 10),
     repeats: Math.max(3, envInt("BENCH_REPEATS", 3)),
     failovers: envInt("BENCH_FAILOVERS", isQuick ? 3 : 5),
-    keys: envInt("BENCH_KEYS", isQuick ? 10_000 : 1_000_000),
+    keys: envInt("BENCH_KEYS", isQuick ? 10_000 : 10_000_000),
     connections: (env["BENCH_CONNECTIONS"] ?? "1,16,64,256").split(",").map(Number),
     phases,
     out: env["BENCH_OUT"] ?? join(import.meta.dirname, "RESULTS.md"),
@@ -119,9 +119,7 @@ async function main(): Promise<void> {
     }
     if (cfg.phases.has("keys")) {
       const { ours, etcd } = makeClusters(cfg);
-      await Promise.all([ours.startAll(), etcd.startAll()]);
       await phaseKeys(cfg, r, [ours, etcd]);
-      await Promise.all([ours.stopAll(), etcd.stopAll()]);
     }
     if (cfg.phases.has("tls")) await phaseTls(cfg, r.tls, env["BENCH_TLS_BREAKDOWN"] === "1");
     // Issue 18's scale phases, each on clusters of its own (bench/scale_report.ts renders them).

@@ -293,6 +293,8 @@ export class EtcdCluster extends Cluster {
       "--initial-cluster", this.members.map((x) => `${x.name}=${peer(x)}`).join(","),
       "--initial-cluster-state", "new", "--initial-cluster-token", this.token,
       "--logger", "zap", "--log-level", "warn", ...tlsFlags,
+      // The documented maximum backend size: the 2 GiB default fills before ten million keys.
+      "--quota-backend-bytes", String(8 * 2 ** 30),
     ];
   }
 

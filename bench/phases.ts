@@ -7,6 +7,7 @@ import { asDriver, type Driver } from "./drivers.ts";
 import { cpuSeconds, dirBytes, rssBytes, sleep, spawnTracked, stopProc, waitUntil } from "./procs.ts";
 import type { Results } from "./report.ts";
 import { runWrk } from "./wrk.ts";
+import { emptyPauseResults, phaseSnapshotPauses } from "./snapshot_pause_phase.ts";
 
 /** Knobs of a run (from the environment; see bench/run). */
 export interface BenchConfig {
@@ -197,15 +198,21 @@ export async function phaseFailover(cfg: BenchConfig, r: Results, systems: reado
 /** How long after a load the resident memory is read (see phaseKeys). */
 const rssSettleMs = 10_000;
 
-/** Fresh clusters: RSS empty, load `keys` keys, RSS and data dir per node, follower restarts. */
+/**
+ * One fresh cluster at a time (at ten million keys both side by side would not fit in memory):
+ * start it, RSS empty, load `keys` keys, RSS and data dir per node, follower restarts, then
+ * (ours) the event-loop pauses of snapshots and installs at that size; stop it.
+ */
 export async function phaseKeys(cfg: BenchConfig, r: Results, systems: readonly Cluster[]): Promise<void> {
   const lastKey = `key-${cfg.keys - 1}`;
   for (const c of systems) {
+    await c.startAll();
     r.rssEmptyBytes[c.label] = c.pids().map(rssBytes);
     const t0 = performance.now();
-    await loadKeys(c, await leaderOf(c), "key-", cfg.keys, 10);
+    // 100 pairs a request (one entry, one etcd txn of 100 puts: etcd's limit is 128).
+    await loadKeys(c, await leaderOf(c), "key-", cfg.keys, 100);
     log(`${c.label}: loaded ${cfg.keys} keys in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    await waitUntil(async () => (await Promise.all(c.running().map((i) => c.read(i, lastKey, "stale")))).every((v) => v === value16), 60_000, 100);
+    await waitUntil(async () => (await Promise.all(c.running().map((i) => c.read(i, lastKey, "stale")))).every((v) => v === value16), 120_000, 100);
     // Resident memory once it has settled: both runtimes hand freed pages back to the OS
     // some seconds after a burst (Go's scavenger, JavaScriptCore's collector), so an
     // instant reading measures the load's garbage rather than what holding the keys costs.
@@ -219,10 +226,12 @@ export async function phaseKeys(cfg: BenchConfig, r: Results, systems: readonly 
       await c.stop(i, "SIGTERM");
       const t1 = performance.now();
       c.spawn(i);
-      const ms = await timeToServe(c, i, lastKey, value16, t1, 120_000);
+      const ms = await timeToServe(c, i, lastKey, value16, t1, 300_000);
       r.restartMs[c.label]!.push(ms);
       log(`${c.label}: restart of ${c.members[i]!.name} holding ${cfg.keys} keys → serves in ${ms?.toFixed(0) ?? "(never)"} ms`);
       await sleep(1_000);
     }
+    if (c instanceof HraftdCluster) await phaseSnapshotPauses(c, cfg.keys, cfg.repeats, (r.pauses = emptyPauseResults(cfg.keys)));
+    await c.stopAll();
   }
 }
