@@ -172,7 +172,8 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
     core: r.core,
     storage: timedStorage(r.storage, seams.clock, (seconds, bytes) => metrics.snapshotSaved(seconds, bytes)),
     stateMachine: {
-      apply: (entry) => r.sm.apply(entry.data),
+      // The index is the version of every key the entry writes (ETag, If-Match).
+      apply: (entry) => r.sm.apply(entry.data, entry.index),
       // Pauses between chunks go through the timer seam, so simulated nodes pause in simulated time.
       snapshot: () => r.sm.snapshotAsync(() => new Promise((resolve) => seams.timers.setTimeout(resolve, 0))),
       restore: (data) => r.sm.restore(data),
@@ -311,7 +312,7 @@ function recoverNode(settings: NodeSettings, seams: NodeSeams): RecoveredNode {
 function stateAfter(snapshot: Uint8Array | null, entries: readonly Entry[]): Uint8Array {
   const sm = new KvStateMachine();
   if (snapshot !== null) sm.restore(snapshot);
-  for (const entry of entries) if (entry.kind === "normal") sm.apply(entry.data);
+  for (const entry of entries) if (entry.kind === "normal") sm.apply(entry.data, entry.index);
   return sm.snapshot();
 }
 

@@ -9,9 +9,12 @@ export interface CaptureBase {
   readonly size: number;
   get(key: string): string | undefined;
   has(key: string): boolean;
-  set(key: string, value: string): unknown;
+  /** The log index of the key's last write (0: unknown), or undefined if absent. */
+  versionOf(key: string): number | undefined;
+  set(key: string, value: string, version?: number): unknown;
   delete(key: string): boolean;
   entries(): Generator<[string, string], void, undefined>;
+  entriesVersioned(): Generator<[string, string, number], void, undefined>;
 }
 
 /** Marks a base key as absent from the live view (deleted, or re-inserted into `added`). */
@@ -31,6 +34,8 @@ export class Capture<Base extends CaptureBase = CaptureBase> implements CaptureB
   readonly #base: Base;
   readonly #changed = new Map<string, string | typeof DELETED>();
   readonly #added = new Map<string, string>();
+  /** Versions of the values in `changed` and `added` (issue 16), beside them so those stay as they were. */
+  readonly #versions = new Map<string, number>();
   #size: number;
 
   /** Takes over `base`: nobody but `fold` may write to it from now on. */
@@ -40,7 +45,7 @@ export class Capture<Base extends CaptureBase = CaptureBase> implements CaptureB
   }
 
   /** The state at capture time, for the encoder; unchanged until `fold`. */
-  get base(): Pick<CaptureBase, "size" | "get" | "has" | "entries"> {
+  get base(): Pick<CaptureBase, "size" | "get" | "has" | "entries" | "entriesVersioned"> {
     return this.#base;
   }
 
@@ -61,7 +66,15 @@ export class Capture<Base extends CaptureBase = CaptureBase> implements CaptureB
     return this.get(key) !== undefined;
   }
 
-  set(key: string, value: string): void {
+  versionOf(key: string): number | undefined {
+    if (this.#added.has(key)) return this.#versions.get(key) ?? 0;
+    const slot = this.#changed.get(key);
+    if (slot === undefined) return this.#base.versionOf(key);
+    return slot === DELETED ? undefined : this.#versions.get(key) ?? 0;
+  }
+
+  set(key: string, value: string, version = 0): void {
+    this.#versions.set(key, version);
     if (this.#added.has(key)) {
       this.#added.set(key, value);
       return;
@@ -96,6 +109,16 @@ export class Capture<Base extends CaptureBase = CaptureBase> implements CaptureB
     yield* this.#added;
   }
 
+  /** entries() with each key's version. */
+  *entriesVersioned(): Generator<[string, string, number], void, undefined> {
+    for (const [key, value, version] of this.#base.entriesVersioned()) {
+      const slot = this.#changed.get(key);
+      if (slot === DELETED) continue;
+      yield slot === undefined ? [key, value, version] : [key, slot, this.#versions.get(key) ?? 0];
+    }
+    for (const [key, value] of this.#added) yield [key, value, this.#versions.get(key) ?? 0];
+  }
+
   /**
    * Writes the changes into the base and returns it: the live map once more. Costs
    * O(writes made during the capture), not O(map). Deleting first, then appending `added`,
@@ -105,9 +128,9 @@ export class Capture<Base extends CaptureBase = CaptureBase> implements CaptureB
     const base = this.#base;
     for (const [key, slot] of this.#changed) {
       if (slot === DELETED) base.delete(key);
-      else base.set(key, slot);
+      else base.set(key, slot, this.#versions.get(key) ?? 0);
     }
-    for (const [key, value] of this.#added) base.set(key, value);
+    for (const [key, value] of this.#added) base.set(key, value, this.#versions.get(key) ?? 0);
     return base;
   }
 

@@ -28,6 +28,12 @@ export class PackedMap implements Iterable<[string, string]> {
   #valueStart = new Uint32Array(entriesInitial);
   #valueLength = new Uint32Array(entriesInitial);
   #hash = new Int32Array(entriesInitial);
+  /**
+   * The log index at which each entry was last written (issue 16: ETag and If-Match), 0 when
+   * unknown (set without one, or restored from a snapshot that predates versions). A float
+   * array: indexes pass 2^32 before they pass 2^53.
+   */
+  #version = new Float64Array(entriesInitial);
   /** 1 while the entry is in the map; 0 once deleted (its id is never reused before compaction). */
   #alive = new Uint8Array(entriesInitial);
   /** Ids handed out so far (live and deleted). */
@@ -67,7 +73,13 @@ export class PackedMap implements Iterable<[string, string]> {
     return this.#find(key, hashOf(key)) >= 0;
   }
 
-  set(key: string, value: string): this {
+  /** The version of `key` (the log index of its last write, 0 if unknown), or undefined if absent. */
+  versionOf(key: string): number | undefined {
+    const id = this.#find(key, hashOf(key));
+    return id < 0 ? undefined : this.#version[id]!;
+  }
+
+  set(key: string, value: string, version = 0): this {
     const h = hashOf(key);
     const id = this.#find(key, h);
     if (id >= 0) {
@@ -75,6 +87,7 @@ export class PackedMap implements Iterable<[string, string]> {
       this.#charsDead += this.#valueLength[id]!;
       this.#valueStart[id] = this.#append(value);
       this.#valueLength[id] = value.length;
+      this.#version[id] = version;
       this.#maybeCompact();
       return this;
     }
@@ -86,6 +99,7 @@ export class PackedMap implements Iterable<[string, string]> {
     this.#valueStart[fresh] = this.#append(value);
     this.#valueLength[fresh] = value.length;
     this.#hash[fresh] = h;
+    this.#version[fresh] = version;
     this.#alive[fresh] = 1;
     this.#size++;
     this.#insertSlot(fresh, h);
@@ -118,6 +132,15 @@ export class PackedMap implements Iterable<[string, string]> {
     for (let id = 0; id < ids; id++) {
       if (this.#alive[id] === 0) continue;
       yield [this.#decode(this.#keyStart[id]!, this.#keyLength[id]!), this.#decode(this.#valueStart[id]!, this.#valueLength[id]!)];
+    }
+  }
+
+  /** Keys, values and versions in insertion order (the same rule as entries()). */
+  *entriesVersioned(): Generator<[string, string, number], void, undefined> {
+    const ids = this.#ids;
+    for (let id = 0; id < ids; id++) {
+      if (this.#alive[id] === 0) continue;
+      yield [this.#decode(this.#keyStart[id]!, this.#keyLength[id]!), this.#decode(this.#valueStart[id]!, this.#valueLength[id]!), this.#version[id]!];
     }
   }
 
@@ -197,6 +220,9 @@ export class PackedMap implements Iterable<[string, string]> {
     const alive = new Uint8Array(n);
     alive.set(this.#alive);
     this.#alive = alive;
+    const version = new Float64Array(n);
+    version.set(this.#version);
+    this.#version = version;
   }
 
   /** A fresh index sized for `entries` (clearing deleted slots), filled from the live entries. */
@@ -229,6 +255,7 @@ export class PackedMap implements Iterable<[string, string]> {
     const valueLength = new Uint32Array(capacity);
     const hash = new Int32Array(capacity);
     const alive = new Uint8Array(capacity);
+    const version = new Float64Array(capacity);
     const chars = new Uint16Array(Math.max(charsInitial, this.#charsUsed - this.#charsDead));
     let used = 0;
     let next = 0;
@@ -246,6 +273,7 @@ export class PackedMap implements Iterable<[string, string]> {
       valueLength[next] = vLen;
       used += vLen;
       hash[next] = this.#hash[id]!;
+      version[next] = this.#version[id]!;
       alive[next] = 1;
       next++;
     }
@@ -255,6 +283,7 @@ export class PackedMap implements Iterable<[string, string]> {
     this.#valueLength = valueLength;
     this.#hash = hash;
     this.#alive = alive;
+    this.#version = version;
     this.#ids = next;
     this.#chars = chars;
     this.#charsUsed = used;

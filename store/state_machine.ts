@@ -57,6 +57,13 @@ export const snapshotFormat = 1;
 /** The format with the once-only table. */
 export const snapshotFormatSessions = 2;
 /**
+ * Format 3 adds each key's version (the log index of its last write, issue 16): the table is
+ * always there (`[logClock]` alone when empty) and pair chunks hold `[k1, v1, ver1, …]`. Written
+ * once any key has a version (every write applied with its index); until then formats 1 and 2
+ * as before. Keys restored from formats 1 and 2 have version 0 ("unknown").
+ */
+export const snapshotFormatVersions = 3;
+/**
  * Pairs per snapshot chunk: about 0.1 ms of encoding each on a quiet machine. 16,384 took 2-4
  * ms and under write load every such pause showed up in the p99 latency; 4,096 (~0.4 ms quiet)
  * still held the leader's loop for 3-8 ms per chunk under write load with three nodes and the
@@ -106,6 +113,8 @@ export class KvStateMachine {
   #isRestoring = false;
   /** Idempotency-Key outcomes (not captured: a snapshot copies its entries when it starts). */
   #sessions: SessionTable;
+  /** Some key has a version (applied with its log index, or restored from format 3): snapshots are format 3. */
+  #hasVersions = false;
 
   constructor(limits: SessionLimits = sessionLimitsDefault) {
     this.#sessions = new SessionTable(limits);
@@ -131,8 +140,16 @@ export class KvStateMachine {
     return this.#capture === null ? this.#map.entries() : this.#capture.entries();
   }
 
-  /** Decodes and applies one committed entry's data; malformed bytes give an `error` result. */
-  apply(data: Uint8Array): ApplyResult {
+  /** The version of `key`: the log index of its last write (0: unknown), or undefined if absent. */
+  versionOf(key: string): number | undefined {
+    return this.#capture === null ? this.#map.versionOf(key) : this.#capture.versionOf(key);
+  }
+
+  /**
+   * Decodes and applies one committed entry's data; malformed bytes give an `error` result.
+   * `index` is the entry's log index, the version of every key it writes (0: none given).
+   */
+  apply(data: Uint8Array, index = 0): ApplyResult {
     let command: Command;
     try {
       command = decodeCommand(data);
@@ -140,25 +157,26 @@ export class KvStateMachine {
       if (e instanceof CommandError) return { type: "error", error: e.message };
       throw e;
     }
-    return this.applyCommand(command);
+    return this.applyCommand(command, index);
   }
 
   /**
    * Applies an already validated command. A set of many keys happens at once: validation is
    * complete before the first write, and nothing between the writes can fail.
    */
-  applyCommand(command: Command): ApplyResult {
+  applyCommand(command: Command, index = 0): ApplyResult {
     if (this.#isRestoring) throw new Error("KvStateMachine: apply during restoreAsync");
+    if (index > 0) this.#hasVersions = true;
     // The hot write path: without a capture, straight to the Map, nothing allocated.
     const target = this.#capture ?? this.#map;
     switch (command.type) {
       case "once":
-        return this.#applyOnce(command, target);
+        return this.#applyOnce(command, target, index);
       case "set": {
         const pairs = command.pairs;
         for (let i = 0; i < pairs.length; i++) {
           const pair = pairs[i]!;
-          target.set(pair[0], pair[1]);
+          target.set(pair[0], pair[1], index);
         }
         return { type: "set", count: pairs.length };
       }
@@ -174,7 +192,7 @@ export class KvStateMachine {
    * digest, 422 if with another, else the write applied and its outcome remembered. Decided
    * from the log alone (its stamp moves the log clock), so every replica decides the same.
    */
-  #applyOnce(command: OnceCommand, target: PackedMap | Capture): ApplyResult {
+  #applyOnce(command: OnceCommand, target: PackedMap | Capture, index: number): ApplyResult {
     const sessions = this.#sessions;
     sessions.advance(command.stamp);
     const seen = sessions.lookup(command.id);
@@ -182,7 +200,7 @@ export class KvStateMachine {
       if (seen.digest === command.digest) return { type: "once", status: seen.outcome.status, body: seen.outcome.body, replayed: true };
       return { type: "once", status: 422, body: mismatchBody(command.id), replayed: false };
     }
-    const outcome = applyWrite(command.write, target);
+    const outcome = applyWrite(command.write, target, index);
     sessions.remember(command.id, command.digest, outcome);
     return { type: "once", status: outcome.status, body: outcome.body, replayed: false };
   }
@@ -190,12 +208,12 @@ export class KvStateMachine {
   /** The whole map as snapshot bytes, synchronously (also correct while a capture runs). */
   snapshot(): Uint8Array {
     const count = this.size;
-    const pairs = new PairCursor(this.entries());
-    const parts: unknown[] = [snapshotFormat, count];
+    const pairs = new PairCursor((this.#capture ?? this.#map).entriesVersioned());
     const sessions = this.#sessionsPart();
-    if (sessions !== null) parts.splice(0, 2, snapshotFormatSessions, count, [sessions.logClock, ...sessions.chunks]);
+    const format = this.#format(sessions);
+    const parts: unknown[] = sessions === null ? [format, count] : [format, count, [sessions.logClock, ...sessions.chunks]];
     for (let done = 0; done < count;) {
-      const chunk = encodeChunk(pairs, count - done);
+      const chunk = encodeChunk(pairs, count - done, format === snapshotFormatVersions);
       parts.push(chunk.bytes);
       done += chunk.pairs;
     }
@@ -221,13 +239,14 @@ export class KvStateMachine {
     this.#snapshotCapture = capture;
     // The once-only table of the same moment (small next to the map: encoded at once).
     const sessions = this.#sessionsPart();
+    const format = this.#format(sessions);
     const count = capture.base.size;
     const chunks: Uint8Array[] = [];
     try {
-      const pairs = new PairCursor(capture.base.entries());
+      const pairs = new PairCursor(capture.base.entriesVersioned());
       for (let done = 0; done < count;) {
         await pause();
-        const chunk = encodeChunk(pairs, count - done);
+        const chunk = encodeChunk(pairs, count - done, format === snapshotFormatVersions);
         chunks.push(chunk.bytes);
         done += chunk.pairs;
       }
@@ -238,14 +257,20 @@ export class KvStateMachine {
       if (this.#snapshotCapture === capture) this.#snapshotCapture = null;
       this.#releaseCapture(capture);
     }
-    return joinSnapshot(count, chunks, pause, sessions);
+    return joinSnapshot(count, chunks, pause, sessions, format);
   }
 
-  /** The once-only table as format 2's third element, or null when format 1 says it all. */
+  /** The once-only table as the third element (formats 2 and 3), or null when format 1 says it all. */
   #sessionsPart(): SessionsPart | null {
     const table = this.#sessions;
-    if (table.logClock === 0 && table.size === 0) return null;
+    if (table.logClock === 0 && table.size === 0 && !this.#hasVersions) return null;
     return { logClock: table.logClock, chunks: encodeSessionChunks(table.entries()) };
+  }
+
+  /** The format a snapshot of the current state is written in. */
+  #format(sessions: SessionsPart | null): number {
+    if (this.#hasVersions) return snapshotFormatVersions;
+    return sessions === null ? snapshotFormat : snapshotFormatSessions;
   }
 
   /**
@@ -299,11 +324,11 @@ export class KvStateMachine {
    * untouched, if the bytes are not a complete, well-formed snapshot.
    */
   restore(bytes: Uint8Array): void {
-    const { pairCount, chunks, sessions } = decodeOuter(bytes);
+    const { format, pairCount, chunks, sessions } = decodeOuter(bytes);
     const table = decodeSessions(sessions, this.#sessions.limits);
     const map = new PackedMap();
-    for (let i = 0; i < chunks.length; i++) decodeChunk(chunks[i], i, map);
-    this.#install(map, pairCount, table);
+    for (let i = 0; i < chunks.length; i++) decodeChunk(chunks[i], i, map, format === snapshotFormatVersions);
+    this.#install(map, pairCount, table, format === snapshotFormatVersions);
   }
 
   /**
@@ -315,20 +340,20 @@ export class KvStateMachine {
     if (this.#isRestoring) throw new Error("KvStateMachine: restoreAsync already running");
     this.#isRestoring = true;
     try {
-      const { pairCount, chunks, sessions } = decodeOuter(bytes);
+      const { format, pairCount, chunks, sessions } = decodeOuter(bytes);
       const table = decodeSessions(sessions, this.#sessions.limits);
       const map = new PackedMap();
       for (let i = 0; i < chunks.length; i++) {
-        decodeChunk(chunks[i], i, map);
+        decodeChunk(chunks[i], i, map, format === snapshotFormatVersions);
         await pause();
       }
-      this.#install(map, pairCount, table);
+      this.#install(map, pairCount, table, format === snapshotFormatVersions);
     } finally {
       this.#isRestoring = false;
     }
   }
 
-  #install(map: PackedMap, pairCount: number, sessions: SessionTable): void {
+  #install(map: PackedMap, pairCount: number, sessions: SessionTable, hasVersions: boolean): void {
     // A duplicated key would leave fewer entries than the header promised.
     if (map.size !== pairCount) {
       throw new SnapshotError(`snapshot holds ${map.size} distinct keys, header says ${pairCount}`);
@@ -341,6 +366,7 @@ export class KvStateMachine {
     this.#snapshotCapture = null;
     this.#map = map;
     this.#sessions = sessions;
+    this.#hasVersions = hasVersions;
   }
 }
 
@@ -354,10 +380,11 @@ export async function joinSnapshot(
   chunks: readonly Uint8Array[],
   pause: Pause,
   sessions: SessionsPart | null = null,
+  format: number = sessions === null ? snapshotFormat : snapshotFormatSessions,
 ): Promise<Uint8Array> {
   const pieces = sessions === null
-    ? [cborHead(cborArray, 2 + chunks.length), encoder.encode(snapshotFormat), encoder.encode(count)]
-    : [cborHead(cborArray, 3 + chunks.length), encoder.encode(snapshotFormatSessions), encoder.encode(count)];
+    ? [cborHead(cborArray, 2 + chunks.length), encoder.encode(format), encoder.encode(count)]
+    : [cborHead(cborArray, 3 + chunks.length), encoder.encode(format), encoder.encode(count)];
   if (sessions !== null) {
     pieces.push(cborHead(cborArray, 1 + sessions.chunks.length), new Uint8Array(encoder.encode(sessions.logClock)));
     for (const chunk of sessions.chunks) pieces.push(cborHead(cborBytes, chunk.length), chunk);
@@ -397,12 +424,12 @@ function cborHead(major: number, length: number): Uint8Array {
 
 /** An iterator of pairs with one pair of lookahead, so a chunk can leave a pair to the next. */
 class PairCursor {
-  readonly #pairs: Iterator<[string, string]>;
-  #held: [string, string] | null = null;
-  constructor(pairs: Iterator<[string, string]>) {
+  readonly #pairs: Iterator<[string, string, number]>;
+  #held: [string, string, number] | null = null;
+  constructor(pairs: Iterator<[string, string, number]>) {
     this.#pairs = pairs;
   }
-  next(): [string, string] {
+  next(): [string, string, number] {
     const held = this.#held;
     if (held !== null) {
       this.#held = null;
@@ -413,7 +440,7 @@ class PairCursor {
     if (next.done === true) throw new Error("KvStateMachine: map shrank while being encoded");
     return next.value;
   }
-  unread(pair: [string, string]): void {
+  unread(pair: [string, string, number]): void {
     this.#held = pair;
   }
 }
@@ -423,8 +450,8 @@ class PairCursor {
  * interleaved: up to snapshotChunkPairs pairs, ending early once they hold
  * snapshotChunkChars characters (a chunk always takes at least one pair).
  */
-function encodeChunk(pairs: PairCursor, remaining: number): { bytes: Uint8Array; pairs: number } {
-  const flat: string[] = [];
+function encodeChunk(pairs: PairCursor, remaining: number, withVersions: boolean): { bytes: Uint8Array; pairs: number } {
+  const flat: Array<string | number> = [];
   const max = Math.min(snapshotChunkPairs, remaining);
   let chars = 0;
   let taken = 0;
@@ -435,7 +462,8 @@ function encodeChunk(pairs: PairCursor, remaining: number): { bytes: Uint8Array;
       pairs.unread(pair);
       break;
     }
-    flat.push(pair[0], pair[1]);
+    if (withVersions) flat.push(pair[0], pair[1], pair[2]);
+    else flat.push(pair[0], pair[1]);
     chars += size;
     taken++;
   }
@@ -510,10 +538,10 @@ function isStamp(x: unknown): x is number {
 }
 
 /** What a set or delete produces for its client: 200 with no body (as without a key). */
-function applyWrite(write: WriteCommand, target: PackedMap | Capture): Outcome {
+function applyWrite(write: WriteCommand, target: PackedMap | Capture, index: number): Outcome {
   switch (write.type) {
     case "set":
-      for (const pair of write.pairs) target.set(pair[0], pair[1]);
+      for (const pair of write.pairs) target.set(pair[0], pair[1], index);
       return writtenOutcome;
     case "delete":
       target.delete(write.key);
@@ -533,7 +561,7 @@ function mismatchBody(id: string): string {
   });
 }
 
-function decodeOuter(bytes: Uint8Array): { pairCount: number; chunks: readonly unknown[]; sessions: unknown } {
+function decodeOuter(bytes: Uint8Array): { format: number; pairCount: number; chunks: readonly unknown[]; sessions: unknown } {
   let value: unknown;
   try {
     value = decoder.decode(bytes);
@@ -544,19 +572,20 @@ function decodeOuter(bytes: Uint8Array): { pairCount: number; chunks: readonly u
     throw new SnapshotError("snapshot is not a CBOR array with a header");
   }
   const format: unknown = value[0];
-  if (format !== snapshotFormat && format !== snapshotFormatSessions) {
-    throw new SnapshotError(`snapshot format ${String(format)} is not ${snapshotFormat} or ${snapshotFormatSessions}`);
+  if (format !== snapshotFormat && format !== snapshotFormatSessions && format !== snapshotFormatVersions) {
+    throw new SnapshotError(`snapshot format ${String(format)} is not one of ${snapshotFormat}, ${snapshotFormatSessions}, ${snapshotFormatVersions}`);
   }
   const pairCount: unknown = value[1];
   if (typeof pairCount !== "number" || !Number.isSafeInteger(pairCount) || pairCount < 0) {
     throw new SnapshotError(`snapshot pair count ${String(pairCount)} is not a count`);
   }
-  if (format === snapshotFormat) return { pairCount, chunks: value.slice(2), sessions: null };
-  if (value.length < 3) throw new SnapshotError("snapshot of format 2 has no session table");
-  return { pairCount, chunks: value.slice(3), sessions: value[2] ?? undefined };
+  if (format === snapshotFormat) return { format, pairCount, chunks: value.slice(2), sessions: null };
+  if (value.length < 3) throw new SnapshotError(`snapshot of format ${format} has no session table`);
+  return { format, pairCount, chunks: value.slice(3), sessions: value[2] ?? undefined };
 }
 
-function decodeChunk(chunk: unknown, index: number, into: PackedMap): void {
+function decodeChunk(chunk: unknown, index: number, into: PackedMap, withVersions: boolean): void {
+  const stride = withVersions ? 3 : 2;
   if (!(chunk instanceof Uint8Array)) throw new SnapshotError(`snapshot chunk ${index} is not bytes`);
   let flat: unknown;
   try {
@@ -564,15 +593,16 @@ function decodeChunk(chunk: unknown, index: number, into: PackedMap): void {
   } catch (e) {
     throw new SnapshotError(`snapshot chunk ${index} is not valid CBOR: ${(e as Error).message}`);
   }
-  if (!Array.isArray(flat) || flat.length % 2 !== 0) {
+  if (!Array.isArray(flat) || flat.length % stride !== 0) {
     throw new SnapshotError(`snapshot chunk ${index} is not an array of key-value pairs`);
   }
-  for (let i = 0; i < flat.length; i += 2) {
+  for (let i = 0; i < flat.length; i += stride) {
     const key: unknown = flat[i];
     const value: unknown = flat[i + 1];
-    if (typeof key !== "string" || key.length === 0 || typeof value !== "string") {
-      throw new SnapshotError(`snapshot chunk ${index} has a bad pair at ${i / 2}`);
+    const version: unknown = withVersions ? flat[i + 2] : 0;
+    if (typeof key !== "string" || key.length === 0 || typeof value !== "string" || !isStamp(version)) {
+      throw new SnapshotError(`snapshot chunk ${index} has a bad pair at ${i / stride}`);
     }
-    into.set(key, value);
+    into.set(key, value, version);
   }
 }

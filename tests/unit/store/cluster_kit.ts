@@ -113,7 +113,7 @@ export class Cluster {
     const node = new RaftNode({
       core,
       storage: new MemStorage(d),
-      stateMachine: { apply: (e) => sm.apply(e.data), snapshot: () => sm.snapshotAsync(), restore: (b) => sm.restore(b) },
+      stateMachine: { apply: (e) => sm.apply(e.data, e.index), snapshot: () => sm.snapshotAsync(), restore: (b) => sm.restore(b) },
       send: (msg) => void send(addrOf(msg.to), { kind: "raft", fromAddr: addr, msg }),
       events: {
         applied: (e) => store.applied(e),
