@@ -1,9 +1,9 @@
 // The work behind the key routes of http/routes.ts (GET /key/<k>, POST /key): the reads, the
 // writes and the answers they give, kept apart from the table so that it stays a table.
 
-import type { Caller, OnceWrite, ReadLevel, StoreApi, WriteOutcome } from "../store/api.ts";
+import type { Caller, KeyWrite, ReadLevel, StoreApi, VersionedValue, WriteOptions, WriteOutcome } from "../store/api.ts";
 import { HttpError, jsonError } from "./errors.ts";
-import { parseIdempotencyKey, parseSetBody, readJsonBody } from "./validate.ts";
+import { parseCondition, parseIdempotencyKey, parseSetBody, readJsonBody } from "./validate.ts";
 
 /** Shared, never mutated: the runtimes copy init headers into each Response. */
 const jsonInit: ResponseInit = { headers: { "content-type": "application/json" } };
@@ -20,6 +20,23 @@ export function keyResponse(key: string, value: string | null): Response {
   return new Response(`{${JSON.stringify(key)}:${JSON.stringify(value)}}`, jsonInit);
 }
 
+/**
+ * The answer to a read with its version: `ETag: "<version>"` (If-Match takes it back) and
+ * `X-Applied-Index`, the applied index of the state the value was read from; 404 has the latter.
+ */
+export function versionedResponse(key: string, v: VersionedValue): Response {
+  const applied = String(v.applied);
+  if (v.value === null) return jsonError(404, `key ${JSON.stringify(key)} not found`, { headers: { "x-applied-index": applied } });
+  return new Response(`{${JSON.stringify(key)}:${JSON.stringify(v.value)}}`, {
+    headers: { "content-type": "application/json", etag: `"${v.version ?? 0}"`, "x-applied-index": applied },
+  });
+}
+
+/** Reads `key` at `level` with its version (see versionedResponse). */
+export function readKeyVersioned(store: StoreApi, key: string, level: ReadLevel, caller?: Caller): Promise<Response> {
+  return store.getVersioned!(key, level, caller).then((v) => versionedResponse(key, v));
+}
+
 /** Reads `key` at `level`: one `then`, no async function (a hot path; each promise costs). */
 export function readKey(store: StoreApi, key: string, level: ReadLevel, caller?: Caller): Promise<Response> {
   return store.get(key, level, caller).then((value) => keyResponse(key, value));
@@ -30,27 +47,49 @@ export function readKey(store: StoreApi, key: string, level: ReadLevel, caller?:
  * writes nothing. With an Idempotency-Key, applied at most once per key (writeOnce).
  */
 export async function writeKeys(store: StoreApi, request: Request, bodyBytesMax: number, caller?: Caller): Promise<Response> {
-  // One header lookup is all a plain write pays for the feature.
-  const rawKey = request.headers.get("idempotency-key");
-  const idempotencyKey = rawKey === null ? null : parseIdempotencyKey(rawKey);
+  // Three header lookups (~40 ns each) are all a plain write pays for these features.
+  const headers = request.headers;
+  const rawKey = headers.get("idempotency-key");
+  const ifMatch = headers.get("if-match");
+  const ifNoneMatch = headers.get("if-none-match");
+  const options = rawKey === null && ifMatch === null && ifNoneMatch === null ? null : writeOptionsOf(rawKey, ifMatch, ifNoneMatch);
   const pairs = parseSetBody(await readJsonBody(request, bodyBytesMax));
-  // `{}` writes nothing, so there is nothing to remember either.
-  if (idempotencyKey !== null && pairs.length > 0) return writeOnce(store, { type: "set", pairs }, idempotencyKey, caller);
+  // `{}` writes nothing, so there is nothing to remember or to check either.
+  if (options !== null && pairs.length > 0) return writeWith(store, { type: "set", pairs, ...options.condition }, options.write, caller);
   if (pairs.length > 0) await store.set(pairs, caller);
   return ok();
 }
 
-/** DELETE /key/<k>, with an Idempotency-Key applied at most once per key. */
+/** DELETE /key/<k>, with an Idempotency-Key applied at most once per key, and a condition. */
 export async function deleteKey(store: StoreApi, request: Request, key: string, caller?: Caller): Promise<Response> {
-  const rawKey = request.headers.get("idempotency-key");
-  if (rawKey !== null) return writeOnce(store, { type: "delete", key }, parseIdempotencyKey(rawKey), caller);
+  const headers = request.headers;
+  const rawKey = headers.get("idempotency-key");
+  const ifMatch = headers.get("if-match");
+  const ifNoneMatch = headers.get("if-none-match");
+  if (rawKey !== null || ifMatch !== null || ifNoneMatch !== null) {
+    const options = writeOptionsOf(rawKey, ifMatch, ifNoneMatch);
+    return writeWith(store, { type: "delete", key, ...options.condition }, options.write, caller);
+  }
   await store.delete(key, caller);
   return ok();
 }
 
-async function writeOnce(store: StoreApi, write: OnceWrite, idempotencyKey: string, caller: Caller | undefined): Promise<Response> {
-  if (store.writeOnce === undefined) throw new HttpError(400, "this store does not take Idempotency-Key");
-  return outcomeResponse(await store.writeOnce(write, idempotencyKey, caller));
+/** The headers' options, each checked (400 before anything is written). */
+function writeOptionsOf(
+  rawKey: string | null,
+  ifMatch: string | null,
+  ifNoneMatch: string | null,
+): { write: WriteOptions; condition: Pick<KeyWrite, "condition"> } {
+  const condition = parseCondition(ifMatch, ifNoneMatch);
+  return {
+    write: rawKey === null ? {} : { idempotencyKey: parseIdempotencyKey(rawKey) },
+    condition: condition === null ? {} : { condition },
+  };
+}
+
+async function writeWith(store: StoreApi, write: KeyWrite, options: WriteOptions, caller: Caller | undefined): Promise<Response> {
+  if (store.writeWith === undefined) throw new HttpError(400, "this store does not take Idempotency-Key, If-Match or If-None-Match");
+  return outcomeResponse(await store.writeWith(write, options, caller));
 }
 
 /** The outcome of a write with an Idempotency-Key; a replay says so in Idempotent-Replayed. */

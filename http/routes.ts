@@ -8,7 +8,7 @@
 import { type Authorizer, guardRoute, type PermissionName } from "../security/permissions.ts";
 import type { Caller, StoreApi } from "../store/api.ts";
 import { HttpError, jsonError } from "./errors.ts";
-import { deleteKey, keyResponse, ok, readKey, writeKeys } from "./key_handlers.ts";
+import { deleteKey, keyResponse, ok, readKey, readKeyVersioned, versionedResponse, writeKeys } from "./key_handlers.ts";
 import { backupRoutes } from "./backup_routes.ts";
 import { healthRoutes } from "./health_routes.ts";
 import { leaderRoutes } from "./leader_routes.ts";
@@ -104,6 +104,12 @@ function plainRoutes(store: StoreApi, bodyBytesMax: number): readonly Route[] {
       handle: (request, level, caller) => {
         const key = keyFromUrl(request.url);
         const readLevel = parseReadLevel(level);
+        // With ETag and X-Applied-Index where the store keeps versions (issue 16).
+        if (store.getVersioned !== undefined) {
+          const now = store.peekVersioned?.(key, readLevel);
+          if (now !== undefined) return versionedResponse(key, now);
+          return readKeyVersioned(store, key, readLevel, caller);
+        }
         // Answered without a promise where the store can (stale, and leader reads on a leader
         // whose lease holds and whose state is current): worth ~10% of the hottest read path.
         const now = store.peek?.(key, readLevel);

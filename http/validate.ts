@@ -3,6 +3,7 @@
 
 import type { ReadLevel } from "../store/api.ts";
 import { idempotencyKeyCharsMax, isIdempotencyKey } from "../store/idempotency.ts";
+import { type Condition, conditionVersionsMax } from "../store/commands.ts";
 import { memberAddressProblem } from "../address.ts";
 import { HttpError } from "./errors.ts";
 
@@ -196,4 +197,33 @@ export function parseIdempotencyKey(raw: string): string {
     400,
     `invalid Idempotency-Key: it must be 1 to ${idempotencyKeyCharsMax} printable ASCII characters (space to "~"), got ${length} characters`,
   );
+}
+
+/**
+ * The precondition of a write from `If-Match` and `If-None-Match` (RFC 9110 §13.1), or null
+ * when neither is sent. If-Match takes `*` (the key exists) or a list of up to 16 strong ETags
+ * `"<version>"`; If-None-Match on a write takes only `*` (create only). Both at once, weak
+ * ETags and anything else are a 400.
+ */
+export function parseCondition(ifMatch: string | null, ifNoneMatch: string | null): Condition | null {
+  if (ifMatch === null && ifNoneMatch === null) return null;
+  if (ifMatch !== null && ifNoneMatch !== null) throw new HttpError(400, "send If-Match or If-None-Match, not both");
+  if (ifNoneMatch !== null) {
+    if (ifNoneMatch.trim() === "*") return { type: "absent" };
+    throw new HttpError(400, `invalid If-None-Match ${JSON.stringify(ifNoneMatch)}: on a write only * (create only) is supported`);
+  }
+  const raw = ifMatch!.trim();
+  if (raw === "*") return { type: "exists" };
+  const parts = raw.split(",").map((p) => p.trim());
+  if (parts.length > conditionVersionsMax) throw new HttpError(400, `If-Match lists more than ${conditionVersionsMax} versions`);
+  const versions: number[] = [];
+  for (const part of parts) {
+    const m = /^"(0|[1-9]\d{0,15})"$/.exec(part);
+    const version = m === null ? NaN : Number(m[1]);
+    if (!Number.isSafeInteger(version)) {
+      throw new HttpError(400, `invalid If-Match ${JSON.stringify(ifMatch)}: use * or quoted versions as GET's ETag gives them, e.g. "42"`);
+    }
+    versions.push(version);
+  }
+  return { type: "match", versions };
 }

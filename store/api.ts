@@ -115,15 +115,36 @@ export interface BackupState {
   release(): void;
 }
 
-/** A write that may carry an Idempotency-Key (writeOnce). */
-export type OnceWrite =
-  | { readonly type: "set"; readonly pairs: ReadonlyArray<readonly [string, string]> }
-  | { readonly type: "delete"; readonly key: string };
+import type { Condition } from "./commands.ts";
 
 /**
- * What a write with an Idempotency-Key produced: the status and body its client is answered,
- * and whether they are the stored outcome of an earlier request with the same key (a replay:
- * nothing was written now). 422 when the key was first used for a different request.
+ * A key's value read with its version and the state it was read from (GET's ETag and
+ * X-Applied-Index): all three from one state, read in one synchronous step.
+ */
+export interface VersionedValue {
+  /** The value, or null if the key is absent. */
+  readonly value: string | null;
+  /** The log index of the key's last write (0: written before versions were kept); null if absent. */
+  readonly version: number | null;
+  /** The applied index of the state read: the answering node's own, or the leader's for a forwarded read. */
+  readonly applied: number;
+}
+
+/** A write with a precondition, an Idempotency-Key, or both (writeWith). */
+export type KeyWrite =
+  | { readonly type: "set"; readonly pairs: ReadonlyArray<readonly [string, string]>; readonly condition?: Condition }
+  | { readonly type: "delete"; readonly key: string; readonly condition?: Condition };
+
+/** What a write may carry besides its keys: an Idempotency-Key. */
+export interface WriteOptions {
+  readonly idempotencyKey?: string;
+}
+
+/**
+ * What a write with an Idempotency-Key or a condition produced: the status and body its client
+ * is answered, and whether they are the stored outcome of an earlier request with the same key
+ * (a replay: nothing was written now). 422 when the key was first used for a different
+ * request; 412 when the condition failed (nothing written).
  */
 export interface WriteOutcome {
   readonly status: number;
@@ -145,15 +166,20 @@ export interface StoreApi {
    * undefined (call get). Never throws. Lets the HTTP layer answer without a promise.
    */
   peek?(key: string, level: ReadLevel): string | null | undefined;
+  /** Optional: get() with the key's version and the applied index of the state read. */
+  getVersioned?(key: string, level: ReadLevel, caller?: Caller): Promise<VersionedValue>;
+  /** Optional: peek() with the key's version and the applied index of the state read. */
+  peekVersioned?(key: string, level: ReadLevel): VersionedValue | undefined;
   /** Sets all pairs in one log entry (atomically); resolves once applied. */
   set(pairs: ReadonlyArray<readonly [string, string]>, caller?: Caller): Promise<void>;
   /** Deletes `key` (absent is fine); resolves once applied. */
   delete(key: string, caller?: Caller): Promise<void>;
   /**
-   * Optional: `write` applied at most once per `idempotencyKey` (scoped to the caller's user)
-   * while the key is remembered (store/sessions.ts); a repeat resolves with the first outcome.
+   * Optional: `write` with its condition checked at apply, and with an Idempotency-Key applied
+   * at most once per key (scoped to the caller's user) while the key is remembered
+   * (store/sessions.ts); a repeat resolves with the first outcome.
    */
-  writeOnce?(write: OnceWrite, idempotencyKey: string, caller?: Caller): Promise<WriteOutcome>;
+  writeWith?(write: KeyWrite, options: WriteOptions, caller?: Caller): Promise<WriteOutcome>;
   /** Adds node `id` reachable at Raft address `addr` (hraftd's join semantics). */
   join(id: string, addr: string, caller?: Caller): Promise<void>;
   /** Removes node `id` from the cluster. */

@@ -16,8 +16,22 @@ export type KeyValue = readonly [key: string, value: string];
  * Invariant: keys are non-empty strings, values are strings, `pairs` is non-empty.
  */
 export type WriteCommand =
-  | { readonly type: "set"; readonly pairs: readonly KeyValue[] }
-  | { readonly type: "delete"; readonly key: string };
+  | { readonly type: "set"; readonly pairs: readonly KeyValue[]; readonly condition?: Condition }
+  | { readonly type: "delete"; readonly key: string; readonly condition?: Condition };
+
+/**
+ * A precondition on every key a write names (HTTP's conditional requests, RFC 9110 §13),
+ * checked by the state machine when it applies the entry, never on a possibly stale copy:
+ * `match` (If-Match: "<v>", …): the key exists with one of `versions`; `exists` (If-Match: *);
+ * `absent` (If-None-Match: *). If any key fails it, nothing is written (412).
+ */
+export type Condition =
+  | { readonly type: "match"; readonly versions: readonly number[] }
+  | { readonly type: "exists" }
+  | { readonly type: "absent" };
+
+/** Most versions one If-Match may list. */
+export const conditionVersionsMax = 16;
 
 /**
  * A write applied at most once per `id` (an Idempotency-Key, scoped to its user: thesis §6.3's
@@ -49,6 +63,9 @@ const tagDelete = 2;
 // that predates it refuses the entry as an unknown command (a deterministic no-op) rather than
 // applying it without its once-only check.
 const tagOnce = 3;
+// `[4, condition, k1, v1, …]` and `[5, condition, key]`: a set or delete with a Condition.
+const tagSetIf = 4;
+const tagDeleteIf = 5;
 
 const encoder = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false });
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: false });
@@ -68,20 +85,26 @@ export function encodeCommand(command: Command): Uint8Array {
     case "set": {
       const pairs = command.pairs;
       if (pairs.length === 0) throw new CommandError("set needs at least one key");
-      value = new Array(1 + 2 * pairs.length);
+      // Without a condition, exactly the bytes of before; with one, its own tag and a slot for it.
+      const at = command.condition === undefined ? 1 : 2;
+      value = new Array(at + 2 * pairs.length);
       value[0] = tagSet;
+      if (command.condition !== undefined) {
+        value[0] = tagSetIf;
+        value[1] = conditionValue(command.condition);
+      }
       for (let i = 0; i < pairs.length; i++) {
         const pair = pairs[i]!;
         checkKey(pair[0]);
         if (typeof pair[1] !== "string") throw new CommandError(`value of "${pair[0]}" is not a string`);
-        value[1 + 2 * i] = pair[0];
-        value[2 + 2 * i] = pair[1];
+        value[at + 2 * i] = pair[0];
+        value[at + 1 + 2 * i] = pair[1];
       }
       break;
     }
     case "delete":
       checkKey(command.key);
-      value = [tagDelete, command.key];
+      value = command.condition === undefined ? [tagDelete, command.key] : [tagDeleteIf, conditionValue(command.condition), command.key];
       break;
     default:
       return unreachable(command);
@@ -117,6 +140,19 @@ export function decodeCommand(bytes: Uint8Array): Command {
   const tag: unknown = value[0];
   if (tag === tagSet) return decodeSet(value);
   if (tag === tagOnce) return decodeOnce(value);
+  if (tag === tagSetIf) {
+    if (value.length < 2) throw new CommandError("conditional set has no condition");
+    const condition = parseCondition(value[1]);
+    if (condition === null) throw new CommandError("conditional set: malformed condition");
+    const set = decodeSet([tagSet, ...value.slice(2)]) as Extract<WriteCommand, { type: "set" }>;
+    return { type: "set", pairs: set.pairs, condition };
+  }
+  if (tag === tagDeleteIf) {
+    if (value.length !== 3) throw new CommandError(`conditional delete has ${value.length - 1} operands, want 2`);
+    const condition = parseCondition(value[1]);
+    if (condition === null) throw new CommandError("conditional delete: malformed condition");
+    return { type: "delete", key: checkKey(value[2]), condition };
+  }
   if (tag === tagDelete) {
     if (value.length !== 2) throw new CommandError(`delete has ${value.length - 1} operands, want 1`);
     return { type: "delete", key: checkKey(value[1]) };
@@ -141,6 +177,31 @@ function decodeOnce(value: readonly unknown[]): OnceCommand {
   const write = decodeCommand(bytes);
   if (write.type === "once") throw new CommandError("once: the write is itself a once command");
   return { type: "once", stamp, id, write, digest: digestOf(bytes) };
+}
+
+/** A Condition as plain CBOR-able data: `[0, v…]` match, `[1]` absent, `[2]` exists (log entries and forwarded requests). */
+export function conditionValue(condition: Condition): unknown[] {
+  switch (condition.type) {
+    case "match":
+      return [0, ...condition.versions];
+    case "absent":
+      return [1];
+    case "exists":
+      return [2];
+    default:
+      return unreachable(condition);
+  }
+}
+
+/** The Condition of conditionValue's data, or null if it is not one. */
+export function parseCondition(x: unknown): Condition | null {
+  if (!Array.isArray(x) || x.length === 0) return null;
+  if (x[0] === 1 && x.length === 1) return { type: "absent" };
+  if (x[0] === 2 && x.length === 1) return { type: "exists" };
+  if (x[0] !== 0 || x.length < 2 || x.length > 1 + conditionVersionsMax) return null;
+  const versions = x.slice(1) as unknown[];
+  if (!versions.every((v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0)) return null;
+  return { type: "match", versions: versions as number[] };
 }
 
 function digestOf(bytes: Uint8Array): string {

@@ -8,7 +8,7 @@
 
 import { anonymousUser, usernameCharsMax } from "../security/auth_file.ts";
 import { StoreError, type StoreErrorCode } from "./errors.ts";
-import type { KeyValue } from "./commands.ts";
+import { type Condition, conditionValue, type KeyValue, parseCondition } from "./commands.ts";
 import { isIdempotencyKey } from "./idempotency.ts";
 
 /** An operation carried out on the leader on behalf of another node's client. */
@@ -16,11 +16,15 @@ export type ForwardedOp =
   // With an Idempotency-Key (tags 6 and 7 on the wire, which a build that predates them drops
   // as malformed rather than applying them without the key), the reply's value is the outcome
   // (store/idempotency.ts).
-  | { readonly type: "set"; readonly pairs: readonly KeyValue[]; readonly idempotencyKey?: string }
-  | { readonly type: "delete"; readonly key: string; readonly idempotencyKey?: string }
+  // A condition travels in the same tags, as a fourth element (the key null if there is none).
+  | { readonly type: "set"; readonly pairs: readonly KeyValue[]; readonly idempotencyKey?: string; readonly condition?: Condition }
+  | { readonly type: "delete"; readonly key: string; readonly idempotencyKey?: string; readonly condition?: Condition }
   | { readonly type: "join"; readonly id: string; readonly addr: string }
   | { readonly type: "remove"; readonly id: string }
   | { readonly type: "readLeader"; readonly key: string }
+  // A leader-level read answered with its version and the leader's applied index (tag 8): the
+  // reply's value is "<version|-> <applied> <value>" or null (store/versioned.ts).
+  | { readonly type: "readVersioned"; readonly key: string }
   // POST /leader: hand leadership to voter `id` (null: the most caught-up); replies the new leader's id.
   | { readonly type: "transfer"; readonly id: string | null };
 
@@ -70,18 +74,35 @@ export function storeMessageValue(m: StoreMessage): unknown {
 function opValue(op: ForwardedOp): unknown[] {
   switch (op.type) {
     case "set":
-      return op.idempotencyKey === undefined ? [0, op.pairs.flat()] : [6, op.pairs.flat(), op.idempotencyKey];
+      return op.idempotencyKey === undefined && op.condition === undefined ? [0, op.pairs.flat()] : [6, op.pairs.flat(), ...optionsValue(op)];
     case "delete":
-      return op.idempotencyKey === undefined ? [1, op.key] : [7, op.key, op.idempotencyKey];
+      return op.idempotencyKey === undefined && op.condition === undefined ? [1, op.key] : [7, op.key, ...optionsValue(op)];
     case "join":
       return [2, op.id, op.addr];
     case "remove":
       return [3, op.id];
     case "readLeader":
       return [4, op.key];
+    case "readVersioned":
+      return [8, op.key];
     case "transfer":
       return [5, op.id];
   }
+}
+
+/** `[key]` or `[key | null, condition]`: the options of tags 6 and 7. */
+function optionsValue(op: { readonly idempotencyKey?: string; readonly condition?: Condition }): unknown[] {
+  return op.condition === undefined ? [op.idempotencyKey ?? null] : [op.idempotencyKey ?? null, conditionValue(op.condition)];
+}
+
+/** The options of tags 6 and 7 from `o[2]` on, or null if malformed. */
+function parseOptions(o: unknown[]): { idempotencyKey?: string; condition?: Condition } | null {
+  if (o.length !== 3 && o.length !== 4) return null;
+  const key = o[2];
+  if (key !== null && !isIdempotencyKey(key)) return null;
+  const condition = o.length === 4 ? parseCondition(o[3]) : undefined;
+  if (condition === null || (key === null && condition === undefined)) return null;
+  return { ...(key === null ? {} : { idempotencyKey: key }), ...(condition === undefined ? {} : { condition }) };
 }
 
 function isStr(x: unknown): x is string {
@@ -135,16 +156,21 @@ function parseOp(o: unknown[]): ForwardedOp | null {
       return isStr(o[1]) ? { type: "delete", key: o[1] } : null;
     case 6: {
       const pairs = parsePairs(o[1]);
-      return pairs === null || o.length !== 3 || !isIdempotencyKey(o[2]) ? null : { type: "set", pairs, idempotencyKey: o[2] };
+      const options = parseOptions(o);
+      return pairs === null || options === null ? null : { type: "set", pairs, ...options };
     }
-    case 7:
-      return isStr(o[1]) && o.length === 3 && isIdempotencyKey(o[2]) ? { type: "delete", key: o[1], idempotencyKey: o[2] } : null;
+    case 7: {
+      const options = parseOptions(o);
+      return isStr(o[1]) && options !== null ? { type: "delete", key: o[1], ...options } : null;
+    }
     case 2:
       return isStr(o[1]) && isStr(o[2]) ? { type: "join", id: o[1], addr: o[2] } : null;
     case 3:
       return isStr(o[1]) ? { type: "remove", id: o[1] } : null;
     case 4:
       return isStr(o[1]) ? { type: "readLeader", key: o[1] } : null;
+    case 8:
+      return isStr(o[1]) && o.length === 2 ? { type: "readVersioned", key: o[1] } : null;
     case 5:
       return o.length === 2 && (o[1] === null || isNodeId(o[1])) ? { type: "transfer", id: o[1] } : null;
     default:

@@ -129,7 +129,7 @@ export class Forwarder {
    * copy its predecessor could have served in time; a younger one says the outcome is unknown.
    */
   #refusalOf(req: ForwardRequest, e: unknown): unknown {
-    const isChange = req.op.type !== "readLeader";
+    const isChange = req.op.type !== "readLeader" && req.op.type !== "readVersioned";
     const isYoung = this.#o.clock.now() - this.#startedAt < 2 * this.#o.requestTimeoutMs;
     if (isChange && isYoung && e instanceof StoreError && e.code === "noLeader") {
       return new StoreError(

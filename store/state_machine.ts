@@ -3,7 +3,7 @@
 
 import { Decoder, Encoder } from "../raft/cbor.ts";
 import { Capture, type CaptureBase } from "./capture.ts";
-import { type Command, decodeCommand, type OnceCommand, onceIdCharsMax, type WriteCommand } from "./commands.ts";
+import { type Command, type Condition, decodeCommand, type OnceCommand, onceIdCharsMax, type WriteCommand } from "./commands.ts";
 import { CommandError, SnapshotError } from "./errors.ts";
 import { PackedMap } from "./packed_map.ts";
 import { type Outcome, type SessionEntry, type SessionLimits, sessionLimitsDefault, SessionTable } from "./sessions.ts";
@@ -23,6 +23,8 @@ export type ApplyResult =
    * request under an id still remembered is 422 (nothing written, nothing remembered).
    */
   | { readonly type: "once"; readonly status: number; readonly body: string; readonly replayed: boolean }
+  /** A conditional write whose condition failed at apply: nothing written; `body` is the 412's. */
+  | { readonly type: "precondition"; readonly body: string }
   | { readonly type: "error"; readonly error: string };
 
 /**
@@ -173,6 +175,10 @@ export class KvStateMachine {
       case "once":
         return this.#applyOnce(command, target, index);
       case "set": {
+        if (command.condition !== undefined) {
+          const failed = preconditionFailure(command, command.condition, target);
+          if (failed !== null) return { type: "precondition", body: failed };
+        }
         const pairs = command.pairs;
         for (let i = 0; i < pairs.length; i++) {
           const pair = pairs[i]!;
@@ -180,8 +186,13 @@ export class KvStateMachine {
         }
         return { type: "set", count: pairs.length };
       }
-      case "delete":
+      case "delete": {
+        if (command.condition !== undefined) {
+          const failed = preconditionFailure(command, command.condition, target);
+          if (failed !== null) return { type: "precondition", body: failed };
+        }
         return { type: "delete", existed: target.delete(command.key) };
+      }
       default:
         return unreachable(command);
     }
@@ -539,6 +550,10 @@ function isStamp(x: unknown): x is number {
 
 /** What a set or delete produces for its client: 200 with no body (as without a key). */
 function applyWrite(write: WriteCommand, target: PackedMap | Capture, index: number): Outcome {
+  if (write.condition !== undefined) {
+    const failed = preconditionFailure(write, write.condition, target);
+    if (failed !== null) return { status: 412, body: failed };
+  }
   switch (write.type) {
     case "set":
       for (const pair of write.pairs) target.set(pair[0], pair[1], index);
@@ -552,6 +567,35 @@ function applyWrite(write: WriteCommand, target: PackedMap | Capture, index: num
 }
 
 const writtenOutcome: Outcome = { status: 200, body: "" };
+
+/**
+ * Null if every key `write` names meets `condition` in the state being applied to; else the
+ * 412 body: the JSON error of the HTTP API with each named key's current version (null: absent).
+ * All keys or none: a multi-key set whose condition fails for one key writes none.
+ */
+function preconditionFailure(write: WriteCommand, condition: Condition, target: PackedMap | Capture): string | null {
+  const keys = write.type === "set" ? write.pairs.map((p) => p[0]) : [write.key];
+  let failed: string | null = null;
+  for (const key of keys) {
+    const version = target.versionOf(key);
+    const ok = condition.type === "absent"
+      ? version === undefined
+      : condition.type === "exists"
+      ? version !== undefined
+      : version !== undefined && condition.versions.includes(version);
+    if (!ok && failed === null) failed = key;
+  }
+  if (failed === null) return null;
+  const versions = Object.fromEntries(keys.map((key) => [key, target.versionOf(key) ?? null]));
+  const why = condition.type === "absent"
+    ? "exists (If-None-Match: *)"
+    : condition.type === "exists"
+    ? "does not exist (If-Match: *)"
+    : target.versionOf(failed) === undefined
+    ? "does not exist (If-Match)"
+    : `is at another version (If-Match: ${condition.versions.map((v) => `"${v}"`).join(", ")})`;
+  return JSON.stringify({ error: `precondition failed: key ${JSON.stringify(failed)} ${why}; nothing was written`, versions });
+}
 
 /** The 422 body: the JSON error of the HTTP API, naming the key but not its user. */
 function mismatchBody(id: string): string {

@@ -15,15 +15,18 @@ import type {
   Caller,
   HealthCheck,
   HealthReport,
+  KeyWrite,
   LeaderReport,
-  OnceWrite,
   ReadLevel,
   StatusReport,
   StoreApi,
+  VersionedValue,
+  WriteOptions,
   WriteOutcome,
 } from "./api.ts";
-import { encodeCommand, type KeyValue, onceCommand } from "./commands.ts";
+import { type Condition, encodeCommand, type KeyValue, onceCommand, type WriteCommand } from "./commands.ts";
 import { outcomeValue, parseOutcomeValue, scopedId } from "./idempotency.ts";
+import { parseVersionedValue, versionedValue } from "./versioned.ts";
 import { isStoreError, StoreError } from "./errors.ts";
 import type { ForwardedOp, StoreMessage } from "./forward.ts";
 import { Forwarder } from "./forwarder.ts";
@@ -57,6 +60,7 @@ const forwardedPermission: Readonly<Record<ForwardedOp["type"], PermissionName>>
   join: "join",
   remove: "remove",
   readLeader: "read",
+  readVersioned: "read",
   transfer: "remove",
 };
 
@@ -105,8 +109,8 @@ export interface StoreOptions {
 
 /** A write as #write takes it; with an Idempotency-Key it is proposed as a once command. */
 type WriteOp =
-  | { type: "set"; pairs: readonly KeyValue[]; idempotencyKey?: string }
-  | { type: "delete"; key: string; idempotencyKey?: string };
+  | { type: "set"; pairs: readonly KeyValue[]; idempotencyKey?: string; condition?: Condition }
+  | { type: "delete"; key: string; idempotencyKey?: string; condition?: Condition };
 
 /** The store of one node; `attach` connects it to its RaftNode. */
 export class Store implements StoreApi {
@@ -203,6 +207,47 @@ export class Store implements StoreApi {
     }
   }
 
+  async getVersioned(key: string, level: ReadLevel, caller?: Caller): Promise<VersionedValue> {
+    if (this.#removed) throw this.#removedError();
+    switch (level) {
+      case "stale":
+        return this.#versioned(key);
+      case "leader":
+        if (this.#isLeader()) return this.#leaderReadVersioned(key);
+        return parseVersionedValue(await this.#forward({ type: "readVersioned", key }, caller));
+      case "linearizable": {
+        if (!isUnsafeLocalReads) await this.#raft.read().catch(rethrow);
+        return this.#versioned(key);
+      }
+    }
+  }
+
+  peekVersioned(key: string, level: ReadLevel): VersionedValue | undefined {
+    if (this.#removed) return undefined;
+    if (level === "stale") return this.#versioned(key);
+    if (level === "leader") {
+      const index = this.#node?.leaseReadIndex() ?? null;
+      if (index !== null && index <= this.#node!.lastApplied) return this.#versioned(key);
+    }
+    return undefined;
+  }
+
+  /** Value, version and applied index of this node's state, in one synchronous step. */
+  #versioned(key: string): VersionedValue {
+    const sm = this.#o.stateMachine;
+    const value = sm.get(key) ?? null;
+    return { value, version: value === null ? null : sm.versionOf(key) ?? 0, applied: this.#node?.lastApplied ?? 0 };
+  }
+
+  /** #leaderRead, versioned. */
+  async #leaderReadVersioned(key: string): Promise<VersionedValue> {
+    const raft = this.#raft;
+    const index = raft.leaseReadIndex();
+    if (index === null) return this.getVersioned(key, "linearizable");
+    await raft.readAt(index).catch(rethrow);
+    return this.#versioned(key);
+  }
+
   peek(key: string, level: ReadLevel): string | null | undefined {
     if (this.#removed) return undefined;
     if (level === "stale") return this.#o.stateMachine.get(key) ?? null;
@@ -234,12 +279,21 @@ export class Store implements StoreApi {
     return this.#write({ type: "delete", key }, caller).then(() => undefined);
   }
 
-  async writeOnce(write: OnceWrite, idempotencyKey: string, caller?: Caller): Promise<WriteOutcome> {
+  async writeWith(write: KeyWrite, options: WriteOptions, caller?: Caller): Promise<WriteOutcome> {
+    const extra = {
+      ...(options.idempotencyKey === undefined ? {} : { idempotencyKey: options.idempotencyKey }),
+      ...(write.condition === undefined ? {} : { condition: write.condition }),
+    };
     const op: WriteOp = write.type === "set"
-      ? { type: "set", pairs: write.pairs as readonly KeyValue[], idempotencyKey }
-      : { type: "delete", key: write.key, idempotencyKey };
+      ? { type: "set", pairs: write.pairs as readonly KeyValue[], ...extra }
+      : { type: "delete", key: write.key, ...extra };
+    // Nothing to decide at apply: a plain write, answered as one.
+    if (!hasOptions(op)) {
+      await this.#write(op, caller);
+      return { status: 200, body: "", replayed: false };
+    }
     const outcome = await this.#write(op, caller);
-    if (outcome === null) throw new Error("Store: a write with an Idempotency-Key settled without an outcome");
+    if (outcome === null) throw new Error("Store: a write with an Idempotency-Key or a condition settled without an outcome");
     return outcome;
   }
 
@@ -426,7 +480,7 @@ export class Store implements StoreApi {
    */
   async #write(op: WriteOp, caller?: Caller, isServing = false, mayRetry = true): Promise<WriteOutcome | null> {
     try {
-      return onceOutcome(await this.#raft.propose(this.#commandOf(op, caller)));
+      return outcomeOf(op, await this.#raft.propose(this.#commandOf(op, caller)));
     } catch (e) {
       // Refused, never appended: a follower that knows the leader forwards it there.
       if (e instanceof RequestError && e.reason === "notLeader" && e.leader !== null && !isServing) {
@@ -456,7 +510,8 @@ export class Store implements StoreApi {
    */
   #commandOf(op: WriteOp, caller: Caller | undefined): Uint8Array {
     if (op.idempotencyKey === undefined) return encodeCommand(op);
-    const write = op.type === "set" ? { type: "set" as const, pairs: op.pairs } : { type: "delete" as const, key: op.key };
+    const condition = op.condition === undefined ? {} : { condition: op.condition };
+    const write: WriteCommand = op.type === "set" ? { type: "set", pairs: op.pairs, ...condition } : { type: "delete", key: op.key, ...condition };
     const stamp = Math.max(0, Math.round(this.#wallClock.now()));
     return encodeCommand(onceCommand(stamp, scopedId(caller?.user ?? null, op.idempotencyKey), write));
   }
@@ -477,7 +532,7 @@ export class Store implements StoreApi {
       await this.#leadership.leaderOtherThan(sentTo, 2 * this.#leadership.electionMs);
       return await this.#write(op, caller, false, false);
     }
-    return op.idempotencyKey === undefined ? null : parseOutcomeValue(value);
+    return hasOptions(op) ? parseOutcomeValue(value) : null;
   }
 
   #forward(op: ForwardedOp, caller: Caller | undefined): Promise<string | null> {
@@ -518,6 +573,8 @@ export class Store implements StoreApi {
         return this.remove(op.id);
       case "readLeader":
         return this.#leaderRead(op.key);
+      case "readVersioned":
+        return this.#leaderReadVersioned(op.key).then(versionedValue);
       case "transfer":
         return this.#leadership.transfer(op.id);
     }
@@ -554,11 +611,22 @@ export class Store implements StoreApi {
   }
 }
 
-/** The outcome in a once command's apply result (store/state_machine.ts), else null. */
-function onceOutcome(result: unknown): WriteOutcome | null {
+/** Whether `op` is answered with an outcome decided at apply (an Idempotency-Key or a condition). */
+function hasOptions(op: WriteOp): boolean {
+  return op.idempotencyKey !== undefined || op.condition !== undefined;
+}
+
+/**
+ * The outcome of `op` from its apply result (store/state_machine.ts): a once command's own, a
+ * failed condition's 412, a conditional write's 200; null for a plain write.
+ */
+function outcomeOf(op: WriteOp, result: unknown): WriteOutcome | null {
   const r = result as { type?: unknown; status?: unknown; body?: unknown; replayed?: unknown } | null;
-  if (r === null || typeof r !== "object" || r.type !== "once") return null;
-  return { status: r.status as number, body: r.body as string, replayed: r.replayed as boolean };
+  if (r !== null && typeof r === "object" && r.type === "once") {
+    return { status: r.status as number, body: r.body as string, replayed: r.replayed as boolean };
+  }
+  if (r !== null && typeof r === "object" && r.type === "precondition") return { status: 412, body: r.body as string, replayed: false };
+  return op.condition === undefined ? null : { status: 200, body: "", replayed: false };
 }
 
 /** A served write's reply value: its outcome when it had an Idempotency-Key, else none. */

@@ -180,11 +180,11 @@ export class Clients {
       switch (op.type) {
         case "set":
           if (once === null) await store.set(Object.entries(op.values));
-          else checkOnce(await store.writeOnce({ type: "set", pairs: Object.entries(op.values) }, once.key), op);
+          else checkOnce(await store.writeWith({ type: "set", pairs: Object.entries(op.values) }, { idempotencyKey: once.key }), op);
           break;
         case "delete":
           if (once === null) await store.delete(op.key);
-          else checkOnce(await store.writeOnce({ type: "delete", key: op.key }, once.key), op);
+          else checkOnce(await store.writeWith({ type: "delete", key: op.key }, { idempotencyKey: once.key }), op);
           break;
         case "read":
           done = { ...op, value: await store.get(op.key, level) };

@@ -35,7 +35,7 @@ test("forwarded, retried after a lost reply, after a leader change and after res
   const k = await threeNodes();
   // The leader's replies to b are lost: b's client never hears the outcome.
   k.hold = (f) => isStore(f) && fromNode(f, a!);
-  const first = track(k.proc(b!).store.writeOnce({ type: "set", pairs: [["x", "1"]] }, "req-1"));
+  const first = track(k.proc(b!).store.writeWith({ type: "set", pairs: [["x", "1"]] }, { idempotencyKey: "req-1" }));
   await k.settle();
   expect(first.settled).toBe(false);
   k.tick([a!], 2); // followers learn the commit index from the next heartbeats
@@ -48,7 +48,7 @@ test("forwarded, retried after a lost reply, after a leader change and after res
   const other = track(k.proc(a!).store.set([["x", "2"]]));
   await k.settle();
   expect(other.error).toBeUndefined();
-  const retry = track(k.proc(c!).store.writeOnce({ type: "set", pairs: [["x", "1"]] }, "req-1"));
+  const retry = track(k.proc(c!).store.writeWith({ type: "set", pairs: [["x", "1"]] }, { idempotencyKey: "req-1" }));
   await k.settle();
   expect(retry.value).toEqual({ status: 200, body: "", replayed: true });
   k.tick([a!], 2);
@@ -59,7 +59,7 @@ test("forwarded, retried after a lost reply, after a leader change and after res
   const moved = track(k.proc(a!).store.transferLeadership("b"));
   await k.settle();
   expect(moved.value).toBe("b");
-  const afterChange = track(k.proc(a!).store.writeOnce({ type: "set", pairs: [["x", "1"]] }, "req-1"));
+  const afterChange = track(k.proc(a!).store.writeWith({ type: "set", pairs: [["x", "1"]] }, { idempotencyKey: "req-1" }));
   await k.settle();
   expect(afterChange.value).toEqual({ status: 200, body: "", replayed: true });
 
@@ -69,7 +69,7 @@ test("forwarded, retried after a lost reply, after a leader change and after res
   const leader = k.leader()!;
   k.tick([leader], 4);
   await k.settle();
-  const afterRestart = track(k.proc(c!).store.writeOnce({ type: "set", pairs: [["x", "1"]] }, "req-1"));
+  const afterRestart = track(k.proc(c!).store.writeWith({ type: "set", pairs: [["x", "1"]] }, { idempotencyKey: "req-1" }));
   await k.settle();
   expect(afterRestart.value).toEqual({ status: 200, body: "", replayed: true });
   k.tick([leader], 2);
@@ -79,11 +79,11 @@ test("forwarded, retried after a lost reply, after a leader change and after res
 
 test("a different request under the key is 422 from every node; a delete is once-only too", async () => {
   const k = await threeNodes();
-  const first = track(k.proc(a!).store.writeOnce({ type: "delete", key: "gone" }, "del-1"));
+  const first = track(k.proc(a!).store.writeWith({ type: "delete", key: "gone" }, { idempotencyKey: "del-1" }));
   await k.settle();
   expect(first.value).toEqual({ status: 200, body: "", replayed: false });
   for (const id of [a!, b!, c!]) {
-    const mismatch = track(k.proc(id).store.writeOnce({ type: "set", pairs: [["gone", "back"]] }, "del-1"));
+    const mismatch = track(k.proc(id).store.writeWith({ type: "set", pairs: [["gone", "back"]] }, { idempotencyKey: "del-1" }));
     await k.settle();
     expect(mismatch.value?.status).toBe(422);
     expect(mismatch.value?.replayed).toBe(false);
@@ -96,9 +96,9 @@ test("a different request under the key is 422 from every node; a delete is once
 
 test("the key is scoped to the caller's user", async () => {
   const k = await threeNodes();
-  const alice = track(k.proc(a!).store.writeOnce({ type: "set", pairs: [["n", "alice"]] }, "same", { user: "alice" }));
+  const alice = track(k.proc(a!).store.writeWith({ type: "set", pairs: [["n", "alice"]] }, { idempotencyKey: "same" }, { user: "alice" }));
   await k.settle();
-  const bob = track(k.proc(a!).store.writeOnce({ type: "set", pairs: [["n", "bob"]] }, "same", { user: "bob" }));
+  const bob = track(k.proc(a!).store.writeWith({ type: "set", pairs: [["n", "bob"]] }, { idempotencyKey: "same" }, { user: "bob" }));
   await k.settle();
   expect(alice.value?.replayed).toBe(false);
   expect(bob.value).toEqual({ status: 200, body: "", replayed: false });
