@@ -103,8 +103,21 @@ async function main(): Promise<void> {
     writeFileSync(cfg.out, renderResults(r));
     writeFileSync(cfg.out.replace(/\.md$/, "") + ".json", `${JSON.stringify(r, null, 1)}\n`);
   };
+  // A phase that fails is noted and the run goes on: one broken measurement must not cost the
+  // others (a full run takes most of an hour).
+  const attempt = async (name: string, run: () => Promise<void>): Promise<void> => {
+    if (!cfg.phases.has(name)) return;
+    try {
+      await run();
+    } catch (e) {
+      const text = `phase ${name} failed: ${e instanceof Error ? e.message : String(e)}`;
+      console.log(`[bench] ${text}`);
+      r.notes.push(text);
+      killAll();
+    }
+  };
   try {
-    if (cfg.phases.has("start")) await phaseStart(cfg, r);
+    await attempt("start", () => phaseStart(cfg, r));
     if (cfg.phases.has("writes") || cfg.phases.has("reads") || cfg.phases.has("failover")) {
       const { ours, etcd } = makeClusters(cfg);
       await Promise.all([ours.startAll(), etcd.startAll()]);
@@ -112,20 +125,21 @@ async function main(): Promise<void> {
       const load = env["BENCH_ETCD_LOAD"];
       const native = load === undefined || load === "" ? [] : [nativeDriver(etcd, load, envInt("BENCH_NATIVE_CONNECTIONS", 1))];
       if (native.length === 0) r.notes.push("BENCH_ETCD_LOAD unset: no etcd-native peer in this run (run through bench/run)");
-      if (cfg.phases.has("writes")) await phaseWrites(cfg, r, [ours, etcd, ...native]);
-      if (cfg.phases.has("reads")) await phaseReads(cfg, r, ours, etcd, native);
-      if (cfg.phases.has("failover")) await phaseFailover(cfg, r, [ours, etcd]);
+      await attempt("writes", () => phaseWrites(cfg, r, [ours, etcd, ...native]));
+      await attempt("reads", () => phaseReads(cfg, r, ours, etcd, native));
+      await attempt("failover", () => phaseFailover(cfg, r, [ours, etcd]));
       await Promise.all([ours.stopAll(), etcd.stopAll()]);
     }
-    if (cfg.phases.has("keys")) {
+    await attempt("keys", async () => {
       const { ours, etcd } = makeClusters(cfg);
-      await phaseKeys(cfg, r, [ours, etcd]);
-    }
-    if (cfg.phases.has("tls")) await phaseTls(cfg, r.tls, env["BENCH_TLS_BREAKDOWN"] === "1");
+      const only = env["BENCH_KEYS_SYSTEMS"]; // "hraftd" or "etcd": one side only (development)
+      await phaseKeys(cfg, r, [ours, etcd].filter((c) => only === undefined || only === "" || only.split(",").includes(c.label)));
+    });
+    await attempt("tls", () => phaseTls(cfg, r.tls, env["BENCH_TLS_BREAKDOWN"] === "1"));
     // Issue 18's scale phases, each on clusters of its own (bench/scale_report.ts renders them).
-    if (cfg.phases.has("ceiling")) await phaseCeiling(cfg, ((r.scale ??= {}).ceiling = emptyCeilingResults()));
-    if (cfg.phases.has("large")) await phaseLarge(cfg, ((r.scale ??= {}).large = emptyLargeResults()));
-    if (cfg.phases.has("five")) await phaseFive(cfg, ((r.scale ??= {}).five = emptyFiveResults()));
+    await attempt("ceiling", () => phaseCeiling(cfg, ((r.scale ??= {}).ceiling = emptyCeilingResults())));
+    await attempt("large", () => phaseLarge(cfg, ((r.scale ??= {}).large = emptyLargeResults())));
+    await attempt("five", () => phaseFive(cfg, ((r.scale ??= {}).five = emptyFiveResults())));
   } catch (e) {
     r.notes.push(`run stopped early: ${e instanceof Error ? e.message : String(e)}`);
     save();
