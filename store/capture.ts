@@ -134,6 +134,38 @@ export class Capture<Base extends CaptureBase = CaptureBase> implements CaptureB
     return base;
   }
 
+  /**
+   * fold() a slice at a time: moves at most `budget` overlay entries into the base and says
+   * whether the overlay is now empty. The live view is the same before and after each move,
+   * so reads and writes may go on through this capture between slices (a fold of a million
+   * overlay entries at once held the loop for about a second). Only while nothing reads this
+   * capture's base or view as a frozen state: the caller stops slicing when a newer capture
+   * begins over it. Changed slots go first, so a base key deleted and set again has left its
+   * base position before its new value is appended (plain-Map order, as in fold()).
+   */
+  foldSome(budget: number): boolean {
+    const base = this.#base;
+    let moved = 0;
+    for (const [key, slot] of this.#changed) {
+      if (moved >= budget) return false;
+      if (slot === DELETED) base.delete(key);
+      else {
+        base.set(key, slot, this.#versions.get(key) ?? 0);
+        this.#versions.delete(key); // a changed value's key is never in `added` as well
+      }
+      this.#changed.delete(key);
+      moved++;
+    }
+    for (const [key, value] of this.#added) {
+      if (moved >= budget) return false;
+      base.set(key, value, this.#versions.get(key) ?? 0);
+      this.#versions.delete(key);
+      this.#added.delete(key);
+      moved++;
+    }
+    return true;
+  }
+
   /** True if `key` is in the base and has stayed in its base position throughout. */
   #isInBaseSlot(key: string): boolean {
     const slot = this.#changed.get(key);
