@@ -2,7 +2,7 @@
 // non-linearizable ones. Method: small hand-made histories with known answers.
 
 import { describe, expect, test } from "bun:test";
-import { checkLinearizable, type HistoryOp, type KvOp, type Outcome } from "./checkers/linearizability.ts";
+import { type CasOp, type CheckedOp, checkLinearizable, type HistoryOp, type KvOp, type Outcome } from "./checkers/linearizability.ts";
 
 let nextId = 0;
 function op(client: number, o: KvOp, invokeTime: number, completeTime: number, outcome: Outcome = "ok"): HistoryOp {
@@ -125,5 +125,23 @@ describe("rejects non-linearizable histories", () => {
     const v = checkLinearizable(h);
     expect(v.ok).toBe(false);
     if (!v.ok) expect(v.witness.length).toBeLessThanOrEqual(4);
+  });
+});
+
+describe("conditional writes (issue 16): a register with compare-and-set", () => {
+  const cas = (key: string, expect: string | null, value: string, written: boolean | null): CasOp => ({ type: "cas", key, expect, value, written });
+  function opc(client: number, o: CasOp, invokeTime: number, completeTime: number, outcome: Outcome = "ok"): HistoryOp<CheckedOp> {
+    return { id: nextId++, client, op: o, invokeTime, completeTime: outcome === "unknown" ? Infinity : completeTime, outcome };
+  }
+  test("accepts: a write whose condition held; a 412 while the key held something else; an unknown one either way", () => {
+    const h: HistoryOp<CheckedOp>[] = [op(0, set({ a: "1" }), 0, 1), opc(1, cas("a", "1", "2", true), 2, 3), opc(2, cas("a", "1", "3", false), 4, 5),
+      op(0, read("a", "2"), 6, 7), opc(1, cas("a", "2", "4", null), 8, 8, "unknown"), op(0, read("a", "2"), 20, 21)];
+    expect(checkLinearizable(h).ok).toBe(true);
+    expect(checkLinearizable([opc(0, cas("b", null, "1", true), 0, 1), opc(1, cas("b", null, "2", false), 2, 3)]).ok).toBe(true);
+  });
+  test("rejects: two creates of an absent key that both succeed; a write whose condition could not hold; a wrong 412", () => {
+    expect(checkLinearizable([opc(0, cas("b", null, "1", true), 0, 1), opc(1, cas("b", null, "2", true), 2, 3)]).ok).toBe(false);
+    expect(checkLinearizable([op(0, set({ a: "1" }), 0, 1), opc(1, cas("a", "0", "2", true), 2, 3)]).ok).toBe(false);
+    expect(checkLinearizable([op(0, set({ a: "1" }), 0, 1), opc(1, cas("a", "1", "2", false), 2, 3)]).ok).toBe(false);
   });
 });

@@ -11,14 +11,28 @@ export type KvOp =
   | { readonly type: "delete"; readonly key: string }
   | { readonly type: "read"; readonly key: string; readonly value: string | null };
 
+/**
+   * A conditional write (issue 16): `key` set to `value` only if it holds `expect` (null:
+   * absent, as If-None-Match: *; else the value a read returned with the version its If-Match
+   * names: every write's value is unique, so the value stands for the version). `written`:
+   * true for 200, false for 412 (the key did not hold `expect`), null when unknown.
+   */
+export type CasOp = { readonly type: "cas"; readonly key: string; readonly expect: string | null; readonly value: string; readonly written: boolean | null };
+
+/** What the checker takes: the plain operations (the chaos suite's too) and conditional writes. */
+export type CheckedOp = KvOp | CasOp;
+
 /** ok: took effect / returned; fail: definitely did not take effect; unknown: may or may not have. */
 export type Outcome = "ok" | "fail" | "unknown";
 
-/** One operation of the history. Invariant: invokeTime ≤ completeTime; unknown ⇒ completeTime = Infinity. */
-export interface HistoryOp {
+/**
+ * One operation of the history. Invariant: invokeTime ≤ completeTime; unknown ⇒ completeTime =
+ * Infinity. Plain operations by default (the chaos suite's); the simulator's include CasOp.
+ */
+export interface HistoryOp<O extends CheckedOp = KvOp> {
   readonly id: number;
   readonly client: number;
-  readonly op: KvOp;
+  readonly op: O;
   readonly invokeTime: number;
   readonly completeTime: number;
   readonly outcome: Outcome;
@@ -27,7 +41,7 @@ export interface HistoryOp {
 /** The checker's answer; on failure, the offending key (or key group) and a small witness. */
 export type Verdict =
   | { readonly ok: true; readonly keysChecked: number; readonly opsChecked: number; readonly inconclusive: readonly string[] }
-  | { readonly ok: false; readonly key: string; readonly description: string; readonly witness: readonly HistoryOp[] };
+  | { readonly ok: false; readonly key: string; readonly description: string; readonly witness: readonly HistoryOp<CheckedOp>[] };
 
 /** Search limits: steps per partition before giving up (reported as inconclusive, not as a pass). */
 export interface CheckOptions {
@@ -36,33 +50,36 @@ export interface CheckOptions {
 
 /** One op restricted to a set of keys; `writes` maps key → new value (null = delete). */
 interface Projected {
-  readonly src: HistoryOp;
+  readonly src: HistoryOp<CheckedOp>;
   readonly invokeTime: number;
   readonly completeTime: number;
   readonly writes: ReadonlyMap<string, string | null>;
   readonly read: { readonly key: string; readonly value: string | null } | null;
+  /** A conditional write's condition: the key must hold `expect` (or, `refused`, must not). */
+  readonly cond: { readonly key: string; readonly expect: string | null; readonly refused: boolean } | null;
 }
 
 type KeyState = ReadonlyMap<string, string | null>;
 
-function keysOf(op: KvOp): string[] {
+function keysOf(op: CheckedOp): string[] {
   switch (op.type) {
     case "set": return Object.keys(op.values);
     case "delete": return [op.key];
     case "read": return [op.key];
+    case "cas": return [op.key];
     default: return unreachable(op);
   }
 }
 
 
 /** Drops what cannot constrain the order: failed ops, and reads that did not return. */
-function relevant(history: readonly HistoryOp[]): HistoryOp[] {
+function relevant(history: readonly HistoryOp<CheckedOp>[]): HistoryOp<CheckedOp>[] {
   return history.filter((h) => h.outcome === "ok" || (h.outcome === "unknown" && h.op.type !== "read"));
 }
 
-function project(h: HistoryOp, keys: ReadonlySet<string>): Projected | null {
+function project(h: HistoryOp<CheckedOp>, keys: ReadonlySet<string>): Projected | null {
   const completeTime = h.outcome === "unknown" ? Infinity : h.completeTime;
-  const base = { src: h, invokeTime: h.invokeTime, completeTime };
+  const base = { src: h, invokeTime: h.invokeTime, completeTime, cond: null };
   const op = h.op;
   switch (op.type) {
     case "read":
@@ -74,6 +91,11 @@ function project(h: HistoryOp, keys: ReadonlySet<string>): Projected | null {
       for (const [k, v] of Object.entries(op.values)) if (keys.has(k)) writes.set(k, v);
       return writes.size > 0 ? { ...base, writes, read: null } : null;
     }
+    case "cas": {
+      if (!keys.has(op.key)) return null;
+      const refused = op.written === false;
+      return { ...base, writes: refused ? new Map() : new Map([[op.key, op.value]]), read: null, cond: { key: op.key, expect: op.expect, refused } };
+    }
     default:
       return unreachable(op);
   }
@@ -84,6 +106,11 @@ function kvModel(keys: readonly string[]): SeqModel<KeyState, Projected> {
     init: new Map(keys.map((k) => [k, null])),
     step(state, op) {
       if (op.read !== null) return (state.get(op.read.key) ?? null) === op.read.value ? state : null;
+      if (op.cond !== null) {
+        const holds = (state.get(op.cond.key) ?? null) === op.cond.expect;
+        if (op.cond.refused) return holds ? null : state;
+        if (!holds) return null;
+      }
       const next = new Map(state);
       for (const [k, v] of op.writes) next.set(k, v);
       return next;
@@ -121,19 +148,21 @@ function shrink(ops: readonly Projected[], keys: readonly string[], stepsMax: nu
   return kept;
 }
 
-function describeOp(h: HistoryOp): string {
+function describeOp(h: HistoryOp<CheckedOp>): string {
   const t = `[${h.invokeTime}, ${Number.isFinite(h.completeTime) && h.outcome !== "unknown" ? h.completeTime : "∞"}]`;
   const op = h.op;
   switch (op.type) {
     case "set": return `#${h.id} c${h.client} set ${JSON.stringify(op.values)} ${h.outcome} ${t}`;
     case "delete": return `#${h.id} c${h.client} delete ${op.key} ${h.outcome} ${t}`;
     case "read": return `#${h.id} c${h.client} read ${op.key} -> ${op.value === null ? "absent" : JSON.stringify(op.value)} ${t}`;
+    case "cas":
+      return `#${h.id} c${h.client} set ${op.key}=${JSON.stringify(op.value)} if ${op.expect === null ? "absent" : `=${JSON.stringify(op.expect)}`} -> ${op.written === null ? "?" : op.written ? "written" : "412"} ${h.outcome} ${t}`;
     default: return unreachable(op);
   }
 }
 
 /** Groups keys linked by multi-key sets (union-find); only groups with such a set are returned. */
-function multiKeyGroups(ops: readonly HistoryOp[]): string[][] {
+function multiKeyGroups(ops: readonly HistoryOp<CheckedOp>[]): string[][] {
   const parent = new Map<string, string>();
   function find(k: string): string {
     let r = k;
@@ -156,7 +185,7 @@ function multiKeyGroups(ops: readonly HistoryOp[]): string[][] {
   return [...groups.values()];
 }
 
-function checkGroup(ops: readonly HistoryOp[], keys: string[], stepsMax: number): Verdict | "budget" | null {
+function checkGroup(ops: readonly HistoryOp<CheckedOp>[], keys: string[], stepsMax: number): Verdict | "budget" | null {
   const set = new Set(keys);
   const projected = ops.map((h) => project(h, set)).filter((p): p is Projected => p !== null);
   const result = checkPartition(projected, keys, stepsMax);
@@ -176,10 +205,10 @@ function checkGroup(ops: readonly HistoryOp[], keys: string[], stepsMax: number)
  * (multi-key sets split per key), then each group of keys linked by multi-key sets as one
  * state, so a set that is visible on one key but not another is caught.
  */
-export function checkLinearizable(history: readonly HistoryOp[], options: CheckOptions = {}): Verdict {
+export function checkLinearizable(history: readonly HistoryOp<CheckedOp>[], options: CheckOptions = {}): Verdict {
   const stepsMax = options.stepsMax ?? 2_000_000;
   const ops = relevant(history);
-  const byKey = new Map<string, HistoryOp[]>();
+  const byKey = new Map<string, HistoryOp<CheckedOp>[]>();
   for (const h of ops) {
     for (const k of keysOf(h.op)) {
       const list = byKey.get(k);

@@ -9,9 +9,11 @@
 // with the same key, at another node, after an unknown outcome: a client's whole retry loop is
 // one operation of the history (invoked at its first attempt, done at its last), which is
 // linearizable only if the write took effect at most once; ./once_checker.ts checks that
-// directly on every node's apply results.
+// directly on every node's apply results. In the same seeds some writes are conditional: a
+// versioned read, then a write with If-Match on the version read (If-None-Match: * if the key
+// was absent), checked as a conditional register (linearizability.ts's CasOp).
 
-import type { HistoryOp, KvOp, Outcome } from "../checkers/linearizability.ts";
+import type { CasOp, CheckedOp, HistoryOp, KvOp, Outcome } from "../checkers/linearizability.ts";
 import { createSimRng, type SimRng } from "../prng.ts";
 import { StoreError } from "../../../store/errors.ts";
 import type { SimServer, World } from "./world.ts";
@@ -56,7 +58,7 @@ interface OnceAttempt {
 interface InFlight {
   readonly id: number;
   readonly client: number;
-  readonly op: KvOp;
+  readonly op: CheckedOp;
   readonly invokeTime: number;
   readonly server: SimServer;
   readonly life: number;
@@ -66,7 +68,7 @@ interface InFlight {
 }
 
 export class Clients {
-  readonly history: HistoryOp[] = [];
+  readonly history: HistoryOp<CheckedOp>[] = [];
   readonly #world: World;
   readonly #rng: SimRng;
   readonly #options: ClientOptions;
@@ -136,7 +138,14 @@ export class Clients {
     const op = this.#drawOp();
     const level = this.#rng.chance(0.3) ? "leader" : "linearizable";
     const viaHttp = this.#rng.chance(this.#world.config.httpRate);
-    const once = op.type !== "read" && this.#options.once?.chance(0.5) === true ? this.#newOnce() : null;
+    const extra = this.#options.once ?? null;
+    if (op.type !== "read" && extra !== null && extra.chance(0.25)) {
+      void this.#issueCas(server, client, extra.pick(this.keys), viaHttp).then((recorded) => {
+        if (recorded) this.#later(client);
+      });
+      return;
+    }
+    const once = op.type !== "read" && extra?.chance(0.5) === true ? this.#newOnce() : null;
     void this.issueOn(server, client, op, level, viaHttp, once).then((recorded) => {
       if (recorded) this.#later(client);
     });
@@ -201,7 +210,7 @@ export class Clients {
     return this.#settle(f, done, outcome);
   }
 
-  #inFlightOf(server: SimServer, client: number, op: KvOp, level: "linearizable" | "leader", viaHttp: boolean, once: OnceAttempt | null): InFlight {
+  #inFlightOf(server: SimServer, client: number, op: CheckedOp, level: "linearizable" | "leader", viaHttp: boolean, once: OnceAttempt | null): InFlight {
     const f: InFlight = {
       id: once?.id ?? this.#nextId++,
       client,
@@ -222,7 +231,7 @@ export class Clients {
    * known yet, retries it with the same key at a random live node after a pause, as a client
    * would. Resolves true once the operation is recorded.
    */
-  #settle(f: InFlight, op: KvOp, outcome: Outcome): Promise<boolean> {
+  #settle(f: InFlight, op: CheckedOp, outcome: Outcome): Promise<boolean> {
     const once = f.once;
     if (once !== null && outcome !== "ok" && (outcome === "unknown" || once.sawUnknown) && once.retriesLeft > 0) {
       const rng = this.#options.once!;
@@ -232,7 +241,7 @@ export class Clients {
         this.#retrying--;
         const up = this.#world.up();
         if (up.length === 0) return this.#settle({ ...f, once: { ...next, retriesLeft: 0 } }, op, "unknown");
-        return this.issueOn(rng.pick(up), f.client, f.op, f.level, f.viaHttp, next);
+        return this.issueOn(rng.pick(up), f.client, f.op as KvOp, f.level, f.viaHttp, next);
       });
     }
     this.#record(f, op, once !== null && once.sawUnknown && outcome === "fail" ? "unknown" : outcome);
@@ -282,7 +291,68 @@ export class Clients {
     return this.#settle(f, done, outcome);
   }
 
-  #record(f: InFlight, op: KvOp, outcome: Outcome): void {
+  /**
+   * A conditional write: a linearizable versioned read of `key` (recorded as a read), then
+   * `key` set to a fresh value with If-Match on the version read, or If-None-Match: * if it was
+   * absent. Through the store's API or, with `viaHttp`, GET's ETag and the headers.
+   */
+  async #issueCas(server: SimServer, client: number, key: string, viaHttp: boolean): Promise<boolean> {
+    server.isDirty = true;
+    const readOp: KvOp = { type: "read", key, value: null };
+    const r = this.#inFlightOf(server, client, readOp, "linearizable", viaHttp, null);
+    let seen: { value: string | null; version: number | null };
+    try {
+      seen = viaHttp ? await this.#readVersionedHttp(server, key) : await server.opened!.store.getVersioned(key, "linearizable");
+    } catch (e) {
+      if (!(e instanceof StoreError)) throw e;
+      if (!this.#inFlight.delete(r.id)) return false;
+      this.#record(r, readOp, "fail");
+      return true;
+    }
+    if (!this.#inFlight.delete(r.id)) return false;
+    this.#record(r, { ...readOp, value: seen.value }, "ok");
+    const cas: CasOp = { type: "cas", key, expect: seen.value, value: `v${this.#nextId}`, written: null };
+    const f = this.#inFlightOf(server, client, cas, "linearizable", viaHttp, null);
+    const condition = seen.version === null ? { type: "absent" as const } : { type: "match" as const, versions: [seen.version] };
+    let outcome: Outcome;
+    let status: number | null = null;
+    try {
+      if (viaHttp) {
+        const headers: Record<string, string> = seen.version === null ? { "if-none-match": "*" } : { "if-match": `"${seen.version}"` };
+        const response = await server.opened!.fetch(new Request(`http://${server.addr}/key`, { method: "POST", body: JSON.stringify({ [key]: cas.value }), headers }));
+        const text = await response.text();
+        if (response.status === 503) throw new StoreError(/outcome/i.test(text) ? "outcomeUnknown" : "unavailable", text);
+        status = response.status;
+      } else {
+        status = (await server.opened!.store.writeWith({ type: "set", pairs: [[key, cas.value]], condition }, {})).status;
+      }
+      if (status !== 200 && status !== 412) throw new Error(`conditional write ${JSON.stringify(cas)} answered ${status}`);
+      outcome = "ok";
+    } catch (e) {
+      if (!(e instanceof StoreError)) throw e;
+      outcome = e.code === "outcomeUnknown" ? "unknown" : "fail";
+      this.errors.set(f.id, `${server.id}#${f.life} ${e.code}: ${e.message}`);
+    }
+    if (!this.#inFlight.delete(f.id)) return false;
+    this.#record(f, { ...cas, written: status === null ? null : status === 200 }, outcome);
+    return true;
+  }
+
+  /** GET /key/<k> as a client reads it with its ETag; a refusal as the StoreError it stands for. */
+  async #readVersionedHttp(server: SimServer, key: string): Promise<{ value: string | null; version: number | null }> {
+    const response = await server.opened!.fetch(new Request(`http://${server.addr}/key/${key}`));
+    const text = await response.text();
+    if (response.status === 404) return { value: null, version: null };
+    if (response.status === 200) {
+      const etag = response.headers.get("etag");
+      if (etag === null || !/^"\d+"$/.test(etag)) throw new Error(`GET /key/${key} answered ETag ${String(etag)}`);
+      return { value: (JSON.parse(text) as Record<string, string>)[key] ?? null, version: Number(etag.slice(1, -1)) };
+    }
+    if (response.status === 503) throw new StoreError("unavailable", text);
+    throw new Error(`GET /key/${key} answered ${response.status}: ${text}`);
+  }
+
+  #record(f: InFlight, op: CheckedOp, outcome: Outcome): void {
     this.counts[outcome]++;
     if (op.type === "read" && outcome !== "ok") return;
     this.history.push({
