@@ -168,6 +168,16 @@ export function onceCommand(stamp: number, id: string, write: WriteCommand): Onc
   return { type: "once", stamp: checkStamp(stamp), id: checkOnceId(id), write, digest: digestOf(encodeCommand(write)) };
 }
 
+/**
+ * encodeCommand(onceCommand(stamp, id, write)) without computing the digest, which only the
+ * decoder's counts (every replica computes it from the log's bytes): the leader's write path.
+ */
+export function encodeOnceCommand(stamp: number, id: string, write: WriteCommand): Uint8Array {
+  const encoded = encoder.encode([tagOnce, checkStamp(stamp), checkOnceId(id), encodeCommand(write)]);
+  if (encoded.length > commandBytesMax) throw new CommandError(`command of ${encoded.length} bytes exceeds ${commandBytesMax}`);
+  return new Uint8Array(encoded);
+}
+
 function decodeOnce(value: readonly unknown[]): OnceCommand {
   if (value.length !== 4) throw new CommandError(`once has ${value.length - 1} operands, want 3`);
   const stamp = checkStamp(value[1]);

@@ -24,7 +24,7 @@ import type {
   WriteOptions,
   WriteOutcome,
 } from "./api.ts";
-import { type Condition, encodeCommand, type KeyValue, onceCommand, type WriteCommand } from "./commands.ts";
+import { type Condition, encodeCommand, encodeOnceCommand, type KeyValue, type WriteCommand } from "./commands.ts";
 import { outcomeValue, parseOutcomeValue, scopedId } from "./idempotency.ts";
 import { parseVersionedValue, versionedValue } from "./versioned.ts";
 import { isStoreError, StoreError } from "./errors.ts";
@@ -513,7 +513,7 @@ export class Store implements StoreApi {
     const condition = op.condition === undefined ? {} : { condition: op.condition };
     const write: WriteCommand = op.type === "set" ? { type: "set", pairs: op.pairs, ...condition } : { type: "delete", key: op.key, ...condition };
     const stamp = Math.max(0, Math.round(this.#wallClock.now()));
-    return encodeCommand(onceCommand(stamp, scopedId(caller?.user ?? null, op.idempotencyKey), write));
+    return encodeOnceCommand(stamp, scopedId(caller?.user ?? null, op.idempotencyKey), write);
   }
 
   /**

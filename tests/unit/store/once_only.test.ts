@@ -7,7 +7,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { Encoder } from "cbor-x/encode";
-import { type Command, decodeCommand, encodeCommand, onceCommand, type WriteCommand } from "../../../store/commands.ts";
+import { type Command, decodeCommand, encodeCommand, encodeOnceCommand, onceCommand, type WriteCommand } from "../../../store/commands.ts";
 import { CommandError, SnapshotError } from "../../../store/errors.ts";
 import { sessionLimitsDefault } from "../../../store/sessions.ts";
 import { type ApplyResult, KvStateMachine } from "../../../store/state_machine.ts";
@@ -42,6 +42,12 @@ describe("the once command's codec", () => {
     ];
     for (const [what, value] of bad) expect(() => decodeCommand(raw.encode(value)), what).toThrow(CommandError);
     expect(() => onceCommand(-1, ":k", set("a", "1"))).toThrow(CommandError);
+  });
+
+  test("the leader's encoding is the same bytes as the command's", () => {
+    const write: WriteCommand = { type: "delete", key: "x" };
+    expect([...encodeOnceCommand(77, "u:k", write)]).toEqual([...encodeCommand(onceCommand(77, "u:k", write))]);
+    expect(() => encodeOnceCommand(1, "", write)).toThrow(CommandError);
   });
 
   test("plain commands are encoded exactly as before", () => {
