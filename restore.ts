@@ -9,6 +9,7 @@ import type { Disk, Logger } from "./raft/host.ts";
 import { SnapshotStore } from "./raft/snapshots.ts";
 import { storagePaths } from "./raft/storage.ts";
 import { BackupError, type BackupHeader, type BackupSource, readBackup } from "./store/backup.ts";
+import type { SessionEntry } from "./store/sessions.ts";
 import { KvStateMachine } from "./store/state_machine.ts";
 import { StartError } from "./start_checks.ts";
 
@@ -46,11 +47,20 @@ export function restoreBackup(settings: RestoreSettings, disk: Disk, log: Pick<L
   const problem = restoreProblem(settings, disk);
   if (problem !== null) throw new StartError(problem);
   const sm = new KvStateMachine();
+  // Version 2 backups carry each key's version and the once-only table (issue 16).
+  const sessions: SessionEntry[] = [];
+  let logClock = 0;
   const header = withBackup(disk, settings.restoreFile, (source) =>
-    readBackup(source, (pairs) => {
-      sm.applyCommand({ type: "set", pairs });
-    }),
+    readBackup(
+      source,
+      (pairs, versions) => sm.loadPairs(pairs, versions),
+      (clock, entries) => {
+        logClock = clock;
+        sessions.push(...entries);
+      },
+    ),
   );
+  if (logClock > 0 || sessions.length > 0) sm.loadSessions(logClock, sessions);
   // The file was checked whole just above, so this can only mean it changed in between.
   if (sm.size !== header.pairCount) {
     throw new StartError(`-restore ${settings.restoreFile}: ${header.pairCount} pairs announced, ${sm.size} distinct keys read; nothing was created`);

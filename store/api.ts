@@ -112,10 +112,15 @@ export interface BackupState {
   /** Number of pairs. */
   readonly size: number;
   entries(): Iterator<[string, string]>;
+  /** Optional: the pairs with each key's version (a version-2 backup, store/backup.ts). */
+  entriesVersioned?(): Iterator<[string, string, number]>;
+  /** Optional: the once-only table of the same state (with entriesVersioned). */
+  readonly sessions?: { readonly logClock: number; readonly entries: readonly SessionEntry[] };
   release(): void;
 }
 
 import type { Condition } from "./commands.ts";
+import type { SessionEntry } from "./sessions.ts";
 
 /**
  * A key's value read with its version and the state it was read from (GET's ETag and

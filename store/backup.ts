@@ -13,13 +13,25 @@
 // `index` and `term` are those of the last entry applied to the captured state (index ≥ 1);
 // sha256 (32 bytes) covers every byte of the file before the trailer's length prefix. Nothing
 // may follow the trailer. Keys are non-empty strings, values strings, no key twice.
+//
+// Version 2 (issue 16) carries the rest of the state machine: "entries" records in place of
+// "pairs", `["entries", [k1, v1, ver1, …]]` with each key's version, then 0 or more
+// `["sessions", logClock, [id, digest, stamp, status, body, …]]` records (the once-only table,
+// oldest entry first) before the trailer, whose record count counts "entries" records. Written
+// when the state has versions or a once-only table; version 1 otherwise, and still read.
 
 import { createHash, type Hash } from "node:crypto";
 import { Decoder, Encoder } from "../raft/cbor.ts";
+import { onceIdCharsMax } from "./commands.ts";
+import type { SessionEntry } from "./sessions.ts";
 
 export const backupMagic = "HRAFTDBK";
-/** The only version this build writes and reads. */
+/** The version of a state without versions or once-only table (and the first this build reads). */
 export const backupVersion = 1;
+/** The version with versions and the once-only table. */
+export const backupVersionState = 2;
+/** Session entries per "sessions" record. */
+export const backupSessionsPerRecord = 4096;
 /** Pairs per "pairs" record: one record is encoded per pull of the stream (~0.4 ms each). */
 export const backupRecordPairs = 4096;
 /**
@@ -51,6 +63,10 @@ export interface BackupHeader {
 export interface BackupInput extends Omit<BackupHeader, "pairCount"> {
   readonly size: number;
   entries(): Iterator<[string, string]>;
+  /** The same pairs with each key's version; given, the backup is version 2. */
+  entriesVersioned?(): Iterator<[string, string, number]>;
+  /** The once-only table as of the same state (with entriesVersioned). */
+  readonly sessions?: { readonly logClock: number; readonly entries: readonly SessionEntry[] };
 }
 
 /** A backup that cannot be read: `message` is one line saying where and why. */
@@ -69,14 +85,27 @@ export function* backupPieces(input: BackupInput): Generator<Uint8Array, void, u
     hash.update(bytes);
     return bytes;
   };
+  const versioned = input.entriesVersioned;
   const prefix = new Uint8Array(prefixBytes);
   prefix.set(magicBytes, 0);
-  new DataView(prefix.buffer).setUint32(magicBytes.length, backupVersion);
+  new DataView(prefix.buffer).setUint32(magicBytes.length, versioned === undefined ? backupVersion : backupVersionState);
   yield emit(concat(prefix, frame(["header", input.index, input.term, input.size, input.nodeId])));
   let records = 0;
-  for (const batch of pairBatches(input)) {
-    records++;
-    yield emit(frame(["pairs", batch.flat()]));
+  if (versioned === undefined) {
+    for (const batch of pairBatches(input.size, input.entries())) {
+      records++;
+      yield emit(frame(["pairs", batch.flat()]));
+    }
+  } else {
+    for (const batch of pairBatches(input.size, versioned.call(input))) {
+      records++;
+      yield emit(frame(["entries", batch.flat()]));
+    }
+    const sessions = input.sessions ?? { logClock: 0, entries: [] };
+    for (let i = 0; i < sessions.entries.length; i += backupSessionsPerRecord) {
+      const flat = sessions.entries.slice(i, i + backupSessionsPerRecord).flatMap((e) => [e.id, e.digest, e.stamp, e.outcome.status, e.outcome.body]);
+      yield emit(frame(["sessions", sessions.logClock, flat]));
+    }
   }
   yield frame(["trailer", input.size, records, new Uint8Array(hash.digest())]);
 }
@@ -90,7 +119,7 @@ export function* backupJsonPieces(input: BackupInput): Generator<Uint8Array, voi
   const head = { format: "hraftd-backup", version: backupVersion, index: input.index, term: input.term, node: input.nodeId, count: input.size };
   yield text.encode(`${JSON.stringify(head).slice(0, -1)},"pairs":{`);
   let done = 0;
-  for (const batch of pairBatches(input)) {
+  for (const batch of pairBatches(input.size, input.entries())) {
     const parts = batch.map(([k, v]) => `${done++ === 0 ? "" : ","}\n${JSON.stringify(k)}:${JSON.stringify(v)}`);
     yield text.encode(parts.join(""));
   }
@@ -101,15 +130,14 @@ export function* backupJsonPieces(input: BackupInput): Generator<Uint8Array, voi
  * The state's pairs in batches of at most backupRecordPairs pairs, ending a batch early once
  * it holds backupRecordChars characters (every batch takes at least one pair).
  */
-function* pairBatches(input: BackupInput): Generator<[string, string][], void, undefined> {
-  const pairs = input.entries();
-  let held: [string, string] | null = null;
+function* pairBatches<P extends [string, string] | [string, string, number]>(size: number, pairs: Iterator<P>): Generator<P[], void, undefined> {
+  let held: P | null = null;
   let done = 0;
-  while (done < input.size) {
-    const batch: [string, string][] = [];
+  while (done < size) {
+    const batch: P[] = [];
     let chars = 0;
-    while (batch.length < backupRecordPairs && done + batch.length < input.size) {
-      let pair: [string, string] | null = held;
+    while (batch.length < backupRecordPairs && done + batch.length < size) {
+      let pair: P | null = held;
       held = null;
       if (pair === null) {
         const next = pairs.next();
@@ -138,10 +166,15 @@ export interface BackupSource {
 
 /**
  * Reads and checks a whole backup: magic, version, every record's shape, the counts and the
- * checksum; hands each record's pairs to `onPairs` as it goes (before the checksum is known:
- * a caller that keeps them must wait for the return). Throws BackupError naming the offset.
+ * checksum; hands each record's pairs to `onPairs` as it goes, with their versions (null in
+ * version 1), and each "sessions" record's entries to `onSessions` (before the checksum is
+ * known: a caller that keeps them must wait for the return). Throws BackupError naming the offset.
  */
-export function readBackup(source: BackupSource, onPairs?: (pairs: ReadonlyArray<readonly [string, string]>) => void): BackupHeader {
+export function readBackup(
+  source: BackupSource,
+  onPairs?: (pairs: ReadonlyArray<readonly [string, string]>, versions: readonly number[] | null) => void,
+  onSessions?: (logClock: number, entries: readonly SessionEntry[]) => void,
+): BackupHeader {
   const hash = createHash("sha256");
   const prefix = source.read(0, prefixBytes);
   if (prefix.length < magicBytes.length || !magicBytes.every((b, i) => prefix[i] === b)) {
@@ -149,7 +182,14 @@ export function readBackup(source: BackupSource, onPairs?: (pairs: ReadonlyArray
   }
   if (prefix.length < prefixBytes) throw new BackupError(`truncated at byte ${prefix.length}: no format version`);
   const version = new DataView(prefix.buffer, prefix.byteOffset).getUint32(magicBytes.length);
-  if (version !== backupVersion) throw new BackupError(`backup format version ${version} is not supported (this build reads version ${backupVersion})`);
+  if (version !== backupVersion && version !== backupVersionState) {
+    throw new BackupError(`backup format version ${version} is not supported (this build reads versions ${backupVersion} and ${backupVersionState})`);
+  }
+  const isV2 = version === backupVersionState;
+  const pairsTag = isV2 ? "entries" : "pairs";
+  const stride = isV2 ? 3 : 2;
+  const sessionIds = new Set<string>();
+  let logClockSeen: number | null = null;
   hash.update(prefix);
   let at = prefixBytes;
   const header = headerFrom(nextRecord(source, at, hash), at);
@@ -165,24 +205,58 @@ export function readBackup(source: BackupSource, onPairs?: (pairs: ReadonlyArray
       if (at !== source.size) throw new BackupError(`${source.size - at} unexpected bytes after the trailer at byte ${at}`);
       return header.header;
     }
-    if (value[0] !== "pairs" || value.length !== 2 || !Array.isArray(value[1]) || value[1].length % 2 !== 0) {
-      throw new BackupError(`record at byte ${at} is neither "pairs" nor "trailer"`);
+    if (isV2 && value[0] === "sessions") {
+      const entries = sessionsFrom(value, at, sessionIds);
+      if (logClockSeen !== null && logClockSeen !== value[1]) throw new BackupError(`record at byte ${at}: sessions records disagree on the log clock`);
+      logClockSeen = value[1] as number;
+      onSessions?.(logClockSeen, entries);
+      at += record.bytes;
+      continue;
+    }
+    if (logClockSeen !== null || value[0] !== pairsTag || value.length !== 2 || !Array.isArray(value[1]) || value[1].length % stride !== 0) {
+      throw new BackupError(`record at byte ${at} is neither "${pairsTag}"${isV2 ? ', "sessions"' : ""} nor "trailer" where it stands`);
     }
     const flat = value[1] as unknown[];
-    const pairs: [string, string][] = new Array(flat.length / 2);
-    for (let i = 0; i < flat.length; i += 2) {
+    const pairs: [string, string][] = new Array(flat.length / stride);
+    const versions: number[] | null = isV2 ? new Array(flat.length / stride) : null;
+    for (let i = 0; i < flat.length; i += stride) {
       const key = flat[i];
       const val = flat[i + 1];
-      if (typeof key !== "string" || key.length === 0 || typeof val !== "string") {
-        throw new BackupError(`record at byte ${at} has a bad pair at ${i / 2} (keys are non-empty strings, values strings)`);
+      const ver = isV2 ? flat[i + 2] : 0;
+      if (typeof key !== "string" || key.length === 0 || typeof val !== "string" || !isCount(ver)) {
+        throw new BackupError(`record at byte ${at} has a bad pair at ${i / stride} (keys are non-empty strings, values strings, versions counts)`);
       }
-      pairs[i / 2] = [key, val];
+      pairs[i / stride] = [key, val];
+      if (versions !== null) versions[i / stride] = ver;
     }
     pairCount += pairs.length;
     records++;
-    onPairs?.(pairs);
+    onPairs?.(pairs, versions);
     at += record.bytes;
   }
+}
+
+function isCount(n: unknown): n is number {
+  return typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
+}
+
+/** A "sessions" record's entries, checked (no id twice across records). */
+function sessionsFrom(value: unknown[], at: number, ids: Set<string>): SessionEntry[] {
+  const [, logClock, flat] = value;
+  if (value.length !== 3 || !isCount(logClock) || !Array.isArray(flat) || flat.length % 5 !== 0) {
+    throw new BackupError(`sessions record at byte ${at} is malformed`);
+  }
+  const entries: SessionEntry[] = [];
+  for (let i = 0; i < flat.length; i += 5) {
+    const [id, digest, stamp, status, body] = flat.slice(i, i + 5) as unknown[];
+    const ok = typeof id === "string" && id.length > 0 && id.length <= onceIdCharsMax && !ids.has(id) && typeof digest === "string" &&
+      isCount(stamp) && stamp <= logClock && typeof status === "number" && Number.isInteger(status) && status >= 100 && status <= 599 &&
+      typeof body === "string";
+    if (!ok) throw new BackupError(`sessions record at byte ${at} has a bad entry at ${i / 5}`);
+    ids.add(id);
+    entries.push({ id, digest, stamp, outcome: { status, body } });
+  }
+  return entries;
 }
 
 /** The header record, checked. */

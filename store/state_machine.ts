@@ -37,6 +37,10 @@ export interface CapturedState {
   readonly size: number;
   /** The frozen pairs, in the map's order. */
   entries(): Generator<[string, string], void, undefined>;
+  /** The same with each key's version. */
+  entriesVersioned(): Generator<[string, string, number], void, undefined>;
+  /** The once-only table as of the same state (a copy: applies go on meanwhile). */
+  readonly sessions: { readonly logClock: number; readonly entries: readonly SessionEntry[] };
   release(): void;
 }
 
@@ -221,6 +225,25 @@ export class KvStateMachine {
     return { type: "once", status: outcome.status, body: outcome.body, replayed: false };
   }
 
+  /**
+   * A backup's pairs with their versions (null: version 0), set directly, not through the log:
+   * -restore builds a new cluster's first state this way (restore.ts).
+   */
+  loadPairs(pairs: ReadonlyArray<readonly [string, string]>, versions: readonly number[] | null): void {
+    if (this.#isRestoring) throw new Error("KvStateMachine: loadPairs during restoreAsync");
+    const target = this.#capture ?? this.#map;
+    for (let i = 0; i < pairs.length; i++) {
+      const version = versions?.[i] ?? 0;
+      if (version > 0) this.#hasVersions = true;
+      target.set(pairs[i]![0], pairs[i]![1], version);
+    }
+  }
+
+  /** A backup's once-only table (entries oldest first), replacing this one's (restore.ts). */
+  loadSessions(logClock: number, entries: readonly SessionEntry[]): void {
+    this.#sessions.load(logClock, entries);
+  }
+
   /** The whole map as snapshot bytes, synchronously (also correct while a capture runs). */
   snapshot(): Uint8Array {
     const count = this.size;
@@ -299,6 +322,8 @@ export class KvStateMachine {
     return {
       size: base.size,
       entries: () => base.entries(),
+      entriesVersioned: () => base.entriesVersioned(),
+      sessions: { logClock: this.#sessions.logClock, entries: this.#sessions.entries() },
       release: () => {
         if (isReleased) return;
         isReleased = true;

@@ -357,6 +357,8 @@ export class Store implements StoreApi {
       nodeId: this.#o.id,
       size: state.size,
       entries: () => state.entries(),
+      entriesVersioned: () => state.entriesVersioned(),
+      sessions: state.sessions,
       release: () => state.release(),
     };
   }

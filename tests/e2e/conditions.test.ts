@@ -8,7 +8,7 @@
 
 import { afterEach, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { repoRoot } from "../support/binary.ts";
 import { Cluster, request } from "../support/cluster.ts";
@@ -74,4 +74,26 @@ test("versions survive a snapshot and a restart: the ETag read before still matc
   expect((await request("POST", node0.url("/key"), { v: "3" }, { headers: { "if-match": old } })).status).toBe(412);
   expect((await request("POST", node0.url("/key"), { v: "3" }, { headers: { "if-match": current } })).status).toBe(200);
   expect(await node0.value("v")).toBe("3");
+}, 60_000);
+
+test("a backup carries versions and Idempotency-Keys: after -restore the ETag still matches and a retry is still a replay", async () => {
+  const c = (cluster = new Cluster());
+  const node0 = await c.add({ id: "node0" });
+  await c.waitLeader([node0], 5_000);
+  const first = await request("POST", node0.url("/key"), { paid: "42" }, { headers: { "idempotency-key": "pay-42" } });
+  expect(first.status).toBe(200);
+  expect((await node0.set({ paid: "later" })).status).toBe(200);
+  const etag = (await request("GET", node0.url("/key/paid"))).headers.get("etag")!;
+  const backup = await fetch(node0.url("/backup"));
+  expect(backup.status).toBe(200);
+  const file = join(c.dataDirOf("node0"), "..", "state.bak");
+  writeFileSync(file, new Uint8Array(await backup.arrayBuffer()));
+  const restored = await c.define({ id: "restored", extraArgs: ["-restore", file] });
+  restored.start();
+  await c.waitLeader([restored], 10_000);
+  expect((await request("GET", restored.url("/key/paid"))).headers.get("etag")).toBe(etag);
+  const retry = await request("POST", restored.url("/key"), { paid: "42" }, { headers: { "idempotency-key": "pay-42" } });
+  expect({ status: retry.status, replayed: retry.headers.get("idempotent-replayed") }).toEqual({ status: 200, replayed: "true" });
+  expect(await restored.value("paid")).toBe("later");
+  expect((await request("POST", restored.url("/key"), { paid: "43" }, { headers: { "if-match": etag } })).status).toBe(200);
 }, 60_000);
