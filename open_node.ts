@@ -177,6 +177,9 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
       // Pauses between chunks go through the timer seam, so simulated nodes pause in simulated time.
       snapshot: () => r.sm.snapshotAsync(() => new Promise((resolve) => seams.timers.setTimeout(resolve, 0))),
       restore: (data) => r.sm.restore(data),
+      // A snapshot from the leader is decoded a chunk (1,024 pairs) per turn, through the
+      // scheduler seam: in one turn, ten million keys held a follower's loop for seconds.
+      restoreAsync: (data) => r.sm.restoreAsync(data, () => new Promise((resolve) => seams.scheduler.defer(resolve))),
     },
     send: (msg) => {
       const addr = addrOf(msg.to);

@@ -21,6 +21,7 @@ export function timedStorage(storage: RaftStorage, clock: Clock, saved: Snapshot
   };
   // Optional capabilities stay absent where the storage lacks them (the driver tests for them).
   if (storage.persistEntriesAsync !== undefined) timed.persistEntriesAsync = (entries, done) => storage.persistEntriesAsync!(entries, done);
+  if (storage.persistSnapshotAsync !== undefined) timed.persistSnapshotAsync = (hardState, snapshot, entries) => storage.persistSnapshotAsync!(hardState, snapshot, entries);
   if (storage.mapSnapshot !== undefined) timed.mapSnapshot = (meta) => storage.mapSnapshot!(meta);
   return timed;
 }

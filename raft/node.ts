@@ -17,6 +17,7 @@ import type {
   RaftStatus,
   Ready,
   Role,
+  Snapshot,
   SnapshotMeta,
 } from "./core/mod.ts";
 import { LeaderLease } from "./lease.ts";
@@ -42,6 +43,8 @@ export class RaftNode {
   private isPersisting = false;
   /** True while a snapshot is being encoded in the background. */
   private isSnapshotting = false;
+  /** Settles once the local snapshot under way (if any) is done, either way. */
+  private snapshotSettled: Promise<void> = Promise.resolve();
   /** The role as of the Ready being handled (from its softState): decides how entries are synced. */
   private role: Role;
   /** Index covered by the newest snapshot this node holds. */
@@ -281,6 +284,10 @@ export class RaftNode {
       this.finish(rd, 0);
       return;
     }
+    if (rd.snapshot !== null && (storage.persistSnapshotAsync !== undefined || this.opts.stateMachine.restoreAsync !== undefined)) {
+      this.install(rd, rd.snapshot);
+      return;
+    }
     // Only a leader syncs its entries off the loop: it keeps taking client requests and acks
     // meanwhile. A follower has nothing to do until its entries are durable and acknowledged;
     // what arrives meanwhile waits in the socket and forms the next batch. Measured here, the
@@ -324,6 +331,64 @@ export class RaftNode {
     if (call.isDone) this.persisted(rd, early, call.error);
   }
 
+  /**
+   * A Ready holding a snapshot from the leader (§7), carried out over many turns of the event
+   * loop: persisted (written in slices, fsyncs off the loop), then the state machine restored
+   * from it a piece at a time, then the rest of the Ready. Done in one turn, a ten-million-key
+   * snapshot (289 MB) held a follower's loop for seconds. Meanwhile this Ready stays
+   * outstanding, so the core hands out no other (what arrives waits in its log and outbox),
+   * the "done" reply and votes wait for durability (messagesAfterPersist, sent by finish), and
+   * nothing is applied before the restore completes. A local snapshot under way is let finish
+   * first: one snapshot write at a time, and the installed one, newer, supersedes it.
+   */
+  private install(rd: Ready, snapshot: Snapshot): void {
+    const { send, storage, stateMachine } = this.opts;
+    for (const m of rd.messages) send(m);
+    if (rd.messages.length > 0) this.opts.flush?.();
+    this.isPersisting = true;
+    const steps = async (): Promise<boolean> => {
+      await this.snapshotSettled.catch(() => undefined); // its failure is its own to report
+      if (this.isStopped) return false;
+      if (storage.persistSnapshotAsync !== undefined) await storage.persistSnapshotAsync(rd.hardState, snapshot, rd.entries);
+      else storage.persist(rd.hardState, snapshot, rd.entries);
+      // Restored only once durable: the map never holds a state a crash could take back, and
+      // finish() runs in the same turn as the restore's end, so no read sees the new map
+      // beside the old applied index.
+      if (this.isStopped || stateMachine.restoreAsync === undefined) return false;
+      await stateMachine.restoreAsync(snapshot.data);
+      return true;
+    };
+    steps().then(
+      (isRestored) => this.installed(rd, isRestored, null),
+      (e: unknown) => this.installed(rd, false, e ?? new Error("snapshot install failed")),
+    );
+  }
+
+  /** install() is over (or failed): the rest of the Ready, then the next. */
+  private installed(rd: Ready, isRestored: boolean, error: unknown): void {
+    this.isPersisting = false;
+    if (this.isStopped) return;
+    try {
+      if (error !== null) throw error;
+      this.finish(rd, 0, isRestored);
+      this.holdStored(rd.snapshot!.meta);
+      this.maybeSnapshot();
+    } catch (e) {
+      this.fail(e);
+      return;
+    }
+    this.schedule();
+  }
+
+  /**
+   * The core keeps an installed snapshot to send on should this node lead; a view of the file
+   * just written spares the memory of the received copy (the whole snapshot) from now on.
+   */
+  private holdStored(meta: SnapshotMeta): void {
+    const stored = this.opts.storage.mapSnapshot?.(meta) ?? null;
+    if (stored !== null) this.core.snapshotTaken(meta.lastIncludedIndex, stored, this.opts.snapshotTrailingEntries);
+  }
+
   /** The entries of `rd` are durable (or failed to be): the rest of the Ready, then the next. */
   private persisted(rd: Ready, appliedAlready: number, error: Error | null): void {
     this.isPersisting = false;
@@ -357,9 +422,10 @@ export class RaftNode {
 
   /**
    * The rest of a Ready once its durable part is durable: messages that had to wait for it,
-   * snapshot install, committed entries from `appliedAlready` on, reads, advance().
+   * snapshot install (the state machine restored already if `isRestored`), committed entries
+   * from `appliedAlready` on, reads, advance().
    */
-  private finish(rd: Ready, appliedAlready: number): void {
+  private finish(rd: Ready, appliedAlready: number, isRestored = false): void {
     const { send, stateMachine, events } = this.opts;
     // Persist before you speak: votes and append acks only after the sync.
     for (const m of rd.messagesAfterPersist) send(m);
@@ -368,7 +434,7 @@ export class RaftNode {
       this.transfers.softState(this.core.status().id, rd.softState);
     }
     if (rd.snapshot !== null) {
-      stateMachine.restore(rd.snapshot.data);
+      if (!isRestored) stateMachine.restore(rd.snapshot.data);
       this.snapshotIndex = rd.snapshot.meta.lastIncludedIndex;
       this.appliedTerm = rd.snapshot.meta.lastIncludedTerm;
       this.appliedMembership = rd.snapshot.meta.membership;
@@ -426,7 +492,7 @@ export class RaftNode {
         bytes: data.length,
       });
     };
-    take().then(
+    this.snapshotSettled = take().then(
       () => {
         this.isSnapshotting = false;
         this.schedule();

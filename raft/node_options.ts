@@ -25,6 +25,12 @@ export interface RaftStorage {
    */
   persistEntriesAsync?(entries: readonly Entry[], done: (error: Error | null) => void): void;
   /**
+   * Optional: persist() of a Ready holding a snapshot from the leader, over several turns of
+   * the event loop (the snapshot written in slices, fsyncs off the loop); settles once all
+   * of it is durable. Without it the driver calls persist(), which blocks for the whole write.
+   */
+  persistSnapshotAsync?(hardState: HardState | null, snapshot: Snapshot, entries: readonly Entry[]): Promise<void>;
+  /**
    * Store a snapshot taken locally, durably, then drop whole log segments at or below
    * `compactIndex`. May take several turns of the event loop.
    */
@@ -44,6 +50,11 @@ export interface StateMachine {
   snapshot(): Promise<Uint8Array>;
   /** Replace the whole state with a snapshot's. */
   restore(data: Uint8Array): void;
+  /**
+   * Optional: restore() over several turns of the event loop, the current state kept until
+   * the new one is complete. The driver applies nothing until it settles.
+   */
+  restoreAsync?(data: Uint8Array): Promise<void>;
 }
 
 /** What the driver tells its owner (the Store) as it happens. */

@@ -15,10 +15,14 @@ import type { ReadQueue } from "./read_queue.ts";
 import type { ReadState, Ready, SoftState } from "./ready.ts";
 import type { Entry, HardState, LogIndex, NodeId, Role, Snapshot, SnapshotMeta, Term } from "./types.ts";
 
-/** A snapshot being received, chunk by chunk. Invariant: size = sum of chunk lengths. */
+/**
+ * A snapshot being received, chunk by chunk, each copied in place at its offset as it arrives
+ * (snapshot.ts). Invariant: size = the bytes received = buffer.byteLength.
+ */
 export interface IncomingSnapshot {
   readonly meta: SnapshotMeta;
-  readonly chunks: Uint8Array[];
+  /** Resizable: grows in place, so the whole is never copied again (no join at the end). */
+  readonly buffer: ArrayBuffer;
   size: number;
 }
 
