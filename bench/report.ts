@@ -5,6 +5,7 @@
 import type { WrkResult } from "./wrk.ts";
 import { renderScale, type ScaleResults } from "./scale_report.ts";
 import type { PauseResults } from "./snapshot_pause_phase.ts";
+import { type ApiResults, renderApi } from "./api_cost_phase.ts";
 
 /** The TLS phase's measurements (bench/tls_phase.ts), keyed by cluster label. */
 export interface TlsResults {
@@ -41,6 +42,8 @@ export interface Results {
   tls: TlsResults;
   /** Event-loop pauses of ours while snapshotting and installing at `keys` keys (phase keys). */
   pauses?: PauseResults;
+  /** Phase api (issue 16): plain, keyed and conditional writes; absent when it did not run. */
+  api?: ApiResults;
   /** Issue 18's phases ceiling, large and five (bench/scale_report.ts); absent when none ran. */
   scale?: ScaleResults;
   notes: string[];
@@ -315,7 +318,7 @@ ${writes.length === 0 ? "" : `## Writes (unique keys, 3-node clusters, fsync on;
 ${renderPeerRows(writes)}
 `}## Reads, failover, start-up, memory and size
 
-${renderRows(otherRows(r).filter((x) => x.ours !== "n/a" || x.peer !== "n/a"))}${renderTls(r.tls)}${renderScale(r.scale)}${notes}
+${renderRows(otherRows(r).filter((x) => x.ours !== "n/a" || x.peer !== "n/a"))}${renderTls(r.tls)}${renderScale(r.scale)}${renderApi(r.api)}${notes}
 ## Method
 
 - Both clusters run on loopback with their data directories under the same temp directory
