@@ -25,8 +25,9 @@ export async function phaseApi(cfg: BenchConfig, r: ApiResults): Promise<void> {
     const drivers: Driver[] = Object.entries(modes).map(([label, mode]) => ({
       label,
       cluster: c,
+      // Each way writes keys of its own: a create-only write of a key another way wrote is a 412.
       put: (at, prefix, value, conns, seconds, name) => {
-        const t = c.wrkPut(at, prefix, value);
+        const t = c.wrkPut(at, `${prefix}-${mode}`, value);
         return runWrk({ ...t, args: [...t.args, mode] }, conns, seconds, name);
       },
       get: () => Promise.reject(new Error("phase api measures writes only")),

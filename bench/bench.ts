@@ -3,6 +3,7 @@
 // etcd, and writes bench/RESULTS.md and bench/RESULTS.json. Kills everything it started.
 
 import { statSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { nativeDriver } from "./drivers.ts";
 import { describeMachine, loadAvg } from "./machine.ts";
@@ -80,9 +81,28 @@ function emptyResults(cfg: ReturnType<typeof config>): Results {
   };
 }
 
+/**
+ * Ports of the run already taken on 127.0.0.1 (another bench run, a helper's cluster): a member
+ * that cannot bind exits, and wrk would then measure whoever holds the port.
+ */
+async function takenPorts(base: number): Promise<number[]> {
+  const taken: number[] = [];
+  for (let port = base; port <= base + 120; port++) {
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once("error", () => resolve(false));
+      server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+    });
+    if (!free) taken.push(port);
+  }
+  return taken;
+}
+
 async function main(): Promise<void> {
   killAllOnExit();
   const cfg = config();
+  const taken = await takenPorts(cfg.portBase);
+  if (taken.length > 0) throw new Error(`ports ${taken.join(", ")} on 127.0.0.1 are in use (another bench run?): stop it or set BENCH_PORT_BASE`);
   setRunDirs(cfg.dir, env["BENCH_PIDFILE"] ?? `${cfg.dir}/pids`);
   const r = emptyResults(cfg);
   const t0 = performance.now();
