@@ -8,10 +8,10 @@
 
 import { afterEach, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { repoRoot } from "../support/binary.ts";
 import { Cluster, request } from "../support/cluster.ts";
+import { readmeRunBlocks } from "../support/readme_blocks.ts";
 
 let cluster: Cluster | null = null;
 afterEach(async () => {
@@ -19,22 +19,11 @@ afterEach(async () => {
   cluster = null;
 });
 
-function casBlocks(): Map<string, string> {
-  const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
-  const start = readme.indexOf("### Versions and conditional writes");
-  if (start < 0) throw new Error('README has no section "Versions and conditional writes"');
-  const next = readme.indexOf("\n### ", start + 4);
-  const section = readme.slice(start, next < 0 ? undefined : next);
-  const blocks = new Map<string, string>();
-  for (const m of section.matchAll(/<!-- readme-run: ([\w-]+) -->\n```sh\n([\s\S]*?)```/g)) blocks.set(m[1]!, m[2]!);
-  return blocks;
-}
-
 test("README: versions and conditional writes, as written", async () => {
   const c = (cluster = new Cluster());
   const node0 = await c.add({ id: "node0" });
   await c.waitLeader([node0], 5_000);
-  const blocks = casBlocks();
+  const blocks = readmeRunBlocks("### Versions and conditional writes");
   expect([...blocks.keys()]).toEqual(["cas-curl", "cas-loop"]);
   const adapt = (script: string): string => script.replaceAll("localhost:11000", node0.httpAddr);
   const lines = blocks.get("cas-curl")!.split("\n").filter((l) => l.startsWith("curl "));

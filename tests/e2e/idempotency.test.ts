@@ -8,10 +8,10 @@
 
 import { afterEach, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import { repoRoot } from "../support/binary.ts";
 import { Cluster, request, type TestNode } from "../support/cluster.ts";
+import { readmeRunBlocks } from "../support/readme_blocks.ts";
 
 let cluster: Cluster | null = null;
 afterEach(async () => {
@@ -19,23 +19,11 @@ afterEach(async () => {
   cluster = null;
 });
 
-/** The runnable blocks of README's "Safe retries" section, by name. */
-function onceBlocks(): Map<string, string> {
-  const readme = readFileSync(join(repoRoot, "README.md"), "utf8");
-  const start = readme.indexOf("### Safe retries (Idempotency-Key)");
-  if (start < 0) throw new Error('README has no section "Safe retries (Idempotency-Key)"');
-  const next = readme.indexOf("\n### ", start + 4);
-  const section = readme.slice(start, next < 0 ? undefined : next);
-  const blocks = new Map<string, string>();
-  for (const m of section.matchAll(/<!-- readme-run: ([\w-]+) -->\n```sh\n([\s\S]*?)```/g)) blocks.set(m[1]!, m[2]!);
-  return blocks;
-}
-
 test("README: safe retries with Idempotency-Key, as written", async () => {
   const c = (cluster = new Cluster());
   const node0 = await c.add({ id: "node0" });
   await c.waitLeader([node0], 5_000);
-  const blocks = onceBlocks();
+  const blocks = readmeRunBlocks("### Safe retries (Idempotency-Key)");
   expect([...blocks.keys()]).toEqual(["once-curl", "once-retry"]);
   const adapt = (script: string): string => script.replaceAll("localhost:11000", node0.httpAddr);
 

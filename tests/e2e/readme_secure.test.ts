@@ -17,19 +17,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ensureBinary, repoRoot } from "../support/binary.ts";
 import { freePort, poll, portsFree } from "../support/cluster.ts";
+import { readmeRunBlocks } from "../support/readme_blocks.ts";
 
 const readmePorts = [11000, 11001, 11002, 12000, 12001, 12002];
-
-/** The runnable blocks of the README's secure-cluster section, by name, in order. */
-export function readmeRunBlocks(readme: string): Map<string, string> {
-  const start = readme.indexOf("## A secure cluster across machines");
-  if (start < 0) throw new Error("README has no section \"A secure cluster across machines\"");
-  const next = readme.indexOf("\n## ", start + 3);
-  const section = readme.slice(start, next < 0 ? undefined : next);
-  const blocks = new Map<string, string>();
-  for (const m of section.matchAll(/<!-- readme-run: ([\w-]+) -->\n```sh\n([\s\S]*?)```/g)) blocks.set(m[1]!, m[2]!);
-  return blocks;
-}
 
 /** One curl command of the curl block (continuation lines joined) and what its comment promises. */
 interface CurlCase {
@@ -62,7 +52,7 @@ afterAll(() => {
 test("README: a secure cluster across machines, step by step", async () => {
   const binary = ensureBinary();
   const bun = join(repoRoot, "node_modules", ".bin", "bun");
-  const blocks = readmeRunBlocks(readFileSync(join(repoRoot, "README.md"), "utf8"));
+  const blocks = readmeRunBlocks("## A secure cluster across machines");
   expect([...blocks.keys()]).toEqual(["certs", "users", "node0", "node1", "node2", "curl"]);
 
   const portMap = new Map<number, number>();
