@@ -17,12 +17,8 @@ k.elect(a);
 afterAll(() => k.close());
 const fetchBoth = createFetch(k.proc(a).store);
 
-async function send(path: string, init: RequestInit = {}): Promise<Response> {
-  const pending = Promise.resolve(fetchBoth(new Request(`http://n/${path}`, init)));
-  let done: Response | null = null;
-  void pending.then((r) => (done = r));
-  for (let i = 0; i < 20 && done === null; i++) await k.settle();
-  return pending;
+function send(path: string, init: RequestInit = {}): Promise<Response> {
+  return k.send(fetchBoth, new Request(`http://n/${path}`, init));
 }
 const post = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({ method: "POST", body: JSON.stringify(body), headers });
 

@@ -18,12 +18,8 @@ const store = k.proc(a).store;
 const fetchBoth = createFetch(store);
 
 /** Sends `init` to `path` and lets the cluster work until the answer is there. */
-async function send(path: string, init: RequestInit = {}): Promise<Response> {
-  const pending = Promise.resolve(fetchBoth(new Request(`http://n/${path}`, init)));
-  let done: Response | null = null;
-  void pending.then((r) => (done = r));
-  for (let i = 0; i < 20 && done === null; i++) await k.settle();
-  return pending;
+function send(path: string, init: RequestInit = {}): Promise<Response> {
+  return k.send(fetchBoth, new Request(`http://n/${path}`, init));
 }
 
 const post = (body: unknown, key?: string): RequestInit => ({

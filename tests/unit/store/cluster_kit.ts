@@ -170,6 +170,18 @@ export class Cluster {
     }
   }
 
+  /**
+   * Sends `request` through `fetch` (a node's HTTP handler) and lets the cluster work until the
+   * answer is there (at most 20 settles): a request's reply may need the other nodes' messages.
+   */
+  async send(fetch: (r: Request) => Response | Promise<Response>, request: Request): Promise<Response> {
+    const pending = Promise.resolve(fetch(request));
+    let done: Response | null = null;
+    void pending.then((r) => (done = r));
+    for (let i = 0; i < 20 && done === null; i++) await this.settle();
+    return pending;
+  }
+
   /** Delivers held frames matching `which` (all by default), in order, then runs. */
   release(which: (f: Frame) => boolean = () => true): void {
     const out = this.held.filter(which);
