@@ -9,48 +9,136 @@
 // Behaves like Map<string, string> for what the state machine uses, iteration order included
 // (insertion order; overwriting keeps the position; delete and set again moves to the end).
 // Strings are stored as UTF-16 code units, so every JS string round-trips exactly.
+//
+// No operation does work that grows with the map (issue 18). At ten million keys the arrays
+// that once doubled as they filled held hundreds of MB each, and a set() that crossed a power
+// of two copied all of one (and rebuilt the whole hash index) in one turn of the event loop:
+// pauses of tens to hundreds of ms. So:
+// - entries live in fixed-size segments (growth adds one; nothing is copied), and so do the
+//   code units of keys and values: a string never spans two segments, a position is
+//   (segment slot << charShift) | offset;
+// - the index is split into pages, and a fresh index starts as pages of one shared empty page,
+//   each allocated when first written: a table of tens of millions of slots costs nothing to
+//   create. Growing it is an incremental rehash (Litwin's linear hashing and Redis's dict
+//   do the same in spirit): the old and new tables side by side, each insert or delete
+//   moving a bounded number of old slots across, lookups consulting both until it is done;
+// - compaction (once most ids or code units are dead) is an incremental pass too: a cursor
+//   moves live entries down over dead ids a few per write, copying their strings out of the
+//   segments that were in use when it began, which are freed when it ends.
+// Only the first entry segment and a small map's newest chars segment still double (bounded
+// by the segment size). Strings of largeUnits code units or more are kept as JS strings: few,
+// big objects, which cost the collector nothing per byte and need no copying.
 
-/** First capacities; everything doubles as it fills. */
+/** Entries per segment of the entry arrays. */
+const entryShift = 14;
+const entrySegment = 1 << entryShift;
+const entryMask = entrySegment - 1;
+/** The first entry segment starts this small and doubles up to entrySegment (small maps stay small). */
 const entriesInitial = 64;
+/** Int32 fields per entry in a meta segment. */
+const stride = 5;
+const fieldHash = 0;
+const fieldKeyStart = 1;
+const fieldKeyLength = 2;
+const fieldValueStart = 3;
+const fieldValueLength = 4;
+
+/** Code units per chars segment (128 KiB). Positions are int32: (slot << charShift) | offset. */
+const charShift = 16;
+const charSegment = 1 << charShift;
+const charMask = charSegment - 1;
+/** Slots a position can name: 65,536 segments, 8 GiB of code units, as the u32 starts before. */
+const charSlotsMax = 2 ** (32 - charShift);
+/** A small map's first chars segment; it doubles up to charSegment. */
 const charsInitial = 1024;
-/** The index is kept at most half full (linear probing stays short). */
+/** Strings at least this long are held as JS strings (also the longest run decoded in one call). */
+const largeUnits = 8192;
+
+/** Index slots per page. */
+const pageShift = 12;
+const pageSlots = 1 << pageShift;
+const pageMask = pageSlots - 1;
+/** The smallest index (a single page of this many slots). */
+const indexInitial = 128;
+/** The index is kept at most half full, counting deleted slots (linear probing stays short). */
 const indexLoadMax = 0.5;
-/** Index slot values: empty, or a deleted entry (probing continues past it). */
+/**
+ * A rehashed index is at most this full, and at least a quarter the old one's size: the
+ * headroom to the next rehash (≥ capacity / 8 inserts or deletes) then outlasts the migration
+ * of the old table at rehashSlotsPerOp slots per operation (≤ 4 × capacity / 64).
+ */
+const indexLoadAfterRehash = 0.375;
+/** reserve() sizes for at most this many keys (a bound on what a false count can allocate). */
+const reserveMax = 2 ** 28;
+/** Old index slots moved into the new index by each insert or delete while a rehash runs. */
+const rehashSlotsPerOp = 64;
+/** A compaction pass visits this many entries per write (at least compactEntriesMinPerOp)... */
+const compactEntriesPerOp = 64;
+/** ...or fewer once it copied this many code units. */
+const compactUnitsPerOp = 16384;
+/** Two per write: a pass gains on the inserts (one id each) and so always ends. */
+const compactEntriesMinPerOp = 2;
+
+/** Index slot values: empty, or a deleted entry (probing continues past it); else id + 1. */
 const slotEmpty = 0;
 const slotDeleted = -1;
-/** Strings longer than this are decoded in pieces (Function.prototype.apply has an argument limit). */
-const decodeChunkUnits = 8192;
+/** Stands for every page of an index not written yet: all empty. Never written. */
+const emptyPage = new Int32Array(pageSlots);
+/** Stands for a freed chars slot. */
+const noChars = new Uint16Array(0);
 
 export class PackedMap implements Iterable<[string, string]> {
-  // Entries, by id in insertion order. An entry's key and value are runs of `chars`.
-  #keyStart = new Uint32Array(entriesInitial);
-  #keyLength = new Uint32Array(entriesInitial);
-  #valueStart = new Uint32Array(entriesInitial);
-  #valueLength = new Uint32Array(entriesInitial);
-  #hash = new Int32Array(entriesInitial);
+  // Entries, by id in insertion order: segment id >>> entryShift, place id & entryMask.
+  /** Per entry `stride` int32s: hash, key start, key length, value start, value length. */
+  #meta: Int32Array[] = [new Int32Array(entriesInitial * stride)];
   /**
    * The log index at which each entry was last written (issue 16: ETag and If-Match), 0 when
    * unknown (set without one, or restored from a snapshot that predates versions). A float
    * array: indexes pass 2^32 before they pass 2^53.
    */
-  #version = new Float64Array(entriesInitial);
-  /** 1 while the entry is in the map; 0 once deleted (its id is never reused before compaction). */
-  #alive = new Uint8Array(entriesInitial);
+  #version: Float64Array[] = [new Float64Array(entriesInitial)];
+  /** 1 while the entry is in the map; 0 once deleted (its id is reused only after compaction). */
+  #alive: Uint8Array[] = [new Uint8Array(entriesInitial)];
+  /** Ids the segments hold. */
+  #capacity = entriesInitial;
   /** Ids handed out so far (live and deleted). */
   #ids = 0;
   #size = 0;
 
-  /** Code units of keys and values, appended; `#charsUsed` of them written. */
-  #chars = new Uint16Array(charsInitial);
+  /** Segments of code units of keys and values, by slot; noChars for a free slot. */
+  #slots: Uint16Array[] = [];
+  /** Units appended to each slot's segment. */
+  #slotUsed: number[] = [];
+  #freeSlots: number[] = [];
+  /** The segment strings are appended to (-1: none yet) and where the next one goes. */
+  #appendSlot = -1;
+  #appendAt = 0;
+  /** Units appended to the segments held; `#charsDead` of them no live entry refers to. */
   #charsUsed = 0;
-  /** Code units no live entry refers to (overwritten values, deleted pairs). */
   #charsDead = 0;
+  /** Strings of largeUnits or more, by number ("" once free). */
+  #large: string[] = [];
+  #largeFree: number[] = [];
 
-  /** Open addressing, linear probing: id + 1, slotEmpty or slotDeleted. Length a power of two. */
-  #index = new Int32Array(entriesInitial * 2);
-  /** Slots holding slotDeleted (they lengthen probes until the next rebuild). */
+  /** Open addressing, linear probing, in pages; capacity `#mask + 1`, a power of two. */
+  #pages: Int32Array[] = newPages(indexInitial);
+  #mask = indexInitial - 1;
+  /** Slots of `#pages` holding slotDeleted (they lengthen probes until the next rehash). */
   #indexDeleted = 0;
-  /** Reused by #decodeRun. */
+  /** While a rehash runs: the old index, and how far its slots have been moved into the new. */
+  #oldPages: Int32Array[] | null = null;
+  #oldMask = 0;
+  #oldCursor = 0;
+
+  /** While a compaction pass runs: the next id to visit (-1: none runs) and where it goes. */
+  #compactRead = -1;
+  #compactWrite = 0;
+  /** The slots the pass copies live strings out of (1), freed when it ends; null: ids only. */
+  #fromSpace: Uint8Array | null = null;
+
+  /** Elements copied, allocated or visited by growth, rehash and compaction (see `work`). */
+  #work = 0;
+  /** Reused by #decode. */
   readonly #decodeScratch: number[] = [];
 
   /** Builds a map holding `pairs`, in order. */
@@ -64,9 +152,21 @@ export class PackedMap implements Iterable<[string, string]> {
     return this.#size;
   }
 
+  /**
+   * Elements copied, allocated or visited so far by growth, rehashing and compaction: what a
+   * test reads before and after each operation to bound the work any single one does (no
+   * timing). Not used by the store.
+   */
+  get work(): number {
+    return this.#work;
+  }
+
   get(key: string): string | undefined {
     const id = this.#find(key, hashOf(key));
-    return id < 0 ? undefined : this.#decode(this.#valueStart[id]!, this.#valueLength[id]!);
+    if (id < 0) return undefined;
+    const meta = this.#meta[id >>> entryShift]!;
+    const at = (id & entryMask) * stride;
+    return this.#decode(meta[at + fieldValueStart]!, meta[at + fieldValueLength]!);
   }
 
   has(key: string): boolean {
@@ -76,62 +176,117 @@ export class PackedMap implements Iterable<[string, string]> {
   /** The version of `key` (the log index of its last write, 0 if unknown), or undefined if absent. */
   versionOf(key: string): number | undefined {
     const id = this.#find(key, hashOf(key));
-    return id < 0 ? undefined : this.#version[id]!;
+    return id < 0 ? undefined : this.#version[id >>> entryShift]![id & entryMask]!;
+  }
+
+  /**
+   * Sizes the index of an empty map for `count` keys (a restore knows its pair count), so that
+   * no rehash runs while they are set. Costs nothing up front: the pages come as they fill.
+   */
+  reserve(count: number): void {
+    if (this.#ids !== 0 || this.#oldPages !== null) return;
+    let capacity = this.#mask + 1;
+    while (Math.min(count, reserveMax) > capacity * indexLoadMax) capacity *= 2;
+    if (capacity === this.#mask + 1) return;
+    this.#pages = newPages(capacity);
+    this.#mask = capacity - 1;
+    this.#indexDeleted = 0;
   }
 
   set(key: string, value: string, version = 0): this {
     const h = hashOf(key);
     const id = this.#find(key, h);
-    if (id >= 0) {
-      // Overwrite in place: the entry keeps its id, so its position in the order.
-      this.#charsDead += this.#valueLength[id]!;
-      this.#valueStart[id] = this.#append(value);
-      this.#valueLength[id] = value.length;
-      this.#version[id] = version;
-      this.#maybeCompact();
-      return this;
+    if (id >= 0) this.#overwrite(id, this.#store(value), value.length, version);
+    else this.#insert(h, this.#store(key), key.length, this.#store(value), value.length, version);
+    return this;
+  }
+
+  /**
+   * set() of a key and value given as bytes that are all ASCII (< 0x80: each byte is one
+   * UTF-16 code unit, the caller checks): a snapshot's chunk is read straight into the map,
+   * with no JS string made per key and value (store/snapshot_chunk.ts).
+   */
+  setAscii(bytes: Uint8Array, keyAt: number, keyLength: number, valueAt: number, valueLength: number, version: number): void {
+    if (keyLength >= largeUnits || valueLength >= largeUnits) {
+      this.set(asciiString(bytes, keyAt, keyLength), asciiString(bytes, valueAt, valueLength), version);
+      return;
     }
-    if (this.#ids === this.#alive.length) this.#growEntries();
-    if ((this.#size + this.#indexDeleted + 1) > this.#index.length * indexLoadMax) this.#rebuildIndex(this.#size + 1);
+    let h = 0x811c9dc5 | 0; // hashOf over the same code units
+    for (let i = 0; i < keyLength; i++) {
+      h ^= bytes[keyAt + i]!;
+      h = Math.imul(h, 0x01000193);
+    }
+    let id = this.#probeBytes(this.#pages, this.#mask, bytes, keyAt, keyLength, h);
+    if (id < 0 && this.#oldPages !== null) id = this.#probeBytes(this.#oldPages, this.#oldMask, bytes, keyAt, keyLength, h);
+    if (id >= 0) this.#overwrite(id, this.#storeBytes(bytes, valueAt, valueLength), valueLength, version);
+    else this.#insert(h, this.#storeBytes(bytes, keyAt, keyLength), keyLength, this.#storeBytes(bytes, valueAt, valueLength), valueLength, version);
+  }
+
+  /** A new value (stored already) for entry `id`, in place: the entry keeps its id, so its position in the order. */
+  #overwrite(id: number, valueStart: number, valueLength: number, version: number): void {
+    const meta = this.#meta[id >>> entryShift]!;
+    const at = (id & entryMask) * stride;
+    this.#release(meta[at + fieldValueStart]!, meta[at + fieldValueLength]!);
+    meta[at + fieldValueStart] = valueStart;
+    meta[at + fieldValueLength] = valueLength;
+    this.#version[id >>> entryShift]![id & entryMask] = version;
+    this.#afterWrite();
+  }
+
+  /** A new entry at the end of the order, its key and value stored already. */
+  #insert(h: number, keyStart: number, keyLength: number, valueStart: number, valueLength: number, version: number): void {
+    if (this.#oldPages !== null) this.#migrateSome(rehashSlotsPerOp);
+    if (this.#size + this.#indexDeleted + 1 > (this.#mask + 1) * indexLoadMax) this.#startRehash(this.#size + 1);
+    if (this.#ids === this.#capacity) this.#growEntries();
     const fresh = this.#ids++;
-    this.#keyStart[fresh] = this.#append(key);
-    this.#keyLength[fresh] = key.length;
-    this.#valueStart[fresh] = this.#append(value);
-    this.#valueLength[fresh] = value.length;
-    this.#hash[fresh] = h;
-    this.#version[fresh] = version;
-    this.#alive[fresh] = 1;
+    const meta = this.#meta[fresh >>> entryShift]!;
+    const at = (fresh & entryMask) * stride;
+    meta[at + fieldHash] = h;
+    meta[at + fieldKeyStart] = keyStart;
+    meta[at + fieldKeyLength] = keyLength;
+    meta[at + fieldValueStart] = valueStart;
+    meta[at + fieldValueLength] = valueLength;
+    this.#version[fresh >>> entryShift]![fresh & entryMask] = version;
+    this.#alive[fresh >>> entryShift]![fresh & entryMask] = 1;
     this.#size++;
     this.#insertSlot(fresh, h);
-    return this;
+    if (this.#compactRead >= 0) this.#compactSome();
   }
 
   /** Removes `key`; false if it was absent. */
   delete(key: string): boolean {
     const h = hashOf(key);
-    const mask = this.#index.length - 1;
-    for (let i = h & mask; ; i = (i + 1) & mask) {
-      const slot = this.#index[i]!;
-      if (slot === slotEmpty) return false;
-      if (slot === slotDeleted) continue;
-      const id = slot - 1;
-      if (this.#hash[id] !== h || !this.#keyEquals(id, key)) continue;
-      this.#index[i] = slotDeleted;
-      this.#indexDeleted++;
-      this.#alive[id] = 0;
-      this.#size--;
-      this.#charsDead += this.#keyLength[id]! + this.#valueLength[id]!;
-      this.#maybeCompact();
-      return true;
+    let pages = this.#pages;
+    let slot = this.#slotOf(pages, this.#mask, key, h);
+    if (slot < 0 && this.#oldPages !== null) {
+      pages = this.#oldPages;
+      slot = this.#slotOf(pages, this.#oldMask, key, h);
     }
+    if (slot < 0) return false;
+    const page = pages[slot >>> pageShift]!;
+    const id = page[slot & pageMask]! - 1;
+    page[slot & pageMask] = slotDeleted;
+    // Deleted slots of the old index vanish with it; only the current one's count.
+    if (pages === this.#pages) this.#indexDeleted++;
+    this.#alive[id >>> entryShift]![id & entryMask] = 0;
+    this.#size--;
+    const meta = this.#meta[id >>> entryShift]!;
+    const at = (id & entryMask) * stride;
+    this.#release(meta[at + fieldKeyStart]!, meta[at + fieldKeyLength]!);
+    this.#release(meta[at + fieldValueStart]!, meta[at + fieldValueLength]!);
+    if (this.#oldPages !== null) this.#migrateSome(rehashSlotsPerOp);
+    this.#afterWrite();
+    return true;
   }
 
   /** Pairs in insertion order. The map must not change while this runs (as with the snapshot's frozen base). */
   *entries(): Generator<[string, string], void, undefined> {
     const ids = this.#ids;
     for (let id = 0; id < ids; id++) {
-      if (this.#alive[id] === 0) continue;
-      yield [this.#decode(this.#keyStart[id]!, this.#keyLength[id]!), this.#decode(this.#valueStart[id]!, this.#valueLength[id]!)];
+      if (this.#alive[id >>> entryShift]![id & entryMask] === 0) continue;
+      const meta = this.#meta[id >>> entryShift]!;
+      const at = (id & entryMask) * stride;
+      yield [this.#decode(meta[at + fieldKeyStart]!, meta[at + fieldKeyLength]!), this.#decode(meta[at + fieldValueStart]!, meta[at + fieldValueLength]!)];
     }
   }
 
@@ -139,8 +294,14 @@ export class PackedMap implements Iterable<[string, string]> {
   *entriesVersioned(): Generator<[string, string, number], void, undefined> {
     const ids = this.#ids;
     for (let id = 0; id < ids; id++) {
-      if (this.#alive[id] === 0) continue;
-      yield [this.#decode(this.#keyStart[id]!, this.#keyLength[id]!), this.#decode(this.#valueStart[id]!, this.#valueLength[id]!), this.#version[id]!];
+      if (this.#alive[id >>> entryShift]![id & entryMask] === 0) continue;
+      const meta = this.#meta[id >>> entryShift]!;
+      const at = (id & entryMask) * stride;
+      yield [
+        this.#decode(meta[at + fieldKeyStart]!, meta[at + fieldKeyLength]!),
+        this.#decode(meta[at + fieldValueStart]!, meta[at + fieldValueLength]!),
+        this.#version[id >>> entryShift]![id & entryMask]!,
+      ];
     }
   }
 
@@ -148,148 +309,386 @@ export class PackedMap implements Iterable<[string, string]> {
     return this.entries();
   }
 
-  /** The entry id holding `key`, or -1. */
+  /** The entry id holding `key`, or -1: the current index, then the old one while a rehash runs. */
   #find(key: string, h: number): number {
-    const mask = this.#index.length - 1;
+    const id = this.#probe(this.#pages, this.#mask, key, h);
+    if (id >= 0 || this.#oldPages === null) return id;
+    return this.#probe(this.#oldPages, this.#oldMask, key, h);
+  }
+
+  #probe(pages: Int32Array[], mask: number, key: string, h: number): number {
     for (let i = h & mask; ; i = (i + 1) & mask) {
-      const slot = this.#index[i]!;
+      const slot = pages[i >>> pageShift]![i & pageMask]!;
       if (slot === slotEmpty) return -1;
       if (slot === slotDeleted) continue;
       const id = slot - 1;
-      if (this.#hash[id] === h && this.#keyEquals(id, key)) return id;
+      const meta = this.#meta[id >>> entryShift]!;
+      const at = (id & entryMask) * stride;
+      if (meta[at + fieldHash] === h && this.#keyEquals(meta, at, key)) return id;
     }
   }
 
-  #keyEquals(id: number, key: string): boolean {
-    const length = this.#keyLength[id]!;
+  /** #probe for a key given as ASCII bytes. */
+  #probeBytes(pages: Int32Array[], mask: number, bytes: Uint8Array, keyAt: number, keyLength: number, h: number): number {
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const slot = pages[i >>> pageShift]![i & pageMask]!;
+      if (slot === slotEmpty) return -1;
+      if (slot === slotDeleted) continue;
+      const id = slot - 1;
+      const meta = this.#meta[id >>> entryShift]!;
+      const at = (id & entryMask) * stride;
+      if (meta[at + fieldHash] !== h || meta[at + fieldKeyLength] !== keyLength) continue;
+      const start = meta[at + fieldKeyStart]!;
+      const chars = this.#slots[start >>> charShift]!;
+      const offset = start & charMask;
+      let i2 = 0;
+      while (i2 < keyLength && chars[offset + i2] === bytes[keyAt + i2]) i2++;
+      if (i2 === keyLength) return id;
+    }
+  }
+
+  /** The index slot holding `key` in one table, or -1. */
+  #slotOf(pages: Int32Array[], mask: number, key: string, h: number): number {
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const slot = pages[i >>> pageShift]![i & pageMask]!;
+      if (slot === slotEmpty) return -1;
+      if (slot === slotDeleted) continue;
+      const id = slot - 1;
+      const meta = this.#meta[id >>> entryShift]!;
+      const at = (id & entryMask) * stride;
+      if (meta[at + fieldHash] === h && this.#keyEquals(meta, at, key)) return i;
+    }
+  }
+
+  #keyEquals(meta: Int32Array, at: number, key: string): boolean {
+    const length = meta[at + fieldKeyLength]!;
     if (length !== key.length) return false;
-    const chars = this.#chars;
-    const start = this.#keyStart[id]!;
-    for (let i = 0; i < length; i++) if (chars[start + i] !== key.charCodeAt(i)) return false;
+    const start = meta[at + fieldKeyStart]!;
+    if (length >= largeUnits) return this.#large[start] === key;
+    const chars = this.#slots[start >>> charShift]!;
+    const offset = start & charMask;
+    for (let i = 0; i < length; i++) if (chars[offset + i] !== key.charCodeAt(i)) return false;
     return true;
   }
 
+  /** Puts `id` in the first empty slot of its probe sequence in the current index. */
   #insertSlot(id: number, h: number): void {
-    const mask = this.#index.length - 1;
+    const pages = this.#pages;
+    const mask = this.#mask;
     let i = h & mask;
-    while (this.#index[i] !== slotEmpty) i = (i + 1) & mask;
-    this.#index[i] = id + 1;
+    while (pages[i >>> pageShift]![i & pageMask] !== slotEmpty) i = (i + 1) & mask;
+    let page = pages[i >>> pageShift]!;
+    if (page === emptyPage) {
+      page = new Int32Array(pageSlots);
+      pages[i >>> pageShift] = page;
+      this.#work += pageSlots;
+    }
+    page[i & pageMask] = id + 1;
   }
 
-  /** Appends the code units of `s` to `chars`; returns where they start. */
-  #append(s: string): number {
-    const start = this.#charsUsed;
-    const end = start + s.length;
-    if (end > this.#chars.length) {
-      const grown = new Uint16Array(Math.max(end, this.#chars.length * 2));
-      grown.set(this.#chars.subarray(0, this.#charsUsed));
-      this.#chars = grown;
+  /**
+   * Begins moving the index into a fresh one sized for `entries` (dropping deleted slots):
+   * the old one stays readable and is moved across by later inserts and deletes. A rehash
+   * still running then (the headroom rules it out) is finished first.
+   */
+  #startRehash(entries: number): void {
+    if (this.#oldPages !== null) this.#migrateSome(Infinity);
+    const old = this.#mask + 1;
+    let capacity = indexInitial;
+    while (entries > capacity * indexLoadAfterRehash || capacity < old / 4) capacity *= 2;
+    this.#oldPages = this.#pages;
+    this.#oldMask = this.#mask;
+    this.#oldCursor = 0;
+    this.#pages = newPages(capacity);
+    this.#mask = capacity - 1;
+    this.#indexDeleted = 0;
+    if (capacity <= pageSlots) this.#work += capacity;
+  }
+
+  /** Moves up to `budget` slots of the old index into the current one; drops the old once done. */
+  #migrateSome(budget: number): void {
+    const old = this.#oldPages!;
+    const end = Math.min(this.#oldMask + 1, this.#oldCursor + budget);
+    let i = this.#oldCursor;
+    this.#work += end - i;
+    while (i < end) {
+      const page = old[i >>> pageShift]!;
+      if (page === emptyPage) {
+        i = ((i >>> pageShift) + 1) << pageShift;
+        continue;
+      }
+      const slot = page[i & pageMask]!;
+      if (slot > 0) {
+        const id = slot - 1;
+        this.#insertSlot(id, this.#meta[id >>> entryShift]![(id & entryMask) * stride + fieldHash]!);
+        // Deleted rather than emptied: later entries' probe sequences in the old index pass here.
+        page[i & pageMask] = slotDeleted;
+      }
+      i++;
     }
-    const chars = this.#chars;
-    for (let i = 0; i < s.length; i++) chars[start + i] = s.charCodeAt(i);
-    this.#charsUsed = end;
-    return start;
+    this.#oldCursor = i;
+    if (i > this.#oldMask) this.#oldPages = null;
+  }
+
+  /** Points the index slot of entry `from` (hash `h`) at `to` (a compaction pass moved it). */
+  #repoint(from: number, to: number, h: number): void {
+    if (this.#repointIn(this.#pages, this.#mask, from, to, h)) return;
+    if (this.#oldPages !== null && this.#repointIn(this.#oldPages, this.#oldMask, from, to, h)) return;
+    throw new Error(`PackedMap: entry ${from} is not in the index`);
+  }
+
+  #repointIn(pages: Int32Array[], mask: number, from: number, to: number, h: number): boolean {
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const page = pages[i >>> pageShift]!;
+      const slot = page[i & pageMask]!;
+      if (slot === slotEmpty) return false;
+      if (slot === from + 1) {
+        page[i & pageMask] = to + 1;
+        return true;
+      }
+    }
+  }
+
+  /** Adds room for ids: doubles the first segment while it is small, else adds a segment. */
+  #growEntries(): void {
+    const last = this.#alive.length - 1;
+    const length = this.#alive[last]!.length;
+    if (length < entrySegment) {
+      const n = length * 2;
+      const meta = new Int32Array(n * stride);
+      meta.set(this.#meta[last]!);
+      const version = new Float64Array(n);
+      version.set(this.#version[last]!);
+      const alive = new Uint8Array(n);
+      alive.set(this.#alive[last]!);
+      this.#meta[last] = meta;
+      this.#version[last] = version;
+      this.#alive[last] = alive;
+      this.#capacity += n - length;
+      this.#work += n * (stride + 2) + length * (stride + 2);
+      return;
+    }
+    this.#meta.push(new Int32Array(entrySegment * stride));
+    this.#version.push(new Float64Array(entrySegment));
+    this.#alive.push(new Uint8Array(entrySegment));
+    this.#capacity += entrySegment;
+    this.#work += entrySegment * (stride + 2);
+  }
+
+  /** Where `s` is kept: a position in the chars segments, or its number among the large strings. */
+  #store(s: string): number {
+    const n = s.length;
+    if (n === 0) return 0;
+    if (n >= largeUnits) {
+      const at = this.#largeFree.pop();
+      if (at !== undefined) {
+        this.#large[at] = s;
+        return at;
+      }
+      this.#large.push(s);
+      return this.#large.length - 1;
+    }
+    const position = this.#place(n);
+    const chars = this.#slots[position >>> charShift]!;
+    const offset = position & charMask;
+    for (let i = 0; i < n; i++) chars[offset + i] = s.charCodeAt(i);
+    return position;
+  }
+
+  /** #store for `n` (< largeUnits) ASCII bytes. */
+  #storeBytes(bytes: Uint8Array, at: number, n: number): number {
+    if (n === 0) return 0;
+    const position = this.#place(n);
+    const chars = this.#slots[position >>> charShift]!;
+    const offset = position & charMask;
+    for (let i = 0; i < n; i++) chars[offset + i] = bytes[at + i]!;
+    return position;
+  }
+
+  /** A string an entry no longer refers to: dead units (reclaimed by compaction), or a large slot freed. */
+  #release(start: number, length: number): void {
+    if (length === 0) return;
+    if (length >= largeUnits) {
+      this.#large[start] = "";
+      this.#largeFree.push(start);
+      return;
+    }
+    this.#charsDead += length;
+  }
+
+  /** Room for `n` (< largeUnits) units in the segment being appended to; returns its position. */
+  #place(n: number): number {
+    let slot = this.#appendSlot;
+    let at = this.#appendAt;
+    const chars = slot < 0 ? noChars : this.#slots[slot]!;
+    if (at + n > chars.length) {
+      if (slot >= 0 && chars.length < charSegment && at + n <= charSegment) {
+        // A small map's segment: doubled in place (a bounded copy), positions unchanged.
+        let length = chars.length * 2;
+        while (length < at + n) length *= 2;
+        const grown = new Uint16Array(length);
+        grown.set(chars.subarray(0, at));
+        this.#slots[slot] = grown;
+        this.#work += length + at;
+      } else {
+        slot = this.#newSlot(n);
+        at = 0;
+      }
+    }
+    this.#appendAt = at + n;
+    this.#slotUsed[slot] = this.#slotUsed[slot]! + n;
+    this.#charsUsed += n;
+    return (slot << charShift) | at;
+  }
+
+  /** A fresh segment to append to (small for a small map, else full size), in a free slot if any. */
+  #newSlot(n: number): number {
+    const live = this.#charsUsed - this.#charsDead;
+    const length = Math.min(charSegment, Math.max(charsInitial, nextPowerOfTwo(live + n)));
+    const slot = this.#freeSlots.pop() ?? this.#slots.length;
+    if (slot >= charSlotsMax) throw new RangeError("PackedMap: keys and values exceed 8 GiB");
+    this.#slots[slot] = new Uint16Array(length);
+    this.#slotUsed[slot] = 0;
+    this.#appendSlot = slot;
+    this.#appendAt = 0;
+    this.#work += length;
+    return slot;
   }
 
   #decode(start: number, length: number): string {
     if (length === 0) return "";
-    if (length <= decodeChunkUnits) return this.#decodeRun(start, length);
-    let out = "";
-    for (let at = 0; at < length; at += decodeChunkUnits) out += this.#decodeRun(start + at, Math.min(decodeChunkUnits, length - at));
-    return out;
-  }
-
-  /** One run of code units as a string: through a reused plain array (2-3x faster here than a typed subarray). */
-  #decodeRun(start: number, length: number): string {
+    if (length >= largeUnits) return this.#large[start]!;
+    // Through a reused plain array: 2-3x faster here than a typed subarray.
     const units = this.#decodeScratch;
-    const chars = this.#chars;
+    const chars = this.#slots[start >>> charShift]!;
+    const offset = start & charMask;
     units.length = length;
-    for (let i = 0; i < length; i++) units[i] = chars[start + i]!;
+    for (let i = 0; i < length; i++) units[i] = chars[offset + i]!;
     return String.fromCharCode.apply(null, units);
   }
 
-  #growEntries(): void {
-    const n = this.#alive.length * 2;
-    this.#keyStart = grownU32(this.#keyStart, n);
-    this.#keyLength = grownU32(this.#keyLength, n);
-    this.#valueStart = grownU32(this.#valueStart, n);
-    this.#valueLength = grownU32(this.#valueLength, n);
-    const hash = new Int32Array(n);
-    hash.set(this.#hash);
-    this.#hash = hash;
-    const alive = new Uint8Array(n);
-    alive.set(this.#alive);
-    this.#alive = alive;
-    const version = new Float64Array(n);
-    version.set(this.#version);
-    this.#version = version;
-  }
-
-  /** A fresh index sized for `entries` (clearing deleted slots), filled from the live entries. */
-  #rebuildIndex(entries: number): void {
-    let capacity = this.#index.length;
-    while (entries > capacity * indexLoadMax) capacity *= 2;
-    while (capacity > entriesInitial * 2 && entries < capacity * indexLoadMax * 0.25) capacity /= 2;
-    this.#index = new Int32Array(capacity);
-    this.#indexDeleted = 0;
-    for (let id = 0; id < this.#ids; id++) if (this.#alive[id] === 1) this.#insertSlot(id, this.#hash[id]!);
-  }
-
-  /**
-   * Once most of `chars` or of the ids is dead, copies the live entries, in order, into fresh
-   * arrays: amortized O(1) per write, as each compaction follows as many writes as it copies.
-   */
-  #maybeCompact(): void {
+  /** After an overwrite or delete: a step of the compaction pass running, or one begun if due. */
+  #afterWrite(): void {
+    if (this.#compactRead >= 0) {
+      this.#compactSome();
+      return;
+    }
     const deadIds = this.#ids - this.#size;
     const charsDue = this.#charsDead > 4096 && this.#charsDead * 2 > this.#charsUsed;
     const idsDue = deadIds > 1024 && deadIds * 2 > this.#ids;
-    if (charsDue || idsDue) this.#compact();
+    if (!charsDue && !idsDue) return;
+    // Amortized O(1) per write: a pass follows at least as many writes as it has live entries
+    // and units to move.
+    this.#compactRead = 0;
+    this.#compactWrite = 0;
+    if (charsDue) {
+      const from = new Uint8Array(this.#slots.length);
+      for (let s = 0; s < from.length; s++) if (this.#slots[s] !== noChars) from[s] = 1;
+      this.#fromSpace = from;
+      this.#appendSlot = -1; // new strings go to fresh segments
+      this.#work += from.length;
+    }
+    this.#compactSome();
   }
 
-  #compact(): void {
-    const live = this.#size;
-    const capacity = Math.max(entriesInitial, nextPowerOfTwo(live));
-    const keyStart = new Uint32Array(capacity);
-    const keyLength = new Uint32Array(capacity);
-    const valueStart = new Uint32Array(capacity);
-    const valueLength = new Uint32Array(capacity);
-    const hash = new Int32Array(capacity);
-    const alive = new Uint8Array(capacity);
-    const version = new Float64Array(capacity);
-    const chars = new Uint16Array(Math.max(charsInitial, this.#charsUsed - this.#charsDead));
-    let used = 0;
-    let next = 0;
-    const old = this.#chars;
-    for (let id = 0; id < this.#ids; id++) {
-      if (this.#alive[id] === 0) continue;
-      const kLen = this.#keyLength[id]!;
-      const vLen = this.#valueLength[id]!;
-      chars.set(old.subarray(this.#keyStart[id]!, this.#keyStart[id]! + kLen), used);
-      keyStart[next] = used;
-      keyLength[next] = kLen;
-      used += kLen;
-      chars.set(old.subarray(this.#valueStart[id]!, this.#valueStart[id]! + vLen), used);
-      valueStart[next] = used;
-      valueLength[next] = vLen;
-      used += vLen;
-      hash[next] = this.#hash[id]!;
-      version[next] = this.#version[id]!;
-      alive[next] = 1;
-      next++;
+  /**
+   * One step of the compaction pass: live entries move down over dead ids (order kept, index
+   * repointed), their strings copied out of the from-space segments.
+   */
+  #compactSome(): void {
+    const from = this.#fromSpace;
+    let read = this.#compactRead;
+    let write = this.#compactWrite;
+    let visits = 0;
+    let units = 0;
+    while (read < this.#ids && (visits < compactEntriesMinPerOp || (visits < compactEntriesPerOp && units < compactUnitsPerOp))) {
+      visits++;
+      const rs = read >>> entryShift;
+      const ro = read & entryMask;
+      if (this.#alive[rs]![ro] === 1) {
+        const src = this.#meta[rs]!;
+        const sa = ro * stride;
+        if (from !== null) units += this.#evacuate(src, sa + fieldKeyStart, from) + this.#evacuate(src, sa + fieldValueStart, from);
+        if (write !== read) {
+          const ws = write >>> entryShift;
+          const wo = write & entryMask;
+          const dst = this.#meta[ws]!;
+          const da = wo * stride;
+          for (let f = 0; f < stride; f++) dst[da + f] = src[sa + f]!;
+          this.#version[ws]![wo] = this.#version[rs]![ro]!;
+          this.#alive[ws]![wo] = 1;
+          this.#alive[rs]![ro] = 0;
+          this.#repoint(read, write, src[sa + fieldHash]!);
+        }
+        write++;
+      }
+      read++;
     }
-    this.#keyStart = keyStart;
-    this.#keyLength = keyLength;
-    this.#valueStart = valueStart;
-    this.#valueLength = valueLength;
-    this.#hash = hash;
-    this.#alive = alive;
-    this.#version = version;
-    this.#ids = next;
-    this.#chars = chars;
-    this.#charsUsed = used;
-    this.#charsDead = 0;
-    this.#rebuildIndex(next);
+    this.#work += visits + units;
+    this.#compactRead = read;
+    this.#compactWrite = write;
+    if (read === this.#ids) this.#endCompaction();
   }
+
+  /** Copies the string at meta[at] (start; length at at + 1) out of a from-space segment; its units. */
+  #evacuate(meta: Int32Array, at: number, from: Uint8Array): number {
+    const length = meta[at + 1]!;
+    if (length === 0 || length >= largeUnits) return 0;
+    const start = meta[at]!;
+    const slot = start >>> charShift;
+    if (from[slot] !== 1) return 0;
+    const source = this.#slots[slot]!;
+    const offset = start & charMask;
+    const position = this.#place(length);
+    this.#slots[position >>> charShift]!.set(source.subarray(offset, offset + length), position & charMask);
+    meta[at] = position;
+    this.#charsDead += length; // the old copy
+    return length;
+  }
+
+  /** The pass visited every id: drop the ids past the last live one and the from-space segments. */
+  #endCompaction(): void {
+    const ids = this.#compactWrite;
+    this.#ids = ids;
+    const keep = Math.max(1, Math.ceil(ids / entrySegment));
+    this.#meta.length = keep;
+    this.#version.length = keep;
+    this.#alive.length = keep;
+    this.#capacity = (keep - 1) * entrySegment + this.#alive[keep - 1]!.length;
+    const from = this.#fromSpace;
+    if (from !== null) {
+      for (let s = 0; s < from.length; s++) {
+        if (from[s] !== 1) continue;
+        // Every unit left in a from-space segment is dead: released, or copied out.
+        this.#charsUsed -= this.#slotUsed[s]!;
+        this.#charsDead -= this.#slotUsed[s]!;
+        this.#slotUsed[s] = 0;
+        this.#slots[s] = noChars;
+        this.#freeSlots.push(s);
+      }
+      this.#work += from.length;
+    }
+    this.#fromSpace = null;
+    this.#compactRead = -1;
+    this.#compactWrite = 0;
+  }
+}
+
+/** A fresh index of `capacity` slots: one real page when small, else shared empty pages. */
+function newPages(capacity: number): Int32Array[] {
+  if (capacity <= pageSlots) return [new Int32Array(capacity)];
+  const pages: Int32Array[] = [];
+  for (let p = 0; p < capacity / pageSlots; p++) pages.push(emptyPage);
+  return pages;
+}
+
+/** ASCII bytes as a string (each byte one code unit), in pieces (apply's argument limit). */
+function asciiString(bytes: Uint8Array, at: number, length: number): string {
+  let out = "";
+  for (let from = 0; from < length; from += largeUnits) {
+    out += String.fromCharCode.apply(null, Array.from(bytes.subarray(at + from, at + Math.min(length, from + largeUnits))));
+  }
+  return out;
 }
 
 /** FNV-1a over the UTF-16 code units, as a signed 32-bit integer. */
@@ -300,12 +699,6 @@ function hashOf(s: string): number {
     h = Math.imul(h, 0x01000193);
   }
   return h;
-}
-
-function grownU32(a: Uint32Array, n: number): Uint32Array<ArrayBuffer> {
-  const out = new Uint32Array(n);
-  out.set(a);
-  return out;
 }
 
 function nextPowerOfTwo(n: number): number {
