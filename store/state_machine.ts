@@ -7,6 +7,7 @@ import { type Command, type Condition, decodeCommand, type OnceCommand, onceIdCh
 import { CommandError, SnapshotError } from "./errors.ts";
 import { PackedMap } from "./packed_map.ts";
 import { type Outcome, type SessionEntry, type SessionLimits, sessionLimitsDefault, SessionTable } from "./sessions.ts";
+import { readChunkInto } from "./snapshot_chunk.ts";
 import { realTimers } from "../raft/real_time.ts";
 import { unreachable } from "../unreachable.ts";
 
@@ -384,6 +385,8 @@ export class KvStateMachine {
     const { format, pairCount, chunks, sessions } = decodeOuter(bytes);
     const table = decodeSessions(sessions, this.#sessions.limits);
     const map = new PackedMap();
+    // No rehash while it fills; a pair takes at least 3 bytes, so a false header reserves no more.
+    map.reserve(Math.min(pairCount, bytes.length / 3));
     for (let i = 0; i < chunks.length; i++) decodeChunk(chunks[i], i, map, format === snapshotFormatVersions);
     this.#install(map, pairCount, table, format === snapshotFormatVersions);
   }
@@ -400,6 +403,7 @@ export class KvStateMachine {
       const { format, pairCount, chunks, sessions } = decodeOuter(bytes);
       const table = decodeSessions(sessions, this.#sessions.limits);
       const map = new PackedMap();
+      map.reserve(Math.min(pairCount, bytes.length / 3));
       for (let i = 0; i < chunks.length; i++) {
         decodeChunk(chunks[i], i, map, format === snapshotFormatVersions);
         await pause();
@@ -677,6 +681,10 @@ function decodeOuter(bytes: Uint8Array): { format: number; pairCount: number; ch
 function decodeChunk(chunk: unknown, index: number, into: PackedMap, withVersions: boolean): void {
   const stride = withVersions ? 3 : 2;
   if (!(chunk instanceof Uint8Array)) throw new SnapshotError(`snapshot chunk ${index} is not bytes`);
+  // The encoder's plain form straight into the map (no string per key and value); from the
+  // first pair it cannot read so, the rest through cbor-x as before (snapshot_chunk.ts).
+  const done = readChunkInto(chunk, into, withVersions);
+  if (done < 0) return;
   let flat: unknown;
   try {
     flat = decoder.decode(chunk);
@@ -686,7 +694,7 @@ function decodeChunk(chunk: unknown, index: number, into: PackedMap, withVersion
   if (!Array.isArray(flat) || flat.length % stride !== 0) {
     throw new SnapshotError(`snapshot chunk ${index} is not an array of key-value pairs`);
   }
-  for (let i = 0; i < flat.length; i += stride) {
+  for (let i = done * stride; i < flat.length; i += stride) {
     const key: unknown = flat[i];
     const value: unknown = flat[i + 1];
     const version: unknown = withVersions ? flat[i + 2] : 0;
