@@ -11,6 +11,7 @@ import { HttpError, jsonError } from "./errors.ts";
 import { deleteKey, keyResponse, ok, readKey, readKeyVersioned, versionedResponse, writeKeys } from "./key_handlers.ts";
 import { backupRoutes } from "./backup_routes.ts";
 import { healthRoutes } from "./health_routes.ts";
+import { listRoutes } from "./list_routes.ts";
 import { leaderRoutes } from "./leader_routes.ts";
 import { metricsRoutes } from "./metrics_routes.ts";
 import type { OpsDeps } from "./ops_deps.ts";
@@ -90,9 +91,11 @@ function plainRoutes(store: StoreApi, bodyBytesMax: number): readonly Route[] {
       perm: "write",
       handle: (request, _query, caller) => writeKeys(store, request, bodyBytesMax, caller),
     },
-    { methods: ["GET", "DELETE"], path: "/key", handle: missingKey },
+    // GET /key lists keys in order (issue 16; http/list_routes.ts).
+    ...listRoutes(store),
+    { methods: ["DELETE"], path: "/key", handle: missingKey },
     { methods: ["GET", "DELETE"], path: "/key/", handle: missingKey },
-    { methods: ["ALL"], path: "/key", handle: methodNotAllowed("POST") },
+    { methods: ["ALL"], path: "/key", handle: methodNotAllowed("GET, HEAD, POST") },
     { methods: ["ALL"], path: "/key/", handle: methodNotAllowed("GET, HEAD, DELETE") },
 
     {

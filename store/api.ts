@@ -120,6 +120,7 @@ export interface BackupState {
 }
 
 import type { Condition } from "./commands.ts";
+import type { ListPage, ListQuery } from "./listing.ts";
 import type { SessionEntry } from "./sessions.ts";
 
 /**
@@ -175,6 +176,11 @@ export interface StoreApi {
   getVersioned?(key: string, level: ReadLevel, caller?: Caller): Promise<VersionedValue>;
   /** Optional: peek() with the key's version and the applied index of the state read. */
   peekVersioned?(key: string, level: ReadLevel): VersionedValue | undefined;
+  /**
+   * Optional: a page of keys in key order with values and versions (GET /key?prefix=, issue
+   * 16), at `level`, from the state at one applied index (the page's `applied`).
+   */
+  list?(query: ListQuery, level: ReadLevel, caller?: Caller): Promise<ListPage>;
   /** Sets all pairs in one log entry (atomically); resolves once applied. */
   set(pairs: ReadonlyArray<readonly [string, string]>, caller?: Caller): Promise<void>;
   /** Deletes `key` (absent is fine); resolves once applied. */

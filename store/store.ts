@@ -28,6 +28,7 @@ import { type Condition, encodeCommand, encodeOnceCommand, type KeyValue, type W
 import { outcomeValue, parseOutcomeValue, scopedId } from "./idempotency.ts";
 import { parseVersionedValue, versionedValue } from "./versioned.ts";
 import { isStoreError, StoreError } from "./errors.ts";
+import type { ListPage, ListQuery } from "./listing.ts";
 import type { ForwardedOp, StoreMessage } from "./forward.ts";
 import { Forwarder } from "./forwarder.ts";
 import { type ElectionTiming, electionTimingDefault, Leadership } from "./leadership.ts";
@@ -269,6 +270,27 @@ export class Store implements StoreApi {
     if (index === null) return this.get(key, "linearizable");
     await raft.readAt(index).catch(rethrow);
     return this.#o.stateMachine.get(key) ?? null;
+  }
+
+  /**
+   * A page of keys in key order (issue 16 item 3), read in one synchronous step once `level`
+   * is satisfied, so the page is the state at one applied index (`applied`). A leader-level
+   * listing on a follower is served as a linearizable one (ReadIndex at the leader, the page
+   * from this node's state): the same guarantee or better, and the page never crosses the
+   * Raft connection (so `_caller`, who asked, matters only to the HTTP layer's check).
+   */
+  async list(query: ListQuery, level: ReadLevel, _caller?: Caller): Promise<ListPage> {
+    if (this.#removed) throw this.#removedError();
+    if (level === "leader") {
+      const raft = this.#raft;
+      const index = raft.leaseReadIndex();
+      if (index !== null) await raft.readAt(index).catch(rethrow);
+      else if (!isUnsafeLocalReads) await raft.read().catch(rethrow);
+    } else if (level === "linearizable" && !isUnsafeLocalReads) {
+      await this.#raft.read().catch(rethrow);
+    }
+    const page = this.#o.stateMachine.list(query);
+    return { items: page.items, next: page.next, applied: this.#node?.lastApplied ?? 0 };
   }
 
   set(pairs: ReadonlyArray<readonly [string, string]>, caller?: Caller): Promise<void> {

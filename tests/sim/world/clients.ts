@@ -12,6 +12,11 @@
 // directly on every node's apply results. In the same seeds some writes are conditional: a
 // versioned read, then a write with If-Match on the version read (If-None-Match: * if the key
 // was absent), checked as a conditional register (linearizability.ts's CasOp).
+// In seeds that draw listing (issue 16 item 3, a stream of its own), some operations list keys
+// by prefix (GET /key?prefix=&after=&limit=), following `next` for a few pages: each page is,
+// for every key of the clients' key space in the page's range, a read of that key at the
+// page's invoke and completion times (present with the listed value, absent if not listed),
+// checked with every other read; a page out of order, past its limit or its range fails the run.
 
 import type { CasOp, CheckedOp, HistoryOp, KvOp, Outcome } from "../checkers/linearizability.ts";
 import { createSimRng, type SimRng } from "../prng.ts";
@@ -29,6 +34,8 @@ export interface ClientOptions {
    * absent: none do (a separate stream, so seeds without it run exactly as before issue 16).
    */
   readonly once?: SimRng | null;
+  /** Draws which operations are listings and their parameters; null or absent: none (as before). */
+  readonly list?: SimRng | null;
 }
 
 /**
@@ -39,6 +46,17 @@ export interface ClientOptions {
 export function drawOnceClients(seed: number): SimRng | null {
   return createSimRng(seed).fork("once-v16-2120").chance(0.4) ? createSimRng(seed).fork("once-clients-v16") : null;
 }
+
+/**
+ * The stream of `seed`'s listing draws, or null when its clients list nothing (6 seeds in 10).
+ * The label was chosen so that no regression seed of world.test.ts draws it.
+ */
+export function drawListClients(seed: number): SimRng | null {
+  return createSimRng(seed).fork("list-v16-822").chance(0.4) ? createSimRng(seed).fork("list-clients-v16") : null;
+}
+
+/** Pages one listing follows at most. */
+const listPagesMax = 4;
 
 /** Retries of a write with an Idempotency-Key after an unknown outcome (so up to 4 attempts). */
 const onceRetriesMax = 3;
@@ -135,6 +153,13 @@ export class Clients {
       return;
     }
     const server = this.#rng.pick(up);
+    const list = this.#options.list ?? null;
+    if (list !== null && list.chance(0.15)) {
+      void this.#issueList(server, client, list).then((recorded) => {
+        if (recorded) this.#later(client);
+      });
+      return;
+    }
     const op = this.#drawOp();
     const level = this.#rng.chance(0.3) ? "leader" : "linearizable";
     const viaHttp = this.#rng.chance(this.#world.config.httpRate);
@@ -336,6 +361,79 @@ export class Clients {
     if (!this.#inFlight.delete(f.id)) return false;
     this.#record(f, { ...cas, written: status === null ? null : status === 200 }, outcome);
     return true;
+  }
+
+  /**
+   * A listing: a prefix, a limit and maybe a starting key drawn, then up to listPagesMax pages
+   * following `next`, each through the store's API or GET /key. Every page is recorded as
+   * reads of the key space's keys in its range (see the header); a refused page ends it.
+   * Resolves true once recorded, false if the process died first.
+   */
+  async #issueList(server: SimServer, client: number, rng: SimRng): Promise<boolean> {
+    server.isDirty = true;
+    const keys = this.keys;
+    const prefix = rng.pick(["", "k", "k1", "k2", "x"]);
+    const limit = rng.range(1, 3);
+    const level = rng.chance(0.3) ? "leader" : "linearizable";
+    const viaHttp = rng.chance(this.#world.config.httpRate);
+    const inRange = keys.filter((k) => k.startsWith(prefix));
+    let after = inRange.length > 0 && rng.chance(0.3) ? rng.pick(inRange) : null;
+    for (let pages = 0; pages < listPagesMax; pages++) {
+      // A read placeholder: a crash meanwhile records it as unknown (dropped, as any read).
+      const f = this.#inFlightOf(server, client, { type: "read", key: `list:${prefix}`, value: null }, level, viaHttp, null);
+      let page: { items: readonly { key: string; value: string }[]; next: string | null } | null = null;
+      try {
+        page = viaHttp ? await this.#listHttp(server, prefix, after, limit, level) : await server.opened!.store.list({ prefix, after, limit }, level);
+      } catch (e) {
+        if (!(e instanceof StoreError)) throw e;
+        this.errors.set(f.id, `${server.id}#${f.life} ${e.code}: ${e.message}`);
+      }
+      if (!this.#inFlight.delete(f.id)) return false;
+      if (page === null) {
+        this.counts.fail++;
+        return true;
+      }
+      this.#recordPage(f, prefix, after, limit, page);
+      if (page.next === null) return true;
+      after = page.next;
+    }
+    return true;
+  }
+
+  /** GET /key?prefix=&after=&limit=&level= as a client sends it; a refusal as the StoreError it stands for. */
+  async #listHttp(server: SimServer, prefix: string, after: string | null, limit: number, level: string): Promise<{ items: { key: string; value: string }[]; next: string | null }> {
+    const query = `prefix=${encodeURIComponent(prefix)}&limit=${limit}&level=${level}${after === null ? "" : `&after=${encodeURIComponent(after)}`}`;
+    const response = await server.opened!.fetch(new Request(`http://${server.addr}/key?${query}`));
+    const text = await response.text();
+    if (response.status === 200) return JSON.parse(text) as { items: { key: string; value: string }[]; next: string | null };
+    if (response.status === 503) throw new StoreError("unavailable", text);
+    throw new Error(`GET /key?${query} answered ${response.status}: ${text}`);
+  }
+
+  /**
+   * A page as reads: for every key of the key space with the prefix, after `after` and up to
+   * `next` (to the end when there is none), the value listed or absent, over the page's times.
+   */
+  #recordPage(f: InFlight, prefix: string, after: string | null, limit: number, page: { items: readonly { key: string; value: string }[]; next: string | null }): void {
+    const listed = new Map<string, string>();
+    let last: string | null = after;
+    for (const item of page.items) {
+      const inRange = item.key.startsWith(prefix) && (last === null || item.key > last);
+      if (!inRange) throw new Error(`listing prefix ${JSON.stringify(prefix)} after ${String(after)}: ${JSON.stringify(item.key)} out of order or range in ${JSON.stringify(page)}`);
+      listed.set(item.key, item.value);
+      last = item.key;
+    }
+    if (page.items.length > limit || (page.next !== null && page.next !== last)) {
+      throw new Error(`listing prefix ${JSON.stringify(prefix)} limit ${limit}: page ${JSON.stringify(page)} breaks its limit or cursor`);
+    }
+    this.counts.ok++;
+    const completeTime = this.#world.scheduler.now;
+    for (const key of this.keys) {
+      const covered = key.startsWith(prefix) && (after === null || key > after) && (page.next === null || key <= page.next);
+      if (!covered) continue;
+      const op: KvOp = { type: "read", key, value: listed.get(key) ?? null };
+      this.history.push({ id: this.#nextId++, client: f.client, op, invokeTime: f.invokeTime, completeTime, outcome: "ok" });
+    }
   }
 
   /** GET /key/<k> as a client reads it with its ETag; a refusal as the StoreError it stands for. */

@@ -9,7 +9,7 @@
 import { checkLinearizable } from "../checkers/linearizability.ts";
 import type { SimRng } from "../prng.ts";
 import { reliableNetwork } from "../sim_network.ts";
-import { Clients, drawOnceClients } from "./clients.ts";
+import { Clients, drawListClients, drawOnceClients } from "./clients.ts";
 import { LeadershipNemesis } from "./leadership_nemesis.ts";
 import { MembershipChanges } from "./membership.ts";
 import { TargetedNemesis } from "./targeted.ts";
@@ -98,7 +98,7 @@ function nemesis(world: World, rng: SimRng, counts: { crashes: number }, members
 export async function runWorldSeed(seed: number, options: WorldRunOptions = {}): Promise<WorldSeedReport> {
   const config = drawWorldConfig(seed);
   const world = new World(config);
-  const clients = new Clients(world, world.rng.fork("clients"), { clients: 4, keys: 4, thinkMsMax: 30, once: drawOnceClients(seed) });
+  const clients = new Clients(world, world.rng.fork("clients"), { clients: 4, keys: 4, thinkMsMax: 30, once: drawOnceClients(seed), list: drawListClients(seed) });
   const nemesisRng = world.rng.fork("nemesis");
   const membership = new MembershipChanges(world, world.rng.fork("membership"));
   const counts = { crashes: 0 };

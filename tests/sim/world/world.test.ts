@@ -13,7 +13,7 @@ import { runWorldSeed, worldReplayCommand } from "./run_seed.ts";
 import { drawTargetedMode, type TargetedMode } from "./targeted.ts";
 import { drawWalSegmentBytesMax } from "./world.ts";
 import { drawLeadershipNemesis } from "./leadership_nemesis.ts";
-import { drawOnceClients } from "./clients.ts";
+import { drawListClients, drawOnceClients } from "./clients.ts";
 
 const seedCount = Number(process.env["SIM_SEEDS"] ?? "150");
 const seedStart = Number(process.env["SIM_SEED_START"] ?? "1");
@@ -117,6 +117,13 @@ test("world sim: no regression seed's clients use Idempotency-Keys; many other s
     expect({ seed, once: drawOnceClients(seed) !== null }).toEqual({ seed, once: false });
   }
   expect(Array.from({ length: 150 }, (_, i) => drawOnceClients(i + 1)).filter((r) => r !== null).length).toBeGreaterThan(40);
+});
+
+test("world sim: no regression seed's clients list keys; many other seeds' do (issue 16 item 3)", () => {
+  for (const { seed } of [...regressionSeeds, { seed: 1718321 }, { seed: 308 }, { seed: 1001437 }, { seed: 2408640 }]) {
+    expect({ seed, list: drawListClients(seed) !== null }).toEqual({ seed, list: false });
+  }
+  expect(Array.from({ length: 150 }, (_, i) => drawListClients(i + 1)).filter((r) => r !== null).length).toBeGreaterThan(40);
 });
 
 test("world sim: each regression seed draws the targeted nemesis it was found with (none for the older ones)", () => {

@@ -199,8 +199,8 @@ describe("GET /key/<k>", () => {
     expect(store.calls).toEqual([]);
   });
 
-  test("a missing or empty key is a 400 (/key, /key/)", async () => {
-    await expectError(app.request("/key"), 400, /missing key/);
+  test("a missing or empty key is a 400 (DELETE /key, /key/; GET /key lists keys)", async () => {
+    await expectError(app.request("/key", { method: "DELETE" }), 400, /missing key/);
     await expectError(app.request("/key/"), 400, /missing key/);
     await expectError(app.request("/key/", { method: "DELETE" }), 400, /missing key/);
     expect(store.calls).toEqual([]);
@@ -297,7 +297,7 @@ describe("unknown paths and wrong methods", () => {
   });
 
   const wrong: Array<[string, string, string]> = [
-    ["PUT", "/key", "POST"],
+    ["PUT", "/key", "GET, HEAD, POST"],
     ["GET", "/join", "POST"],
     ["DELETE", "/remove", "POST"],
     ["POST", "/status", "GET, HEAD"],

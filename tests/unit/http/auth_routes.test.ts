@@ -13,6 +13,7 @@ import type { Users } from "../../../security/auth_file.ts";
 import { Authenticator } from "../../../security/authenticator.ts";
 import { allPerms, type PermissionName, permissionBits } from "../../../security/permissions.ts";
 import type { Caller, ReadLevel, StatusReport, StoreApi } from "../../../store/api.ts";
+import type { ListPage, ListQuery } from "../../../store/listing.ts";
 
 /** Records each call with the caller it came with. */
 class FakeStore implements StoreApi {
@@ -37,6 +38,10 @@ class FakeStore implements StoreApi {
   }
   async remove(id: string, caller?: Caller): Promise<void> {
     this.#call(`remove ${id}`, caller);
+  }
+  async list(query: ListQuery, level: ReadLevel, caller?: Caller): Promise<ListPage> {
+    this.#call(`list ${query.prefix} ${level}`, caller);
+    return { items: [], next: null, applied: 3 };
   }
   status(): StatusReport {
     this.#call("status", undefined);
@@ -72,6 +77,7 @@ const routeCases: RouteCase[] = [
   { method: "POST", path: "/join", body: `{"id":"n4","addr":"localhost:12004"}`, perm: "join", hot: false, call: "join n4 localhost:12004" },
   { method: "POST", path: "/remove", body: `{"id":"n3"}`, perm: "remove", hot: false, call: "remove n3" },
   { method: "GET", path: "/status", perm: "status", hot: false, call: "status" },
+  { method: "GET", path: "/key?prefix=k", perm: "read", hot: false, call: "list k linearizable" },
 ];
 
 /** The two ways in: the server's handler (fast path in front), and the Hono app alone. */
