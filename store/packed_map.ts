@@ -640,7 +640,10 @@ export class PackedMap implements Iterable<[string, string]> {
     const source = this.#slots[slot]!;
     const offset = start & charMask;
     const position = this.#place(length);
-    this.#slots[position >>> charShift]!.set(source.subarray(offset, offset + length), position & charMask);
+    // A loop, not set(subarray(…)): no view object made per string moved.
+    const target = this.#slots[position >>> charShift]!;
+    const to = position & charMask;
+    for (let i = 0; i < length; i++) target[to + i] = source[offset + i]!;
     meta[at] = position;
     this.#charsDead += length; // the old copy
     return length;
