@@ -1,5 +1,7 @@
 // GET /key?prefix=p&after=k&limit=n&level=l (issue 16 item 3): a page of keys in key order
 // with their values and versions, from the state at one applied index (X-Applied-Index).
+// With `index=N` (and `wait=`), a blocking listing (item 5, http/watch_routes.ts): answered
+// once a key with the prefix changes after index N, or when the wait ends.
 // Every parameter is checked before the store is asked: an unknown or repeated one, an empty
 // or oversized limit, a cursor that does not start with the prefix are 400. Not a hot route:
 // a listing is rare next to single-key requests, and Hono's dispatch is nothing next to a page.
@@ -10,9 +12,10 @@ import { HttpError, jsonError } from "./errors.ts";
 import type { Route } from "./routes.ts";
 import { queryParams } from "./query_params.ts";
 import { parseReadLevel } from "./validate.ts";
+import { blockingOf } from "./watch_routes.ts";
 
 /** The query parameters GET /key takes. */
-const listParams: ReadonlySet<string> = new Set(["prefix", "after", "limit", "level"]);
+const listParams: ReadonlySet<string> = new Set(["prefix", "after", "limit", "level", "index", "wait"]);
 
 /** The listing route; http/routes.ts puts it ahead of GET /key's "missing key" answer. */
 export function listRoutes(store: StoreApi): readonly Route[] {
@@ -22,8 +25,12 @@ export function listRoutes(store: StoreApi): readonly Route[] {
       path: "/key",
       perm: "read",
       handle: async (request, _query, caller) => {
-        const { query, level } = parseListQuery(request.url);
+        const { query, level, blocking } = parseListQuery(request.url);
         if (store.list === undefined) return jsonError(501, "this store cannot list keys");
+        if (blocking !== null) {
+          if (store.waitForChange === undefined) throw new HttpError(400, "this store cannot block on a listing");
+          await store.waitForChange(query.prefix, false, blocking.index, blocking.waitMs);
+        }
         const page = await store.list(query, level, caller);
         return new Response(listPageJson(page), {
           headers: { "content-type": "application/json", "x-applied-index": String(page.applied) },
@@ -34,7 +41,7 @@ export function listRoutes(store: StoreApi): readonly Route[] {
 }
 
 /** The listing's parameters from the raw URL, each checked (HttpError 400). */
-export function parseListQuery(url: string): { query: ListQuery; level: ReadLevel } {
+export function parseListQuery(url: string): { query: ListQuery; level: ReadLevel; blocking: { index: number; waitMs: number } | null } {
   const params = queryParams(url, listParams);
   const prefix = params.get("prefix") ?? "";
   const rawAfter = params.get("after");
@@ -47,6 +54,7 @@ export function parseListQuery(url: string): { query: ListQuery; level: ReadLeve
   return {
     query: { prefix, after: rawAfter ?? null, limit: parseLimit(params.get("limit")) },
     level: parseReadLevel(params.get("level")),
+    blocking: blockingOf(params),
   };
 }
 

@@ -12,6 +12,7 @@ import { deleteKey, keyResponse, ok, readKey, readKeyVersioned, versionedRespons
 import { backupRoutes } from "./backup_routes.ts";
 import { healthRoutes } from "./health_routes.ts";
 import { listRoutes } from "./list_routes.ts";
+import { blockingKeyRead, isBlockingKeyRead, watchRoutes } from "./watch_routes.ts";
 import { leaderRoutes } from "./leader_routes.ts";
 import { metricsRoutes } from "./metrics_routes.ts";
 import type { OpsDeps } from "./ops_deps.ts";
@@ -91,8 +92,9 @@ function plainRoutes(store: StoreApi, bodyBytesMax: number): readonly Route[] {
       perm: "write",
       handle: (request, _query, caller) => writeKeys(store, request, bodyBytesMax, caller),
     },
-    // GET /key lists keys in order (issue 16; http/list_routes.ts).
+    // GET /key lists keys in order (issue 16; http/list_routes.ts), GET /watch streams changes.
     ...listRoutes(store),
+    ...watchRoutes(store),
     { methods: ["DELETE"], path: "/key", handle: missingKey },
     { methods: ["GET", "DELETE"], path: "/key/", handle: missingKey },
     { methods: ["ALL"], path: "/key", handle: methodNotAllowed("GET, HEAD, POST") },
@@ -105,10 +107,13 @@ function plainRoutes(store: StoreApi, bodyBytesMax: number): readonly Route[] {
       hot: true,
       perm: "read",
       handle: (request, level, caller) => {
-        const key = keyFromUrl(request.url);
+        const url = request.url;
+        const key = keyFromUrl(url);
         const readLevel = parseReadLevel(level);
         // With ETag and X-Applied-Index where the store keeps versions (issue 16).
         if (store.getVersioned !== undefined) {
+          // ?index=&wait=: a blocking read (issue 16 item 5); a plain read pays an indexOf.
+          if (isBlockingKeyRead(url, level)) return blockingKeyRead(store, key, url, caller);
           const now = store.peekVersioned?.(key, readLevel);
           if (now !== undefined) return versionedResponse(key, now);
           return readKeyVersioned(store, key, readLevel, caller);

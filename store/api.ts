@@ -121,6 +121,7 @@ export interface BackupState {
 
 import type { Condition } from "./commands.ts";
 import type { ListPage, ListQuery } from "./listing.ts";
+import type { WatchResult, WatchSink } from "./watches.ts";
 import type { SessionEntry } from "./sessions.ts";
 
 /**
@@ -181,6 +182,16 @@ export interface StoreApi {
    * 16), at `level`, from the state at one applied index (the page's `applied`).
    */
   list?(query: ListQuery, level: ReadLevel, caller?: Caller): Promise<ListPage>;
+  /**
+   * Optional: the changes of keys starting with `prefix` after log index `after` (null: from
+   * now) sent to `sink` (GET /watch, issue 16 item 5); `gone` when they are no longer kept.
+   */
+  watch?(prefix: string, after: number | null, sink: WatchSink): WatchResult;
+  /**
+   * Optional: resolves once a key starting with `prefix` (with `exact`, that key) changes at an
+   * index above `index`, or after `waitMs`, or at once if this node cannot tell (blocking reads).
+   */
+  waitForChange?(prefix: string, exact: boolean, index: number, waitMs: number): Promise<void>;
   /** Sets all pairs in one log entry (atomically); resolves once applied. */
   set(pairs: ReadonlyArray<readonly [string, string]>, caller?: Caller): Promise<void>;
   /** Deletes `key` (absent is fine); resolves once applied. */

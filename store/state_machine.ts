@@ -7,6 +7,7 @@ import { type Command, type Condition, decodeCommand, type OnceCommand, onceIdCh
 import { CommandError, SnapshotError } from "./errors.ts";
 import { type ListPage, listPage, type ListQuery } from "./listing.ts";
 import { OrderedKeys } from "./ordered_keys.ts";
+import { ChangeFeed } from "./change_feed.ts";
 import { PackedMap } from "./packed_map.ts";
 import { type Outcome, type SessionEntry, type SessionLimits, sessionLimitsDefault, SessionTable } from "./sessions.ts";
 import { readChunkInto } from "./snapshot_chunk.ts";
@@ -135,9 +136,22 @@ export class KvStateMachine {
    * the live view, which a capture's overlay serves as well.
    */
   #keys = new OrderedKeys();
+  /**
+   * Every change to a key while someone watches (issue 16 item 5; ./change_feed.ts): fed by
+   * #put and #remove, so every kind of entry that changes a key is seen. One boolean per
+   * change while nobody watches. The same object for the machine's life (a restore resets it).
+   */
+  readonly #changes = new ChangeFeed();
+  /** The log index of the entry being applied (0 outside apply): the index of each change it makes. */
+  #applying = 0;
 
   constructor(limits: SessionLimits = sessionLimitsDefault) {
     this.#sessions = new SessionTable(limits);
+  }
+
+  /** The change feed of this state machine's keys (watchers subscribe to it). */
+  get changes(): ChangeFeed {
+    return this.#changes;
   }
 
   /** The once-only table, for tests and checkers (read-only use). */
@@ -187,6 +201,7 @@ export class KvStateMachine {
   applyCommand(command: Command, index = 0): ApplyResult {
     if (this.#isRestoring) throw new Error("KvStateMachine: apply during restoreAsync");
     if (index > 0) this.#hasVersions = true;
+    this.#applying = index;
     // The hot write path: without a capture, straight to the Map, nothing allocated.
     const target = this.#capture ?? this.#map;
     switch (command.type) {
@@ -262,12 +277,14 @@ export class KvStateMachine {
     const before = target.size;
     target.set(key, value, index);
     if (target.size !== before) this.#keys.insert(key);
+    if (this.#changes.isRecording) this.#changes.record(index, key, value);
   }
 
   /** THE delete point (see #put); false if the key was absent. */
   #remove(target: PackedMap | Capture, key: string): boolean {
     if (!target.delete(key)) return false;
     this.#keys.delete(key);
+    if (this.#changes.isRecording) this.#changes.record(this.#applying, key, null);
     return true;
   }
 
@@ -483,6 +500,8 @@ export class KvStateMachine {
     this.#sessions = sessions;
     this.#hasVersions = hasVersions;
     this.#keys = keys;
+    // The state jumped: the changes that led here were never applied here, one by one.
+    this.#changes.reset();
   }
 }
 

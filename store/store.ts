@@ -29,6 +29,7 @@ import { outcomeValue, parseOutcomeValue, scopedId } from "./idempotency.ts";
 import { parseVersionedValue, versionedValue } from "./versioned.ts";
 import { isStoreError, StoreError } from "./errors.ts";
 import type { ListPage, ListQuery } from "./listing.ts";
+import { type WatchResult, Watches, type WatchSink } from "./watches.ts";
 import type { ForwardedOp, StoreMessage } from "./forward.ts";
 import { Forwarder } from "./forwarder.ts";
 import { type ElectionTiming, electionTimingDefault, Leadership } from "./leadership.ts";
@@ -131,6 +132,8 @@ export class Store implements StoreApi {
   readonly #clock: Clock;
   readonly #wallClock: Clock;
   readonly #startedAtMs: number;
+  /** Watches and blocking reads (issue 16 item 5) on the state machine's change feed. */
+  readonly #watches: Watches;
 
   constructor(options: StoreOptions) {
     if (typeof options.incarnation !== "string" || options.incarnation.length === 0 || options.incarnation.length > 64) {
@@ -142,6 +145,7 @@ export class Store implements StoreApi {
     this.#clock = options.clock ?? realClock;
     this.#wallClock = options.wallClock ?? options.clock ?? realWallClock;
     this.#startedAtMs = options.startedAtMs ?? this.#clock.now();
+    this.#watches = new Watches({ feed: options.stateMachine.changes, applied: () => this.#node?.lastApplied ?? 0, timers });
     this.#forwarder = new Forwarder({
       incarnation: options.incarnation,
       sendTo: options.sendTo,
@@ -291,6 +295,22 @@ export class Store implements StoreApi {
     }
     const page = this.#o.stateMachine.list(query);
     return { items: page.items, next: page.next, applied: this.#node?.lastApplied ?? 0 };
+  }
+
+  /** The changes of keys with `prefix` after index `after` (null: from now), from this node's applied changes (./watches.ts). */
+  watch(prefix: string, after: number | null, sink: WatchSink): WatchResult {
+    if (this.#removed) throw this.#removedError();
+    return this.#watches.watch(prefix, after, sink);
+  }
+
+  /** Resolves once a key concerned changes after `index`, or after `waitMs` (./watches.ts). */
+  waitForChange(prefix: string, exact: boolean, index: number, waitMs: number): Promise<void> {
+    try {
+      if (this.#removed) throw this.#removedError();
+      return this.#watches.waitForChange(prefix, exact, index, waitMs);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   set(pairs: ReadonlyArray<readonly [string, string]>, caller?: Caller): Promise<void> {

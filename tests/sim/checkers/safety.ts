@@ -45,6 +45,8 @@ export class SafetyChecker {
   readonly #logIds = new Map<string, { digest: string; prevTerm: number | null }>();
   /** index → digest of the first entry any state machine applied there. */
   readonly #applied = new Map<number, string>();
+  /** index → that entry itself (a copy): the committed log as applied, for checkers that replay it (watchers.ts). */
+  readonly appliedEntries = new Map<number, Entry>();
   /** index → snapshot bytes fingerprint (equal states at equal indexes). */
   readonly #snapshots = new Map<number, string>();
   readonly #nodes = new Map<string, NodeTrack>();
@@ -77,7 +79,10 @@ export class SafetyChecker {
   applied(nodeId: string, e: Entry): void {
     const digest = `${e.term}:${entryDigest(e)}`;
     const seen = this.#applied.get(e.index);
-    if (seen === undefined) this.#applied.set(e.index, digest);
+    if (seen === undefined) {
+      this.#applied.set(e.index, digest);
+      this.appliedEntries.set(e.index, { ...e, data: e.data.slice() });
+    }
     else if (seen !== digest) fail("state machine safety", `${nodeId} applied ${digest} at ${e.index}, another node ${seen}`);
     this.#noteCommitted(e, Infinity, nodeId);
   }

@@ -13,6 +13,7 @@ import { Clients, drawListClients, drawOnceClients } from "./clients.ts";
 import { LeadershipNemesis } from "./leadership_nemesis.ts";
 import { MembershipChanges } from "./membership.ts";
 import { TargetedNemesis } from "./targeted.ts";
+import { drawWatchers, Watchers } from "./watchers.ts";
 import { drawWorldConfig, type SimServer, World, type WorldConfig } from "./world.ts";
 
 /** The command that replays a seed exactly, with its trace. */
@@ -99,6 +100,8 @@ export async function runWorldSeed(seed: number, options: WorldRunOptions = {}):
   const config = drawWorldConfig(seed);
   const world = new World(config);
   const clients = new Clients(world, world.rng.fork("clients"), { clients: 4, keys: 4, thinkMsMax: 30, once: drawOnceClients(seed), list: drawListClients(seed) });
+  const watchRng = drawWatchers(seed);
+  const watchers = watchRng === null ? null : new Watchers(world, watchRng);
   const nemesisRng = world.rng.fork("nemesis");
   const membership = new MembershipChanges(world, world.rng.fork("membership"));
   const counts = { crashes: 0 };
@@ -113,6 +116,7 @@ export async function runWorldSeed(seed: number, options: WorldRunOptions = {}):
     for (const s of world.servers) if (nemesisRng.chance(config.midOpCrashRate * 3)) world.armCrash(s);
     for (const s of world.servers) world.start(s);
     clients.start();
+    watchers?.start();
     targeted?.start();
     leadership?.start();
     const tick = (): void => {
@@ -125,6 +129,7 @@ export async function runWorldSeed(seed: number, options: WorldRunOptions = {}):
 
     // Liveness: faults off, every node up, pending requests settle, state converges.
     clients.stop();
+    watchers?.stop();
     clients.resume();
     world.calm();
     world.wire.heal();
@@ -161,6 +166,10 @@ export async function runWorldSeed(seed: number, options: WorldRunOptions = {}):
       );
     }
     checkSameState(world, clients.keys);
+    if (watchers !== null) {
+      const seen = watchers.check(world.checker.appliedEntries);
+      world.log(`watchers: ${seen.chains} chains checked, ${seen.changes} changes, ${watchers.counts.resumes} resumes, ${watchers.counts.gone} refused as gone`);
+    }
   } catch (e) {
     // A check's message says it all; anything else thrown (an assertion in the node, a crash
     // of the harness) also says where.

@@ -14,6 +14,7 @@ import { drawTargetedMode, type TargetedMode } from "./targeted.ts";
 import { drawWalSegmentBytesMax } from "./world.ts";
 import { drawLeadershipNemesis } from "./leadership_nemesis.ts";
 import { drawListClients, drawOnceClients } from "./clients.ts";
+import { drawWatchers } from "./watchers.ts";
 
 const seedCount = Number(process.env["SIM_SEEDS"] ?? "150");
 const seedStart = Number(process.env["SIM_SEED_START"] ?? "1");
@@ -124,6 +125,13 @@ test("world sim: no regression seed's clients list keys; many other seeds' do (i
     expect({ seed, list: drawListClients(seed) !== null }).toEqual({ seed, list: false });
   }
   expect(Array.from({ length: 150 }, (_, i) => drawListClients(i + 1)).filter((r) => r !== null).length).toBeGreaterThan(40);
+});
+
+test("world sim: no regression seed has watchers; many other seeds do (issue 16 item 5)", () => {
+  for (const { seed } of [...regressionSeeds, { seed: 1718321 }, { seed: 308 }, { seed: 1001437 }, { seed: 2408640 }]) {
+    expect({ seed, watchers: drawWatchers(seed) !== null }).toEqual({ seed, watchers: false });
+  }
+  expect(Array.from({ length: 150 }, (_, i) => drawWatchers(i + 1)).filter((r) => r !== null).length).toBeGreaterThan(40);
 });
 
 test("world sim: each regression seed draws the targeted nemesis it was found with (none for the older ones)", () => {
