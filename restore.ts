@@ -50,6 +50,8 @@ export function restoreBackup(settings: RestoreSettings, disk: Disk, log: Pick<L
   // Version 2 backups carry each key's version and the once-only table (issue 16).
   const sessions: SessionEntry[] = [];
   let logClock = 0;
+  // Version 3 also carries the deadlines of expiring keys (issue 16, TTL).
+  const deadlines: Array<readonly [string, number]> = [];
   const header = withBackup(disk, settings.restoreFile, (source) =>
     readBackup(
       source,
@@ -58,9 +60,16 @@ export function restoreBackup(settings: RestoreSettings, disk: Disk, log: Pick<L
         logClock = clock;
         sessions.push(...entries);
       },
+      (clock, entries) => {
+        logClock = clock;
+        deadlines.push(...entries);
+      },
     ),
   );
   if (logClock > 0 || sessions.length > 0) sm.loadSessions(logClock, sessions);
+  const stray = deadlines.find(([key]) => sm.get(key) === undefined);
+  if (stray !== undefined) throw new StartError(`-restore ${settings.restoreFile}: a deadline for key ${JSON.stringify(stray[0])}, which the backup does not hold; nothing was created`);
+  if (deadlines.length > 0) sm.loadDeadlines(deadlines);
   // The file was checked whole just above, so this can only mean it changed in between.
   if (sm.size !== header.pairCount) {
     throw new StartError(`-restore ${settings.restoreFile}: ${header.pairCount} pairs announced, ${sm.size} distinct keys read; nothing was created`);

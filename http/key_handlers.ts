@@ -3,7 +3,7 @@
 
 import type { Caller, KeyWrite, ReadLevel, StoreApi, VersionedValue, WriteOptions, WriteOutcome } from "../store/api.ts";
 import { HttpError, jsonError } from "./errors.ts";
-import { parseCondition, parseIdempotencyKey, parseSetBody, readJsonBody } from "./validate.ts";
+import { parseCondition, parseIdempotencyKey, parseSetBody, parseWriteQuery, readJsonBody } from "./validate.ts";
 
 /** Shared, never mutated: the runtimes copy init headers into each Response. */
 const jsonInit: ResponseInit = { headers: { "content-type": "application/json" } };
@@ -47,15 +47,19 @@ export function readKey(store: StoreApi, key: string, level: ReadLevel, caller?:
  * writes nothing. With an Idempotency-Key, applied at most once per key (writeOnce).
  */
 export async function writeKeys(store: StoreApi, request: Request, bodyBytesMax: number, caller?: Caller): Promise<Response> {
-  // Three header lookups (~40 ns each) are all a plain write pays for these features.
+  // Three header lookups (~40 ns each) and a look for '?' are all a plain write pays for these features.
   const headers = request.headers;
   const rawKey = headers.get("idempotency-key");
   const ifMatch = headers.get("if-match");
   const ifNoneMatch = headers.get("if-none-match");
-  const options = rawKey === null && ifMatch === null && ifNoneMatch === null ? null : writeOptionsOf(rawKey, ifMatch, ifNoneMatch);
+  const url = request.url;
+  const queryAt = url.indexOf("?");
+  // ?ttl= (issue 16): checked, with any other parameter refused, before the body is read.
+  const ttl = queryAt < 0 ? {} : parseWriteQuery(url.slice(queryAt + 1));
+  const options = rawKey === null && ifMatch === null && ifNoneMatch === null && queryAt < 0 ? null : writeOptionsOf(rawKey, ifMatch, ifNoneMatch);
   const pairs = parseSetBody(await readJsonBody(request, bodyBytesMax));
   // `{}` writes nothing, so there is nothing to remember or to check either.
-  if (options !== null && pairs.length > 0) return writeWith(store, { type: "set", pairs, ...options.condition }, options.write, caller);
+  if (options !== null && pairs.length > 0) return writeWith(store, { type: "set", pairs, ...options.condition, ...ttl }, options.write, caller);
   if (pairs.length > 0) await store.set(pairs, caller);
   return ok();
 }
@@ -88,7 +92,7 @@ function writeOptionsOf(
 }
 
 async function writeWith(store: StoreApi, write: KeyWrite, options: WriteOptions, caller: Caller | undefined): Promise<Response> {
-  if (store.writeWith === undefined) throw new HttpError(400, "this store does not take Idempotency-Key, If-Match or If-None-Match");
+  if (store.writeWith === undefined) throw new HttpError(400, "this store does not take Idempotency-Key, If-Match, If-None-Match or ?ttl=");
   return outcomeResponse(await store.writeWith(write, options, caller));
 }
 

@@ -3,7 +3,7 @@
 
 import type { ReadLevel } from "../store/api.ts";
 import { idempotencyKeyCharsMax, isIdempotencyKey } from "../store/idempotency.ts";
-import { type Condition, conditionVersionsMax } from "../store/commands.ts";
+import { type Condition, conditionVersionsMax, ttlMsMax } from "../store/commands.ts";
 import { memberAddressProblem } from "../address.ts";
 import { HttpError } from "./errors.ts";
 
@@ -226,4 +226,42 @@ export function parseCondition(ifMatch: string | null, ifNoneMatch: string | nul
     versions.push(version);
   }
   return { type: "match", versions };
+}
+
+/** The longest TTL in words, for errors (store/commands.ts ttlMsMax: 365 days). */
+const ttlMaxText = "8760h (365 days)";
+
+/** Milliseconds per unit of a TTL: Go's duration units from ms up (finer ones would round to 0). */
+const ttlUnitMs: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * A TTL as Go's time.ParseDuration writes it, from milliseconds up: one or more numbers with
+ * a unit, `30s`, `1.5h`, `1h30m`, `500ms`. Whole milliseconds from 1 ms to 8760 h; a bare
+ * number (no unit), zero, negative, fractional milliseconds or longer is a 400.
+ */
+export function parseTtl(raw: string): number {
+  const bad = (why: string): HttpError =>
+    new HttpError(400, `invalid ttl ${JSON.stringify(raw)}: ${why}; use a duration such as 30s, 5m, 1h30m or 500ms, from 1ms to ${ttlMaxText}`);
+  if (raw.length === 0 || raw.length > 64) throw bad("not a duration");
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(raw)) throw bad(/^[\d.]+$/.test(raw) ? "a unit is needed" : "not a duration");
+  let ms = 0;
+  for (const m of raw.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) ms += Number(m[1]) * ttlUnitMs[m[2]!]!;
+  if (ms <= 0) throw bad("it must be positive");
+  if (!Number.isInteger(Math.round(ms * 1e6) / 1e6)) throw bad("it must be whole milliseconds");
+  if (ms > ttlMsMax) throw bad("it is longer than the longest");
+  return Math.round(ms);
+}
+
+/**
+ * The query of POST /key: only `ttl` (issue 16: the written keys expire after it), at most
+ * once. Any other parameter is a 400, so a misspelt one never writes keys that do not expire.
+ */
+export function parseWriteQuery(query: string): { ttlMs?: number } {
+  let ttlMs: number | undefined;
+  for (const [name, value] of new URLSearchParams(query)) {
+    if (name !== "ttl") throw new HttpError(400, `unknown query parameter ${JSON.stringify(name)} on POST /key: the only one is ttl`);
+    if (ttlMs !== undefined) throw new HttpError(400, "ttl given more than once");
+    ttlMs = parseTtl(value);
+  }
+  return ttlMs === undefined ? {} : { ttlMs };
 }

@@ -116,6 +116,8 @@ export interface BackupState {
   entriesVersioned?(): Iterator<[string, string, number]>;
   /** Optional: the once-only table of the same state (with entriesVersioned). */
   readonly sessions?: { readonly logClock: number; readonly entries: readonly SessionEntry[] };
+  /** Optional: keys with a deadline (log-time ms) in the same state (a version-3 backup, issue 16). */
+  readonly deadlines?: readonly (readonly [string, number])[];
   release(): void;
 }
 
@@ -139,7 +141,13 @@ export interface VersionedValue {
 
 /** A write with a precondition, an Idempotency-Key, or both (writeWith). */
 export type KeyWrite =
-  | { readonly type: "set"; readonly pairs: ReadonlyArray<readonly [string, string]>; readonly condition?: Condition }
+  | {
+    readonly type: "set";
+    readonly pairs: ReadonlyArray<readonly [string, string]>;
+    readonly condition?: Condition;
+    /** Every key expires this many ms after the leader takes the write (issue 16, POST /key?ttl=); absent: never. */
+    readonly ttlMs?: number;
+  }
   | { readonly type: "delete"; readonly key: string; readonly condition?: Condition };
 
 /** What a write may carry besides its keys: an Idempotency-Key. */

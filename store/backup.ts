@@ -19,6 +19,11 @@
 // `["sessions", logClock, [id, digest, stamp, status, body, …]]` records (the once-only table,
 // oldest entry first) before the trailer, whose record count counts "entries" records. Written
 // when the state has versions or a once-only table; version 1 otherwise, and still read.
+//
+// Version 3 (issue 16, expiring keys) is version 2 followed, before the trailer, by 1 or more
+// `["deadlines", logClock, [k1, deadline1, …]]` records (up to backupRecordPairs keys each):
+// the deadlines of expiring keys in log time and the log clock they count in, every key one of
+// the backup's. Written only when some key has a deadline; versions 1 and 2 are still read.
 
 import { createHash, type Hash } from "node:crypto";
 import { Decoder, Encoder } from "../raft/cbor.ts";
@@ -30,6 +35,8 @@ export const backupMagic = "HRAFTDBK";
 export const backupVersion = 1;
 /** The version with versions and the once-only table. */
 export const backupVersionState = 2;
+/** The version with deadlines of expiring keys as well. */
+export const backupVersionDeadlines = 3;
 /** Session entries per "sessions" record. */
 export const backupSessionsPerRecord = 4096;
 /** Pairs per "pairs" record: one record is encoded per pull of the stream (~0.4 ms each). */
@@ -67,6 +74,8 @@ export interface BackupInput extends Omit<BackupHeader, "pairCount"> {
   entriesVersioned?(): Iterator<[string, string, number]>;
   /** The once-only table as of the same state (with entriesVersioned). */
   readonly sessions?: { readonly logClock: number; readonly entries: readonly SessionEntry[] };
+  /** Keys with a deadline (log-time ms) as of the same state (with entriesVersioned); some, the backup is version 3. */
+  readonly deadlines?: readonly (readonly [string, number])[];
 }
 
 /** A backup that cannot be read: `message` is one line saying where and why. */
@@ -86,9 +95,10 @@ export function* backupPieces(input: BackupInput): Generator<Uint8Array, void, u
     return bytes;
   };
   const versioned = input.entriesVersioned;
+  const deadlines = versioned === undefined ? [] : input.deadlines ?? [];
   const prefix = new Uint8Array(prefixBytes);
   prefix.set(magicBytes, 0);
-  new DataView(prefix.buffer).setUint32(magicBytes.length, versioned === undefined ? backupVersion : backupVersionState);
+  new DataView(prefix.buffer).setUint32(magicBytes.length, versioned === undefined ? backupVersion : deadlines.length > 0 ? backupVersionDeadlines : backupVersionState);
   yield emit(concat(prefix, frame(["header", input.index, input.term, input.size, input.nodeId])));
   let records = 0;
   if (versioned === undefined) {
@@ -105,6 +115,9 @@ export function* backupPieces(input: BackupInput): Generator<Uint8Array, void, u
     for (let i = 0; i < sessions.entries.length; i += backupSessionsPerRecord) {
       const flat = sessions.entries.slice(i, i + backupSessionsPerRecord).flatMap((e) => [e.id, e.digest, e.stamp, e.outcome.status, e.outcome.body]);
       yield emit(frame(["sessions", sessions.logClock, flat]));
+    }
+    for (let i = 0; i < deadlines.length; i += backupRecordPairs) {
+      yield emit(frame(["deadlines", sessions.logClock, deadlines.slice(i, i + backupRecordPairs).flat()]));
     }
   }
   yield frame(["trailer", input.size, records, new Uint8Array(hash.digest())]);
@@ -174,6 +187,7 @@ export function readBackup(
   source: BackupSource,
   onPairs?: (pairs: ReadonlyArray<readonly [string, string]>, versions: readonly number[] | null) => void,
   onSessions?: (logClock: number, entries: readonly SessionEntry[]) => void,
+  onDeadlines?: (logClock: number, deadlines: ReadonlyArray<readonly [string, number]>) => void,
 ): BackupHeader {
   const hash = createHash("sha256");
   const prefix = source.read(0, prefixBytes);
@@ -182,10 +196,13 @@ export function readBackup(
   }
   if (prefix.length < prefixBytes) throw new BackupError(`truncated at byte ${prefix.length}: no format version`);
   const version = new DataView(prefix.buffer, prefix.byteOffset).getUint32(magicBytes.length);
-  if (version !== backupVersion && version !== backupVersionState) {
-    throw new BackupError(`backup format version ${version} is not supported (this build reads versions ${backupVersion} and ${backupVersionState})`);
+  if (version !== backupVersion && version !== backupVersionState && version !== backupVersionDeadlines) {
+    throw new BackupError(`backup format version ${version} is not supported (this build reads versions ${backupVersion} to ${backupVersionDeadlines})`);
   }
-  const isV2 = version === backupVersionState;
+  const isV2 = version === backupVersionState || version === backupVersionDeadlines;
+  const hasDeadlines = version === backupVersionDeadlines;
+  const deadlineKeys = new Set<string>();
+  let deadlinesSeen = false;
   const pairsTag = isV2 ? "entries" : "pairs";
   const stride = isV2 ? 3 : 2;
   const sessionIds = new Set<string>();
@@ -200,12 +217,22 @@ export function readBackup(
     const record = nextRecord(source, at, hash);
     const value = record.value;
     if (value[0] === "trailer") {
+      if (hasDeadlines && !deadlinesSeen) throw new BackupError(`version-3 backup without a "deadlines" record before the trailer at byte ${at}`);
       checkTrailer(value, at, { header, pairCount, records, digest: hash.digest() });
       at += record.bytes;
       if (at !== source.size) throw new BackupError(`${source.size - at} unexpected bytes after the trailer at byte ${at}`);
       return header.header;
     }
-    if (isV2 && value[0] === "sessions") {
+    if (hasDeadlines && value[0] === "deadlines") {
+      const deadlines = deadlinesFrom(value, at, deadlineKeys);
+      if (logClockSeen !== null && logClockSeen !== value[1]) throw new BackupError(`record at byte ${at}: deadlines and sessions records disagree on the log clock`);
+      logClockSeen = value[1] as number;
+      deadlinesSeen = true;
+      onDeadlines?.(logClockSeen, deadlines);
+      at += record.bytes;
+      continue;
+    }
+    if (isV2 && value[0] === "sessions" && !deadlinesSeen) {
       const entries = sessionsFrom(value, at, sessionIds);
       if (logClockSeen !== null && logClockSeen !== value[1]) throw new BackupError(`record at byte ${at}: sessions records disagree on the log clock`);
       logClockSeen = value[1] as number;
@@ -238,6 +265,28 @@ export function readBackup(
 
 function isCount(n: unknown): n is number {
   return typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
+}
+
+/**
+ * A "deadlines" record's keys and deadlines, checked (no key twice across records; that each
+ * is one of the backup's keys is checked where they are loaded, against the pairs).
+ */
+function deadlinesFrom(value: unknown[], at: number, seen: Set<string>): Array<readonly [string, number]> {
+  const [, logClock, flat] = value;
+  if (value.length !== 3 || !isCount(logClock) || !Array.isArray(flat) || flat.length === 0 || flat.length % 2 !== 0) {
+    throw new BackupError(`deadlines record at byte ${at} is malformed`);
+  }
+  const out: Array<readonly [string, number]> = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    const key: unknown = flat[i];
+    const deadline: unknown = flat[i + 1];
+    if (typeof key !== "string" || key.length === 0 || seen.has(key) || !isCount(deadline)) {
+      throw new BackupError(`deadlines record at byte ${at} has a bad entry at ${i / 2} (a key, once, with a deadline)`);
+    }
+    seen.add(key);
+    out.push([key, deadline]);
+  }
+  return out;
 }
 
 /** A "sessions" record's entries, checked (no id twice across records). */

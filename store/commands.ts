@@ -16,8 +16,34 @@ export type KeyValue = readonly [key: string, value: string];
  * Invariant: keys are non-empty strings, values are strings, `pairs` is non-empty.
  */
 export type WriteCommand =
-  | { readonly type: "set"; readonly pairs: readonly KeyValue[]; readonly condition?: Condition }
+  | { readonly type: "set"; readonly pairs: readonly KeyValue[]; readonly condition?: Condition; readonly ttl?: Ttl }
   | { readonly type: "delete"; readonly key: string; readonly condition?: Condition };
+
+/**
+ * Expiring keys (issue 16, POST /key?ttl=): every key of the set gets the deadline
+ * `max(log clock, stamp) + ms` in log time (store/expiry.ts). `stamp` is the proposing leader's
+ * wall-clock time (ms), as a once command's: it moves the log clock, so the deadline counts
+ * from when the leader took the write, and every replica computes the same deadline.
+ */
+export interface Ttl {
+  readonly stamp: number;
+  readonly ms: number;
+}
+
+/** Longest TTL: one year. Longer is almost certainly a mistake (a unit typed wrong). */
+export const ttlMsMax = 365 * 24 * 60 * 60 * 1000;
+
+/**
+ * The leader's expiry of keys past their deadline (store/expiry_loop.ts): `stamp` is its
+ * wall-clock time, and each key is deleted only if, when the entry applies, its deadline is
+ * at most the log clock (moved by `stamp`) and it is still at `version` (a write in between,
+ * a refresh above all, wins). Decided from the log alone: the same on every replica.
+ */
+export interface ExpireCommand {
+  readonly type: "expire";
+  readonly stamp: number;
+  readonly keys: readonly (readonly [key: string, version: number])[];
+}
 
 /**
  * A precondition on every key a write names (HTTP's conditional requests, RFC 9110 §13),
@@ -48,7 +74,7 @@ export interface OnceCommand {
   readonly digest: string;
 }
 
-export type Command = WriteCommand | OnceCommand;
+export type Command = WriteCommand | OnceCommand | ExpireCommand;
 
 /** Longest scoped id: a user name (security/auth_file.ts allows 64 characters), ':' and a 255-character key. */
 export const onceIdCharsMax = 512;
@@ -66,6 +92,11 @@ const tagOnce = 3;
 // `[4, condition, k1, v1, …]` and `[5, condition, key]`: a set or delete with a Condition.
 const tagSetIf = 4;
 const tagDeleteIf = 5;
+// `[6, stamp, ttlMs, condition | null, k1, v1, …]`: a set with a TTL (and maybe a condition).
+// `[7, stamp, k1, version1, …]`: an expiry. New tags: a build that predates them refuses them
+// as unknown commands (a deterministic no-op) rather than writing keys that never expire.
+const tagSetTtl = 6;
+const tagExpire = 7;
 
 const encoder = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false });
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: false });
@@ -82,9 +113,31 @@ export function encodeCommand(command: Command): Uint8Array {
       checkOnceId(command.id);
       value = [tagOnce, command.stamp, command.id, encodeCommand(command.write)];
       break;
+    case "expire": {
+      checkStamp(command.stamp);
+      if (command.keys.length === 0) throw new CommandError("expire needs at least one key");
+      value = new Array(2 + 2 * command.keys.length);
+      value[0] = tagExpire;
+      value[1] = command.stamp;
+      for (let i = 0; i < command.keys.length; i++) {
+        const [key, version] = command.keys[i]!;
+        value[2 + 2 * i] = checkKey(key);
+        value[3 + 2 * i] = checkVersion(version);
+      }
+      break;
+    }
     case "set": {
       const pairs = command.pairs;
       if (pairs.length === 0) throw new CommandError("set needs at least one key");
+      if (command.ttl !== undefined) {
+        value = [tagSetTtl, checkStamp(command.ttl.stamp), checkTtlMs(command.ttl.ms), command.condition === undefined ? null : conditionValue(command.condition)];
+        for (const pair of pairs) {
+          checkKey(pair[0]);
+          if (typeof pair[1] !== "string") throw new CommandError(`value of "${pair[0]}" is not a string`);
+          value.push(pair[0], pair[1]);
+        }
+        break;
+      }
       // Without a condition, exactly the bytes of before; with one, its own tag and a slot for it.
       const at = command.condition === undefined ? 1 : 2;
       value = new Array(at + 2 * pairs.length);
@@ -157,6 +210,8 @@ export function decodeCommand(bytes: Uint8Array): Command {
     if (value.length !== 2) throw new CommandError(`delete has ${value.length - 1} operands, want 1`);
     return { type: "delete", key: checkKey(value[1]) };
   }
+  if (tag === tagSetTtl) return decodeSetTtl(value);
+  if (tag === tagExpire) return decodeExpire(value);
   throw new CommandError(`unknown command tag ${String(tag)}`);
 }
 
@@ -165,7 +220,7 @@ export function decodeCommand(bytes: Uint8Array): Command {
  * CommandError if any part is malformed.
  */
 export function onceCommand(stamp: number, id: string, write: WriteCommand): OnceCommand {
-  return { type: "once", stamp: checkStamp(stamp), id: checkOnceId(id), write, digest: digestOf(encodeCommand(write)) };
+  return { type: "once", stamp: checkStamp(stamp), id: checkOnceId(id), write, digest: writeDigest(write, encodeCommand(write)) };
 }
 
 /**
@@ -186,7 +241,18 @@ function decodeOnce(value: readonly unknown[]): OnceCommand {
   if (!(bytes instanceof Uint8Array)) throw new CommandError("once: the write is not a byte string");
   const write = decodeCommand(bytes);
   if (write.type === "once") throw new CommandError("once: the write is itself a once command");
-  return { type: "once", stamp, id, write, digest: digestOf(bytes) };
+  if (write.type === "expire") throw new CommandError("once: the write is an expiry");
+  return { type: "once", stamp, id, write, digest: writeDigest(write, bytes) };
+}
+
+/**
+ * What tells two requests under one id apart: the digest of the write's bytes, except that a
+ * TTL's stamp (the leader's time when it took that attempt) is left out, so a retry of a write
+ * with a TTL is the same request. A different TTL is a different request.
+ */
+function writeDigest(write: WriteCommand, bytes: Uint8Array): string {
+  if (write.type !== "set" || write.ttl === undefined) return digestOf(bytes);
+  return digestOf(encodeCommand({ ...write, ttl: { stamp: 0, ms: write.ttl.ms } }));
 }
 
 /** A Condition as plain CBOR-able data: `[0, v…]` match, `[1]` absent, `[2]` exists (log entries and forwarded requests). */
@@ -230,6 +296,39 @@ function checkOnceId(id: unknown): string {
     throw new CommandError(`once id is not a string of 1 to ${onceIdCharsMax} characters`);
   }
   return id;
+}
+
+function decodeSetTtl(value: readonly unknown[]): WriteCommand {
+  if (value.length < 6) throw new CommandError(`set with a TTL has ${value.length - 1} operands, want at least 5`);
+  const ttl: Ttl = { stamp: checkStamp(value[1]), ms: checkTtlMs(value[2]) };
+  const condition = value[3] === null ? undefined : parseCondition(value[3]);
+  if (condition === null) throw new CommandError("set with a TTL: malformed condition");
+  const set = decodeSet([tagSet, ...value.slice(4)]) as Extract<WriteCommand, { type: "set" }>;
+  return condition === undefined ? { type: "set", pairs: set.pairs, ttl } : { type: "set", pairs: set.pairs, condition, ttl };
+}
+
+function decodeExpire(value: readonly unknown[]): ExpireCommand {
+  if (value.length < 4 || value.length % 2 !== 0) {
+    throw new CommandError(`expire has ${value.length - 1} operands, want a stamp and key-version pairs`);
+  }
+  const stamp = checkStamp(value[1]);
+  const keys: Array<readonly [string, number]> = [];
+  for (let i = 2; i < value.length; i += 2) keys.push([checkKey(value[i]), checkVersion(value[i + 1])]);
+  return { type: "expire", stamp, keys };
+}
+
+function checkTtlMs(ms: unknown): number {
+  if (typeof ms !== "number" || !Number.isSafeInteger(ms) || ms < 1 || ms > ttlMsMax) {
+    throw new CommandError(`TTL ${String(ms)} is not a whole number of milliseconds from 1 to ${ttlMsMax}`);
+  }
+  return ms;
+}
+
+function checkVersion(version: unknown): number {
+  if (typeof version !== "number" || !Number.isSafeInteger(version) || version < 0) {
+    throw new CommandError(`version ${String(version)} is not a non-negative integer`);
+  }
+  return version;
 }
 
 function decodeSet(value: readonly unknown[]): Command {

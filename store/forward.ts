@@ -8,7 +8,7 @@
 
 import { anonymousUser, usernameCharsMax } from "../security/auth_file.ts";
 import { StoreError, type StoreErrorCode } from "./errors.ts";
-import { type Condition, conditionValue, type KeyValue, parseCondition } from "./commands.ts";
+import { type Condition, conditionValue, type KeyValue, parseCondition, ttlMsMax } from "./commands.ts";
 import { isIdempotencyKey } from "./idempotency.ts";
 
 /** An operation carried out on the leader on behalf of another node's client. */
@@ -17,7 +17,9 @@ export type ForwardedOp =
   // as malformed rather than applying them without the key), the reply's value is the outcome
   // (store/idempotency.ts).
   // A condition travels in the same tags, as a fourth element (the key null if there is none).
-  | { readonly type: "set"; readonly pairs: readonly KeyValue[]; readonly idempotencyKey?: string; readonly condition?: Condition }
+  // With a TTL (tag 9, which an older leader drops as malformed rather than writing keys that
+  // never expire): `[9, pairs, key | null, condition | null, ttlMs]`.
+  | { readonly type: "set"; readonly pairs: readonly KeyValue[]; readonly idempotencyKey?: string; readonly condition?: Condition; readonly ttlMs?: number }
   | { readonly type: "delete"; readonly key: string; readonly idempotencyKey?: string; readonly condition?: Condition }
   | { readonly type: "join"; readonly id: string; readonly addr: string }
   | { readonly type: "remove"; readonly id: string }
@@ -25,6 +27,9 @@ export type ForwardedOp =
   // A leader-level read answered with its version and the leader's applied index (tag 8): the
   // reply's value is "<version|-> <applied> <value>" or null (store/versioned.ts).
   | { readonly type: "readVersioned"; readonly key: string }
+  // A linearizable read of a key with a deadline (tag 10): the leader's clock decides whether
+  // it has expired (store/store.ts #expiringRead); the reply's value as readVersioned's.
+  | { readonly type: "readExpiring"; readonly key: string }
   // POST /leader: hand leadership to voter `id` (null: the most caught-up); replies the new leader's id.
   | { readonly type: "transfer"; readonly id: string | null };
 
@@ -74,6 +79,9 @@ export function storeMessageValue(m: StoreMessage): unknown {
 function opValue(op: ForwardedOp): unknown[] {
   switch (op.type) {
     case "set":
+      if (op.ttlMs !== undefined) {
+        return [9, op.pairs.flat(), op.idempotencyKey ?? null, op.condition === undefined ? null : conditionValue(op.condition), op.ttlMs];
+      }
       return op.idempotencyKey === undefined && op.condition === undefined ? [0, op.pairs.flat()] : [6, op.pairs.flat(), ...optionsValue(op)];
     case "delete":
       return op.idempotencyKey === undefined && op.condition === undefined ? [1, op.key] : [7, op.key, ...optionsValue(op)];
@@ -85,6 +93,8 @@ function opValue(op: ForwardedOp): unknown[] {
       return [4, op.key];
     case "readVersioned":
       return [8, op.key];
+    case "readExpiring":
+      return [10, op.key];
     case "transfer":
       return [5, op.id];
   }
@@ -171,11 +181,33 @@ function parseOp(o: unknown[]): ForwardedOp | null {
       return isStr(o[1]) ? { type: "readLeader", key: o[1] } : null;
     case 8:
       return isStr(o[1]) && o.length === 2 ? { type: "readVersioned", key: o[1] } : null;
+    case 9:
+      return parseSetTtl(o);
+    case 10:
+      return isStr(o[1]) && o.length === 2 ? { type: "readExpiring", key: o[1] } : null;
     case 5:
       return o.length === 2 && (o[1] === null || isNodeId(o[1])) ? { type: "transfer", id: o[1] } : null;
     default:
       return null;
   }
+}
+
+/** Tag 9: a set with a TTL, and maybe an Idempotency-Key and a condition; null if malformed. */
+function parseSetTtl(o: unknown[]): ForwardedOp | null {
+  if (o.length !== 5) return null;
+  const pairs = parsePairs(o[1]);
+  const key = o[2];
+  const condition = o[3] === null ? undefined : parseCondition(o[3]);
+  const ttlMs = o[4];
+  if (pairs === null || (key !== null && !isIdempotencyKey(key)) || condition === null) return null;
+  if (typeof ttlMs !== "number" || !Number.isSafeInteger(ttlMs) || ttlMs < 1 || ttlMs > ttlMsMax) return null;
+  return {
+    type: "set",
+    pairs,
+    ...(key === null ? {} : { idempotencyKey: key }),
+    ...(condition === undefined ? {} : { condition }),
+    ttlMs,
+  };
 }
 
 function parsePairs(flat: unknown): KeyValue[] | null {

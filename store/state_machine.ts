@@ -3,8 +3,9 @@
 
 import { Decoder, Encoder } from "../raft/cbor.ts";
 import { Capture, type CaptureBase } from "./capture.ts";
-import { type Command, type Condition, decodeCommand, type OnceCommand, onceIdCharsMax, type WriteCommand } from "./commands.ts";
+import { type Command, type Condition, decodeCommand, type ExpireCommand, type OnceCommand, onceIdCharsMax, type WriteCommand } from "./commands.ts";
 import { CommandError, SnapshotError } from "./errors.ts";
+import { ExpiryTable } from "./expiry.ts";
 import { type ListPage, listPage, type ListQuery } from "./listing.ts";
 import { OrderedKeys } from "./ordered_keys.ts";
 import { ChangeFeed } from "./change_feed.ts";
@@ -29,6 +30,8 @@ export type ApplyResult =
   | { readonly type: "once"; readonly status: number; readonly body: string; readonly replayed: boolean }
   /** A conditional write whose condition failed at apply: nothing written; `body` is the 412's. */
   | { readonly type: "precondition"; readonly body: string }
+  /** An expiry (issue 16, TTL): `count` keys were due, still at the version named, and deleted. */
+  | { readonly type: "expire"; readonly count: number }
   | { readonly type: "error"; readonly error: string };
 
 /**
@@ -45,6 +48,8 @@ export interface CapturedState {
   entriesVersioned(): Generator<[string, string, number], void, undefined>;
   /** The once-only table as of the same state (a copy: applies go on meanwhile). */
   readonly sessions: { readonly logClock: number; readonly entries: readonly SessionEntry[] };
+  /** Keys with a deadline (log-time ms) as of the same state (a copy; issue 16, TTL). */
+  readonly deadlines: readonly (readonly [string, number])[];
   release(): void;
 }
 
@@ -73,6 +78,14 @@ export const snapshotFormatSessions = 2;
  * as before. Keys restored from formats 1 and 2 have version 0 ("unknown").
  */
 export const snapshotFormatVersions = 3;
+/**
+ * Format 4 adds the deadlines of expiring keys (issue 16, TTL) as a fourth element after the
+ * once-only table: `[4, pairCount, [logClock, sessionChunk, …], [deadlineChunk, …], chunk, …]`,
+ * each deadline chunk a byte string holding `[k1, deadline1, …]` (log-time ms), every key one
+ * of the snapshot's. Written only while some key has a deadline; otherwise formats 1 to 3 as
+ * before, so a cluster that never used a TTL stays readable by older builds.
+ */
+export const snapshotFormatDeadlines = 4;
 /**
  * Pairs per snapshot chunk: about 0.1 ms of encoding each on a quiet machine. 16,384 took 2-4
  * ms and under write load every such pause showed up in the p99 latency; 4,096 (~0.4 ms quiet)
@@ -131,6 +144,14 @@ export class KvStateMachine {
   /** Some key has a version (applied with its log index, or restored from format 3): snapshots are format 3. */
   #hasVersions = false;
   /**
+   * Deadlines of expiring keys (store/expiry.ts), in the log time of #sessions' log clock. Not
+   * captured: a snapshot encodes them when it starts, in the turn its capture begins.
+   * Invariant: every key with a deadline is in the live view.
+   */
+  #expiry = new ExpiryTable();
+  /** Told when a key gets a deadline: the leader's expiry loop wakes for it (store/expiry_loop.ts). */
+  #onDeadline: ((deadline: number) => void) | null = null;
+  /**
    * The live view's keys in key order, for listing (issue 16): changed only where a key is
    * created or deleted (#put, #remove), never on an overwrite. Not captured: a listing reads
    * the live view, which a capture's overlay serves as well.
@@ -179,6 +200,26 @@ export class KvStateMachine {
     return this.#capture === null ? this.#map.versionOf(key) : this.#capture.versionOf(key);
   }
 
+  /** The deadline of `key` in log time (ms), or undefined if it does not expire. O(1) when none does. */
+  deadlineOf(key: string): number | undefined {
+    return this.#expiry.deadlineOf(key);
+  }
+
+  /** The log clock: the largest leader stamp applied (ms; store/sessions.ts). */
+  get logClock(): number {
+    return this.#sessions.logClock;
+  }
+
+  /** The deadlines, for the leader's expiry loop (which reads and pops reminders, never deadlines). */
+  get expiry(): ExpiryTable {
+    return this.#expiry;
+  }
+
+  /** Calls `listener` with each deadline applied (one per set with a TTL); null: nobody. */
+  onDeadline(listener: ((deadline: number) => void) | null): void {
+    this.#onDeadline = listener;
+  }
+
   /**
    * Decodes and applies one committed entry's data; malformed bytes give an `error` result.
    * `index` is the entry's log index, the version of every key it writes (0: none given).
@@ -207,9 +248,13 @@ export class KvStateMachine {
     switch (command.type) {
       case "once":
         return this.#applyOnce(command, target, index);
+      case "expire":
+        return this.#applyExpire(command, target);
       case "set": {
+        // A TTL's stamp moves the log clock first: its condition sees keys expired by then as absent.
+        if (command.ttl !== undefined) this.#sessions.advance(command.ttl.stamp);
         if (command.condition !== undefined) {
-          const failed = preconditionFailure(command, command.condition, target);
+          const failed = preconditionFailure(command, command.condition, this.#liveVersions(target));
           if (failed !== null) return { type: "precondition", body: failed };
         }
         const pairs = command.pairs;
@@ -217,13 +262,16 @@ export class KvStateMachine {
           const pair = pairs[i]!;
           this.#put(target, pair[0], pair[1], index);
         }
+        // Nothing more unless some key expires: a plain write then clears its keys' deadlines.
+        if (command.ttl !== undefined || this.#expiry.size !== 0) this.#setDeadlines(command);
         return { type: "set", count: pairs.length };
       }
       case "delete": {
         if (command.condition !== undefined) {
-          const failed = preconditionFailure(command, command.condition, target);
+          const failed = preconditionFailure(command, command.condition, this.#liveVersions(target));
           if (failed !== null) return { type: "precondition", body: failed };
         }
+        this.#expiry.clear(command.key);
         return { type: "delete", existed: this.#remove(target, command.key) };
       }
       default:
@@ -251,15 +299,18 @@ export class KvStateMachine {
 
   /** What a set or delete produces for its client: 200 with no body (as without a key). */
   #applyWrite(write: WriteCommand, target: PackedMap | Capture, index: number): Outcome {
+    if (write.type === "set" && write.ttl !== undefined) this.#sessions.advance(write.ttl.stamp);
     if (write.condition !== undefined) {
-      const failed = preconditionFailure(write, write.condition, target);
+      const failed = preconditionFailure(write, write.condition, this.#liveVersions(target));
       if (failed !== null) return { status: 412, body: failed };
     }
     switch (write.type) {
       case "set":
         for (const pair of write.pairs) this.#put(target, pair[0], pair[1], index);
+        if (write.ttl !== undefined || this.#expiry.size !== 0) this.#setDeadlines(write);
         return writtenOutcome;
       case "delete":
+        this.#expiry.clear(write.key);
         this.#remove(target, write.key);
         return writtenOutcome;
       default:
@@ -297,6 +348,59 @@ export class KvStateMachine {
   }
 
   /**
+   * An expiry (issue 16, TTL): each named key is deleted only if its deadline is at most the
+   * log clock, moved first by the entry's stamp, and it is still at the version named; a write
+   * since (a refresh, a write without a TTL, a delete) wins. The deletes go through the same
+   * delete point as any other. Decided from the log alone, so every replica deletes the same.
+   */
+  #applyExpire(command: ExpireCommand, target: PackedMap | Capture): ApplyResult {
+    this.#sessions.advance(command.stamp);
+    const now = this.#sessions.logClock;
+    let count = 0;
+    for (const [key, version] of command.keys) {
+      const deadline = this.#expiry.deadlineOf(key);
+      if (deadline === undefined || deadline > now || target.versionOf(key) !== version) continue;
+      this.#expiry.clear(key);
+      this.#remove(target, key);
+      count++;
+    }
+    this.#expiry.prune(now);
+    return { type: "expire", count };
+  }
+
+  /**
+   * After a set's keys are written: with a TTL each gets the deadline log clock + TTL (the
+   * clock already moved by the TTL's stamp); without one, a key that had a deadline loses it
+   * (a plain write makes a key permanent, as etcd's put without a lease does).
+   */
+  #setDeadlines(write: Extract<WriteCommand, { type: "set" }>): void {
+    const ttl = write.ttl;
+    if (ttl === undefined) {
+      for (const pair of write.pairs) this.#expiry.clear(pair[0]);
+      return;
+    }
+    const deadline = this.#sessions.logClock + ttl.ms;
+    for (const pair of write.pairs) this.#expiry.set(pair[0], deadline);
+    this.#onDeadline?.(deadline);
+  }
+
+  /**
+   * The versions a condition sees: a key whose deadline the log clock has reached counts as
+   * absent, though its expiry entry may not have applied yet.
+   */
+  #liveVersions(target: PackedMap | Capture): VersionSource {
+    if (this.#expiry.size === 0) return target;
+    const expiry = this.#expiry;
+    const now = this.#sessions.logClock;
+    return {
+      versionOf: (key) => {
+        const deadline = expiry.deadlineOf(key);
+        return deadline !== undefined && deadline <= now ? undefined : target.versionOf(key);
+      },
+    };
+  }
+
+  /**
    * A backup's pairs with their versions (null: version 0), set directly, not through the log:
    * -restore builds a new cluster's first state this way (restore.ts).
    */
@@ -315,6 +419,11 @@ export class KvStateMachine {
     this.#sessions.load(logClock, entries);
   }
 
+  /** A backup's deadlines (keys loaded already), replacing this one's (restore.ts). */
+  loadDeadlines(deadlines: Iterable<readonly [string, number]>): void {
+    this.#expiry.load(deadlines);
+  }
+
   /** The whole map as snapshot bytes, synchronously (also correct while a capture runs). */
   snapshot(): Uint8Array {
     const count = this.size;
@@ -322,8 +431,9 @@ export class KvStateMachine {
     const sessions = this.#sessionsPart();
     const format = this.#format(sessions);
     const parts: unknown[] = sessions === null ? [format, count] : [format, count, [sessions.logClock, ...sessions.chunks]];
+    if (sessions?.deadlines !== undefined) parts.push(sessions.deadlines);
     for (let done = 0; done < count;) {
-      const chunk = encodeChunk(pairs, count - done, format === snapshotFormatVersions);
+      const chunk = encodeChunk(pairs, count - done, format >= snapshotFormatVersions);
       parts.push(chunk.bytes);
       done += chunk.pairs;
     }
@@ -347,8 +457,12 @@ export class KvStateMachine {
     if (this.#snapshotCapture !== null) throw new Error("KvStateMachine: snapshotAsync already running");
     const capture = this.#beginCapture();
     this.#snapshotCapture = capture;
+    // The deadlines of the same moment, frozen copy-on-write as the map is (issue 16, TTL):
+    // their chunks are encoded after the pairs', a chunk per turn, into `deadlineChunks`.
+    const deadlineView = this.#expiry.size === 0 ? null : this.#expiry.beginSnapshot();
+    const deadlineChunks: Uint8Array[] = [];
     // The once-only table of the same moment (small next to the map: encoded at once).
-    const sessions = this.#sessionsPart();
+    const sessions = this.#sessionsPart(deadlineView === null ? null : deadlineChunks);
     const format = this.#format(sessions);
     const count = capture.base.size;
     const chunks: Uint8Array[] = [];
@@ -356,11 +470,17 @@ export class KvStateMachine {
       const pairs = new PairCursor(capture.base.entriesVersioned());
       for (let done = 0; done < count;) {
         await pause();
-        const chunk = encodeChunk(pairs, count - done, format === snapshotFormatVersions);
+        const chunk = encodeChunk(pairs, count - done, format >= snapshotFormatVersions);
         chunks.push(chunk.bytes);
         done += chunk.pairs;
       }
+      const deadlines = deadlineView?.entries();
+      for (let chunk = deadlines === undefined ? null : encodeDeadlineChunk(deadlines); chunk !== null; chunk = encodeDeadlineChunk(deadlines!)) {
+        deadlineChunks.push(chunk);
+        await pause();
+      }
     } finally {
+      deadlineView?.end();
       // Unless a restore replaced the map meanwhile, merge the overlay back, a slice at a time
       // (it also runs if encoding failed, so the machine never stays in capture mode).
       if (this.#snapshotCapture === capture) this.#snapshotCapture = null;
@@ -369,15 +489,21 @@ export class KvStateMachine {
     return joinSnapshot(count, chunks, pause, sessions, format);
   }
 
-  /** The once-only table as the third element (formats 2 and 3), or null when format 1 says it all. */
-  #sessionsPart(): SessionsPart | null {
+  /**
+   * The once-only table as the third element (formats 2 to 4), and the deadlines' chunks as the
+   * fourth (format 4: encoded here at once unless given, as snapshotAsync fills them later), or
+   * null when format 1 says it all.
+   */
+  #sessionsPart(deadlines: readonly Uint8Array[] | null = this.#expiry.size === 0 ? null : encodeDeadlineChunks(this.#expiry.entries())): SessionsPart | null {
     const table = this.#sessions;
-    if (table.logClock === 0 && table.size === 0 && !this.#hasVersions) return null;
-    return { logClock: table.logClock, chunks: encodeSessionChunks(table.entries()) };
+    if (table.logClock === 0 && table.size === 0 && !this.#hasVersions && deadlines === null) return null;
+    const chunks = encodeSessionChunks(table.entries());
+    return deadlines === null ? { logClock: table.logClock, chunks } : { logClock: table.logClock, chunks, deadlines };
   }
 
   /** The format a snapshot of the current state is written in. */
   #format(sessions: SessionsPart | null): number {
+    if (sessions?.deadlines !== undefined) return snapshotFormatDeadlines;
     if (this.#hasVersions) return snapshotFormatVersions;
     return sessions === null ? snapshotFormat : snapshotFormatSessions;
   }
@@ -395,6 +521,7 @@ export class KvStateMachine {
       entries: () => base.entries(),
       entriesVersioned: () => base.entriesVersioned(),
       sessions: { logClock: this.#sessions.logClock, entries: this.#sessions.entries() },
+      deadlines: [...this.#expiry.entries()],
       release: () => {
         if (isReleased) return;
         isReleased = true;
@@ -452,13 +579,15 @@ export class KvStateMachine {
    * untouched, if the bytes are not a complete, well-formed snapshot.
    */
   restore(bytes: Uint8Array): void {
-    const { format, pairCount, chunks, sessions } = decodeOuter(bytes);
+    const { format, pairCount, chunks, sessions, deadlines } = decodeOuter(bytes);
     const table = decodeSessions(sessions, this.#sessions.limits);
     const map = new PackedMap();
     // No rehash while it fills; a pair takes at least 3 bytes, so a false header reserves no more.
     map.reserve(Math.min(pairCount, bytes.length / 3));
-    for (let i = 0; i < chunks.length; i++) decodeChunk(chunks[i], i, map, format === snapshotFormatVersions);
-    this.#install(map, pairCount, table, format === snapshotFormatVersions, orderedKeysOf(map));
+    for (let i = 0; i < chunks.length; i++) decodeChunk(chunks[i], i, map, format >= snapshotFormatVersions);
+    const expiry = decodeDeadlines(deadlines, map);
+    this.#install(map, pairCount, table, format >= snapshotFormatVersions, orderedKeysOf(map));
+    this.#expiry = expiry;
   }
 
   /**
@@ -470,16 +599,18 @@ export class KvStateMachine {
     if (this.#isRestoring) throw new Error("KvStateMachine: restoreAsync already running");
     this.#isRestoring = true;
     try {
-      const { format, pairCount, chunks, sessions } = decodeOuter(bytes);
+      const { format, pairCount, chunks, sessions, deadlines } = decodeOuter(bytes);
       const table = decodeSessions(sessions, this.#sessions.limits);
       const map = new PackedMap();
       map.reserve(Math.min(pairCount, bytes.length / 3));
       for (let i = 0; i < chunks.length; i++) {
-        decodeChunk(chunks[i], i, map, format === snapshotFormatVersions);
+        decodeChunk(chunks[i], i, map, format >= snapshotFormatVersions);
         await pause();
       }
       const keys = await orderedKeysAsync(map, pause);
-      this.#install(map, pairCount, table, format === snapshotFormatVersions, keys);
+      const expiry = decodeDeadlines(deadlines, map);
+      this.#install(map, pairCount, table, format >= snapshotFormatVersions, keys);
+      this.#expiry = expiry;
     } finally {
       this.#isRestoring = false;
     }
@@ -547,12 +678,17 @@ export async function joinSnapshot(
   sessions: SessionsPart | null = null,
   format: number = sessions === null ? snapshotFormat : snapshotFormatSessions,
 ): Promise<Uint8Array> {
+  const deadlines = sessions?.deadlines;
   const pieces = sessions === null
     ? [cborHead(cborArray, 2 + chunks.length), encoder.encode(format), encoder.encode(count)]
-    : [cborHead(cborArray, 3 + chunks.length), encoder.encode(format), encoder.encode(count)];
+    : [cborHead(cborArray, (deadlines === undefined ? 3 : 4) + chunks.length), encoder.encode(format), encoder.encode(count)];
   if (sessions !== null) {
     pieces.push(cborHead(cborArray, 1 + sessions.chunks.length), new Uint8Array(encoder.encode(sessions.logClock)));
     for (const chunk of sessions.chunks) pieces.push(cborHead(cborBytes, chunk.length), chunk);
+  }
+  if (deadlines !== undefined) {
+    pieces.push(cborHead(cborArray, deadlines.length));
+    for (const chunk of deadlines) pieces.push(cborHead(cborBytes, chunk.length), chunk);
   }
   for (const chunk of chunks) pieces.push(cborHead(cborBytes, chunk.length), chunk);
   let total = 0;
@@ -639,6 +775,61 @@ function encodeChunk(pairs: PairCursor, remaining: number, withVersions: boolean
 export interface SessionsPart {
   readonly logClock: number;
   readonly chunks: readonly Uint8Array[];
+  /** Format 4: the deadlines' chunks (encodeDeadlineChunks), the snapshot's fourth element. */
+  readonly deadlines?: readonly Uint8Array[];
+}
+
+/** Deadlines as chunks (encodeDeadlineChunk), all at once. */
+function encodeDeadlineChunks(entries: Iterator<[string, number]>): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
+  for (let chunk = encodeDeadlineChunk(entries); chunk !== null; chunk = encodeDeadlineChunk(entries)) chunks.push(chunk);
+  return chunks;
+}
+
+/**
+ * The next deadlines as one chunk `[k1, d1, …]`: up to snapshotChunkPairs keys, ending after
+ * the key that brings it past snapshotChunkChars characters; null when none are left.
+ */
+function encodeDeadlineChunk(entries: Iterator<[string, number]>): Uint8Array | null {
+  const flat: Array<string | number> = [];
+  let chars = 0;
+  while (flat.length / 2 < snapshotChunkPairs && chars <= snapshotChunkChars) {
+    const next = entries.next();
+    if (next.done === true) break;
+    flat.push(next.value[0], next.value[1]);
+    chars += next.value[0].length;
+  }
+  return flat.length === 0 ? null : new Uint8Array(encoder.encode(flat));
+}
+
+/** The deadlines of a snapshot's fourth element (format 4; null before): each key must be in `map`, once. */
+function decodeDeadlines(part: unknown, map: PackedMap): ExpiryTable {
+  const table = new ExpiryTable();
+  if (part === null) return table;
+  if (!Array.isArray(part)) throw new SnapshotError("snapshot deadlines are not an array");
+  let count = 0;
+  for (let c = 0; c < part.length; c++) {
+    const chunk: unknown = part[c];
+    let flat: unknown;
+    try {
+      if (!(chunk instanceof Uint8Array)) throw new Error("not bytes");
+      flat = decoder.decode(chunk);
+    } catch (e) {
+      throw new SnapshotError(`snapshot deadline chunk ${c} is not valid: ${(e as Error).message}`);
+    }
+    if (!Array.isArray(flat) || flat.length % 2 !== 0) throw new SnapshotError(`snapshot deadline chunk ${c} is not an array of key-deadline pairs`);
+    for (let i = 0; i < flat.length; i += 2) {
+      const key: unknown = flat[i];
+      const deadline: unknown = flat[i + 1];
+      if (typeof key !== "string" || !map.has(key) || !isStamp(deadline)) {
+        throw new SnapshotError(`snapshot deadline chunk ${c} has a bad entry at ${i / 2} (a key must be one of the snapshot's)`);
+      }
+      table.set(key, deadline);
+      count++;
+    }
+  }
+  if (table.size !== count) throw new SnapshotError(`snapshot deadlines name ${count - table.size} key(s) twice`);
+  return table;
 }
 
 /** Fields per session entry in a chunk: id, digest, stamp, status, body. */
@@ -709,7 +900,12 @@ const writtenOutcome: Outcome = { status: 200, body: "" };
  * 412 body: the JSON error of the HTTP API with each named key's current version (null: absent).
  * All keys or none: a multi-key set whose condition fails for one key writes none.
  */
-function preconditionFailure(write: WriteCommand, condition: Condition, target: PackedMap | Capture): string | null {
+/** Where a condition reads versions: the map, or a view that hides expired keys (#liveVersions). */
+interface VersionSource {
+  versionOf(key: string): number | undefined;
+}
+
+function preconditionFailure(write: WriteCommand, condition: Condition, target: VersionSource): string | null {
   const keys = write.type === "set" ? write.pairs.map((p) => p[0]) : [write.key];
   let failed: string | null = null;
   for (const key of keys) {
@@ -741,7 +937,7 @@ function mismatchBody(id: string): string {
   });
 }
 
-function decodeOuter(bytes: Uint8Array): { format: number; pairCount: number; chunks: readonly unknown[]; sessions: unknown } {
+function decodeOuter(bytes: Uint8Array): { format: number; pairCount: number; chunks: readonly unknown[]; sessions: unknown; deadlines: unknown } {
   let value: unknown;
   try {
     value = decoder.decode(bytes);
@@ -752,16 +948,18 @@ function decodeOuter(bytes: Uint8Array): { format: number; pairCount: number; ch
     throw new SnapshotError("snapshot is not a CBOR array with a header");
   }
   const format: unknown = value[0];
-  if (format !== snapshotFormat && format !== snapshotFormatSessions && format !== snapshotFormatVersions) {
-    throw new SnapshotError(`snapshot format ${String(format)} is not one of ${snapshotFormat}, ${snapshotFormatSessions}, ${snapshotFormatVersions}`);
+  if (format !== snapshotFormat && format !== snapshotFormatSessions && format !== snapshotFormatVersions && format !== snapshotFormatDeadlines) {
+    throw new SnapshotError(`snapshot format ${String(format)} is not one of ${snapshotFormat}, ${snapshotFormatSessions}, ${snapshotFormatVersions}, ${snapshotFormatDeadlines}`);
   }
   const pairCount: unknown = value[1];
   if (typeof pairCount !== "number" || !Number.isSafeInteger(pairCount) || pairCount < 0) {
     throw new SnapshotError(`snapshot pair count ${String(pairCount)} is not a count`);
   }
-  if (format === snapshotFormat) return { format, pairCount, chunks: value.slice(2), sessions: null };
+  if (format === snapshotFormat) return { format, pairCount, chunks: value.slice(2), sessions: null, deadlines: null };
   if (value.length < 3) throw new SnapshotError(`snapshot of format ${format} has no session table`);
-  return { format, pairCount, chunks: value.slice(3), sessions: value[2] ?? undefined };
+  if (format !== snapshotFormatDeadlines) return { format, pairCount, chunks: value.slice(3), sessions: value[2] ?? undefined, deadlines: null };
+  if (value.length < 4) throw new SnapshotError(`snapshot of format ${format} has no deadlines`);
+  return { format, pairCount, chunks: value.slice(4), sessions: value[2] ?? undefined, deadlines: value[3] ?? undefined };
 }
 
 function decodeChunk(chunk: unknown, index: number, into: PackedMap, withVersions: boolean): void {

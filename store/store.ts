@@ -32,6 +32,7 @@ import type { ListPage, ListQuery } from "./listing.ts";
 import { type WatchResult, Watches, type WatchSink } from "./watches.ts";
 import type { ForwardedOp, StoreMessage } from "./forward.ts";
 import { Forwarder } from "./forwarder.ts";
+import { ExpiryLoop } from "./expiry_loop.ts";
 import { type ElectionTiming, electionTimingDefault, Leadership } from "./leadership.ts";
 import { MembershipChanges } from "./membership_changes.ts";
 import { rethrow, storeErrorOf } from "./request_errors.ts";
@@ -63,6 +64,7 @@ const forwardedPermission: Readonly<Record<ForwardedOp["type"], PermissionName>>
   remove: "remove",
   readLeader: "read",
   readVersioned: "read",
+  readExpiring: "read",
   transfer: "remove",
 };
 
@@ -111,7 +113,7 @@ export interface StoreOptions {
 
 /** A write as #write takes it; with an Idempotency-Key it is proposed as a once command. */
 type WriteOp =
-  | { type: "set"; pairs: readonly KeyValue[]; idempotencyKey?: string; condition?: Condition }
+  | { type: "set"; pairs: readonly KeyValue[]; idempotencyKey?: string; condition?: Condition; ttlMs?: number }
   | { type: "delete"; key: string; idempotencyKey?: string; condition?: Condition };
 
 /** The store of one node; `attach` connects it to its RaftNode. */
@@ -134,6 +136,8 @@ export class Store implements StoreApi {
   readonly #startedAtMs: number;
   /** Watches and blocking reads (issue 16 item 5) on the state machine's change feed. */
   readonly #watches: Watches;
+  /** The leader's expiry of keys past their deadline (issue 16, TTL); idle on a follower. */
+  readonly #expiry: ExpiryLoop;
 
   constructor(options: StoreOptions) {
     if (typeof options.incarnation !== "string" || options.incarnation.length === 0 || options.incarnation.length > 64) {
@@ -166,6 +170,19 @@ export class Store implements StoreApi {
       timers,
       clock: options.clock ?? realClock,
       timing: options.election ?? electionTimingDefault,
+    });
+    this.#expiry = new ExpiryLoop({
+      stateMachine: options.stateMachine,
+      timers,
+      wallClock: this.#wallClock,
+      isLeader: () => this.#node !== null && !this.#removed && this.#node.status().role === "leader",
+      propose: (data) => {
+        try {
+          return this.#raft.propose(data);
+        } catch (e) {
+          return Promise.reject(e);
+        }
+      },
     });
   }
 
@@ -200,13 +217,14 @@ export class Store implements StoreApi {
     if (this.#removed) throw this.#removedError();
     switch (level) {
       case "stale":
-        return this.#o.stateMachine.get(key) ?? null;
+        return this.#visible(key);
       case "leader":
         if (this.#isLeader()) return this.#leaderRead(key);
         return this.#forward({ type: "readLeader", key }, caller);
       case "linearizable": {
         if (isUnsafeLocalReads) return this.#o.stateMachine.get(key) ?? null;
         await this.#raft.read().catch(rethrow);
+        if (this.#o.stateMachine.deadlineOf(key) !== undefined) return (await this.#expiringRead(key, caller)).value;
         return this.#o.stateMachine.get(key) ?? null;
       }
     }
@@ -221,7 +239,9 @@ export class Store implements StoreApi {
         if (this.#isLeader()) return this.#leaderReadVersioned(key);
         return parseVersionedValue(await this.#forward({ type: "readVersioned", key }, caller));
       case "linearizable": {
-        if (!isUnsafeLocalReads) await this.#raft.read().catch(rethrow);
+        if (isUnsafeLocalReads) return this.#versioned(key);
+        await this.#raft.read().catch(rethrow);
+        if (this.#o.stateMachine.deadlineOf(key) !== undefined) return this.#expiringRead(key, caller);
         return this.#versioned(key);
       }
     }
@@ -237,11 +257,73 @@ export class Store implements StoreApi {
     return undefined;
   }
 
-  /** Value, version and applied index of this node's state, in one synchronous step. */
+  /**
+   * Value, version and applied index of this node's state, in one synchronous step; a key past
+   * its deadline by this node's clock is absent (#visible).
+   */
   #versioned(key: string): VersionedValue {
+    const value = this.#visible(key);
+    return { value, version: value === null ? null : this.#o.stateMachine.versionOf(key) ?? 0, applied: this.#node?.lastApplied ?? 0 };
+  }
+
+  /**
+   * This node's value of `key`, or null; a key whose deadline has passed by this node's clock
+   * (store/expiry_loop.ts: never behind the log clock) is null though its expiry entry has not
+   * applied here yet. What stale and lease reads answer: on the leader its clock is the one
+   * that decides expiry; on a follower, a stale read may be off by the clocks' difference.
+   * Costs a plain key one size check while no key has a deadline.
+   */
+  #visible(key: string): string | null {
     const sm = this.#o.stateMachine;
     const value = sm.get(key) ?? null;
-    return { value, version: value === null ? null : sm.versionOf(key) ?? 0, applied: this.#node?.lastApplied ?? 0 };
+    if (value === null) return null;
+    const deadline = sm.deadlineOf(key);
+    return deadline !== undefined && deadline <= this.#expiry.now() ? null : value;
+  }
+
+  /**
+   * A linearizable read of a key that has a deadline, once this node's ReadIndex is done: the
+   * leader's clock decides whether it has expired, and an expiry it decides is in the log
+   * before the read answers. On the leader, a key due by its clock is expired through the log
+   * first (expireNow), so no later read, through any node or leader, can see it again whatever
+   * their clocks say; a follower asks the leader (readExpiring: its own clock is not the
+   * leader's). A key without a deadline never comes here: plain reads pay nothing for TTLs.
+   */
+  async #expiringRead(key: string, caller: Caller | undefined): Promise<VersionedValue> {
+    if (!this.#isLeader()) return parseVersionedValue(await this.#forward({ type: "readExpiring", key }, caller));
+    await this.#expireIfDue([key]);
+    return this.#versioned(key);
+  }
+
+  /** A follower's readExpiring, served by the leader: its own ReadIndex, then #expiringRead's rule. */
+  async #serveExpiringRead(key: string): Promise<VersionedValue> {
+    await this.#raft.read().catch(rethrow);
+    if (!this.#isLeader()) throw new StoreError("noLeader", "the node forwarded to is no longer the leader; retry");
+    await this.#expireIfDue([key]);
+    return this.#versioned(key);
+  }
+
+  /**
+   * On the leader: proposes the expiry of those of `keys` past their deadline by its clock
+   * and waits until it applied (nothing to wait for when none is due).
+   */
+  async #expireIfDue(keys: readonly string[]): Promise<void> {
+    const due = this.#dueKeys(keys);
+    if (due.length > 0) await this.#expiry.expireNow(due).catch(rethrow);
+  }
+
+  /** Those of `keys` past their deadline by the expiry clock, with their versions. */
+  #dueKeys(keys: readonly string[]): Array<readonly [string, number]> {
+    const sm = this.#o.stateMachine;
+    const due: Array<readonly [string, number]> = [];
+    if (sm.expiry.size === 0) return due;
+    const now = this.#expiry.now();
+    for (const key of keys) {
+      const deadline = sm.deadlineOf(key);
+      const version = sm.versionOf(key);
+      if (deadline !== undefined && version !== undefined && deadline <= now) due.push([key, version]);
+    }
+    return due;
   }
 
   /** #leaderRead, versioned. */
@@ -255,10 +337,10 @@ export class Store implements StoreApi {
 
   peek(key: string, level: ReadLevel): string | null | undefined {
     if (this.#removed) return undefined;
-    if (level === "stale") return this.#o.stateMachine.get(key) ?? null;
+    if (level === "stale") return this.#visible(key);
     if (level === "leader") {
       const index = this.#node?.leaseReadIndex() ?? null;
-      if (index !== null && index <= this.#node!.lastApplied) return this.#o.stateMachine.get(key) ?? null;
+      if (index !== null && index <= this.#node!.lastApplied) return this.#visible(key);
     }
     return undefined;
   }
@@ -273,7 +355,7 @@ export class Store implements StoreApi {
     const index = raft.leaseReadIndex();
     if (index === null) return this.get(key, "linearizable");
     await raft.readAt(index).catch(rethrow);
-    return this.#o.stateMachine.get(key) ?? null;
+    return this.#visible(key);
   }
 
   /**
@@ -327,7 +409,7 @@ export class Store implements StoreApi {
       ...(write.condition === undefined ? {} : { condition: write.condition }),
     };
     const op: WriteOp = write.type === "set"
-      ? { type: "set", pairs: write.pairs as readonly KeyValue[], ...extra }
+      ? { type: "set", pairs: write.pairs as readonly KeyValue[], ...extra, ...(write.ttlMs === undefined ? {} : { ttlMs: write.ttlMs }) }
       : { type: "delete", key: write.key, ...extra };
     // Nothing to decide at apply: a plain write, answered as one.
     if (!hasOptions(op)) {
@@ -401,6 +483,7 @@ export class Store implements StoreApi {
       entries: () => state.entries(),
       entriesVersioned: () => state.entriesVersioned(),
       sessions: state.sessions,
+      deadlines: state.deadlines,
       release: () => state.release(),
     };
   }
@@ -500,6 +583,7 @@ export class Store implements StoreApi {
     this.#forwardLeader = state.leader;
     this.#removed = state.removed;
     this.#leadership.leaderChanged();
+    this.#expiry.leaderChanged();
   }
 
   /** A store message arrived from the peer advertising `fromAddr`. */
@@ -524,6 +608,13 @@ export class Store implements StoreApi {
    */
   async #write(op: WriteOp, caller?: Caller, isServing = false, mayRetry = true): Promise<WriteOutcome | null> {
     try {
+      // A condition on a key past its deadline (by this leader's clock) must see it absent, as
+      // reads do: its expiry goes into the log just before the write (never awaited: the log's
+      // order is enough, and the write's own outcome is what the client waits for).
+      if (op.condition !== undefined && this.#o.stateMachine.expiry.size !== 0 && this.#isLeader()) {
+        const due = this.#dueKeys(op.type === "set" ? op.pairs.map((p) => p[0]) : [op.key]);
+        if (due.length > 0) this.#expiry.expireNow(due).catch(() => undefined);
+      }
       return outcomeOf(op, await this.#raft.propose(this.#commandOf(op, caller)));
     } catch (e) {
       // Refused, never appended: a follower that knows the leader forwards it there.
@@ -553,10 +644,14 @@ export class Store implements StoreApi {
    * under the key scoped to the caller's user.
    */
   #commandOf(op: WriteOp, caller: Caller | undefined): Uint8Array {
-    if (op.idempotencyKey === undefined) return encodeCommand(op);
-    const condition = op.condition === undefined ? {} : { condition: op.condition };
-    const write: WriteCommand = op.type === "set" ? { type: "set", pairs: op.pairs, ...condition } : { type: "delete", key: op.key, ...condition };
+    const hasTtl = op.type === "set" && op.ttlMs !== undefined;
+    if (op.idempotencyKey === undefined && !hasTtl) return encodeCommand(op);
     const stamp = Math.max(0, Math.round(this.#wallClock.now()));
+    const condition = op.condition === undefined ? {} : { condition: op.condition };
+    // With a TTL, stamped as a once command is, so the deadline counts from the leader's now.
+    const ttl = op.type === "set" && op.ttlMs !== undefined ? { ttl: { stamp, ms: op.ttlMs } } : {};
+    const write: WriteCommand = op.type === "set" ? { type: "set", pairs: op.pairs, ...condition, ...ttl } : { type: "delete", key: op.key, ...condition };
+    if (op.idempotencyKey === undefined) return encodeCommand(write);
     return encodeOnceCommand(stamp, scopedId(caller?.user ?? null, op.idempotencyKey), write);
   }
 
@@ -619,6 +714,8 @@ export class Store implements StoreApi {
         return this.#leaderRead(op.key);
       case "readVersioned":
         return this.#leaderReadVersioned(op.key).then(versionedValue);
+      case "readExpiring":
+        return this.#serveExpiringRead(op.key).then(versionedValue);
       case "transfer":
         return this.#leadership.transfer(op.id);
     }
@@ -651,6 +748,7 @@ export class Store implements StoreApi {
 
   /** Fails everything waiting here (shutdown; the driver fails its own requests on stop). */
   close(): void {
+    this.#expiry.close();
     this.#forwarder.failAll(new StoreError("outcomeUnknown", "node shut down; outcome unknown"));
   }
 }

@@ -19,8 +19,18 @@ export type KvOp =
    */
 export type CasOp = { readonly type: "cas"; readonly key: string; readonly expect: string | null; readonly value: string; readonly written: boolean | null };
 
-/** What the checker takes: the plain operations (the chaos suite's too) and conditional writes. */
-export type CheckedOp = KvOp | CasOp;
+/**
+ * The expiry of a value written with a TTL (issue 16 item 4): `key` is deleted if it still
+ * holds `value` (every write's value is unique, so a later write, a refresh above all, makes
+ * it a no-op). The simulator's clients record one per key of each set with a TTL, from the
+ * set's invocation + TTL to its completion + TTL: the leader stamps the write between the two,
+ * the deadline is that stamp (or the log clock, no later) + TTL, and no read at the
+ * linearizable or leader level may return the value once its deadline has passed.
+ */
+export type ExpireOp = { readonly type: "expire"; readonly key: string; readonly value: string };
+
+/** What the checker takes: the plain operations (the chaos suite's too), conditional writes and expiries. */
+export type CheckedOp = KvOp | CasOp | ExpireOp;
 
 /** ok: took effect / returned; fail: definitely did not take effect; unknown: may or may not have. */
 export type Outcome = "ok" | "fail" | "unknown";
@@ -57,6 +67,8 @@ interface Projected {
   readonly read: { readonly key: string; readonly value: string | null } | null;
   /** A conditional write's condition: the key must hold `expect` (or, `refused`, must not). */
   readonly cond: { readonly key: string; readonly expect: string | null; readonly refused: boolean } | null;
+  /** An expiry: the key is deleted if it holds `value`, else nothing happens. */
+  readonly expire?: { readonly key: string; readonly value: string };
 }
 
 type KeyState = ReadonlyMap<string, string | null>;
@@ -67,6 +79,7 @@ function keysOf(op: CheckedOp): string[] {
     case "delete": return [op.key];
     case "read": return [op.key];
     case "cas": return [op.key];
+    case "expire": return [op.key];
     default: return unreachable(op);
   }
 }
@@ -96,6 +109,8 @@ function project(h: HistoryOp<CheckedOp>, keys: ReadonlySet<string>): Projected 
       const refused = op.written === false;
       return { ...base, writes: refused ? new Map() : new Map([[op.key, op.value]]), read: null, cond: { key: op.key, expect: op.expect, refused } };
     }
+    case "expire":
+      return keys.has(op.key) ? { ...base, writes: new Map(), read: null, expire: { key: op.key, value: op.value } } : null;
     default:
       return unreachable(op);
   }
@@ -106,6 +121,12 @@ function kvModel(keys: readonly string[]): SeqModel<KeyState, Projected> {
     init: new Map(keys.map((k) => [k, null])),
     step(state, op) {
       if (op.read !== null) return (state.get(op.read.key) ?? null) === op.read.value ? state : null;
+      if (op.expire !== undefined) {
+        if ((state.get(op.expire.key) ?? null) !== op.expire.value) return state;
+        const next = new Map(state);
+        next.set(op.expire.key, null);
+        return next;
+      }
       if (op.cond !== null) {
         const holds = (state.get(op.cond.key) ?? null) === op.cond.expect;
         if (op.cond.refused) return holds ? null : state;
@@ -157,6 +178,8 @@ function describeOp(h: HistoryOp<CheckedOp>): string {
     case "read": return `#${h.id} c${h.client} read ${op.key} -> ${op.value === null ? "absent" : JSON.stringify(op.value)} ${t}`;
     case "cas":
       return `#${h.id} c${h.client} set ${op.key}=${JSON.stringify(op.value)} if ${op.expect === null ? "absent" : `=${JSON.stringify(op.expect)}`} -> ${op.written === null ? "?" : op.written ? "written" : "412"} ${h.outcome} ${t}`;
+    case "expire":
+      return `#${h.id} c${h.client} expiry of ${op.key}=${JSON.stringify(op.value)} (TTL) ${h.outcome} ${t}`;
     default: return unreachable(op);
   }
 }

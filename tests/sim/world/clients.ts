@@ -18,7 +18,7 @@
 // page's invoke and completion times (present with the listed value, absent if not listed),
 // checked with every other read; a page out of order, past its limit or its range fails the run.
 
-import type { CasOp, CheckedOp, HistoryOp, KvOp, Outcome } from "../checkers/linearizability.ts";
+import type { CasOp, CheckedOp, ExpireOp, HistoryOp, KvOp, Outcome } from "../checkers/linearizability.ts";
 import { createSimRng, type SimRng } from "../prng.ts";
 import { StoreError } from "../../../store/errors.ts";
 import type { SimServer, World } from "./world.ts";
@@ -34,6 +34,11 @@ export interface ClientOptions {
    * absent: none do (a separate stream, so seeds without it run exactly as before issue 16).
    */
   readonly once?: SimRng | null;
+  /**
+   * Draws the operations on expiring keys (issue 16 item 4); absent: drawn from the world's seed
+   * by drawTtlClients, null: none.
+   */
+  readonly ttl?: SimRng | null;
   /** Draws which operations are listings and their parameters; null or absent: none (as before). */
   readonly list?: SimRng | null;
 }
@@ -57,6 +62,24 @@ export function drawListClients(seed: number): SimRng | null {
 
 /** Pages one listing follows at most. */
 const listPagesMax = 4;
+
+/**
+ * The stream of `seed`'s TTL draws, or null when its clients set no TTL (6 seeds in 10). In the
+ * seeds that draw it, some operations work on keys of their own (ttlKeys: listings and
+ * conditional writes keep to the k-keys): sets with a TTL of 20-600 ms, plain sets (which make
+ * a key permanent again), deletes, and reads at the linearizable and leader levels. A set with
+ * a TTL is recorded with an ExpireOp per key (linearizability.ts), due between its invocation
+ * and its completion plus the TTL, so the checker fails a run in which such a read returns a
+ * value past its deadline. The label was chosen so that no regression seed draws it.
+ */
+export function drawTtlClients(seed: number): SimRng | null {
+  return createSimRng(seed).fork(ttlLabel).chance(0.4) ? createSimRng(seed).fork("ttl-clients-v16") : null;
+}
+
+const ttlLabel = "ttl-v16-4638";
+
+/** The keys of the TTL operations. */
+const ttlKeys: readonly string[] = ["t0", "t1", "t2"];
 
 /** Retries of a write with an Idempotency-Key after an unknown outcome (so up to 4 attempts). */
 const onceRetriesMax = 3;
@@ -83,6 +106,8 @@ interface InFlight {
   readonly level: "linearizable" | "leader";
   readonly viaHttp: boolean;
   readonly once: OnceAttempt | null;
+  /** A set with a TTL (ms): recorded with its keys' expiries. */
+  readonly ttlMs: number | null;
 }
 
 export class Clients {
@@ -106,7 +131,7 @@ export class Clients {
   constructor(world: World, rng: SimRng, options: ClientOptions) {
     this.#world = world;
     this.#rng = rng;
-    this.#options = options;
+    this.#options = { ...options, ttl: options.ttl !== undefined ? options.ttl : drawTtlClients(world.config.seed) };
     world.crashListeners.push((server) => this.#crashed(server));
   }
 
@@ -160,6 +185,13 @@ export class Clients {
       });
       return;
     }
+    const ttl = this.#options.ttl ?? null;
+    if (ttl !== null && ttl.chance(0.3)) {
+      void this.#issueTtl(server, client, ttl).then((recorded) => {
+        if (recorded) this.#later(client);
+      });
+      return;
+    }
     const op = this.#drawOp();
     const level = this.#rng.chance(0.3) ? "leader" : "linearizable";
     const viaHttp = this.#rng.chance(this.#world.config.httpRate);
@@ -203,17 +235,19 @@ export class Clients {
     level: "linearizable" | "leader",
     viaHttp = false,
     once: OnceAttempt | null = null,
+    ttlMs: number | null = null,
   ): Promise<boolean> {
-    if (viaHttp) return this.#issueHttp(server, client, op, level, once);
+    if (viaHttp) return this.#issueHttp(server, client, op, level, once, ttlMs);
     server.isDirty = true; // Called outside any event too (the final reads): see World.check.
     const store = server.opened!.store;
-    const f = this.#inFlightOf(server, client, op, level, false, once);
+    const f = this.#inFlightOf(server, client, op, level, false, once, ttlMs);
     let outcome: Outcome;
     let done: KvOp = op;
     try {
       switch (op.type) {
         case "set":
-          if (once === null) await store.set(Object.entries(op.values));
+          if (ttlMs !== null) await store.writeWith({ type: "set", pairs: Object.entries(op.values), ttlMs }, {});
+          else if (once === null) await store.set(Object.entries(op.values));
           else checkOnce(await store.writeWith({ type: "set", pairs: Object.entries(op.values) }, { idempotencyKey: once.key }), op);
           break;
         case "delete":
@@ -235,7 +269,15 @@ export class Clients {
     return this.#settle(f, done, outcome);
   }
 
-  #inFlightOf(server: SimServer, client: number, op: CheckedOp, level: "linearizable" | "leader", viaHttp: boolean, once: OnceAttempt | null): InFlight {
+  #inFlightOf(
+    server: SimServer,
+    client: number,
+    op: CheckedOp,
+    level: "linearizable" | "leader",
+    viaHttp: boolean,
+    once: OnceAttempt | null,
+    ttlMs: number | null = null,
+  ): InFlight {
     const f: InFlight = {
       id: once?.id ?? this.#nextId++,
       client,
@@ -246,6 +288,7 @@ export class Clients {
       level,
       viaHttp,
       once,
+      ttlMs,
     };
     this.#inFlight.set(f.id, f);
     return f;
@@ -274,16 +317,16 @@ export class Clients {
   }
 
   /** The same operation through the node's HTTP handler, judged by status and words as a client would. */
-  async #issueHttp(server: SimServer, client: number, op: KvOp, level: "linearizable" | "leader", once: OnceAttempt | null): Promise<boolean> {
+  async #issueHttp(server: SimServer, client: number, op: KvOp, level: "linearizable" | "leader", once: OnceAttempt | null, ttlMs: number | null = null): Promise<boolean> {
     const fetch = server.opened!.fetch;
     server.isDirty = true;
-    const f = this.#inFlightOf(server, client, op, level, true, once);
+    const f = this.#inFlightOf(server, client, op, level, true, once, ttlMs);
     const base = `http://${server.addr}`;
     const onceHeaders: Record<string, string> = once === null ? {} : { "idempotency-key": once.key };
     let request: Request;
     switch (op.type) {
       case "set":
-        request = new Request(`${base}/key`, {
+        request = new Request(`${base}/key${ttlMs === null ? "" : `?ttl=${ttlMs}ms`}`, {
           method: "POST",
           body: JSON.stringify(op.values),
           headers: { "content-type": "application/json", ...onceHeaders },
@@ -453,14 +496,29 @@ export class Clients {
   #record(f: InFlight, op: CheckedOp, outcome: Outcome): void {
     this.counts[outcome]++;
     if (op.type === "read" && outcome !== "ok") return;
-    this.history.push({
-      id: f.id,
-      client: f.client,
-      op,
-      invokeTime: f.invokeTime,
-      completeTime: outcome === "unknown" ? Infinity : this.#world.scheduler.now,
-      outcome,
-    });
+    const completeTime = outcome === "unknown" ? Infinity : this.#world.scheduler.now;
+    this.history.push({ id: f.id, client: f.client, op, invokeTime: f.invokeTime, completeTime, outcome });
+    // A set with a TTL: each key's expiry, due between the set's times plus the TTL (see drawTtlClients).
+    if (f.ttlMs !== null && op.type === "set" && outcome !== "fail") {
+      for (const [key, value] of Object.entries(op.values)) {
+        const expire: ExpireOp = { type: "expire", key, value };
+        this.history.push({ id: this.#nextId++, client: f.client, op: expire, invokeTime: f.invokeTime + f.ttlMs, completeTime: completeTime + f.ttlMs, outcome });
+      }
+    }
+  }
+
+  /**
+   * An operation on the TTL keys (see drawTtlClients): a read (linearizable or leader level), a
+   * delete, a plain set or a set with a TTL, through the store's API or HTTP.
+   */
+  #issueTtl(server: SimServer, client: number, rng: SimRng): Promise<boolean> {
+    const r = rng.int(10);
+    const viaHttp = rng.chance(this.#world.config.httpRate);
+    if (r < 4) return this.issueOn(server, client, { type: "read", key: rng.pick(ttlKeys), value: null }, rng.chance(0.3) ? "leader" : "linearizable", viaHttp);
+    if (r === 4) return this.issueOn(server, client, { type: "delete", key: rng.pick(ttlKeys) }, "linearizable", viaHttp);
+    const values: Record<string, string> = {};
+    for (const key of rng.shuffle([...ttlKeys]).slice(0, rng.range(1, 2))) values[key] = `v${this.#nextId}`;
+    return this.issueOn(server, client, { type: "set", values }, "linearizable", viaHttp, null, r === 5 ? null : rng.range(20, 600));
   }
 
   /** Operations in flight on a dead process never answer: writes become unknown. */

@@ -9,6 +9,7 @@
 // command and the trace of the events before it.
 
 import { expect, test } from "bun:test";
+import { drawTtlClients } from "./clients.ts";
 import { runWorldSeed, worldReplayCommand } from "./run_seed.ts";
 import { drawTargetedMode, type TargetedMode } from "./targeted.ts";
 import { drawWalSegmentBytesMax } from "./world.ts";
@@ -145,6 +146,13 @@ for (const { seed, catches } of regressionSeeds) {
     expect(await runMany([seed])).toEqual([]);
   }, 120_000);
 }
+
+test("world sim: no regression seed's clients set TTLs; many other seeds' do (issue 16 item 4)", () => {
+  for (const { seed } of [...regressionSeeds, { seed: 1718321 }, { seed: 308 }, { seed: 1001437 }, { seed: 2408640 }]) {
+    expect({ seed, ttl: drawTtlClients(seed) !== null }).toEqual({ seed, ttl: false });
+  }
+  expect(Array.from({ length: 150 }, (_, i) => drawTtlClients(i + 1)).filter((r) => r !== null).length).toBeGreaterThan(40);
+});
 
 // A real bug of the node, found by the long run on this session's final world (small WAL
 // segments and a graceful stop among its faults): a process exited between renaming a new

@@ -75,8 +75,8 @@ describe("backup format", () => {
     badMagic[0] = 0x58;
     expect(refusal(badMagic)).toContain("not an hraftd backup");
     const badVersion = bytes.slice();
-    new DataView(badVersion.buffer).setUint32(8, 3);
-    expect(refusal(badVersion)).toContain("version 3 is not supported");
+    new DataView(badVersion.buffer).setUint32(8, 4);
+    expect(refusal(badVersion)).toContain("version 4 is not supported");
     const longer = new Uint8Array(bytes.length + 1);
     longer.set(bytes);
     expect(refusal(longer)).toContain("after the trailer");

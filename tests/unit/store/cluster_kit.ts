@@ -6,6 +6,7 @@
 
 import { createRaft, createRng, type Entry, type HardState, type Membership, type NodeId } from "../../../raft/core/mod.ts";
 import { decodeEnvelope, type Envelope, encodeEnvelope } from "../../../raft/envelope.ts";
+import type { Timers } from "../../../raft/host.ts";
 import { RaftNode } from "../../../raft/node.ts";
 import type { RaftStorage } from "../../../raft/node_options.ts";
 import { parseStoreMessage, storeMessageValue, type StoreMessage } from "../../../store/forward.ts";
@@ -44,6 +45,39 @@ class MemStorage implements RaftStorage {
   }
 }
 
+/**
+ * Timers on the kit's clock (option `storeTimers`): they fire as tick() and advance() move it,
+ * in the order they are due.
+ */
+class KitTimers implements Timers {
+  readonly #clock: { t: number };
+  readonly #due = new Map<number, { at: number; fn: () => void }>();
+  #next = 1;
+  constructor(clock: { t: number }) {
+    this.#clock = clock;
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    const id = this.#next++;
+    this.#due.set(id, { at: this.#clock.t + Math.max(0, ms), fn });
+    return id;
+  }
+  clearTimeout(handle: unknown): void {
+    this.#due.delete(handle as number);
+  }
+  /** Runs every timer due by now, earliest first (one set while running runs too if due). */
+  fireDue(): boolean {
+    let fired = false;
+    for (;;) {
+      let first: [number, { at: number; fn: () => void }] | null = null;
+      for (const e of this.#due) if (e[1].at <= this.#clock.t && (first === null || e[1].at < first[1].at)) first = e;
+      if (first === null) return fired;
+      this.#due.delete(first[0]);
+      first[1].fn();
+      fired = true;
+    }
+  }
+}
+
 /** One running process of a node. */
 export interface Proc {
   readonly id: NodeId;
@@ -70,9 +104,12 @@ export class Cluster {
 
   /** Reads a node lets wait at once (RequestOptions.readsWaitingMax); the driver's default if unset. */
   private readonly readsWaitingMax: number | undefined;
+  /** With `storeTimers`: the Stores' timers, and their wall clock is the kit's clock. */
+  readonly storeTimers: KitTimers | null;
 
-  constructor(ids: readonly NodeId[], options: { readsWaitingMax?: number } = {}) {
+  constructor(ids: readonly NodeId[], options: { readsWaitingMax?: number; storeTimers?: boolean } = {}) {
     this.readsWaitingMax = options.readsWaitingMax;
+    this.storeTimers = options.storeTimers === true ? new KitTimers(this.clock) : null;
     this.membership = { members: ids.map((id) => ({ id, addr: addrOf(id), suffrage: "voter" as const })) };
     for (const id of ids) {
       this.durable.set(id, { hardState: { currentTerm: 0, votedFor: null }, entries: [] });
@@ -109,6 +146,7 @@ export class Cluster {
       stateMachine: sm,
       sendTo: (to: string, msg: StoreMessage) => send(to, { kind: "store", fromAddr: addr, payload: storeMessageValue(msg) }),
       requestTimeoutMs: 60_000,
+      ...(this.storeTimers === null ? {} : { timers: this.storeTimers, clock: this.clock, wallClock: this.clock }),
     });
     const node = new RaftNode({
       core,
@@ -196,7 +234,15 @@ export class Cluster {
       this.clock.t += tickMs;
       for (const id of ids) this.proc(id).node.tick();
       this.run();
+      if (this.storeTimers?.fireDue() === true) this.run();
     }
+  }
+
+  /** Moves the clock by `ms` without ticking (no election or heartbeat is due), firing the Stores' due timers. */
+  async advance(ms: number): Promise<void> {
+    this.clock.t += ms;
+    this.storeTimers?.fireDue();
+    await this.settle();
   }
 
   /** Ticks `ids` until `id` leads. */
