@@ -3,12 +3,14 @@
 // is still there); across a three-node cluster a key written with a TTL through a follower is
 // gone from every node after its deadline even when its leader was killed first (the new
 // leader expires it), and stays gone after a restart; keys with deadlines survive a snapshot
-// and a restart and still expire when due.
+// and a restart, and a backup and -restore, and still expire when due.
 // Method: real processes (tests/support/cluster.ts); README blocks run with bash, the README's
 // address replaced by the node's.
 
 import { afterEach, expect, test } from "bun:test";
 import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Cluster, poll, request } from "../support/cluster.ts";
 import { readmeRunBlocks } from "../support/readme_blocks.ts";
 
@@ -85,4 +87,24 @@ test("deadlines survive a snapshot and a restart, and the key still expires when
   expect(await node0.value("t")).toBe("1");
   await poll("t to expire after the restart", async () => ((await node0.value("t")) === null ? true : undefined), { timeoutMs: 10_000 });
   expect(await node0.value("f29")).toBe("x");
+}, 60_000);
+
+test("a backup carries deadlines: after -restore a key still expires when due, a long-lived one stays", async () => {
+  const c = (cluster = new Cluster());
+  const node0 = await c.add({ id: "node0" });
+  await c.waitLeader([node0], 5_000);
+  expect((await request("POST", node0.url("/key?ttl=4s"), { soon: "1" })).status).toBe(200);
+  expect((await request("POST", node0.url("/key?ttl=1h"), { later: "2" })).status).toBe(200);
+  const backup = await fetch(node0.url("/backup"));
+  expect(backup.status).toBe(200);
+  const bytes = new Uint8Array(await backup.arrayBuffer());
+  expect(new DataView(bytes.buffer).getUint32(8)).toBe(3);
+  const file = join(c.dataDirOf("node0"), "..", "ttl.bak");
+  writeFileSync(file, bytes);
+  const restored = await c.define({ id: "restored", extraArgs: ["-restore", file] });
+  restored.start();
+  await c.waitLeader([restored], 10_000);
+  expect(await restored.value("soon")).toBe("1");
+  await poll("soon to expire on the restored node", async () => ((await restored.value("soon")) === null ? true : undefined), { timeoutMs: 10_000 });
+  expect(await restored.value("later")).toBe("2");
 }, 60_000);
