@@ -45,15 +45,22 @@ export interface ListView {
 /**
  * The items of `query` over `keys` and `view` (which must agree: every key of `keys` is in
  * `view`), and the cursor: the last key listed when another key with the prefix follows it.
+ * Keys `hidden` says are skipped (past their deadline: issue 16's TTL), counted nowhere.
  * Costs one descent of the index plus the page, whatever the number of keys.
  */
-export function listPage(keys: OrderedKeys, view: ListView, query: ListQuery): { items: ListItem[]; next: string | null } {
+export function listPage(
+  keys: OrderedKeys,
+  view: ListView,
+  query: ListQuery,
+  hidden?: (key: string) => boolean,
+): { items: ListItem[]; next: string | null } {
   const { prefix, after, limit } = query;
   const items: ListItem[] = [];
   let chars = 0;
   const scan = after === null ? keys.scan(prefix) : keys.scan(after, true);
   for (const key of scan) {
     if (!key.startsWith(prefix)) break;
+    if (hidden?.(key) === true) continue;
     const value = view.get(key);
     if (value === undefined) throw new Error(`listing: key ${JSON.stringify(key)} is in the ordered index but not in the map`);
     const size = key.length + value.length;

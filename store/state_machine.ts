@@ -343,8 +343,8 @@ export class KvStateMachine {
    * A page of the live view's keys in key order with their values and versions (issue 16
    * item 3), in one synchronous step: the page is the state at the current applied index.
    */
-  list(query: ListQuery): Omit<ListPage, "applied"> {
-    return listPage(this.#keys, this, query);
+  list(query: ListQuery, hidden?: (key: string) => boolean): Omit<ListPage, "applied"> {
+    return listPage(this.#keys, this, query, hidden);
   }
 
   /**

@@ -375,7 +375,15 @@ export class Store implements StoreApi {
     } else if (level === "linearizable" && !isUnsafeLocalReads) {
       await this.#raft.read().catch(rethrow);
     }
-    const page = this.#o.stateMachine.list(query);
+    // Keys past their deadline by this node's expiry clock are left out, as #visible leaves
+    // them out of a read; nothing to check while no key has a deadline.
+    const sm = this.#o.stateMachine;
+    const now = sm.expiry.size === 0 ? null : this.#expiry.now();
+    const hidden = now === null ? undefined : (key: string): boolean => {
+      const deadline = sm.deadlineOf(key);
+      return deadline !== undefined && deadline <= now;
+    };
+    const page = sm.list(query, hidden);
     return { items: page.items, next: page.next, applied: this.#node?.lastApplied ?? 0 };
   }
 
