@@ -47,6 +47,22 @@ describe("the change feed of the state machine", () => {
     expect(sm.changes.since(1, "d")).toEqual(want.slice(5));
   });
 
+  test("an expiry (issue 16 item 4) is a delete change at the expiry entry's index; a refreshed key is not deleted", () => {
+    const sm = new KvStateMachine();
+    sm.changes.arm(0);
+    const seen: Change[] = [];
+    sm.changes.subscribe(listener(seen));
+    sm.apply(encodeCommand({ type: "set", pairs: [["t", "1"], ["u", "1"]], ttl: { stamp: 1_000, ms: 100 } }), 1);
+    sm.apply(encodeCommand({ type: "set", pairs: [["u", "2"]], ttl: { stamp: 1_050, ms: 100 } }), 2); // a refresh
+    sm.apply(encodeCommand({ type: "expire", stamp: 1_120, keys: [["t", 1], ["u", 1]] }), 3);
+    expect(seen).toEqual([
+      { index: 1, key: "t", value: "1" },
+      { index: 1, key: "u", value: "1" },
+      { index: 2, key: "u", value: "2" },
+      { index: 3, key: "t", value: null },
+    ]);
+  });
+
   test("a restore resets it: listeners are told, recording stops, and resumes from the new state only when armed again", () => {
     const sm = new KvStateMachine();
     sm.apply(set({ a: "1" }), 1);
