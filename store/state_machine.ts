@@ -154,9 +154,13 @@ export class KvStateMachine {
   /**
    * The live view's keys in key order, for listing (issue 16): changed only where a key is
    * created or deleted (#put, #remove), never on an overwrite. Not captured: a listing reads
-   * the live view, which a capture's overlay serves as well.
+   * the live view, which a capture's overlay serves as well. Null until the first listing
+   * (#keyOrder builds it) and again after a restore: a node nobody lists from pays nothing
+   * for it. Kept from the start it cost every key creation 2-4x (an insert into the index),
+   * every start-up and install a sort of every key (about 4 s for ten million keys before
+   * the node serves) and ~50 bytes a key of memory.
    */
-  #keys = new OrderedKeys();
+  #keys: OrderedKeys | null = null;
   /**
    * Every change to a key while someone watches (issue 16 item 5; ./change_feed.ts): fed by
    * #put and #remove, so every kind of entry that changes a key is seen. One boolean per
@@ -325,16 +329,20 @@ export class KvStateMachine {
    * overwrite by the size (no second lookup on the hot path).
    */
   #put(target: PackedMap | Capture, key: string, value: string, index: number): void {
-    const before = target.size;
-    target.set(key, value, index);
-    if (target.size !== before) this.#keys.insert(key);
+    const keys = this.#keys;
+    if (keys === null) target.set(key, value, index);
+    else {
+      const before = target.size;
+      target.set(key, value, index);
+      if (target.size !== before) keys.insert(key);
+    }
     if (this.#changes.isRecording) this.#changes.record(index, key, value);
   }
 
   /** THE delete point (see #put); false if the key was absent. */
   #remove(target: PackedMap | Capture, key: string): boolean {
     if (!target.delete(key)) return false;
-    this.#keys.delete(key);
+    this.#keys?.delete(key);
     if (this.#changes.isRecording) this.#changes.record(this.#applying, key, null);
     return true;
   }
@@ -344,7 +352,22 @@ export class KvStateMachine {
    * item 3), in one synchronous step: the page is the state at the current applied index.
    */
   list(query: ListQuery, hidden?: (key: string) => boolean): Omit<ListPage, "applied"> {
-    return listPage(this.#keys, this, query, hidden);
+    return listPage(this.#keyOrder(), this, query, hidden);
+  }
+
+  /** True once a listing has built the ordered keys (until the next restore); for tests. */
+  get hasKeyOrder(): boolean {
+    return this.#keys !== null;
+  }
+
+  /**
+   * The ordered keys, built from the live view on first use: every key sorted natively and
+   * packed (OrderedKeys.fromSorted), in one turn; a second or so per million keys on this
+   * machine, paid once per process by the first listing rather than by every node always.
+   */
+  #keyOrder(): OrderedKeys {
+    if (this.#keys === null) this.#keys = orderedKeysOf(this.#capture ?? this.#map);
+    return this.#keys;
   }
 
   /**
@@ -586,7 +609,7 @@ export class KvStateMachine {
     map.reserve(Math.min(pairCount, bytes.length / 3));
     for (let i = 0; i < chunks.length; i++) decodeChunk(chunks[i], i, map, format >= snapshotFormatVersions);
     const expiry = decodeDeadlines(deadlines, map);
-    this.#install(map, pairCount, table, format >= snapshotFormatVersions, orderedKeysOf(map));
+    this.#install(map, pairCount, table, format >= snapshotFormatVersions);
     this.#expiry = expiry;
   }
 
@@ -607,16 +630,15 @@ export class KvStateMachine {
         decodeChunk(chunks[i], i, map, format >= snapshotFormatVersions);
         await pause();
       }
-      const keys = await orderedKeysAsync(map, pause);
       const expiry = decodeDeadlines(deadlines, map);
-      this.#install(map, pairCount, table, format >= snapshotFormatVersions, keys);
+      this.#install(map, pairCount, table, format >= snapshotFormatVersions);
       this.#expiry = expiry;
     } finally {
       this.#isRestoring = false;
     }
   }
 
-  #install(map: PackedMap, pairCount: number, sessions: SessionTable, hasVersions: boolean, keys: OrderedKeys): void {
+  #install(map: PackedMap, pairCount: number, sessions: SessionTable, hasVersions: boolean): void {
     // A duplicated key would leave fewer entries than the header promised.
     if (map.size !== pairCount) {
       throw new SnapshotError(`snapshot holds ${map.size} distinct keys, header says ${pairCount}`);
@@ -630,40 +652,22 @@ export class KvStateMachine {
     this.#map = map;
     this.#sessions = sessions;
     this.#hasVersions = hasVersions;
-    this.#keys = keys;
+    // The ordered keys of the old state are void; the next listing builds the new state's.
+    this.#keys = null;
     // The state jumped: the changes that led here were never applied here, one by one.
     this.#changes.reset();
   }
 }
 
 /**
- * Keys orderedKeysAsync inserts between pauses: a slice of 1,024 into a million keys took 2 ms
- * (median; 11 ms at the 99th percentile) on a loaded machine (load 6-7), 4,096 four times that.
+ * The ordered keys of a map, at once: sorted natively and packed, O(n log n) in native code
+ * rather than n searches in JS (OrderedKeys.fromSorted; inserting one at a time took ~8 s for
+ * a million keys).
  */
-export const orderedKeysSliceKeys = 1024;
-
-/**
- * The ordered keys of a restored map, at once (start-up restore): sorted natively and packed,
- * O(n log n) in native code rather than n searches in JS (OrderedKeys.fromSorted).
- */
-function orderedKeysOf(map: PackedMap): OrderedKeys {
+function orderedKeysOf(map: Pick<CaptureBase, "entries">): OrderedKeys {
   const keys: string[] = [];
   for (const [key] of map.entries()) keys.push(key);
   return OrderedKeys.fromSorted(keys.sort());
-}
-
-/** The same, orderedKeysSliceKeys at a time with a pause in between (a snapshot installed while serving). */
-async function orderedKeysAsync(map: PackedMap, pause: Pause): Promise<OrderedKeys> {
-  const keys = new OrderedKeys();
-  let inSlice = 0;
-  for (const [key] of map.entries()) {
-    keys.insert(key);
-    if (++inSlice === orderedKeysSliceKeys) {
-      inSlice = 0;
-      await pause();
-    }
-  }
-  return keys;
 }
 
 /**

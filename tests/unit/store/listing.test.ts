@@ -10,7 +10,7 @@ import { describe, expect, test } from "bun:test";
 import { Encoder } from "cbor-x/encode";
 import { encodeCommand, onceCommand } from "../../../store/commands.ts";
 import { listPageCharsMax, listPageJson } from "../../../store/listing.ts";
-import { KvStateMachine, orderedKeysSliceKeys } from "../../../store/state_machine.ts";
+import { KvStateMachine } from "../../../store/state_machine.ts";
 
 const raw = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false });
 const set = (pairs: Record<string, string>): Uint8Array => encodeCommand({ type: "set", pairs: Object.entries(pairs) });
@@ -109,9 +109,9 @@ describe("listing the state machine", () => {
     expect(walk(sm, "", 1000).keys).toEqual(expected(sm));
   });
 
-  test("restores rebuild the ordered keys: formats 1, 2 and 3, sync and async (a slice of keys per pause)", async () => {
+  test("restores drop the ordered keys and the next listing builds the new state's: formats 1, 2 and 3, sync and async", async () => {
     const source = new KvStateMachine();
-    for (let i = 0; i < 3 * orderedKeysSliceKeys; i++) source.apply(set({ [`k${i}`]: `v${i}` }), i + 1);
+    for (let i = 0; i < 3 * 1024; i++) source.apply(set({ [`k${i}`]: `v${i}` }), i + 1);
     const formats: Uint8Array[] = [
       raw.encode([1, 2, raw.encode(["b", "1", "a", "2"])]),
       raw.encode([2, 2, [10], raw.encode(["b", "1", "a", "2"])]),
@@ -121,16 +121,32 @@ describe("listing the state machine", () => {
       for (const isAsync of [false, true]) {
         const sm = new KvStateMachine();
         sm.apply(set({ stale: "gone after the restore" }), 1);
+        expect(walk(sm, "", 1000).keys).toEqual(["stale"]);
+        expect(sm.hasKeyOrder).toBe(true);
         let pauses = 0;
         if (isAsync) await sm.restoreAsync(bytes, () => (pauses++, Promise.resolve()));
         else sm.restore(bytes);
+        expect(sm.hasKeyOrder).toBe(false);
+        // One pause per chunk decoded, none for an index nobody asked for.
+        if (isAsync) expect(pauses).toBe(Math.ceil(sm.size / 1024));
         expect(walk(sm, "", 1000).keys).toEqual(expected(sm));
         expect(sm.list({ prefix: "st", after: null, limit: 5 }).items).toEqual([]);
-        if (isAsync && sm.size > orderedKeysSliceKeys) {
-          // One pause per chunk decoded, then one per slice of the index.
-          expect(pauses).toBeGreaterThanOrEqual(Math.ceil(sm.size / 1024) + Math.floor(sm.size / orderedKeysSliceKeys));
-        }
       }
     }
+  });
+
+  test("no ordered keys are kept until the first listing; from then on every creation and delete keeps them", () => {
+    const sm = new KvStateMachine();
+    for (let i = 0; i < 2_000; i++) sm.apply(set({ [`k${i}`]: `v${i}` }), i + 1);
+    sm.apply(del("k5"), 2_001);
+    expect(sm.hasKeyOrder).toBe(false);
+    expect(walk(sm, "", 1000).keys).toEqual(expected(sm));
+    expect(sm.hasKeyOrder).toBe(true);
+    sm.apply(set({ a: "first", k1: "overwritten" }), 2_002);
+    sm.apply(del("k7"), 2_003);
+    const keys = walk(sm, "", 1000).keys;
+    expect(keys).toEqual(expected(sm));
+    expect(keys[0]).toBe("a");
+    expect(keys).not.toContain("k7");
   });
 });
