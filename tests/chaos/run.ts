@@ -2,7 +2,8 @@
 // check), recorded under its run directory. CLI, where the same seed gives the same faults:
 // bun tests/chaos/run.ts [--seed N] [--seconds S] [--kinds partition,kill,…] [--secure] [--binary PATH]
 
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Verdict } from "../sim/checkers/linearizability.ts";
@@ -13,6 +14,8 @@ import { ChaosCluster, waitForProxy } from "./cluster.ts";
 import { describeFault, type NemesisContext, type NemesisEvent, type NemesisKind, planSchedule } from "./nemesis.ts";
 import { healEverything, runSchedule } from "./nemesis_exec.ts";
 import { secureSetup } from "./secure.ts";
+import { checkWatchChains, type LogChanges, logChanges } from "./watch_check.ts";
+import type { WatcherOutput } from "./watcher.ts";
 import { allKeys, type ChaosOp, defaultKeySpace, type KeySpace, Workload } from "./workload.ts";
 
 /** Options of runChaos. */
@@ -52,6 +55,8 @@ export interface ChaosReport {
 const convergeDeadlineMs = 30_000;
 const bootstrapDeadlineMs = 20_000;
 const proxyDeadlineMs = 10_000;
+/** Prefixes the watchers follow (watcher.ts): every key, and the single keys. */
+const watchPrefixes = ["", "k"];
 
 /** Chooses snapshot settings per seed, so some runs compact (and install snapshots) often. */
 function nodeFlags(seed: number): string[] {
@@ -66,6 +71,8 @@ function countBy<T>(items: readonly T[], keyOf: (t: T) => string): Record<string
 }
 
 function opKindName(h: ChaosOp): string {
+  if (h.label === "list") return `list-${h.level}`;
+  if (h.label !== undefined) return h.label;
   if (h.op.type === "read") return `read-${h.level}`;
   if (h.op.type === "set") return Object.keys(h.op.values).length > 1 ? "multiset" : "set";
   return "delete";
@@ -106,12 +113,12 @@ interface Exercised {
 }
 
 /** Clients and the fault schedule together, for options.durationMs; every fault healed after. */
-async function exercise(options: ChaosOptions, cluster: ChaosCluster, lab: Lab, record: (e: NemesisEvent) => void): Promise<Exercised> {
+async function exercise(options: ChaosOptions, cluster: ChaosCluster, lab: Lab, proxySocket: string, record: (e: NemesisEvent) => void): Promise<Exercised> {
   const plan = planSchedule({ seed: options.seed, durationMs: options.durationMs, nodesCount: cluster.size, kinds: options.kinds });
   const t0 = performance.now();
   const clock = (): number => performance.now() - t0;
   const workload = new Workload({
-    cluster, keys: defaultKeySpace(), clock, clientsCount: options.clientsCount ?? 6, rng: createSimRng(options.seed).fork("clients"),
+    cluster, proxySocket, keys: defaultKeySpace(), clock, clientsCount: options.clientsCount ?? 6, rng: createSimRng(options.seed).fork("clients"),
     writeTimeoutMs: 12_000, readTimeoutMs: 6000, thinkMsMax: 20,
   });
   const ctx: NemesisContext = { cluster, lab, clock, record };
@@ -137,6 +144,40 @@ async function healAndCheck(ex: Exercised, log: (l: string) => void): Promise<{ 
   anomalies.push(...checked.anomalies);
   if (states !== null) anomalies.push(...checkFinalStates(states, finalReads, keys));
   return { finalReads, anomalies, verdict: checked.verdict };
+}
+
+/** Stops the watcher process (it writes its chains on SIGTERM) and reads what it wrote; null if nothing. */
+async function stopWatcher(watcher: ChildProcess, path: string): Promise<WatcherOutput | null> {
+  const exited = new Promise<void>((resolve) => {
+    if (watcher.exitCode !== null || watcher.signalCode !== null) resolve();
+    else watcher.once("exit", () => resolve());
+  });
+  watcher.kill("SIGTERM");
+  await Promise.race([exited, Bun.sleep(5000)]);
+  watcher.kill("SIGKILL");
+  if (!existsSync(path)) return null;
+  return JSON.parse(readFileSync(path, "utf8")) as WatcherOutput;
+}
+
+/**
+ * With every node stopped, each chain the watchers got against the changes of the nodes' logs
+ * read back from their data directories (watch_check.ts).
+ */
+function checkWatches(cluster: ChaosCluster, output: WatcherOutput | null, log: (l: string) => void): Anomaly[] {
+  if (output === null) return [{ kind: "watchMismatch", message: "the watcher process wrote no chains" }];
+  const logs: LogChanges[] = [];
+  for (let i = 0; i < cluster.size; i++) {
+    try {
+      logs.push(logChanges(cluster.dataDir(i)));
+    } catch (e) {
+      log(`chaos: node${i}'s log could not be read back for the watch check: ${String(e)}`);
+    }
+  }
+  const checked = checkWatchChains(output.chains, logs);
+  const c = output.counts;
+  log(`chaos: watches: ${output.chains.length} chains (${checked.judged} judged, ${checked.changes} changes), ${c.connects} connects, ` +
+    `${c.resumes} resumes, ${c.gone} gone (410), ${c.refused} refused, ${c.errors} cut or lost; logs from ${logs.map((l) => `${l.start}..${l.end}`).join(" ")}`);
+  return checked.anomalies;
 }
 
 /** Runs one chaos run; returns its report (throws only if the lab or cluster cannot start). */
@@ -174,9 +215,20 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   try {
     if (!(await waitForProxy(proxySocket, proxyDeadlineMs))) throw new Error("the client proxy did not start");
     await cluster.bootstrap(bootstrapDeadlineMs);
-    const ex = await exercise(options, cluster, lab, record);
+    // Watchers (issue 16 item 5) speak plain HTTP straight to the nodes: not in secure mode.
+    const watchPath = join(runDir, "watch.json");
+    const nodeAddrs = Array.from({ length: nodesCount }, (_, i) => cluster.httpAddr(i)).join(",");
+    const watcher = secure !== null ? null : lab.spawnIn(lab.client!, [
+      process.execPath, join(import.meta.dirname, "watcher.ts"), watchPath, String(options.seed), nodeAddrs, watchPrefixes.join(","),
+    ], { stdio: "inherit" });
+    const ex = await exercise(options, cluster, lab, proxySocket, record);
+    const watched = watcher === null ? null : await stopWatcher(watcher, watchPath);
     log(`chaos: ${ex.history.length} ops recorded; healing`);
     const { finalReads, anomalies, verdict } = await healAndCheck(ex, log);
+    if (watcher !== null) {
+      await cluster.stopAll();
+      anomalies.push(...checkWatches(cluster, watched, log));
+    }
     writeFileSync(historyPath, [...ex.history, ...finalReads].map(opJson).join("\n") + "\n");
     writeFileSync(join(runDir, "nemesis.jsonl"), events.map((e) => JSON.stringify(e)).join("\n") + "\n");
     const report: ChaosReport = {
