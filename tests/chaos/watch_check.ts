@@ -69,6 +69,7 @@ function describeChanges(cs: readonly WatchedChange[]): string {
  */
 export function checkChainsAppliedOnce(chains: readonly WatchChain[]): Anomaly[] {
   const at = new Map<string, number>();
+  const reported = new Set<string>();
   const out: Anomaly[] = [];
   for (const chain of chains) {
     for (const c of chain.changes) {
@@ -76,9 +77,9 @@ export function checkChainsAppliedOnce(chains: readonly WatchChain[]): Anomaly[]
       const id = `${c.key}\u0000${c.value}`;
       const first = at.get(id);
       if (first === undefined) at.set(id, c.index);
-      else if (first !== c.index) {
+      else if (first !== c.index && !reported.has(id)) {
+        reported.add(id);
         out.push({ kind: "appliedTwice", message: `watch ${JSON.stringify(chain.prefix)}: ${c.key}=${c.value} changed at index ${first} and again at ${c.index}` });
-        at.set(id, c.index);
       }
     }
   }
