@@ -46,30 +46,8 @@ export function restoreProblem(settings: Pick<RestoreSettings, "restoreFile" | "
 export function restoreBackup(settings: RestoreSettings, disk: Disk, log: Pick<Logger, "info">): BackupHeader {
   const problem = restoreProblem(settings, disk);
   if (problem !== null) throw new StartError(problem);
-  const sm = new KvStateMachine();
-  // Version 2 backups carry each key's version and the once-only table (issue 16).
-  const sessions: SessionEntry[] = [];
-  let logClock = 0;
-  // Version 3 also carries the deadlines of expiring keys (issue 16, TTL).
-  const deadlines: Array<readonly [string, number]> = [];
-  const header = withBackup(disk, settings.restoreFile, (source) =>
-    readBackup(
-      source,
-      (pairs, versions) => sm.loadPairs(pairs, versions),
-      (clock, entries) => {
-        logClock = clock;
-        sessions.push(...entries);
-      },
-      (clock, entries) => {
-        logClock = clock;
-        deadlines.push(...entries);
-      },
-    ),
-  );
-  if (logClock > 0 || sessions.length > 0) sm.loadSessions(logClock, sessions);
-  const stray = deadlines.find(([key]) => sm.get(key) === undefined);
-  if (stray !== undefined) throw new StartError(`-restore ${settings.restoreFile}: a deadline for key ${JSON.stringify(stray[0])}, which the backup does not hold; nothing was created`);
-  if (deadlines.length > 0) sm.loadDeadlines(deadlines);
+  const { sm, header, stray } = withBackup(disk, settings.restoreFile, loadBackup);
+  if (stray !== null) throw new StartError(`-restore ${settings.restoreFile}: a deadline for key ${JSON.stringify(stray)}, which the backup does not hold; nothing was created`);
   // The file was checked whole just above, so this can only mean it changed in between.
   if (sm.size !== header.pairCount) {
     throw new StartError(`-restore ${settings.restoreFile}: ${header.pairCount} pairs announced, ${sm.size} distinct keys read; nothing was created`);
@@ -82,6 +60,34 @@ export function restoreBackup(settings: RestoreSettings, disk: Disk, log: Pick<L
       `a new cluster of this node alone; others join it with -join`,
   );
   return header;
+}
+
+/**
+ * A backup read into a fresh state machine: its pairs with their versions, then (version 2) the
+ * once-only table with the log clock, then (version 3) the deadlines of expiring keys. `stray` is
+ * the first deadline for a key the backup does not hold (then no deadline is loaded), else null.
+ */
+export function loadBackup(source: BackupSource): { sm: KvStateMachine; header: BackupHeader; stray: string | null } {
+  const sm = new KvStateMachine();
+  const sessions: SessionEntry[] = [];
+  let logClock = 0;
+  const deadlines: Array<readonly [string, number]> = [];
+  const header = readBackup(
+    source,
+    (pairs, versions) => sm.loadPairs(pairs, versions),
+    (clock, entries) => {
+      logClock = clock;
+      sessions.push(...entries);
+    },
+    (clock, entries) => {
+      logClock = clock;
+      deadlines.push(...entries);
+    },
+  );
+  if (logClock > 0 || sessions.length > 0) sm.loadSessions(logClock, sessions);
+  const stray = deadlines.find(([key]) => sm.get(key) === undefined);
+  if (stray === undefined && deadlines.length > 0) sm.loadDeadlines(deadlines);
+  return { sm, header, stray: stray === undefined ? null : stray[0] };
 }
 
 /** True if the data directory has a term, a log or a snapshot (what openStorage would find). */

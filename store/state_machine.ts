@@ -813,14 +813,7 @@ function decodeDeadlines(part: unknown, map: PackedMap): ExpiryTable {
   if (!Array.isArray(part)) throw new SnapshotError("snapshot deadlines are not an array");
   let count = 0;
   for (let c = 0; c < part.length; c++) {
-    const chunk: unknown = part[c];
-    let flat: unknown;
-    try {
-      if (!(chunk instanceof Uint8Array)) throw new Error("not bytes");
-      flat = decoder.decode(chunk);
-    } catch (e) {
-      throw new SnapshotError(`snapshot deadline chunk ${c} is not valid: ${(e as Error).message}`);
-    }
+    const flat = decodeSubChunk(part[c], `deadline chunk ${c}`);
     if (!Array.isArray(flat) || flat.length % 2 !== 0) throw new SnapshotError(`snapshot deadline chunk ${c} is not an array of key-deadline pairs`);
     for (let i = 0; i < flat.length; i += 2) {
       const key: unknown = flat[i];
@@ -868,14 +861,7 @@ function decodeSessions(part: unknown, limits: SessionLimits): SessionTable {
   const entries: SessionEntry[] = [];
   const ids = new Set<string>();
   for (let c = 1; c < part.length; c++) {
-    const chunk: unknown = part[c];
-    let flat: unknown;
-    try {
-      if (!(chunk instanceof Uint8Array)) throw new Error("not bytes");
-      flat = decoder.decode(chunk);
-    } catch (e) {
-      throw new SnapshotError(`snapshot session chunk ${c - 1} is not valid: ${(e as Error).message}`);
-    }
+    const flat = decodeSubChunk(part[c], `session chunk ${c - 1}`);
     if (!Array.isArray(flat) || flat.length % sessionFields !== 0) {
       throw new SnapshotError(`snapshot session chunk ${c - 1} is not an array of entries`);
     }
@@ -990,5 +976,15 @@ function decodeChunk(chunk: unknown, index: number, into: PackedMap, withVersion
       throw new SnapshotError(`snapshot chunk ${index} has a bad pair at ${i / stride}`);
     }
     into.set(key, value, version);
+  }
+}
+
+/** A byte-string chunk of a snapshot's sessions or deadlines, decoded; SnapshotError naming `what` if it is not. */
+function decodeSubChunk(chunk: unknown, what: string): unknown {
+  try {
+    if (!(chunk instanceof Uint8Array)) throw new Error("not bytes");
+    return decoder.decode(chunk);
+  } catch (e) {
+    throw new SnapshotError(`snapshot ${what} is not valid: ${(e as Error).message}`);
   }
 }

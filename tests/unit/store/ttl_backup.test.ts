@@ -4,15 +4,15 @@
 // after -restore; a state without deadlines is still version 2; a bad "deadlines" record, a
 // version 3 without one, or pairs after one are refused.
 // Method: a production KvStateMachine's capture written by backupPieces and read back by
-// readBackup into a fresh machine, as restore.ts does.
+// restore.ts's loadBackup into a fresh machine, as -restore does.
 
 import { expect, test } from "bun:test";
 import { Encoder } from "cbor-x/encode";
 import { createHash } from "node:crypto";
-import { backupPieces, type BackupSource, backupVersionDeadlines, readBackup } from "../../../store/backup.ts";
+import { backupPieces, type BackupSource, backupVersionDeadlines } from "../../../store/backup.ts";
 import { encodeCommand } from "../../../store/commands.ts";
-import type { SessionEntry } from "../../../store/sessions.ts";
 import { KvStateMachine } from "../../../store/state_machine.ts";
+import { loadBackup } from "../../../restore.ts";
 
 const raw = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false });
 
@@ -28,26 +28,9 @@ function bytesOf(pieces: Iterable<Uint8Array>): Uint8Array {
 }
 const source = (bytes: Uint8Array): BackupSource => ({ size: bytes.length, read: (p, n) => bytes.subarray(p, p + n) });
 
+/** The state -restore would write (restore.ts's own loading). */
 function restoreInto(bytes: Uint8Array): KvStateMachine {
-  const sm = new KvStateMachine();
-  const sessions: SessionEntry[] = [];
-  const deadlines: Array<readonly [string, number]> = [];
-  let logClock = 0;
-  readBackup(
-    source(bytes),
-    (pairs, versions) => sm.loadPairs(pairs, versions),
-    (clock, entries) => {
-      logClock = clock;
-      sessions.push(...entries);
-    },
-    (clock, entries) => {
-      logClock = clock;
-      deadlines.push(...entries);
-    },
-  );
-  if (logClock > 0 || sessions.length > 0) sm.loadSessions(logClock, sessions);
-  if (deadlines.length > 0) sm.loadDeadlines(deadlines);
-  return sm;
+  return loadBackup(source(bytes)).sm;
 }
 
 function stateWithDeadlines(): KvStateMachine {
