@@ -4,36 +4,19 @@
 // Idempotency-Keys keep working after -restore; version-1 backups still restore (versions 0);
 // a damaged sessions record, or entries after it, are refused.
 // Method: a production KvStateMachine's capture written by backupPieces and read back by
-// readBackup into a fresh machine.
+// restore.ts's loadBackup into a fresh machine, as -restore does.
 
 import { expect, test } from "bun:test";
-import { backupPieces, type BackupSource, readBackup } from "../../../store/backup.ts";
+import { backupPieces } from "../../../store/backup.ts";
 import { encodeCommand, onceCommand } from "../../../store/commands.ts";
 import type { SessionEntry } from "../../../store/sessions.ts";
 import { KvStateMachine } from "../../../store/state_machine.ts";
+import { loadBackup } from "../../../restore.ts";
+import { bytesOf, source } from "../../support/backup_bytes.ts";
 
-function bytesOf(pieces: Iterable<Uint8Array>): Uint8Array {
-  const parts = [...pieces];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-const source = (bytes: Uint8Array): BackupSource => ({ size: bytes.length, read: (p, n) => bytes.subarray(p, p + n) });
-
+/** The state -restore would write (restore.ts's own loading). */
 function restoreInto(bytes: Uint8Array): KvStateMachine {
-  const sm = new KvStateMachine();
-  const sessions: SessionEntry[] = [];
-  let logClock = 0;
-  readBackup(source(bytes), (pairs, versions) => sm.loadPairs(pairs, versions), (clock, entries) => {
-    logClock = clock;
-    sessions.push(...entries);
-  });
-  if (logClock > 0 || sessions.length > 0) sm.loadSessions(logClock, sessions);
-  return sm;
+  return loadBackup(source(bytes)).sm;
 }
 
 function stateWithEverything(): KvStateMachine {

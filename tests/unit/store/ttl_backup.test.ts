@@ -9,24 +9,14 @@
 import { expect, test } from "bun:test";
 import { Encoder } from "cbor-x/encode";
 import { createHash } from "node:crypto";
-import { backupPieces, type BackupSource, backupVersionDeadlines } from "../../../store/backup.ts";
+import { backupPieces, backupVersionDeadlines } from "../../../store/backup.ts";
 import { encodeCommand } from "../../../store/commands.ts";
 import { KvStateMachine } from "../../../store/state_machine.ts";
 import { loadBackup } from "../../../restore.ts";
+import { bytesOf, source } from "../../support/backup_bytes.ts";
 
 const raw = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false });
 
-function bytesOf(pieces: Iterable<Uint8Array>): Uint8Array {
-  const parts = [...pieces];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-const source = (bytes: Uint8Array): BackupSource => ({ size: bytes.length, read: (p, n) => bytes.subarray(p, p + n) });
 
 /** The state -restore would write (restore.ts's own loading). */
 function restoreInto(bytes: Uint8Array): KvStateMachine {
