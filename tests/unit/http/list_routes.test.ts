@@ -21,9 +21,7 @@ k.elect(a);
 k.tick([a, b, c], 3);
 afterAll(() => k.close());
 
-function send(id: NodeId, path: string, init: RequestInit = {}): Promise<Response> {
-  return k.send(createFetch(k.proc(id).store), new Request(`http://n/${path}`, init));
-}
+const send = (id: NodeId, path: string, init: RequestInit = {}): Promise<Response> => k.sendPath(id, path, init);
 const post = (body: unknown): RequestInit => ({ method: "POST", body: JSON.stringify(body) });
 
 interface PageJson {

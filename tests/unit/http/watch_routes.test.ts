@@ -21,9 +21,7 @@ k.elect(a);
 k.tick([a, b, c], 3);
 afterAll(() => k.close());
 
-function send(id: NodeId, path: string, init: RequestInit = {}): Promise<Response> {
-  return k.send(createFetch(k.proc(id).store), new Request(`http://n/${path}`, init));
-}
+const send = (id: NodeId, path: string, init: RequestInit = {}): Promise<Response> => k.sendPath(id, path, init);
 /** A write through the leader; a tick then tells the followers its commit, and they apply it. */
 const write = async (pairs: Record<string, string>): Promise<void> => {
   expect((await send(a, "key", { method: "POST", body: JSON.stringify(pairs) })).status).toBe(200);

@@ -7,7 +7,8 @@
 import { describe, expect, test } from "bun:test";
 import { createRng } from "../../../raft/core/mod.ts";
 import { backupResponse } from "../../../http/backup_routes.ts";
-import { BackupError, type BackupInput, backupPieces, backupRecordPairs, type BackupSource, readBackup } from "../../../store/backup.ts";
+import { BackupError, type BackupInput, backupPieces, backupRecordPairs, readBackup } from "../../../store/backup.ts";
+import { bytesOf, source } from "../../support/backup_bytes.ts";
 
 function stateOf(pairs: readonly [string, string][], index = 42, term = 3): BackupInput {
   return { index, term, nodeId: "node0", size: pairs.length, entries: () => pairs[Symbol.iterator]() };
@@ -21,18 +22,7 @@ function randomPairs(count: number, seed: number): [string, string][] {
 }
 
 function write(input: BackupInput): Uint8Array {
-  const parts = [...backupPieces(input)];
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
-function source(bytes: Uint8Array): BackupSource {
-  return { size: bytes.length, read: (position, length) => bytes.subarray(position, position + length) };
+  return bytesOf(backupPieces(input));
 }
 
 function read(bytes: Uint8Array): { header: ReturnType<typeof readBackup>; pairs: [string, string][] } {

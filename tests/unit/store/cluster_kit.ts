@@ -4,6 +4,7 @@
 // replay the interleavings a restart or a pause produces. Processes restart from what their
 // storage persisted, with a new incarnation. Not a test itself.
 
+import { createFetch } from "../../../http/fast_fetch.ts";
 import { createRaft, createRng, type Entry, type HardState, type Membership, type NodeId } from "../../../raft/core/mod.ts";
 import { decodeEnvelope, type Envelope, encodeEnvelope } from "../../../raft/envelope.ts";
 import type { Timers } from "../../../raft/host.ts";
@@ -218,6 +219,11 @@ export class Cluster {
     void pending.then((r) => (done = r));
     for (let i = 0; i < 20 && done === null; i++) await this.settle();
     return pending;
+  }
+
+  /** `path` (with no leading slash) through node `id`'s real HTTP handler, answered as send() does. */
+  sendPath(id: NodeId, path: string, init: RequestInit = {}): Promise<Response> {
+    return this.send(createFetch(this.proc(id).store), new Request(`http://n/${path}`, init));
   }
 
   /** Delivers held frames matching `which` (all by default), in order, then runs. */
