@@ -55,7 +55,7 @@ async function sleep(ms: number): Promise<void> {
 }
 
 /** One watcher: connects, reads, cuts, resumes until `isRunning()` turns false. */
-async function watch(prefix: string, addrs: readonly string[], rng: SimRng, out: WatcherOutput, isRunning: () => boolean): Promise<void> {
+export async function watch(prefix: string, addrs: readonly string[], rng: SimRng, out: WatcherOutput, isRunning: () => boolean): Promise<void> {
   let chain: WatchChain | null = null;
   let lastId: number | null = null;
   let node = rng.int(addrs.length);
@@ -84,6 +84,9 @@ async function watch(prefix: string, addrs: readonly string[], rng: SimRng, out:
         const from = Number(res.headers.get("x-applied-index") ?? "NaN");
         chain = { prefix, from: Number.isSafeInteger(from) ? from : null, nodes: [], changes: [] };
         out.chains.push(chain);
+        // A cut before the first event resumes from where this watch started, not from the
+        // next node's present (which would skip the changes in between).
+        lastId = chain.from;
       } else {
         out.counts.resumes++;
       }
