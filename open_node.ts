@@ -35,8 +35,12 @@ export interface NodeSeams {
   readonly logDisk: Disk;
   /** Disk for snapshots (always the real one, as hraftd keeps snapshots with -inmem). */
   readonly snapshotDisk: Disk;
-  /** Builds the transport on `raftAddr` that hands every decoded envelope to `onMessage`. */
-  readonly openTransport: (onMessage: (env: Envelope) => void) => Transport<Envelope>;
+  /**
+   * Builds the transport on `raftAddr` that hands every decoded envelope to `onMessage`, and
+   * (if it has connections) the last envelope of each inbound connection that closes to
+   * `onInboundClosed`.
+   */
+  readonly openTransport: (onMessage: (env: Envelope) => void, onInboundClosed?: (last: Envelope) => void) => Transport<Envelope>;
   readonly clock: Clock;
   /** Wall-clock time for the stamps of once-only writes (store/sessions.ts); default `clock`. */
   readonly wallClock?: Clock;
@@ -145,6 +149,10 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
       metrics.storeReceived(msg);
       store?.receive(env.fromAddr, msg);
     }
+  }, (last) => {
+    // A peer's process ended (or its connection was re-dialled): a follower whose leader it
+    // was campaigns without waiting out the whole election timeout (raft/core/election.ts).
+    if (last.kind === "raft") node?.leaderDisconnected(last.msg.from);
   });
   const theStore = new Store({
     id: settings.nodeId,

@@ -288,7 +288,7 @@ function openReal(config: Config, log: Logger, nodeTls: WatchedTls | null, about
     {
       logDisk: config.inmem ? new MemDisk() : fsDisk,
       snapshotDisk: fsDisk,
-      openTransport: (onMessage) =>
+      openTransport: (onMessage, onInboundClosed) =>
         createTcpTransport<Envelope>({
           listenAddr: config.raftAddr,
           encode: encodeEnvelope,
@@ -299,6 +299,7 @@ function openReal(config: Config, log: Logger, nodeTls: WatchedTls | null, about
           // backoff: redialling a dead address every quarter second costs next to nothing.
           dialBackoffMaxMs: 250,
           onMessage,
+          onInboundClosed,
           // Mutual TLS with -node-*: the material follows its files (rotation for new connections).
           ...(nodeTls === null
             ? {}

@@ -130,6 +130,12 @@ export class RaftNode {
     this.schedule();
   }
 
+  /** The connection from `from` closed: see RaftCore.leaderDisconnected. */
+  leaderDisconnected(from: string): void {
+    if (this.isStopped) return;
+    this.core.leaderDisconnected(from);
+  }
+
   /** Makes sure a driver turn runs soon (a single voter elects itself at once this way). */
   wake(): void {
     this.schedule();

@@ -24,6 +24,12 @@ export interface TcpTransportOptions<T> {
   readonly decode: (bytes: Uint8Array) => T;
   /** Called for every message received, in order per connection. Exceptions propagate. */
   readonly onMessage: (msg: T) => void;
+  /**
+   * Called when a connection a peer dialled to us closes while we are open, with the last
+   * message read from it (none read: not called). A killed process's sockets close at once,
+   * so this tells a follower its leader is gone long before a timeout would.
+   */
+  readonly onInboundClosed?: (lastMsg: T) => void;
   /** One line per event worth a human's attention; default console.error. */
   readonly logger?: (line: string, fields?: LogFields) => void;
   /** Largest payload sent or accepted; default 64 MiB (InstallSnapshot chunks travel here). */
@@ -235,8 +241,10 @@ class TcpTransportImpl<T> {
     const decoder = new FrameDecoder({ frameBytesMax: this.#frameBytesMax });
     const reject = (why: string): void => {
       this.#config.log(`transport: closing inbound connection from ${remote}: ${why}`);
+      last = undefined; // we closed it: nothing to say about the peer's process
       socket.destroy();
     };
+    let last: T | undefined;
     socket.on("data", (chunk: Uint8Array) => {
       let frames: Uint8Array[];
       try {
@@ -251,13 +259,17 @@ class TcpTransportImpl<T> {
         } catch (err) {
           return reject(`a ${frame.length}-byte frame failed to decode: ${describeError(err)}`);
         }
+        last = msg;
         this.#options.onMessage(msg);
         if (socket.destroyed) return; // The transport was closed from inside onMessage.
       }
     });
     // Resets by the peer are routine (it restarted); "close" follows and cleans up.
     socket.on("error", () => {});
-    socket.once("close", () => this.#inbound.delete(socket));
+    socket.once("close", () => {
+      this.#inbound.delete(socket);
+      if (last !== undefined && this.#closing === null) this.#options.onInboundClosed?.(last);
+    });
   }
 }
 

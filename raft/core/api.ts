@@ -109,6 +109,13 @@ export interface RaftCore {
   /** Ask for a linearizable read index for `ctx` (§6.4); the answer comes in a Ready. */
   readIndex(ctx: string): void;
   /**
+   * The transport saw the connection from `from` close (its process has most likely ended).
+   * If `from` is this follower's leader, campaign as soon as the other voters' stickiness
+   * allows instead of after the rest of the randomized timeout; any message from `from`
+   * cancels that. Only timing changes: no vote is granted any sooner.
+   */
+  leaderDisconnected(from: NodeId): void;
+  /**
    * The newest heartbeat round this node started (leader: one per tick and per ReadIndex
    * batch); every AppendEntries sent from now on carries it, and acks echo it.
    */

@@ -7,7 +7,7 @@
 import type { ConfChange, InitialState, ProposeResult, RaftConfig, RaftCore, RaftStatus } from "./api.ts";
 import { assert } from "./assert.ts";
 import { resolveConfig, type ResolvedConfig } from "./config.ts";
-import { campaign, tickCheckQuorum, tickElection, tickStart } from "./election.ts";
+import { campaign, noteLeaderDisconnected, tickCheckQuorum, tickElection, tickStart } from "./election.ts";
 import { RaftLog } from "./log.ts";
 import { ConfigHistory, EMPTY_MEMBERSHIP } from "./membership_state.ts";
 import { proposeConfChange, syncProgress } from "./membership.ts";
@@ -62,6 +62,8 @@ export class Raft implements RaftCore, RaftState {
   /** Ticks left of the quiet period after start in which no (pre)vote is granted (inLease). */
   startTicksLeft: number;
   randomizedElectionTimeout = 0;
+  goneLeader: NodeId | null = null;
+  goneLeaderTimeout = 0;
   /** Votes received in the current (pre)election, voters only count. */
   readonly votes = new Map<NodeId, boolean>();
   /** Leader only: one Progress per member other than self (and per departing server), sorted by id. */
@@ -299,6 +301,10 @@ export class Raft implements RaftCore, RaftState {
 
   proposeConfChange(change: ConfChange): ProposeResult {
     return proposeConfChange(this, change);
+  }
+
+  leaderDisconnected(from: NodeId): void {
+    noteLeaderDisconnected(this, from);
   }
 
   readIndex(ctx: string): void {

@@ -4,6 +4,7 @@
 import type { RequestVote, RequestVoteReply, TimeoutNow } from "./messages.ts";
 import { quorumSize, voteResult } from "./quorum.ts";
 import type { RaftState } from "./state.ts";
+import type { NodeId } from "./types.ts";
 
 /** Largest value electionElapsed grows to while a node cannot campaign (keeps it bounded). */
 const ELAPSED_CAP_TICKS = 1 << 30;
@@ -32,9 +33,29 @@ export function tickElection(r: RaftState): void {
   if (!r.isPromotable()) return;
   // A lone voter has no one to wait for: it elects itself on its first tick.
   const alone = r.config.voters.length === 1;
-  if (alone || r.electionElapsed >= r.randomizedElectionTimeout) {
+  if (alone || r.electionElapsed >= r.randomizedElectionTimeout || (r.goneLeader !== null && r.goneLeader === r.leader && r.electionElapsed >= r.goneLeaderTimeout)) {
     campaign(r, false);
   }
+}
+
+/**
+ * A follower's connection from its leader closed. A SIGKILLed or crashed process closes its
+ * sockets, so its followers learn at once what the election timeout would tell them only
+ * 500–1000 ms later; a partition or a paused process closes nothing and still waits that out.
+ * Campaign once the other voters may grant a vote: they refuse for electionTicks after their
+ * own last word from the leader (stickiness, inLease), which arrived at about the time ours
+ * did, so one tick later plus a few ticks of jitter, that two followers who both saw the close
+ * rarely split the vote. The lease (raft/lease.ts) counts on voters refusing, not on when
+ * candidates ask, so it holds: a leader still alive behind a closed connection has its lease
+ * only while a majority would refuse anyway. A connection closed by accident is re-dialled and
+ * the leader's next message cancels this (step.ts); until then the cost is an early PreVote,
+ * which disrupts no one.
+ */
+export function noteLeaderDisconnected(r: RaftState, from: NodeId): void {
+  if (r.role !== "follower" || r.leader !== from) return;
+  const jitterTicks = Math.max(1, Math.floor(r.cfg.electionTicks / 10));
+  r.goneLeader = from;
+  r.goneLeaderTimeout = r.cfg.electionTicks + 1 + r.cfg.rng.int(jitterTicks);
 }
 
 /**

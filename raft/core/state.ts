@@ -45,6 +45,10 @@ export interface RaftState {
   /** Ticks left of the quiet period after start in which no (pre)vote is granted (inLease). */
   startTicksLeft: number;
   readonly randomizedElectionTimeout: number;
+  /** The leader whose connection closed (leaderDisconnected), until a message from it arrives. */
+  goneLeader: NodeId | null;
+  /** While goneLeader is our leader: campaign at this electionElapsed (election.ts). */
+  goneLeaderTimeout: number;
   /** Votes received in the current (pre)election, voters only count. */
   readonly votes: Map<NodeId, boolean>;
   /** Leader only: one Progress per member other than self (and per departing server), sorted by id. */

@@ -25,6 +25,7 @@ import { maybeSendTimeoutNow } from "./transfer.ts";
 /** Handles one message addressed to `r`: term rules first, then the rule that owns its type. */
 export function step(r: RaftState, m: Message): void {
   if (m.to !== r.id || m.from === r.id) return;
+  if (m.from === r.goneLeader) r.goneLeader = null; // it is back (its connection was re-dialled)
   if (m.type === "RequestVote" && r.role === "leader") noticeOutsider(r, m.from);
   if (m.term > r.term) {
     if (!stepHigherTerm(r, m)) return;

@@ -23,6 +23,8 @@ export interface SimSeamsParts {
   readonly logger: Logger;
   /** Wraps the transport (e.g. to count messages); identity by default. */
   readonly wrapTransport?: (t: Transport<Envelope>) => Transport<Envelope>;
+  /** Tell the node when a peer's process dies, as TCP does (WorldConfig.closesOnCrash). */
+  readonly closesOnCrash?: boolean;
 }
 
 /** NodeSeams of a simulated process, but for onFatal and observer. */
@@ -31,7 +33,8 @@ export function simSeams(p: SimSeamsParts): Omit<NodeSeams, "onFatal" | "observe
   return {
     logDisk: p.disk,
     snapshotDisk: p.disk,
-    openTransport: (onMessage) => wrap(simTransport(p.wire, p.proc, p.addr, onMessage, p.logger)),
+    openTransport: (onMessage, onInboundClosed) =>
+      wrap(simTransport(p.wire, p.proc, p.addr, onMessage, p.logger, p.closesOnCrash === true ? onInboundClosed : undefined)),
     clock: p.proc,
     timers: p.proc,
     scheduler: p.proc,

@@ -16,9 +16,13 @@ export function simTransport(
   addr: string,
   onMessage: (env: Envelope) => void,
   log: Logger,
+  onInboundClosed?: (last: Envelope) => void,
 ): Transport<Envelope> {
   let stopListening: (() => void) | null = null;
+  let stopGone: (() => void) | null = null;
   let isClosed = false;
+  // The last envelope from each sender: what the TCP transport reports of a connection that closes.
+  const lastFrom = new Map<string, Envelope>();
   return {
     listen(): Promise<void> {
       stopListening = wire.listen(addr, (from, frame) => {
@@ -35,8 +39,17 @@ export function simTransport(
           log.warn(`undecodable frame from ${from}: ${(e as Error).message}`);
           return;
         }
+        if (onInboundClosed !== undefined) lastFrom.set(from, env);
         onMessage(env);
       });
+      if (onInboundClosed !== undefined) {
+        stopGone = wire.onPeerGone(addr, (peer) => {
+          const last = lastFrom.get(peer);
+          if (last === undefined || !process.isAlive || isClosed) return;
+          lastFrom.delete(peer);
+          onInboundClosed(last);
+        });
+      }
       return Promise.resolve();
     },
     send(peerAddr: string, msg: Envelope): boolean {
@@ -48,6 +61,7 @@ export function simTransport(
     close(): Promise<void> {
       isClosed = true;
       stopListening?.();
+      stopGone?.();
       return Promise.resolve();
     },
   };

@@ -31,6 +31,9 @@ export class SimWire {
   readonly #rng: SimRng;
   readonly #endpoints = new Map<string, FrameHandler>();
   readonly #blocked = new Set<string>();
+  readonly #goneListeners = new Map<string, (peer: string) => void>();
+  /** When the last frame queued from one address to another is delivered (key(from, to)). */
+  readonly #lastDeliveryAt = new Map<string, number>();
 
   constructor(scheduler: Scheduler, rng: SimRng) {
     this.#scheduler = scheduler;
@@ -45,6 +48,30 @@ export class SimWire {
     };
   }
 
+  /** Calls `onGone(peer)` when a peer's process at `peer` dies (see peerGone); returns the function that stops it. */
+  onPeerGone(addr: string, onGone: (peer: string) => void): () => void {
+    this.#goneListeners.set(addr, onGone);
+    return () => {
+      if (this.#goneListeners.get(addr) === onGone) this.#goneListeners.delete(addr);
+    };
+  }
+
+  /**
+   * The process at `addr` died: its kernel closes its connections, and each peer that can hear
+   * it learns so after every frame already on its way from there (a FIN follows the data on
+   * its connection, and does not cross a partition). Draws nothing from the wire's generator,
+   * so every frame's fate stays what the seed made it.
+   */
+  peerGone(addr: string): void {
+    for (const [to, onGone] of this.#goneListeners) {
+      if (to === addr) continue;
+      const after = Math.max(this.faults.delayMinMs, (this.#lastDeliveryAt.get(key(addr, to)) ?? 0) - this.#scheduler.now + 1);
+      this.#scheduler.schedule(after, () => {
+        if (this.#goneListeners.get(to) === onGone && !this.#blocked.has(key(addr, to))) onGone(addr);
+      });
+    }
+  }
+
   /** Queues one frame; the bytes are copied, so the sender may reuse its buffer. */
   send(from: string, to: string, frame: Uint8Array): void {
     this.stats.sent++;
@@ -57,7 +84,9 @@ export class SimWire {
     if (copies === 2) this.stats.duplicated++;
     for (let i = 0; i < copies; i++) {
       const bytes = frame.slice();
-      this.#scheduler.schedule(this.#delay(), () => {
+      const delay = this.#delay();
+      this.#noteDelivery(from, to, delay);
+      this.#scheduler.schedule(delay, () => {
         const handler = this.#endpoints.get(to);
         if (handler === undefined || this.#blocked.has(key(from, to))) {
           this.stats.dropped++;
@@ -78,6 +107,7 @@ export class SimWire {
     this.stats.sent++;
     this.stats.bytes += frame.length;
     const bytes = frame.slice();
+    this.#noteDelivery(from, to, delayMs);
     this.#scheduler.schedule(delayMs, () => {
       const handler = this.#endpoints.get(to);
       if (handler === undefined || this.#blocked.has(key(from, to))) {
@@ -87,6 +117,11 @@ export class SimWire {
       this.stats.delivered++;
       handler(from, bytes);
     });
+  }
+
+  #noteDelivery(from: string, to: string, delayMs: number): void {
+    const k = key(from, to);
+    this.#lastDeliveryAt.set(k, Math.max(this.#lastDeliveryAt.get(k) ?? 0, this.#scheduler.now + delayMs));
   }
 
   #delay(): number {

@@ -12,7 +12,7 @@ import { expect, test } from "bun:test";
 import { drawTtlClients } from "./clients.ts";
 import { runWorldSeed, worldReplayCommand } from "./run_seed.ts";
 import { drawTargetedMode, type TargetedMode } from "./targeted.ts";
-import { drawWalSegmentBytesMax } from "./world.ts";
+import { drawClosesOnCrash, drawWalSegmentBytesMax } from "./world.ts";
 import { drawLeadershipNemesis } from "./leadership_nemesis.ts";
 import { drawListClients, drawOnceClients } from "./clients.ts";
 import { drawWatchers } from "./watchers.ts";
@@ -133,6 +133,13 @@ test("world sim: no regression seed has watchers; many other seeds do (issue 16 
     expect({ seed, watchers: drawWatchers(seed) !== null }).toEqual({ seed, watchers: false });
   }
   expect(Array.from({ length: 150 }, (_, i) => drawWatchers(i + 1)).filter((r) => r !== null).length).toBeGreaterThan(40);
+});
+
+test("world sim: no regression seed's crashes close connections; a third of other seeds' do (issue 18, early campaign)", () => {
+  for (const { seed } of [...regressionSeeds, { seed: 1718321 }, { seed: 308 }, { seed: 1001437 }, { seed: 2408640 }]) {
+    expect({ seed, closes: drawClosesOnCrash(seed) }).toEqual({ seed, closes: false });
+  }
+  expect(Array.from({ length: 150 }, (_, i) => drawClosesOnCrash(i + 1)).filter((b) => b).length).toBeGreaterThan(40);
 });
 
 test("world sim: each regression seed draws the targeted nemesis it was found with (none for the older ones)", () => {

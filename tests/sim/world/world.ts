@@ -84,6 +84,17 @@ export interface WorldConfig {
   readonly walSegmentBytesMax: number | null;
   /** Handoffs and graceful stops (leadership_nemesis.ts); own generator, as above. */
   readonly leadership: boolean;
+  /**
+   * A crash closes the process's connections and its peers hear of it (TCP's FIN), so a
+   * follower whose leader died campaigns early (raft/core/election.ts noteLeaderDisconnected);
+   * own generator, as above.
+   */
+  readonly closesOnCrash: boolean;
+}
+
+/** Seeds whose crashes close connections: about a third, and no regression seed of world.test.ts. */
+export function drawClosesOnCrash(seed: number): boolean {
+  return createSimRng(seed).fork("closes-on-crash-v18-248").chance(0.35);
 }
 
 /** Seeds with small WAL segments: about three in ten. */
@@ -119,6 +130,7 @@ export function drawWorldConfig(seed: number): WorldConfig {
     targeted: drawTargetedMode(seed),
     walSegmentBytesMax: drawWalSegmentBytesMax(seed),
     leadership: drawLeadershipNemesis(seed),
+    closesOnCrash: drawClosesOnCrash(seed),
   };
 }
 
@@ -333,7 +345,7 @@ export class World {
         },
         {
           ...simSeams({
-            proc, disk, wire: this.wire, addr: server.addr, tickMs: this.config.tickMs, rng: lifeRng, logger,
+            proc, disk, wire: this.wire, addr: server.addr, tickMs: this.config.tickMs, rng: lifeRng, logger, closesOnCrash: this.config.closesOnCrash,
             ...(this.transportTap === null ? {} : { wrapTransport: (t: Transport<Envelope>) => tapped(t, this.transportTap!, server, life) }),
           }),
           // Fail-stop: the real process exits (status 70): its memory is gone, what it wrote
@@ -395,6 +407,7 @@ export class World {
     server.process = null;
     server.opened = null;
     this.log(`${server.id} exited`);
+    if (this.config.closesOnCrash) this.wire.peerGone(server.addr);
     for (const listener of this.crashListeners) listener(server);
   }
 
@@ -408,6 +421,7 @@ export class World {
     server.opened = null;
     server.disk.crash(mode, this.#diskRng);
     this.log(`${server.id} crashed (${mode})`);
+    if (this.config.closesOnCrash) this.wire.peerGone(server.addr);
     this.#maybeFlipBit(server);
     for (const listener of this.crashListeners) listener(server);
   }
