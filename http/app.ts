@@ -8,6 +8,7 @@ import type { OpsDeps } from "./ops_deps.ts";
 import type { StoreApi } from "../store/api.ts";
 import { errorHandler, jsonError } from "./errors.ts";
 import { type Route, routeTable } from "./routes.ts";
+import type { RequestTimeouts } from "./serve.ts";
 
 /** Options of createApp. */
 export interface AppOptions {
@@ -43,6 +44,11 @@ export function appRoutes(store: StoreApi, options: AppOptions = {}): readonly R
   return routes.map((route) => http.instrument(route, toResponse));
 }
 
+/** The server's per-request timeouts, if the app was called with them (tests call it without). */
+function timeoutsOf(env: unknown): RequestTimeouts | undefined {
+  return typeof (env as Partial<RequestTimeouts> | undefined)?.timeout === "function" ? (env as RequestTimeouts) : undefined;
+}
+
 /** Builds the app from `routes` (by default the table of http/routes.ts for `store`). */
 export function createApp(
   store: StoreApi,
@@ -52,7 +58,8 @@ export function createApp(
   const app = new Hono();
   for (const route of routes) {
     const name = route.query;
-    const handler = (c: Context) => route.handle(c.req.raw, name === undefined ? undefined : c.req.query(name));
+    // c.env: what the app's fetch was called with beside the request (http/serve.ts: Bun's server).
+    const handler = (c: Context) => route.handle(c.req.raw, name === undefined ? undefined : c.req.query(name), undefined, timeoutsOf(c.env));
     for (const method of route.methods) {
       if (method === "ALL") app.all(route.path, handler);
       else app.on(method, route.path, handler);

@@ -9,9 +9,10 @@ import { type AppOptions, appRoutes, createApp } from "./app.ts";
 import { errorHandler } from "./errors.ts";
 import { hotMatcher, hotQuery } from "./hot_route.ts";
 import type { Route } from "./routes.ts";
+import type { RequestTimeouts } from "./serve.ts";
 
-/** A fetch handler as Bun.serve and Deno.serve take it. */
-export type FetchHandler = (request: Request) => Response | Promise<Response>;
+/** A fetch handler as http/serve.ts takes it: `server` is Bun's, for a blocking read's wait. */
+export type FetchHandler = (request: Request, server?: RequestTimeouts) => Response | Promise<Response>;
 
 /** The app behind a fast path for its hot routes (GET /key/<k>, POST /key). */
 export function createFetch(store: StoreApi, options: AppOptions = {}): FetchHandler {
@@ -29,12 +30,13 @@ export function withFastPath(fallback: FetchHandler, routes: readonly Route[], o
     if (error instanceof Error) return toResponse(error);
     throw error;
   };
-  return (request) => {
+  return (request, server) => {
     const url = request.url;
     const route = match(request.method, url);
-    if (route === null) return fallback(request);
+    // Hono keeps its second argument as the context's env (http/app.ts hands it on).
+    if (route === null) return fallback(request, server);
     try {
-      const answer = route.handle(request, route.query === undefined ? undefined : hotQuery(url, route.query));
+      const answer = route.handle(request, route.query === undefined ? undefined : hotQuery(url, route.query), undefined, server);
       return answer instanceof Promise ? answer.catch(fail) : answer;
     } catch (error) {
       // A bad key (400), or a store that threw instead of rejecting. The app's handlers run

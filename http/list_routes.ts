@@ -12,7 +12,7 @@ import { HttpError, jsonError } from "./errors.ts";
 import type { Route } from "./routes.ts";
 import { queryParams } from "./query_params.ts";
 import { parseReadLevel } from "./validate.ts";
-import { blockingOf } from "./watch_routes.ts";
+import { type Blocking, blockingOf, waitHeld, withWaitCut } from "./watch_routes.ts";
 
 /** The query parameters GET /key takes. */
 const listParams: ReadonlySet<string> = new Set(["prefix", "after", "limit", "level", "index", "wait"]);
@@ -24,24 +24,22 @@ export function listRoutes(store: StoreApi): readonly Route[] {
       methods: ["GET"],
       path: "/key",
       perm: "read",
-      handle: async (request, _query, caller) => {
+      handle: async (request, _query, caller, server) => {
         const { query, level, blocking } = parseListQuery(request.url);
         if (store.list === undefined) return jsonError(501, "this store cannot list keys");
-        if (blocking !== null) {
-          if (store.waitForChange === undefined) throw new HttpError(400, "this store cannot block on a listing");
-          await store.waitForChange(query.prefix, false, blocking.index, blocking.waitMs);
-        }
+        if (blocking !== null) await waitHeld(store, query.prefix, false, blocking, request, server);
         const page = await store.list(query, level, caller);
-        return new Response(listPageJson(page), {
+        const response = new Response(listPageJson(page), {
           headers: { "content-type": "application/json", "x-applied-index": String(page.applied) },
         });
+        return withWaitCut(response, blocking);
       },
     },
   ];
 }
 
 /** The listing's parameters from the raw URL, each checked (HttpError 400). */
-export function parseListQuery(url: string): { query: ListQuery; level: ReadLevel; blocking: { index: number; waitMs: number } | null } {
+export function parseListQuery(url: string): { query: ListQuery; level: ReadLevel; blocking: Blocking | null } {
   const params = queryParams(url, listParams);
   const prefix = params.get("prefix") ?? "";
   const rawAfter = params.get("after");

@@ -16,6 +16,7 @@ import { blockingKeyRead, isBlockingKeyRead, watchRoutes } from "./watch_routes.
 import { leaderRoutes } from "./leader_routes.ts";
 import { metricsRoutes } from "./metrics_routes.ts";
 import type { OpsDeps } from "./ops_deps.ts";
+import type { RequestTimeouts } from "./serve.ts";
 import { keyFromUrl, parseJoinBody, parseReadLevel, parseRemoveBody, readJsonBody } from "./validate.ts";
 
 /** A method a route answers; "ALL" is every method (Hono's app.all). */
@@ -26,8 +27,15 @@ export type RouteMethod = "GET" | "POST" | "DELETE" | "ALL";
  * c.req.query(name)), undefined when the route has none or the request does not give it.
  * A handler may throw or reject: the caller turns an Error into the error response. `caller`
  * is who the permission check allowed (absent without -auth), for the store to forward.
+ * `server` is the server the request came through (http/serve.ts), for a blocking read to
+ * hold its connection open while it waits; wrappers hand it on.
  */
-export type RouteHandler = (request: Request, query: string | undefined, caller?: Caller) => Response | Promise<Response>;
+export type RouteHandler = (
+  request: Request,
+  query: string | undefined,
+  caller?: Caller,
+  server?: RequestTimeouts,
+) => Response | Promise<Response>;
 
 /** One route: where it is, what answers it, and whether the fast path takes it too. */
 export interface Route {
@@ -106,14 +114,14 @@ function plainRoutes(store: StoreApi, bodyBytesMax: number): readonly Route[] {
       query: "level",
       hot: true,
       perm: "read",
-      handle: (request, level, caller) => {
+      handle: (request, level, caller, server) => {
         const url = request.url;
         const key = keyFromUrl(url);
         const readLevel = parseReadLevel(level);
         // With ETag and X-Applied-Index where the store keeps versions (issue 16).
         if (store.getVersioned !== undefined) {
           // ?index=&wait=: a blocking read (issue 16 item 5); a plain read pays an indexOf.
-          if (isBlockingKeyRead(url, level)) return blockingKeyRead(store, key, url, caller);
+          if (isBlockingKeyRead(url, level)) return blockingKeyRead(store, key, request, caller, server);
           const now = store.peekVersioned?.(key, readLevel);
           if (now !== undefined) return versionedResponse(key, now);
           return readKeyVersioned(store, key, readLevel, caller);

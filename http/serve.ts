@@ -36,13 +36,31 @@ export interface ServeTls extends TlsPem {
   readonly verifyClient: boolean;
 }
 
+/**
+ * Seconds a connection may send nothing before the server closes it (Bun's default, said
+ * here so that a blocking read, which holds its connection open past it while it waits,
+ * can put it back afterwards).
+ */
+export const idleTimeoutSeconds = 10;
+
+/**
+ * What a handler may ask of the server its request came through: Bun's server is one, and
+ * Bun.serve passes it to the fetch handler as its second argument, so handing it on costs the
+ * other requests nothing. `timeout(request, 0)` lifts the idle timeout for that request's
+ * connection until set again (it outlives the response: set it back). Absent under Deno, whose
+ * server has no idle timeout on a request it has not answered.
+ */
+export interface RequestTimeouts {
+  timeout(request: Request, seconds: number): void;
+}
+
 /** What to serve and where. */
 export interface ServeOptions {
   /** Bind address; "0.0.0.0" for all interfaces (see parseHostPort in ../address.ts). */
   readonly hostname: string;
   /** 0 picks a free port; the chosen one is in the returned handle. */
   readonly port: number;
-  readonly fetch: (request: Request) => Response | Promise<Response>;
+  readonly fetch: (request: Request, server?: RequestTimeouts) => Response | Promise<Response>;
   /** Serve HTTPS (TLS 1.2 or newer) instead of HTTP. */
   readonly tls?: ServeTls;
   /** The drain timer of a rotation (see above); the host's by default. */
@@ -205,8 +223,12 @@ function bunListener(bun: typeof Bun, options: ServeOptions): OpenListener {
     const server = bun.serve({
       hostname: options.hostname,
       port,
-      fetch: tls === undefined ? options.fetch : (request) => (isDraining ? closing(options.fetch(request)) : options.fetch(request)),
+      // Bun calls it with (request, server): the server reaches the handler unwrapped.
+      fetch: tls === undefined
+        ? options.fetch
+        : (request, server) => (isDraining ? closing(options.fetch(request, server)) : options.fetch(request, server)),
       maxRequestBodySize: runtimeBodyBytesMax,
+      idleTimeout: idleTimeoutSeconds,
       development: false,
       // Said explicitly: with development off, Bun 1.4.5 otherwise binds with SO_REUSEPORT, so a
       // second node started on the same -haddr would share the port instead of failing. HTTPS
@@ -240,7 +262,8 @@ function denoListener(deno: DenoNamespace, options: ServeOptions): OpenListener 
       // An empty onListen keeps Deno from printing its own "Listening on" line. Deno's TLS
       // (rustls) speaks only TLS 1.2 and 1.3. No SO_REUSEPORT (see the top of this file).
       { hostname: options.hostname, port, onListen() {}, ...(tls === undefined ? {} : { cert: tls.cert, key: tls.key }) },
-      options.fetch,
+      // Deno's second argument is its connection info, not a RequestTimeouts.
+      (request) => options.fetch(request),
     );
     return {
       port: server.addr.port,

@@ -15,14 +15,18 @@ import { HttpError, jsonError } from "./errors.ts";
 import { readKeyVersioned } from "./key_handlers.ts";
 import { queryParams } from "./query_params.ts";
 import type { Route } from "./routes.ts";
+import { idleTimeoutSeconds, type RequestTimeouts } from "./serve.ts";
 import { parseReadLevel } from "./validate.ts";
 
 /**
- * Longest a blocking read waits (a longer `wait` is cut to it, as Consul cuts its own): Bun's
- * server closes a connection that sends nothing for 10 s, and a read sends nothing before its
- * answer. Clients loop anyway, from the X-Applied-Index of each answer.
+ * Longest a blocking read waits: a longer `wait` is cut to it, as Consul cuts its own (at 10
+ * minutes), and the answer says so (X-Wait-Max). Five minutes: fetch in Bun and in Node gives
+ * up on an answer silent for that long by default, so a longer wait would only meet clients
+ * that have already left. Clients loop anyway, from the X-Applied-Index of each answer.
  */
-export const blockingWaitMaxMs = 8_000;
+export const blockingWaitMaxMs = 5 * 60_000;
+/** The wait of a blocking read that names none: clear of clients' own 5-minute limits. */
+export const blockingWaitDefaultMs = 60_000;
 /** Chunks a watcher's stream may hold unread before it is ended (the client resumes from its last event). */
 export const watchQueuedMax = 1_000;
 
@@ -136,23 +140,62 @@ export function parseIndex(raw: string, what: string): number {
   return index;
 }
 
-/** `wait=`: a number and a unit (ms, s or m), more than 0; cut to blockingWaitMaxMs. */
+/** `wait=`: a number and a unit (ms, s or m), more than 0, in milliseconds (not yet cut). */
 export function parseWait(raw: string): number {
   const m = /^([1-9]\d{0,6})(ms|s|m)$/.exec(raw);
-  if (m === null) throw new HttpError(400, `invalid wait ${JSON.stringify(raw)}: a duration such as 500ms, 5s or 1m (at most ${blockingWaitMaxMs / 1000}s is waited)`);
-  const ms = Number(m[1]) * (m[2] === "ms" ? 1 : m[2] === "s" ? 1000 : 60_000);
-  return Math.min(ms, blockingWaitMaxMs);
+  if (m === null) throw new HttpError(400, `invalid wait ${JSON.stringify(raw)}: a duration such as 500ms, 5s or 1m (at most ${blockingWaitMaxMs / 60_000}m is waited)`);
+  return Number(m[1]) * (m[2] === "ms" ? 1 : m[2] === "s" ? 1000 : 60_000);
+}
+
+/** What a blocking read asks: a change after `index`, for at most `waitMs`; `cut`: it asked for longer. */
+export interface Blocking {
+  readonly index: number;
+  readonly waitMs: number;
+  readonly cut: boolean;
 }
 
 /** The blocking part of a query (`index`, `wait`), or null when it has no `index` (a plain read). */
-export function blockingOf(params: ReadonlyMap<string, string>): { index: number; waitMs: number } | null {
+export function blockingOf(params: ReadonlyMap<string, string>): Blocking | null {
   const rawIndex = params.get("index");
   const rawWait = params.get("wait");
   if (rawIndex === undefined) {
     if (rawWait !== undefined) throw new HttpError(400, "wait needs index: the X-Applied-Index of the last answer, to wait for a change after it");
     return null;
   }
-  return { index: parseIndex(rawIndex, "index"), waitMs: rawWait === undefined ? blockingWaitMaxMs : parseWait(rawWait) };
+  const index = parseIndex(rawIndex, "index");
+  const asked = rawWait === undefined ? blockingWaitDefaultMs : parseWait(rawWait);
+  return { index, waitMs: Math.min(asked, blockingWaitMaxMs), cut: asked > blockingWaitMaxMs };
+}
+
+/**
+ * Waits as a blocking read asks (StoreApi.waitForChange), holding the connection open past the
+ * server's idle timeout meanwhile: a blocking read sends nothing until it answers, and the
+ * server closes a connection silent for idleTimeoutSeconds. The timeout is put back once the
+ * wait is over (it would otherwise outlive the answer and keep an idle connection forever). A
+ * client that disconnects ends the wait (request.signal), so it no longer counts against the
+ * node's bound on watches.
+ */
+export async function waitHeld(
+  store: StoreApi,
+  prefix: string,
+  exact: boolean,
+  blocking: Blocking,
+  request: Request,
+  server: RequestTimeouts | undefined,
+): Promise<void> {
+  if (store.waitForChange === undefined) throw new HttpError(400, "this store cannot block on a read");
+  server?.timeout(request, 0);
+  try {
+    await store.waitForChange(prefix, exact, blocking.index, blocking.waitMs, request.signal);
+  } finally {
+    server?.timeout(request, idleTimeoutSeconds);
+  }
+}
+
+/** `response` with X-Wait-Max when the wait asked for was cut to blockingWaitMaxMs. */
+export function withWaitCut(response: Response, blocking: Blocking | null): Response {
+  if (blocking?.cut === true) response.headers.set("x-wait-max", `${blockingWaitMaxMs / 1000}s`);
+  return response;
 }
 
 /**
@@ -169,11 +212,17 @@ export function isBlockingKeyRead(url: string, level: string | undefined): boole
 }
 
 /** GET /key/<k>?index=N&wait=D[&level=]: waits for a change of `key` after N, then reads it at its level. */
-export async function blockingKeyRead(store: StoreApi, key: string, url: string, caller?: Caller): Promise<Response> {
-  const params = queryParams(url, new Set(["level", "index", "wait"]));
+export async function blockingKeyRead(
+  store: StoreApi,
+  key: string,
+  request: Request,
+  caller?: Caller,
+  server?: RequestTimeouts,
+): Promise<Response> {
+  const params = queryParams(request.url, new Set(["level", "index", "wait"]));
   const level: ReadLevel = parseReadLevel(params.get("level"));
   const blocking = blockingOf(params);
   if (store.waitForChange === undefined || store.getVersioned === undefined) throw new HttpError(400, "this store cannot block on a key");
-  if (blocking !== null) await store.waitForChange(key, true, blocking.index, blocking.waitMs);
-  return readKeyVersioned(store, key, level, caller);
+  if (blocking !== null) await waitHeld(store, key, true, blocking, request, server);
+  return withWaitCut(await readKeyVersioned(store, key, level, caller), blocking);
 }

@@ -62,12 +62,12 @@ export class HttpMetrics {
       counter.inc();
     };
     const inner = route.handle;
-    const handle: RouteHandler = (request, query, caller) => {
+    const handle: RouteHandler = (request, query, caller, server) => {
       const start = this.#clock.now();
       const s = statsOf(request.method);
       let answer: Response | Promise<Response>;
       try {
-        answer = inner(request, query, caller);
+        answer = inner(request, query, caller, server);
       } catch (error) {
         if (!(error instanceof Error)) {
           record(s, start, 500);

@@ -8,6 +8,7 @@
 
 import { jsonError } from "../http/errors.ts";
 import type { Route } from "../http/routes.ts";
+import type { RequestTimeouts } from "../http/serve.ts";
 import type { Caller } from "../store/api.ts";
 
 /** A permission a route needs. `all` in a users file grants every one. */
@@ -91,16 +92,16 @@ export function guardRoute(route: Route, authorizer: Authorizer): Route {
   const perm = route.perm;
   if (perm === undefined) return route;
   const inner = route.handle;
-  const answer = (verdict: AuthVerdict, request: Request, query: string | undefined): Response | Promise<Response> => {
+  const answer = (verdict: AuthVerdict, request: Request, query: string | undefined, server?: RequestTimeouts): Response | Promise<Response> => {
     if (verdict.type !== "allowed") return refusal(verdict, perm);
     const caller: Caller = verdict;
-    return inner(request, query, caller);
+    return inner(request, query, caller, server);
   };
   return {
     ...route,
-    handle: (request, query) => {
+    handle: (request, query, _caller, server) => {
       const verdict = authorizer.authorize(request.headers.get("authorization"), perm);
-      return verdict instanceof Promise ? verdict.then((v) => answer(v, request, query)) : answer(verdict, request, query);
+      return verdict instanceof Promise ? verdict.then((v) => answer(v, request, query, server)) : answer(verdict, request, query, server);
     },
   };
 }

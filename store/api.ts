@@ -197,9 +197,10 @@ export interface StoreApi {
   watch?(prefix: string, after: number | null, sink: WatchSink): WatchResult;
   /**
    * Optional: resolves once a key starting with `prefix` (with `exact`, that key) changes at an
-   * index above `index`, or after `waitMs`, or at once if this node cannot tell (blocking reads).
+   * index above `index`, or after `waitMs`, or at once if this node cannot tell (blocking reads),
+   * or when `signal` aborts (the client left).
    */
-  waitForChange?(prefix: string, exact: boolean, index: number, waitMs: number): Promise<void>;
+  waitForChange?(prefix: string, exact: boolean, index: number, waitMs: number, signal?: AbortSignal): Promise<void>;
   /** Sets all pairs in one log entry (atomically); resolves once applied. */
   set(pairs: ReadonlyArray<readonly [string, string]>, caller?: Caller): Promise<void>;
   /** Deletes `key` (absent is fine); resolves once applied. */

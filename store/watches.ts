@@ -94,15 +94,17 @@ export class Watches {
    * Resolves once a key starting with `prefix` (with `exact`, the key `prefix` itself) changes
    * at an index above `index`, or after `waitMs`; at once if such a change is already applied,
    * or if the history does not reach back to `index` (it cannot tell: the client's read then
-   * answers with the current index, and its next wait is from there). Never rejects after
-   * starting to wait: the caller reads at its level once this resolves.
+   * answers with the current index, and its next wait is from there). Also resolves when
+   * `signal` aborts: the client left, and its wait must not hold a place among watchersMax for
+   * the rest of a wait of minutes. Never rejects after starting to wait: the caller reads at
+   * its level once this resolves.
    */
-  waitForChange(prefix: string, exact: boolean, index: number, waitMs: number): Promise<void> {
+  waitForChange(prefix: string, exact: boolean, index: number, waitMs: number, signal?: AbortSignal): Promise<void> {
     const feed = this.#o.feed;
     feed.arm(this.#o.applied());
     const matches = (c: Change): boolean => c.index > index && (exact ? c.key === prefix : c.key.startsWith(prefix));
     const known = feed.since(index, prefix);
-    if (known === null || known.some(matches)) return Promise.resolve();
+    if (known === null || known.some(matches) || signal?.aborted === true) return Promise.resolve();
     this.#checkRoom();
     return new Promise<void>((resolve) => {
       let isDone = false;
@@ -112,8 +114,10 @@ export class Watches {
         isDone = true;
         feed.unsubscribe(listener);
         if (timer !== null) this.#o.timers.clearTimeout(timer);
+        signal?.removeEventListener("abort", done);
         resolve();
       };
+      signal?.addEventListener("abort", done);
       const listener: ChangeListener = {
         onChange: (c) => {
           if (matches(c)) done();

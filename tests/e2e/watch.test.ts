@@ -1,9 +1,9 @@
 // Goal: watching on the compiled binary (issue 16 item 5): README's "Watching for changes"
 // blocks work as written (the `curl -N` stream shows one event per write, its id the entry's
 // log index, a data line per key; the blocking read answers when the key changes, long before
-// its wait); a stream resumed with Last-Event-ID gets exactly the changes it missed; after a
-// restart the history starts at the restored index (an older Last-Event-ID is 410, a newer one
-// is served).
+// its wait; a wait over the maximum is cut, with X-Wait-Max); a stream resumed with
+// Last-Event-ID gets exactly the changes it missed; after a restart the history starts at the
+// restored index (an older Last-Event-ID is 410, a newer one is served).
 // Method: real processes (tests/support/cluster.ts); README blocks run with bash in the
 // cluster's directory, the README's address replaced by the node's; streams read with fetch.
 
@@ -56,7 +56,7 @@ test("README: watching for changes, as written", async () => {
   const node0 = await c.add({ id: "node0" });
   await c.waitLeader([node0], 5_000);
   const blocks = readmeRunBlocks("### Watching for changes");
-  expect([...blocks.keys()]).toEqual(["watch-blocking", "watch-curl"]);
+  expect([...blocks.keys()]).toEqual(["watch-blocking", "watch-wait-max", "watch-curl"]);
   const adapt = (script: string): string => script.replaceAll("localhost:11000", node0.httpAddr);
   // The stream: two writes, two events.
   const streamed = spawnSync("bash", ["-c", adapt(blocks.get("watch-curl")!)], { encoding: "utf8", cwd: c.root });
@@ -81,6 +81,10 @@ test("README: watching for changes, as written", async () => {
   expect(await exited).toBe(0);
   expect(Date.now() - t0).toBeLessThan(4_000);
   expect(JSON.parse(out)).toEqual({ "user/1": "ann again" });
+  // A wait over the maximum: cut, and said (answered at once, user/1 changed after index 0).
+  const cut = spawnSync("bash", ["-c", adapt(blocks.get("watch-wait-max")!)], { encoding: "utf8", cwd: c.root });
+  expect(cut.status).toBe(0);
+  expect(cut.stdout.trim()).toMatch(/^x-wait-max: 300s$/i);
 }, 60_000);
 
 test("a stream resumed with Last-Event-ID gets exactly what it missed; after a restart the history starts at the restored index", async () => {
