@@ -44,8 +44,8 @@ export function tickElection(r: RaftState): void {
  * 500–1000 ms later; a partition or a paused process closes nothing and still waits that out.
  * Campaign once the other voters may grant a vote: they refuse for electionTicks after their
  * own last word from the leader (stickiness, inLease), which arrived at about the time ours
- * did, so one tick later plus a few ticks of jitter, that two followers who both saw the close
- * rarely split the vote. The lease (raft/lease.ts) counts on voters refusing, not on when
+ * did, so one tick later, plus a slot per rank (below) so that two followers who both saw the
+ * close rarely split the vote. The lease (raft/lease.ts) counts on voters refusing, not on when
  * candidates ask, so it holds: a leader still alive behind a closed connection has its lease
  * only while a majority would refuse anyway. A connection closed by accident is re-dialled and
  * the leader's next message cancels this (step.ts); until then the cost is an early PreVote,
@@ -53,9 +53,13 @@ export function tickElection(r: RaftState): void {
  */
 export function noteLeaderDisconnected(r: RaftState, from: NodeId): void {
   if (r.role !== "follower" || r.leader !== from) return;
-  const jitterTicks = Math.max(1, Math.floor(r.cfg.electionTicks / 10));
+  // Followers take turns by their rank among the surviving voters, a slot apart, and draw
+  // within their slot: every follower hears the close at once, so with a shared window two of
+  // them often asked together and split the vote (a second, randomized timeout lost).
+  const rank = Math.max(0, r.config.voters.filter((id) => id !== from).sort().indexOf(r.id));
+  const slotTicks = Math.max(1, Math.floor(r.cfg.electionTicks / 16));
   r.goneLeader = from;
-  r.goneLeaderTimeout = r.cfg.electionTicks + 1 + r.cfg.rng.int(jitterTicks);
+  r.goneLeaderTimeout = r.cfg.electionTicks + 1 + rank * slotTicks + r.cfg.rng.int(slotTicks);
 }
 
 /**

@@ -62,6 +62,35 @@ describe("a follower whose leader's connection closed", () => {
     expect(net.core(leader!).status().term).toBeGreaterThan(net.core("a").status().term);
   });
 
+  test("two followers that heard the close on the same tick do not split the vote: they take turns by rank", () => {
+    let judged = 0;
+    for (let seed = 1; seed <= 24; seed++) {
+      // Seeds whose own randomized timeouts fire by then race the regular path (and may split
+      // there, as any two timeouts may): left out.
+      const plain = cluster(seed);
+      plain.isolate("a");
+      let first = 0;
+      while (plain.core("b").status().role === "follower" && plain.core("c").status().role === "follower") {
+        plain.tickAll(1);
+        first++;
+      }
+      if (first <= EAGER_MAX) continue;
+      judged++;
+      const net = cluster(seed);
+      net.isolate("a");
+      net.core("b").leaderDisconnected("a");
+      net.core("c").leaderDisconnected("a");
+      let t = 0;
+      // (a itself steps down meanwhile: CheckQuorum; net.leader() is then null for a while.)
+      while ((net.leader() ?? "a") === "a" && t < 4 * ELECTION) {
+        net.tickAll(1);
+        t++;
+      }
+      expect({ seed, ticks: t, leader: net.leader() }).toEqual({ seed, ticks: EAGER_MAX - 1, leader: "b" });
+    }
+    expect(judged).toBeGreaterThan(8);
+  });
+
   test("without the notice it waits out its randomized timeout as before (some seeds past EAGER_MAX)", () => {
     const seen: number[] = [];
     for (let seed = 1; seed <= 12; seed++) {
