@@ -23,7 +23,7 @@ import type {
 import { LeaderLease } from "./lease.ts";
 import { randomIncarnation, type RaftNodeOptions, readsWaitingMaxDefault, requestTimeoutMsDefault } from "./node_options.ts";
 import { realTimers } from "./real_time.ts";
-import { Proposals, Reads, RequestError } from "./requests.ts";
+import { Proposals, type ReadDone, Reads, RequestError } from "./requests.ts";
 import { SnapshotPolicy } from "./snapshot_policy.ts";
 import { TransferRequests } from "./transfer_request.ts";
 
@@ -165,10 +165,17 @@ export class RaftNode {
    * Fails with RequestError "noLeader", "timeout" or "full" (nothing changed either way).
    */
   read(): Promise<void> {
-    if (this.isStopped) return Promise.reject(new RequestError("noLeader", "node is shutting down"));
-    const done = this.reads.read();
+    return new Promise((resolve, reject) => this.readThen((error) => (error === null ? resolve() : reject(error))));
+  }
+
+  /**
+   * read() with a callback, called once with null or the RequestError (the hot read path: no
+   * promise, no timer of its own). `done` runs inside the driver's turn and must not throw.
+   */
+  readThen(done: ReadDone): void {
+    if (this.isStopped) return done(new RequestError("noLeader", "node is shutting down"));
+    this.reads.readThen(done);
     this.schedule();
-    return done;
   }
 
   /** Settles once the state machine has applied up to `index` (a lease read behind its state). */

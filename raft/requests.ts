@@ -157,16 +157,29 @@ function proposalMessage(failure: RequestFailure): string {
   }
 }
 
-/** Linearizable reads that share one ReadIndex request (those arriving in one driver turn). */
+/** How a read learns its outcome: null once it may be served, else why it may not. */
+export type ReadDone = (error: RequestError | null) => void;
+
+/**
+ * Reads that share one fate and one timer: those arriving in one driver turn (they share one
+ * ReadIndex request), or one lease read waiting for the state machine to reach its index.
+ * Reads of one turn arrive within that turn, so one timeout for them all is each one's own
+ * timeout to within a turn: a timer per batch rather than one per read (a read's hot path).
+ */
 interface ReadBatch {
-  readonly ctx: string;
-  readonly waiters: Waiter<void>[];
+  /** The ReadIndex request's context; null for a lease read (it asks nothing). */
+  readonly ctx: string | null;
+  readonly done: ReadDone[];
+  /** The read index once confirmed (or given, for a lease read); -1 until then. */
+  index: number;
+  timer: unknown;
 }
 
 /**
  * Reads waiting for a read index (§6.4) or for the state machine to reach an index. Reads of
  * one turn share a ReadIndex request; every context carries the process incarnation, so a reply
- * to a read of an earlier process of this node matches nothing here.
+ * to a read of an earlier process of this node matches nothing here. Outcomes are callbacks,
+ * called in the driver's turn that decides them: no promise per read unless a caller wants one.
  */
 export class Reads {
   readonly #timers: Timers;
@@ -179,8 +192,8 @@ export class Reads {
   #open: ReadBatch | null = null;
   /** Batches handed to the core, by context. */
   readonly #asked = new Map<string, ReadBatch>();
-  /** Waiters for an index (confirmed batches and lease reads), served in order of index. */
-  #atIndex: { index: number; waiter: Waiter<void> }[] = [];
+  /** Batches with an index (confirmed, or lease reads), waiting for lastApplied to reach it. */
+  #atIndex: ReadBatch[] = [];
   #waiting = 0;
 
   constructor(opts: { timers: Timers; timeoutMs: number; waitingMax: number; ctxPrefix: string; counts?: RequestCounts }) {
@@ -201,13 +214,25 @@ export class Reads {
     return this.#open !== null;
   }
 
-  /** Joins this turn's batch (opening one if needed); the driver hands it to the core. */
+  /** read() as a promise. */
   read(): Promise<void> {
+    return new Promise((resolve, reject) => this.readThen((error) => (error === null ? resolve() : reject(error))));
+  }
+
+  /**
+   * Joins this turn's batch (opening one if needed); the driver hands it to the core. `done`
+   * is called once: null when the state machine has applied past the confirmed read index,
+   * else the failure ("full" at once, before this returns). It runs inside the driver's turn,
+   * so it must not throw (an exception there would stop the node as a storage error does) and
+   * should do little: settle a promise, answer from the state machine.
+   */
+  readThen(done: ReadDone): void {
     if (this.#waiting >= this.#waitingMax) {
-      return Promise.reject(new RequestError("full", `too many reads waiting for a read index (${this.#waitingMax}); retry shortly`));
+      return done(new RequestError("full", `too many reads waiting for a read index (${this.#waitingMax}); retry shortly`));
     }
-    const batch = this.#open ?? (this.#open = { ctx: `${this.#ctxPrefix}/${this.#nextCtx++}`, waiters: [] });
-    return this.#add(batch.waiters, () => this.#forget(batch));
+    const batch = this.#open ?? (this.#open = this.#batch(`${this.#ctxPrefix}/${this.#nextCtx++}`, -1));
+    batch.done.push(done);
+    this.#waiting++;
   }
 
   /** The open batch's context, now to be asked of the core; null if none. */
@@ -215,7 +240,7 @@ export class Reads {
     const batch = this.#open;
     if (batch === null) return null;
     this.#open = null;
-    this.#asked.set(batch.ctx, batch);
+    this.#asked.set(batch.ctx!, batch);
     this.#counts.readIndexRounds++;
     return batch.ctx;
   }
@@ -225,8 +250,9 @@ export class Reads {
     const batch = this.#asked.get(ctx);
     if (batch === undefined) return;
     this.#asked.delete(ctx);
-    for (const waiter of batch.waiters) this.#atIndex.push({ index: readIndex, waiter });
-    this.applied(lastApplied);
+    batch.index = readIndex;
+    if (readIndex <= lastApplied) return this.#settle(batch, null);
+    this.#atIndex.push(batch);
   }
 
   /** `ctx` cannot be confirmed (no leader, leadership lost): its reads fail, unserved. */
@@ -235,91 +261,69 @@ export class Reads {
     if (batch === undefined) return;
     this.#asked.delete(ctx);
     this.#counts.readIndexFailed++;
-    for (const w of batch.waiters) this.#fail(w, new RequestError("noLeader", "no leader to confirm the read; retry later"));
+    this.#settle(batch, new RequestError("noLeader", "no leader to confirm the read; retry later"));
   }
 
-  /** Waits until lastApplied reaches `index` (a lease read whose state is behind). */
+  /** atIndexThen() as a promise. */
   atIndex(index: number): Promise<void> {
+    return new Promise((resolve, reject) => this.atIndexThen(index, (error) => (error === null ? resolve() : reject(error))));
+  }
+
+  /** Calls `done` once lastApplied reaches `index` (a lease read whose state is behind). */
+  atIndexThen(index: number, done: ReadDone): void {
     if (this.#waiting >= this.#waitingMax) {
-      return Promise.reject(new RequestError("full", `too many reads waiting (${this.#waitingMax}); retry shortly`));
+      return done(new RequestError("full", `too many reads waiting (${this.#waitingMax}); retry shortly`));
     }
-    const holder: Waiter<void>[] = [];
-    const done = this.#add(holder, () => undefined);
-    this.#atIndex.push({ index, waiter: holder[0]! });
-    return done;
+    const batch = this.#batch(null, index);
+    batch.done.push(done);
+    this.#waiting++;
+    this.#atIndex.push(batch);
   }
 
   /** The state machine reached `lastApplied`: serve every read waiting at or below it. */
   applied(lastApplied: number): void {
     if (this.#atIndex.length === 0) return;
-    const still: { index: number; waiter: Waiter<void> }[] = [];
-    for (const w of this.#atIndex) {
-      if (w.index <= lastApplied) this.#done(w.waiter);
-      else still.push(w);
-    }
-    this.#atIndex = still;
+    const due = this.#atIndex.filter((b) => b.index <= lastApplied);
+    if (due.length === 0) return;
+    this.#atIndex = this.#atIndex.filter((b) => b.index > lastApplied);
+    for (const batch of due) this.#settle(batch, null);
   }
 
   /** Fails every read (the node stopped). */
   failAll(message: string): void {
     const error = new RequestError("noLeader", message);
-    const all = [...(this.#open?.waiters ?? []), ...[...this.#asked.values()].flatMap((b) => b.waiters), ...this.#atIndex.map((w) => w.waiter)];
+    const all = [...(this.#open === null ? [] : [this.#open]), ...this.#asked.values(), ...this.#atIndex];
     this.#open = null;
     this.#asked.clear();
     this.#atIndex = [];
-    for (const w of all) this.#fail(w, error);
+    for (const batch of all) this.#settle(batch, error);
   }
 
-  #add(into: Waiter<void>[], onTimeout: () => void): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter<void> = {
-        resolve,
-        reject,
-        timer: this.#timers.setTimeout(() => {
-          if (this.#remove(waiter)) {
-            onTimeout();
-            this.#fail(waiter, new RequestError("timeout", `read timed out after ${this.#timeoutMs} ms`), false);
-          }
-        }, this.#timeoutMs),
-      };
-      into.push(waiter);
-      this.#waiting++;
-    });
+  #batch(ctx: string | null, index: number): ReadBatch {
+    const batch: ReadBatch = { ctx, done: [], index, timer: null };
+    batch.timer = this.#timers.setTimeout(() => this.#expire(batch), this.#timeoutMs);
+    return batch;
   }
 
-  /** Takes `waiter` out of wherever it waits; false if it is no longer waiting. */
-  #remove(waiter: Waiter<void>): boolean {
-    const from = (list: Waiter<void>[]): boolean => {
-      const at = list.indexOf(waiter);
-      if (at < 0) return false;
-      list.splice(at, 1);
-      return true;
-    };
-    if (this.#open !== null && from(this.#open.waiters)) return true;
-    for (const b of this.#asked.values()) if (from(b.waiters)) return true;
-    const at = this.#atIndex.findIndex((w) => w.waiter === waiter);
-    if (at < 0) return false;
-    this.#atIndex.splice(at, 1);
-    return true;
-  }
-
-  /** A batch whose every read timed out is not worth asking about any longer. */
-  #forget(batch: ReadBatch): void {
-    if (batch.waiters.length > 0) return;
+  /** The batch's timeout: wherever it waits, its reads fail. */
+  #expire(batch: ReadBatch): void {
     if (this.#open === batch) this.#open = null;
     // Asked of the core and never confirmed in time: a failed round (an open one never left).
-    else if (this.#asked.delete(batch.ctx)) this.#counts.readIndexFailed++;
+    else if (batch.ctx !== null && this.#asked.delete(batch.ctx)) this.#counts.readIndexFailed++;
+    else {
+      const at = this.#atIndex.indexOf(batch);
+      if (at < 0) return; // settled already
+      this.#atIndex.splice(at, 1);
+    }
+    batch.timer = null;
+    this.#settle(batch, new RequestError("timeout", `read timed out after ${this.#timeoutMs} ms`));
   }
 
-  #done(w: Waiter<void>): void {
-    this.#timers.clearTimeout(w.timer);
-    this.#waiting--;
-    w.resolve();
-  }
-
-  #fail(w: Waiter<void>, error: RequestError, clear = true): void {
-    if (clear) this.#timers.clearTimeout(w.timer);
-    this.#waiting--;
-    w.reject(error);
+  /** Every read of `batch` learns its outcome (ReadDone callbacks never throw: see readThen). */
+  #settle(batch: ReadBatch, error: RequestError | null): void {
+    if (batch.timer !== null) this.#timers.clearTimeout(batch.timer);
+    batch.timer = null;
+    this.#waiting -= batch.done.length;
+    for (const done of batch.done) done(error);
   }
 }

@@ -213,7 +213,14 @@ export class Store implements StoreApi {
 
   // ---- StoreApi ----
 
-  async get(key: string, level: ReadLevel, caller?: Caller): Promise<string | null> {
+  get(key: string, level: ReadLevel, caller?: Caller): Promise<string | null> {
+    if (level === "linearizable" && !isUnsafeLocalReads) {
+      return this.#linearizable(key, caller, (k) => this.#o.stateMachine.get(k) ?? null, (v) => v.value);
+    }
+    return this.#get(key, level, caller);
+  }
+
+  async #get(key: string, level: ReadLevel, caller?: Caller): Promise<string | null> {
     if (this.#removed) throw this.#removedError();
     switch (level) {
       case "stale":
@@ -221,16 +228,18 @@ export class Store implements StoreApi {
       case "leader":
         if (this.#isLeader()) return this.#leaderRead(key);
         return this.#forward({ type: "readLeader", key }, caller);
-      case "linearizable": {
-        if (isUnsafeLocalReads) return this.#o.stateMachine.get(key) ?? null;
-        await this.#raft.read().catch(rethrow);
-        if (this.#o.stateMachine.deadlineOf(key) !== undefined) return (await this.#expiringRead(key, caller)).value;
+      case "linearizable":
+        // HRAFTD_UNSAFE_LOCAL_READS only (get() takes the others): the planted defect.
         return this.#o.stateMachine.get(key) ?? null;
-      }
     }
   }
 
-  async getVersioned(key: string, level: ReadLevel, caller?: Caller): Promise<VersionedValue> {
+  getVersioned(key: string, level: ReadLevel, caller?: Caller): Promise<VersionedValue> {
+    if (level === "linearizable" && !isUnsafeLocalReads) return this.#linearizable(key, caller, (k) => this.#versioned(k), (v) => v);
+    return this.#getVersioned(key, level, caller);
+  }
+
+  async #getVersioned(key: string, level: ReadLevel, caller?: Caller): Promise<VersionedValue> {
     if (this.#removed) throw this.#removedError();
     switch (level) {
       case "stale":
@@ -238,13 +247,32 @@ export class Store implements StoreApi {
       case "leader":
         if (this.#isLeader()) return this.#leaderReadVersioned(key);
         return parseVersionedValue(await this.#forward({ type: "readVersioned", key }, caller));
-      case "linearizable": {
-        if (isUnsafeLocalReads) return this.#versioned(key);
-        await this.#raft.read().catch(rethrow);
-        if (this.#o.stateMachine.deadlineOf(key) !== undefined) return this.#expiringRead(key, caller);
+      case "linearizable":
+        // HRAFTD_UNSAFE_LOCAL_READS only (getVersioned() takes the others): the planted defect.
         return this.#versioned(key);
-      }
     }
+  }
+
+  /**
+   * A linearizable read of `key` (ReadIndex, §6.4, through the driver): `answer` reads this
+   * node's state in the very turn the driver reaches the read index, so a read costs one
+   * promise (this one) and shares its batch's timer. A key with a deadline takes
+   * #expiringRead instead (the leader's clock decides), a turn later: it may propose, which
+   * the driver's turn (possibly between a Ready and its advance) must not do.
+   */
+  #linearizable<T>(key: string, caller: Caller | undefined, answer: (key: string) => T, fromVersioned: (v: VersionedValue) => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.#removed) throw this.#removedError();
+      this.#raft.readThen((error) => {
+        if (error !== null) return reject(storeErrorOf(error));
+        try {
+          if (this.#o.stateMachine.deadlineOf(key) === undefined) resolve(answer(key));
+          else resolve(Promise.resolve(key).then((k) => this.#expiringRead(k, caller)).then(fromVersioned));
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
   }
 
   peekVersioned(key: string, level: ReadLevel): VersionedValue | undefined {
