@@ -13,6 +13,19 @@ export function ok(): Response {
   return new Response(null, { status: 200 });
 }
 
+/**
+ * The answer to a write that wrote at `version` (its entry's log index; undefined: not known):
+ * `X-Applied-Index` as reads answer it (a blocking read or watch from it waits for what comes
+ * after this write), and for a single-key POST the key's new `ETag` (If-Match takes it back, no
+ * GET needed). A DELETE or a POST of several keys answers no ETag: a deleted key has no version
+ * to match, and an ETag names one key (each key of the POST has this version).
+ */
+export function written(version: number | void, isOneKey: boolean): Response {
+  if (version === undefined) return ok();
+  const v = String(version);
+  return new Response(null, { status: 200, headers: isOneKey ? { etag: `"${v}"`, "x-applied-index": v } : { "x-applied-index": v } });
+}
+
 /** The answer to a read: hraftd's `{"<key>": "<value>"}`, or 404 when the key is absent. */
 export function keyResponse(key: string, value: string | null): Response {
   if (value === null) return jsonError(404, `key ${JSON.stringify(key)} not found`);
@@ -60,8 +73,8 @@ export async function writeKeys(store: StoreApi, request: Request, bodyBytesMax:
   const pairs = parseSetBody(await readJsonBody(request, bodyBytesMax));
   // `{}` writes nothing, so there is nothing to remember or to check either.
   if (options !== null && pairs.length > 0) return writeWith(store, { type: "set", pairs, ...options.condition, ...ttl }, options.write, caller);
-  if (pairs.length > 0) await store.set(pairs, caller);
-  return ok();
+  if (pairs.length === 0) return ok();
+  return written(await store.set(pairs, caller), pairs.length === 1);
 }
 
 /** DELETE /key/<k>, with an Idempotency-Key applied at most once per key, and a condition. */
@@ -74,8 +87,7 @@ export async function deleteKey(store: StoreApi, request: Request, key: string, 
     const options = writeOptionsOf(rawKey, ifMatch, ifNoneMatch);
     return writeWith(store, { type: "delete", key, ...options.condition }, options.write, caller);
   }
-  await store.delete(key, caller);
-  return ok();
+  return written(await store.delete(key, caller), false);
 }
 
 /** The headers' options, each checked (400 before anything is written). */
@@ -93,13 +105,20 @@ function writeOptionsOf(
 
 async function writeWith(store: StoreApi, write: KeyWrite, options: WriteOptions, caller: Caller | undefined): Promise<Response> {
   if (store.writeWith === undefined) throw new HttpError(400, "this store does not take Idempotency-Key, If-Match, If-None-Match or ?ttl=");
-  return outcomeResponse(await store.writeWith(write, options, caller));
+  return outcomeResponse(await store.writeWith(write, options, caller), write.type === "set" && write.pairs.length === 1);
 }
 
-/** The outcome of a write with an Idempotency-Key; a replay says so in Idempotent-Replayed. */
-export function outcomeResponse(outcome: WriteOutcome): Response {
+/**
+ * The outcome of a write with an Idempotency-Key or a condition; a replay says so in
+ * Idempotent-Replayed; one that wrote carries its version as `written` says.
+ */
+export function outcomeResponse(outcome: WriteOutcome, isOneKey = false): Response {
   const headers: Record<string, string> = {};
   if (outcome.body.length > 0) headers["content-type"] = "application/json";
   if (outcome.replayed) headers["idempotent-replayed"] = "true";
+  if (outcome.version !== undefined) {
+    headers["x-applied-index"] = String(outcome.version);
+    if (isOneKey) headers.etag = `"${outcome.version}"`;
+  }
   return new Response(outcome.body.length > 0 ? outcome.body : null, { status: outcome.status, headers });
 }

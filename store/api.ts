@@ -165,6 +165,12 @@ export interface WriteOutcome {
   readonly status: number;
   readonly body: string;
   readonly replayed: boolean;
+  /**
+   * The log index of the entry that wrote, the version of every key it wrote; absent when
+   * nothing was written now (412, 422, a replay) or it is not known (the write was forwarded
+   * to a leader that predates it).
+   */
+  readonly version?: number;
 }
 
 /**
@@ -201,10 +207,13 @@ export interface StoreApi {
    * or when `signal` aborts (the client left).
    */
   waitForChange?(prefix: string, exact: boolean, index: number, waitMs: number, signal?: AbortSignal): Promise<void>;
-  /** Sets all pairs in one log entry (atomically); resolves once applied. */
-  set(pairs: ReadonlyArray<readonly [string, string]>, caller?: Caller): Promise<void>;
-  /** Deletes `key` (absent is fine); resolves once applied. */
-  delete(key: string, caller?: Caller): Promise<void>;
+  /**
+   * Sets all pairs in one log entry (atomically); resolves once applied, with the entry's log
+   * index (the version of every key it set) where known.
+   */
+  set(pairs: ReadonlyArray<readonly [string, string]>, caller?: Caller): Promise<number | void>;
+  /** Deletes `key` (absent is fine); resolves once applied, with the entry's log index where known. */
+  delete(key: string, caller?: Caller): Promise<number | void>;
   /**
    * Optional: `write` with its condition checked at apply, and with an Idempotency-Key applied
    * at most once per key (scoped to the caller's user) while the key is remembered

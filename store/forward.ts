@@ -55,6 +55,12 @@ export interface ForwardReply {
   readonly error: { readonly code: StoreErrorCode; readonly message: string } | null;
   /** For readLeader: the value, or null if absent. */
   readonly value: string | null;
+  /**
+   * For a write that wrote: the log index of its entry, the version of what it wrote (issue
+   * 16: its answer carries it). On the wire a fifth element, present only then: a build that
+   * predates it reads replies by their first four, and its own replies leave it out (unknown).
+   */
+  readonly version?: number;
 }
 
 export type StoreMessage = ForwardRequest | ForwardReply;
@@ -73,7 +79,9 @@ const errorCodes: ReadonlySet<string> = new Set<StoreErrorCode>([
 /** Plain CBOR-able value for the envelope. */
 export function storeMessageValue(m: StoreMessage): unknown {
   if (m.type === "forward") return m.user === null ? [0, m.reqId, opValue(m.op)] : [0, m.reqId, opValue(m.op), m.user];
-  return [1, m.reqId, m.error === null ? null : [m.error.code, m.error.message], m.value];
+  const reply = [1, m.reqId, m.error === null ? null : [m.error.code, m.error.message], m.value];
+  if (m.version !== undefined) reply.push(m.version);
+  return reply;
 }
 
 function opValue(op: ForwardedOp): unknown[] {
@@ -136,7 +144,9 @@ export function parseStoreMessage(v: unknown): StoreMessage | null {
     const err = v[2] as unknown;
     const value = v[3] as unknown;
     if (value !== null && !isStr(value)) return null;
-    if (err === null) return { type: "reply", reqId, error: null, value };
+    const version = v[4] as unknown;
+    if (version !== undefined && !(Number.isSafeInteger(version) && (version as number) > 0)) return null;
+    if (err === null) return version === undefined ? { type: "reply", reqId, error: null, value } : { type: "reply", reqId, error: null, value, version: version as number };
     if (!Array.isArray(err) || !errorCodes.has(err[0]) || !isStr(err[1])) return null;
     return { type: "reply", reqId, error: { code: err[0] as StoreErrorCode, message: err[1] }, value };
   }

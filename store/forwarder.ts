@@ -21,6 +21,12 @@ export interface ForwarderOptions {
   readonly clock: Clock;
 }
 
+/** What serving a forwarded write that wrote settles with: its reply's value, and the version it wrote. */
+export interface ServedWrite {
+  readonly value: string | null;
+  readonly version: number;
+}
+
 /** Forwarded requests remembered for duplicate detection (a few seconds' worth at full load). */
 const servedRemembered = 16_384;
 
@@ -33,7 +39,7 @@ function forwardKey(addr: string, reqId: string): string {
 export class Forwarder {
   readonly #o: ForwarderOptions;
   /** Requests forwarded to the leader, by forwardKey(address sent to, request id). */
-  readonly #forwarded: PendingRegistry<string, string | null>;
+  readonly #forwarded: PendingRegistry<string, ForwardReply>;
   /** Forwarded requests served here, by sender and id: null while in progress, then the reply. */
   readonly #served = new Map<string, ForwardReply | null>();
   #nextReqId = 1;
@@ -52,9 +58,9 @@ export class Forwarder {
 
   /**
    * Sends `op` to the leader `leaderId` at `leaderAddr` on behalf of `user` (null: anonymous);
-   * settles with its reply.
+   * settles with its reply (an error reply rejects with its StoreError).
    */
-  send(leaderId: string, leaderAddr: string, op: ForwardedOp, user: string | null = null): Promise<string | null> {
+  send(leaderId: string, leaderAddr: string, op: ForwardedOp, user: string | null = null): Promise<ForwardReply> {
     const reqId = `${this.#o.incarnation}.${this.#nextReqId++}`;
     const key = forwardKey(leaderAddr, reqId);
     const done = this.#forwarded.wait(key);
@@ -68,7 +74,7 @@ export class Forwarder {
   /** A reply settles only the request with its id that was sent to the address it came from. */
   complete(fromAddr: string, reply: ForwardReply): void {
     const key = forwardKey(fromAddr, reply.reqId);
-    if (reply.error === null) this.#forwarded.resolve(key, reply.value);
+    if (reply.error === null) this.#forwarded.resolve(key, reply);
     else this.#forwarded.reject(key, new StoreError(reply.error.code, reply.error.message));
   }
 
@@ -99,7 +105,7 @@ export class Forwarder {
   async serve(
     fromAddr: string,
     req: ForwardRequest,
-    execute: (op: ForwardedOp, user: string | null) => Promise<string | null | void>,
+    execute: (op: ForwardedOp, user: string | null) => Promise<string | null | void | ServedWrite>,
   ): Promise<void> {
     const key = forwardKey(fromAddr, req.reqId);
     if (this.#served.has(key)) {
@@ -111,9 +117,12 @@ export class Forwarder {
     if (this.#served.size > servedRemembered) this.#served.delete(this.#served.keys().next().value!);
     let reply: ForwardReply;
     try {
-      // Only readLeader has a value; the other operations settle with none.
+      // Reads have a value, writes that wrote a version (and with options their outcome as
+      // the value); the other operations settle with none.
       const value = await execute(req.op, req.user);
-      reply = { type: "reply", reqId: req.reqId, error: null, value: value ?? null };
+      reply = typeof value === "object" && value !== null
+        ? { type: "reply", reqId: req.reqId, error: null, value: value.value, version: value.version }
+        : { type: "reply", reqId: req.reqId, error: null, value: value ?? null };
     } catch (e) {
       reply = errorReply(req.reqId, this.#refusalOf(req, e));
     }

@@ -20,14 +20,16 @@ import { unreachable } from "../unreachable.ts";
  * including the `error` result for bytes that are not a valid command (a deterministic no-op).
  */
 export type ApplyResult =
-  | { readonly type: "set"; readonly count: number }
-  | { readonly type: "delete"; readonly existed: boolean }
+  // `index`: the entry's, the version of what it wrote (a write's answer carries it).
+  | { readonly type: "set"; readonly count: number; readonly index: number }
+  | { readonly type: "delete"; readonly existed: boolean; readonly index: number }
   /**
    * A once command: the outcome its client is answered, and whether it is the stored outcome
    * of an earlier application of the same id (`replayed`, nothing written now). A different
    * request under an id still remembered is 422 (nothing written, nothing remembered).
+   * `index`: the entry's (what a 200 not replayed wrote is at that version).
    */
-  | { readonly type: "once"; readonly status: number; readonly body: string; readonly replayed: boolean }
+  | { readonly type: "once"; readonly status: number; readonly body: string; readonly replayed: boolean; readonly index: number }
   /** A conditional write whose condition failed at apply: nothing written; `body` is the 412's. */
   | { readonly type: "precondition"; readonly body: string }
   /** An expiry (issue 16, TTL): `count` keys were due, still at the version named, and deleted. */
@@ -268,7 +270,7 @@ export class KvStateMachine {
         }
         // Nothing more unless some key expires: a plain write then clears its keys' deadlines.
         if (command.ttl !== undefined || this.#expiry.size !== 0) this.#setDeadlines(command);
-        return { type: "set", count: pairs.length };
+        return { type: "set", count: pairs.length, index };
       }
       case "delete": {
         if (command.condition !== undefined) {
@@ -276,7 +278,7 @@ export class KvStateMachine {
           if (failed !== null) return { type: "precondition", body: failed };
         }
         this.#expiry.clear(command.key);
-        return { type: "delete", existed: this.#remove(target, command.key) };
+        return { type: "delete", existed: this.#remove(target, command.key), index };
       }
       default:
         return unreachable(command);
@@ -293,12 +295,12 @@ export class KvStateMachine {
     sessions.advance(command.stamp);
     const seen = sessions.lookup(command.id);
     if (seen !== undefined) {
-      if (seen.digest === command.digest) return { type: "once", status: seen.outcome.status, body: seen.outcome.body, replayed: true };
-      return { type: "once", status: 422, body: mismatchBody(command.id), replayed: false };
+      if (seen.digest === command.digest) return { type: "once", status: seen.outcome.status, body: seen.outcome.body, replayed: true, index };
+      return { type: "once", status: 422, body: mismatchBody(command.id), replayed: false, index };
     }
     const outcome = this.#applyWrite(command.write, target, index);
     sessions.remember(command.id, command.digest, outcome);
-    return { type: "once", status: outcome.status, body: outcome.body, replayed: false };
+    return { type: "once", status: outcome.status, body: outcome.body, replayed: false, index };
   }
 
   /** What a set or delete produces for its client: 200 with no body (as without a key). */

@@ -30,8 +30,8 @@ import { parseVersionedValue, versionedValue } from "./versioned.ts";
 import { isStoreError, StoreError } from "./errors.ts";
 import type { ListPage, ListQuery } from "./listing.ts";
 import { type WatchResult, Watches, type WatchSink } from "./watches.ts";
-import type { ForwardedOp, StoreMessage } from "./forward.ts";
-import { Forwarder } from "./forwarder.ts";
+import type { ForwardedOp, ForwardReply, StoreMessage } from "./forward.ts";
+import { Forwarder, type ServedWrite } from "./forwarder.ts";
 import { ExpiryLoop } from "./expiry_loop.ts";
 import { type ElectionTiming, electionTimingDefault, Leadership } from "./leadership.ts";
 import { MembershipChanges } from "./membership_changes.ts";
@@ -431,12 +431,12 @@ export class Store implements StoreApi {
     }
   }
 
-  set(pairs: ReadonlyArray<readonly [string, string]>, caller?: Caller): Promise<void> {
-    return this.#write({ type: "set", pairs: pairs as readonly KeyValue[] }, caller).then(() => undefined);
+  set(pairs: ReadonlyArray<readonly [string, string]>, caller?: Caller): Promise<number | void> {
+    return this.#write({ type: "set", pairs: pairs as readonly KeyValue[] }, caller).then(plainVersion);
   }
 
-  delete(key: string, caller?: Caller): Promise<void> {
-    return this.#write({ type: "delete", key }, caller).then(() => undefined);
+  delete(key: string, caller?: Caller): Promise<number | void> {
+    return this.#write({ type: "delete", key }, caller).then(plainVersion);
   }
 
   async writeWith(write: KeyWrite, options: WriteOptions, caller?: Caller): Promise<WriteOutcome> {
@@ -449,11 +449,11 @@ export class Store implements StoreApi {
       : { type: "delete", key: write.key, ...extra };
     // Nothing to decide at apply: a plain write, answered as one.
     if (!hasOptions(op)) {
-      await this.#write(op, caller);
-      return { status: 200, body: "", replayed: false };
+      const version = plainVersion(await this.#write(op, caller));
+      return version === undefined ? { status: 200, body: "", replayed: false } : { status: 200, body: "", replayed: false, version };
     }
     const outcome = await this.#write(op, caller);
-    if (outcome === null) throw new Error("Store: a write with an Idempotency-Key or a condition settled without an outcome");
+    if (outcome === null || typeof outcome === "number") throw new Error("Store: a write with an Idempotency-Key or a condition settled without an outcome");
     return outcome;
   }
 
@@ -642,7 +642,7 @@ export class Store implements StoreApi {
    * a request forwarded here, never forwarded again). A write refused without being appended
    * while leadership changes hands is tried once more (`mayRetry`) where leadership went.
    */
-  async #write(op: WriteOp, caller?: Caller, isServing = false, mayRetry = true): Promise<WriteOutcome | null> {
+  async #write(op: WriteOp, caller?: Caller, isServing = false, mayRetry = true): Promise<Written> {
     try {
       // A condition on a key past its deadline (by this leader's clock) must see it absent, as
       // reads do: its expiry goes into the log just before the write (never awaited: the log's
@@ -697,20 +697,30 @@ export class Store implements StoreApi {
    * leader is known (or after two election timeouts) it is tried once more. Any other failure,
    * "outcome unknown" above all, is the client's answer: a retry could apply it twice.
    */
-  async #forwardWrite(op: WriteOp, caller: Caller | undefined, mayRetry: boolean): Promise<WriteOutcome | null> {
+  async #forwardWrite(op: WriteOp, caller: Caller | undefined, mayRetry: boolean): Promise<Written> {
     const sentTo = this.#raft.status().leader;
-    let value: string | null;
+    let reply: ForwardReply;
     try {
-      value = await this.#forward(op, caller);
+      reply = await this.#forwardReply(op, caller);
     } catch (e) {
       if (!mayRetry || sentTo === null || !isStoreError(e, "noLeader")) throw e;
       await this.#leadership.leaderOtherThan(sentTo, 2 * this.#leadership.electionMs);
       return await this.#write(op, caller, false, false);
     }
-    return hasOptions(op) ? parseOutcomeValue(value) : null;
+    // An older leader's reply has no version: the write is answered without one.
+    const version = reply.version;
+    if (!hasOptions(op)) return version ?? null;
+    const outcome = parseOutcomeValue(reply.value);
+    return version === undefined ? outcome : { ...outcome, version };
   }
 
+  /** The value of the leader's reply to `op` (see #forwardReply). */
   #forward(op: ForwardedOp, caller: Caller | undefined): Promise<string | null> {
+    return this.#forwardReply(op, caller).then(valueOf);
+  }
+
+  /** Sends `op` to the leader known now; settles with its reply. */
+  #forwardReply(op: ForwardedOp, caller: Caller | undefined): Promise<ForwardReply> {
     const status = this.#raft.status();
     const leader = status.members.find((m) => m.id === status.leader);
     if (status.leader === null || leader === undefined) {
@@ -724,7 +734,7 @@ export class Store implements StoreApi {
    * Carries out a request another node forwarded here, as the leader, never forwarding it
    * again. Returns the operation's own promise (no extra hop), or throws at once.
    */
-  #serveForwarded(op: ForwardedOp, user: string | null): Promise<string | null | void> {
+  #serveForwarded(op: ForwardedOp, user: string | null): Promise<string | null | void | ServedWrite> {
     // Whose Idempotency-Keys a forwarded write's are: the user's when this node can trust the
     // name (as for permissions), else nobody's, as a request without credentials.
     const writer: Caller = { user: this.#o.auth?.peersAuthenticated === true ? user : null };
@@ -733,7 +743,7 @@ export class Store implements StoreApi {
       // leader, once (the new leader never relays them again unless it handed off too).
       if ((op.type === "set" || op.type === "delete") && this.#leadership.handedOffLately()) {
         if (this.#o.auth !== undefined) this.#checkForwarded(this.#o.auth, op, user);
-        return this.#write(op, writer, false, false).then(replyValue);
+        return this.#write(op, writer, false, false).then(servedWrite);
       }
       throw new StoreError("noLeader", "the node forwarded to is no longer the leader; retry");
     }
@@ -741,7 +751,7 @@ export class Store implements StoreApi {
     switch (op.type) {
       case "set":
       case "delete":
-        return this.#write(op, writer, true).then(replyValue);
+        return this.#write(op, writer, true).then(servedWrite);
       case "join":
         return this.#changes.join(op.id, op.addr);
       case "remove":
@@ -795,19 +805,46 @@ function hasOptions(op: WriteOp): boolean {
 }
 
 /**
- * The outcome of `op` from its apply result (store/state_machine.ts): a once command's own, a
- * failed condition's 412, a conditional write's 200; null for a plain write.
+ * What a write settles with: with an Idempotency-Key or a condition, its outcome (with the
+ * version it wrote, if it wrote); a plain one, the log index of its entry (the version of what
+ * it wrote), or null when that is not known (forwarded to a leader that predates versions).
  */
-function outcomeOf(op: WriteOp, result: unknown): WriteOutcome | null {
-  const r = result as { type?: unknown; status?: unknown; body?: unknown; replayed?: unknown } | null;
+type Written = WriteOutcome | number | null;
+
+/**
+ * What `op` settles with (Written) from its apply result (store/state_machine.ts): a once
+ * command's own outcome, a failed condition's 412, a conditional write's 200; a plain write's
+ * entry index. A write that wrote carries its entry's index as its version.
+ */
+function outcomeOf(op: WriteOp, result: unknown): Written {
+  const r = result as { type?: unknown; status?: unknown; body?: unknown; replayed?: unknown; index?: unknown } | null;
+  const index = r !== null && typeof r === "object" && typeof r.index === "number" && r.index > 0 ? r.index : undefined;
   if (r !== null && typeof r === "object" && r.type === "once") {
-    return { status: r.status as number, body: r.body as string, replayed: r.replayed as boolean };
+    const outcome = { status: r.status as number, body: r.body as string, replayed: r.replayed as boolean };
+    // Only a fresh 200 wrote now: a replay's, a 412's or a 422's entry wrote nothing.
+    return index !== undefined && outcome.status === 200 && !outcome.replayed ? { ...outcome, version: index } : outcome;
   }
   if (r !== null && typeof r === "object" && r.type === "precondition") return { status: 412, body: r.body as string, replayed: false };
-  return op.condition === undefined ? null : { status: 200, body: "", replayed: false };
+  if (op.condition === undefined) return index ?? null;
+  return index === undefined ? { status: 200, body: "", replayed: false } : { status: 200, body: "", replayed: false, version: index };
 }
 
-/** A served write's reply value: its outcome when it had an Idempotency-Key, else none. */
-function replyValue(outcome: WriteOutcome | null): string | null {
-  return outcome === null ? null : outcomeValue(outcome);
+/** A plain write's version (see Written). */
+function plainVersion(written: Written): number | undefined {
+  return typeof written === "number" ? written : undefined;
+}
+
+/**
+ * What serving a forwarded write settles with: the reply's value (its outcome when it had an
+ * Idempotency-Key or a condition, else none) and, when it wrote, the version it wrote.
+ */
+function servedWrite(written: Written): string | null | ServedWrite {
+  if (written === null) return null;
+  if (typeof written === "number") return { value: null, version: written };
+  const value = outcomeValue(written);
+  return written.version === undefined ? value : { value, version: written.version };
+}
+
+function valueOf(reply: ForwardReply): string | null {
+  return reply.value;
 }

@@ -1,6 +1,7 @@
 // Goal: versions and conditional writes on the compiled binary (issue 16 item 2): README's
 // "Versions and conditional writes" blocks work as written (each curl gets the status its
-// comment promises, GET carries ETag and X-Applied-Index, the compare-and-set loop succeeds);
+// comment promises, GET and a write carry ETag and X-Applied-Index, the compare-and-set loop
+// succeeds, and writes chained on the ETags their answers carry succeed without a GET);
 // and versions survive a snapshot and a restart: an ETag read before the restart still
 // matches after it, and a stale one still fails.
 // Method: real processes (tests/support/cluster.ts); README blocks run with bash, the README's
@@ -24,7 +25,7 @@ test("README: versions and conditional writes, as written", async () => {
   const node0 = await c.add({ id: "node0" });
   await c.waitLeader([node0], 5_000);
   const blocks = readmeRunBlocks("### Versions and conditional writes");
-  expect([...blocks.keys()]).toEqual(["cas-curl", "cas-loop"]);
+  expect([...blocks.keys()]).toEqual(["cas-curl", "cas-loop", "cas-chain"]);
   const adapt = (script: string): string => script.replaceAll("localhost:11000", node0.httpAddr);
   const lines = blocks.get("cas-curl")!.split("\n").filter((l) => l.startsWith("curl "));
   expect(lines.length).toBe(5);
@@ -44,6 +45,13 @@ test("README: versions and conditional writes, as written", async () => {
   expect(loop.status).toBe(0);
   expect(loop.stdout).toContain("set at");
   expect(await node0.value("lock")).toBe("node-c");
+  // Chained on the ETags the writes answer: no GET, no 412.
+  const chain = spawnSync("bash", ["-euo", "pipefail", "-c", adapt(blocks.get("cas-chain")!)], { encoding: "utf8" });
+  expect(chain.status).toBe(0);
+  const version = /^count is 4 at version "(\d+)"$/m.exec(chain.stdout)?.[1];
+  expect(version).toBeDefined();
+  expect(await node0.value("count")).toBe("4");
+  expect((await request("GET", node0.url("/key/count"))).headers.get("etag")).toBe(`"${version}"`);
 }, 60_000);
 
 test("versions survive a snapshot and a restart: the ETag read before still matches, a stale one still fails", async () => {

@@ -11,7 +11,7 @@ import { KvStateMachine } from "../../../store/state_machine.ts";
 function applyRandom(sm: KvStateMachine, model: Map<string, string>, rng: ReturnType<typeof createRng>): void {
   const key = `k${rng.int(60)}`;
   if (rng.int(3) === 0) {
-    expect(sm.applyCommand({ type: "delete", key })).toEqual({ type: "delete", existed: model.delete(key) });
+    expect(sm.applyCommand({ type: "delete", key })).toEqual({ type: "delete", existed: model.delete(key), index: 0 });
   } else {
     const value = `v${rng.int(1000)}`;
     sm.applyCommand({ type: "set", pairs: [[key, value]] });

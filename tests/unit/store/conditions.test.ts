@@ -58,19 +58,19 @@ describe("conditions decided at apply", () => {
     expect(failed.type).toBe("precondition"); // b does not exist: all or nothing
     expect(JSON.parse(failed.body)).toEqual({ error: expect.stringContaining('"b"'), versions: { a: 5, b: null } });
     expect([sm.get("a"), sm.get("b")]).toEqual(["1", undefined]);
-    expect(sm.apply(encodeCommand(setIf({ a: "2" }, match(3, 5))), 8)).toEqual({ type: "set", count: 1 });
+    expect(sm.apply(encodeCommand(setIf({ a: "2" }, match(3, 5))), 8)).toEqual({ type: "set", count: 1, index: 8 });
     expect([sm.get("a"), sm.versionOf("a")]).toEqual(["2", 8]);
     expect(sm.apply(encodeCommand({ type: "delete", key: "a", condition: match(5) }), 9)).toMatchObject({ type: "precondition" });
-    expect(sm.apply(encodeCommand({ type: "delete", key: "a", condition: match(8) }), 10)).toEqual({ type: "delete", existed: true });
+    expect(sm.apply(encodeCommand({ type: "delete", key: "a", condition: match(8) }), 10)).toEqual({ type: "delete", existed: true, index: 10 });
   });
 
   test("If-None-Match * creates only; If-Match * needs the key", () => {
     const sm = new KvStateMachine();
-    expect(sm.apply(encodeCommand(setIf({ a: "1", b: "1" }, { type: "absent" })), 3)).toEqual({ type: "set", count: 2 });
+    expect(sm.apply(encodeCommand(setIf({ a: "1", b: "1" }, { type: "absent" })), 3)).toEqual({ type: "set", count: 2, index: 3 });
     expect(sm.apply(encodeCommand(setIf({ c: "1", a: "x" }, { type: "absent" })), 4)).toMatchObject({ type: "precondition" });
     expect([sm.get("a"), sm.get("c")]).toEqual(["1", undefined]);
     expect(sm.apply(encodeCommand(setIf({ d: "1" }, { type: "exists" })), 5)).toMatchObject({ type: "precondition" });
-    expect(sm.apply(encodeCommand(setIf({ a: "2" }, { type: "exists" })), 6)).toEqual({ type: "set", count: 1 });
+    expect(sm.apply(encodeCommand(setIf({ a: "2" }, { type: "exists" })), 6)).toEqual({ type: "set", count: 1, index: 6 });
   });
 
   test("with an Idempotency-Key, a failed condition is the stored outcome: its retry answers the same 412", () => {
@@ -80,7 +80,7 @@ describe("conditions decided at apply", () => {
     expect(first.status).toBe(412);
     sm.apply(encodeCommand(setIf({ a: "3" })), 4);
     const retry = sm.apply(encodeCommand(onceCommand(11, ":k", setIf({ a: "2" }, match(1)))), 5);
-    expect(retry).toEqual({ type: "once", status: 412, body: first.body, replayed: true });
+    expect(retry).toEqual({ type: "once", status: 412, body: first.body, replayed: true, index: 5 });
   });
 });
 
@@ -98,15 +98,16 @@ test("a conditional write sent to a follower is decided at the leader's apply an
   await k.settle();
   const create = track(k.proc(b!).store.writeWith({ type: "set", pairs: [["x", "1"]], condition: { type: "absent" } }, {}));
   await k.settle();
-  expect(create.value).toEqual({ status: 200, body: "", replayed: false });
   const version = k.proc(a!).sm.versionOf("x")!;
+  // Forwarded: the leader's reply carries the version the write wrote.
+  expect(create.value).toEqual({ status: 200, body: "", replayed: false, version });
   const again = track(k.proc(b!).store.writeWith({ type: "set", pairs: [["x", "2"]], condition: { type: "absent" } }, {}));
   await k.settle();
   expect(again.value?.status).toBe(412);
   expect(JSON.parse(again.value!.body).versions).toEqual({ x: version });
   const cas = track(k.proc(b!).store.writeWith({ type: "set", pairs: [["x", "2"]], condition: match(version) }, {}));
   await k.settle();
-  expect(cas.value).toEqual({ status: 200, body: "", replayed: false });
+  expect(cas.value).toEqual({ status: 200, body: "", replayed: false, version: k.proc(a!).sm.versionOf("x")! });
   expect(k.proc(a!).sm.get("x")).toBe("2");
   // A leader-level read on the follower is forwarded: the leader's value, version and applied index.
   const read = track(k.proc(b!).store.getVersioned("x", "leader"));

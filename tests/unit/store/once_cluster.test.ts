@@ -81,7 +81,7 @@ test("a different request under the key is 422 from every node; a delete is once
   const k = await threeNodes();
   const first = track(k.proc(a!).store.writeWith({ type: "delete", key: "gone" }, { idempotencyKey: "del-1" }));
   await k.settle();
-  expect(first.value).toEqual({ status: 200, body: "", replayed: false });
+  expect(first.value).toEqual({ status: 200, body: "", replayed: false, version: expect.any(Number) });
   for (const id of [a!, b!, c!]) {
     const mismatch = track(k.proc(id).store.writeWith({ type: "set", pairs: [["gone", "back"]] }, { idempotencyKey: "del-1" }));
     await k.settle();
@@ -101,6 +101,6 @@ test("the key is scoped to the caller's user", async () => {
   const bob = track(k.proc(a!).store.writeWith({ type: "set", pairs: [["n", "bob"]] }, { idempotencyKey: "same" }, { user: "bob" }));
   await k.settle();
   expect(alice.value?.replayed).toBe(false);
-  expect(bob.value).toEqual({ status: 200, body: "", replayed: false });
+  expect(bob.value).toEqual({ status: 200, body: "", replayed: false, version: k.proc(a!).sm.versionOf("n")! });
   expect(k.proc(a!).sm.get("n")).toBe("bob");
 });

@@ -60,11 +60,11 @@ describe("applying once commands", () => {
   test("the first application writes; a repeat answers the stored outcome and writes nothing", () => {
     const sm = new KvStateMachine();
     const first = once(1000, ":k1", set("a", "1"));
-    expect(sm.apply(first)).toEqual({ type: "once", status: 200, body: "", replayed: false });
+    expect(sm.apply(first)).toEqual({ type: "once", status: 200, body: "", replayed: false, index: 0 });
     expect(sm.get("a")).toBe("1");
     sm.apply(encodeCommand(set("a", "2")));
     // Same bytes again (a client's retry, proposed anew, stamped later).
-    expect(sm.apply(once(2000, ":k1", set("a", "1")))).toEqual({ type: "once", status: 200, body: "", replayed: true });
+    expect(sm.apply(once(2000, ":k1", set("a", "1")))).toEqual({ type: "once", status: 200, body: "", replayed: true, index: 0 });
     expect(sm.get("a")).toBe("2");
   });
 

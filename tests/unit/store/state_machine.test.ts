@@ -35,11 +35,11 @@ function rng(seed: number): (n: number) => number {
 describe("apply", () => {
   test("set, overwrite, delete, delete of an absent key", () => {
     const sm = new KvStateMachine();
-    expect(sm.apply(set(["a", "1"], ["b", "2"]))).toEqual({ type: "set", count: 2 });
-    expect(sm.apply(set(["a", "3"]))).toEqual({ type: "set", count: 1 });
+    expect(sm.apply(set(["a", "1"], ["b", "2"]))).toEqual({ type: "set", count: 2, index: 0 });
+    expect(sm.apply(set(["a", "3"]))).toEqual({ type: "set", count: 1, index: 0 });
     expect(sm.get("a")).toBe("3");
-    expect(sm.apply(del("b"))).toEqual({ type: "delete", existed: true });
-    expect(sm.apply(del("b"))).toEqual({ type: "delete", existed: false });
+    expect(sm.apply(del("b"))).toEqual({ type: "delete", existed: true, index: 0 });
+    expect(sm.apply(del("b"))).toEqual({ type: "delete", existed: false, index: 0 });
     expect(sm.get("b")).toBeUndefined();
     expect(sm.size).toBe(1);
   });
@@ -85,7 +85,7 @@ describe("apply", () => {
     for (let i = 0; i < 5000; i++) {
       const key = `k${next(200)}`;
       if (next(4) === 0) {
-        expect(sm.apply(del(key))).toEqual({ type: "delete", existed: model.delete(key) });
+        expect(sm.apply(del(key))).toEqual({ type: "delete", existed: model.delete(key), index: 0 });
       } else {
         const pairs: Array<[string, string]> = [[key, `v${i}`], [`k${next(200)}`, `w${i}`]];
         sm.apply(set(...pairs));

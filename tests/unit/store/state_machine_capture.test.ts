@@ -55,7 +55,7 @@ class Workload {
     if (this.int(3) === 0) {
       const key = this.key();
       const existed = this.model.delete(key);
-      expect(this.sm.apply(encodeCommand({ type: "delete", key }))).toEqual({ type: "delete", existed });
+      expect(this.sm.apply(encodeCommand({ type: "delete", key }))).toEqual({ type: "delete", existed, index: 0 });
       this.#deleted.push(key);
       return;
     }
@@ -63,7 +63,7 @@ class Workload {
     const count = 1 + this.int(3);
     // One key twice in a command happens too: the later value wins.
     for (let i = 0; i < count; i++) pairs.push([this.key(), `v${this.#serial++}`]);
-    expect(this.sm.apply(encodeCommand({ type: "set", pairs }))).toEqual({ type: "set", count });
+    expect(this.sm.apply(encodeCommand({ type: "set", pairs }))).toEqual({ type: "set", count, index: 0 });
     for (const [k, v] of pairs) this.model.set(k, v);
   }
 

@@ -80,12 +80,12 @@ describe("codec", () => {
 describe("apply", () => {
   test("a set with a TTL: deadline = log clock + TTL, the stamp moving the clock first", () => {
     const sm = new KvStateMachine();
-    expect(sm.apply(setTtl(1000, 500, { a: "1", b: "2" }), 1)).toEqual({ type: "set", count: 2 });
+    expect(sm.apply(setTtl(1000, 500, { a: "1", b: "2" }), 1)).toEqual({ type: "set", count: 2, index: 1 });
     expect([sm.logClock, sm.deadlineOf("a"), sm.deadlineOf("b")]).toEqual([1000, 1500, 1500]);
     // A leader whose clock is behind: the log clock stays, the deadline counts from it.
     sm.apply(setTtl(900, 500, { c: "3" }), 2);
     expect([sm.logClock, sm.deadlineOf("c")]).toEqual([1000, 1500]);
-    expect(sm.apply(set({ d: "4" }), 3)).toEqual({ type: "set", count: 1 });
+    expect(sm.apply(set({ d: "4" }), 3)).toEqual({ type: "set", count: 1, index: 3 });
     expect(sm.deadlineOf("d")).toBeUndefined();
   });
 
@@ -138,11 +138,11 @@ describe("apply", () => {
     const failed = sm.apply(encodeCommand({ type: "set", pairs: [["lock", "b"]], condition: { type: "match", versions: [1] } }), 4);
     expect(failed).toMatchObject({ type: "precondition" });
     expect(JSON.parse((failed as { body: string }).body).versions).toEqual({ lock: null });
-    expect(sm.apply(encodeCommand({ type: "set", pairs: [["lock", "b"]], condition: { type: "absent" } }), 5)).toEqual({ type: "set", count: 1 });
+    expect(sm.apply(encodeCommand({ type: "set", pairs: [["lock", "b"]], condition: { type: "absent" } }), 5)).toEqual({ type: "set", count: 1, index: 5 });
     expect([sm.get("lock"), sm.deadlineOf("lock")]).toEqual(["b", undefined]);
     // A set with a TTL moves the clock by its own stamp before its condition is checked.
     sm.apply(setTtl(1100, 50, { t: "1" }), 6);
-    expect(sm.apply(setTtl(1150, 50, { t: "2" }, { type: "absent" }), 7)).toEqual({ type: "set", count: 1 });
+    expect(sm.apply(setTtl(1150, 50, { t: "2" }, { type: "absent" }), 7)).toEqual({ type: "set", count: 1, index: 7 });
     expect([sm.get("t"), sm.deadlineOf("t")]).toEqual(["2", 1200]);
   });
 

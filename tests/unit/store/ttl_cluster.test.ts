@@ -52,7 +52,7 @@ test("forwarded with its TTL, the same deadline everywhere; the leader expires i
   const k = await threeNodes();
   const t0 = k.clock.t;
   const w = await finish(k, k.proc(b!).store.writeWith({ type: "set", pairs: [["s", "1"]], ttlMs: 5_000 }, {}));
-  expect(w).toEqual({ status: 200, body: "", replayed: false });
+  expect(w).toEqual({ status: 200, body: "", replayed: false, version: k.proc(a!).sm.versionOf("s")! });
   await spread(k);
   const deadlines = [...k.procs.values()].map((p) => p.sm.deadlineOf("s"));
   expect(new Set(deadlines).size).toBe(1);
