@@ -104,6 +104,12 @@ export function checkWatchChains(chains: readonly WatchChain[], logs: readonly L
       anomalies.push({ kind: "watchMismatch", message: `watch ${JSON.stringify(chain.prefix)} via nodes ${chain.nodes.join(",")}: events out of index order: ${describeChanges(chain.changes)}` });
       continue;
     }
+    // A watch sends only what comes after the index it started after: an event at or before it
+    // would otherwise be dropped unjudged below (the comparison starts after `from`).
+    if (chain.from !== null && first.index <= chain.from) {
+      anomalies.push({ kind: "watchMismatch", message: `watch ${JSON.stringify(chain.prefix)} via nodes ${chain.nodes.join(",")}: an event at ${first.index}, not after the index ${chain.from} its first watch started after` });
+      continue;
+    }
     const until = chain.changes[chain.changes.length - 1]!.index;
     const reaching = logs.filter((l) => l.end >= until).sort((a, b) => a.start - b.start);
     const log = reaching[0] ?? logs.reduce<LogChanges | null>((m, l) => (m === null || l.end > m.end ? l : m), null);
