@@ -103,6 +103,8 @@ export class PackedMap implements Iterable<[string, string]> {
   #capacity = entriesInitial;
   /** Ids handed out so far (live and deleted). */
   #ids = 0;
+  /** Every id below this one is dead (where shift() looks first). */
+  #head = 0;
   #size = 0;
 
   /** Segments of code units of keys and values, by slot; noChars for a free slot. */
@@ -263,6 +265,45 @@ export class PackedMap implements Iterable<[string, string]> {
       slot = this.#slotOf(pages, this.#oldMask, key, h);
     }
     if (slot < 0) return false;
+    this.#removeAt(pages, slot);
+    this.#afterWrite();
+    return true;
+  }
+
+  /**
+   * Removes the oldest entry and returns it (key, value, version); undefined when empty. A
+   * queue's take, for draining a map in order while it is still written (Capture.foldSome):
+   * amortized O(1), as every id below `#head` is dead, so no dead id is visited twice. It
+   * starts no compaction step: a map being drained would copy what it is about to give up
+   * (the ids and units it leaves are reclaimed by the passes later writes run).
+   */
+  shift(): [string, string, number] | undefined {
+    if (this.#size === 0) return undefined;
+    let id = this.#head;
+    while (this.#alive[id >>> entryShift]![id & entryMask] === 0) id++;
+    this.#work += id - this.#head;
+    this.#head = id + 1;
+    const meta = this.#meta[id >>> entryShift]!;
+    const at = (id & entryMask) * stride;
+    const taken: [string, string, number] = [
+      this.#decode(meta[at + fieldKeyStart]!, meta[at + fieldKeyLength]!),
+      this.#decode(meta[at + fieldValueStart]!, meta[at + fieldValueLength]!),
+      this.#version[id >>> entryShift]![id & entryMask]!,
+    ];
+    const h = meta[at + fieldHash]!;
+    let pages = this.#pages;
+    let slot = this.#slotOfId(pages, this.#mask, id, h);
+    if (slot < 0 && this.#oldPages !== null) {
+      pages = this.#oldPages;
+      slot = this.#slotOfId(pages, this.#oldMask, id, h);
+    }
+    if (slot < 0) throw new Error(`PackedMap: entry ${id} is not in the index`);
+    this.#removeAt(pages, slot);
+    return taken;
+  }
+
+  /** Removes the entry whose index slot is `slot` of `pages` (the current or the old index); no compaction step. */
+  #removeAt(pages: Int32Array[], slot: number): void {
     const page = pages[slot >>> pageShift]!;
     const id = page[slot & pageMask]! - 1;
     page[slot & pageMask] = slotDeleted;
@@ -275,8 +316,6 @@ export class PackedMap implements Iterable<[string, string]> {
     this.#release(meta[at + fieldKeyStart]!, meta[at + fieldKeyLength]!);
     this.#release(meta[at + fieldValueStart]!, meta[at + fieldValueLength]!);
     if (this.#oldPages !== null) this.#migrateSome(rehashSlotsPerOp);
-    this.#afterWrite();
-    return true;
   }
 
   /** Pairs in insertion order. The map must not change while this runs (as with the snapshot's frozen base). */
@@ -369,6 +408,15 @@ export class PackedMap implements Iterable<[string, string]> {
       const meta = this.#meta[id >>> entryShift]!;
       const at = (id & entryMask) * stride;
       if (meta[at + fieldHash] === h && this.#keyEquals(meta, at, key)) return i;
+    }
+  }
+
+  /** The index slot holding entry `id` (hash `h`) in one table, or -1. */
+  #slotOfId(pages: Int32Array[], mask: number, id: number, h: number): number {
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const slot = pages[i >>> pageShift]![i & pageMask]!;
+      if (slot === slotEmpty) return -1;
+      if (slot === id + 1) return i;
     }
   }
 
@@ -631,6 +679,7 @@ export class PackedMap implements Iterable<[string, string]> {
           this.#alive[ws]![wo] = 1;
           this.#alive[rs]![ro] = 0;
           this.#repoint(read, write, src[sa + fieldHash]!);
+          if (write < this.#head) this.#head = write;
         }
         write++;
       }
@@ -665,6 +714,7 @@ export class PackedMap implements Iterable<[string, string]> {
   #endCompaction(): void {
     const ids = this.#compactWrite;
     this.#ids = ids;
+    if (this.#head > ids) this.#head = ids;
     const keep = Math.max(1, Math.ceil(ids / entrySegment));
     this.#meta.length = keep;
     this.#version.length = keep;
