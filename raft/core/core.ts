@@ -22,6 +22,7 @@ import {
   releaseReads,
   requestRead,
   startReadRound,
+  widenReadRound,
 } from "./read_index.ts";
 import { ReadQueue } from "./read_queue.ts";
 import type { ReadState, Ready, SoftState } from "./ready.ts";
@@ -282,6 +283,17 @@ export class Raft implements RaftCore, RaftState {
     tickTransfer(this);
     if (!tickCheckQuorum(this)) return;
     tickHeartbeat(this);
+    const more = widenReadRound(this);
+    // A heartbeat went to every follower this tick already, carrying the latest round.
+    if (this.heartbeatElapsed !== 0) this.sendReadHeartbeats(more);
+  }
+
+  /** Heartbeats carrying the latest read round to `peers` (§6.4). */
+  private sendReadHeartbeats(peers: readonly NodeId[]): void {
+    for (const peer of peers) {
+      const pr = this.progress.get(peer);
+      if (pr !== undefined) sendHeartbeat(this, peer, pr);
+    }
   }
 
   step(m: Message): void {
@@ -393,10 +405,9 @@ export class Raft implements RaftCore, RaftState {
     if (this.needBroadcast && this.role === "leader") broadcastAppend(this);
     this.needBroadcast = false;
     this.commitNoticeDue = false;
-    if (startReadRound(this)) {
-      for (const [peer, pr] of this.progress) {
-        if (this.config.isVoter(peer)) sendHeartbeat(this, peer, pr);
-      }
+    const asked = startReadRound(this);
+    if (asked !== null) {
+      this.sendReadHeartbeats(asked);
       releaseReads(this);
     }
     forwardReads(this);

@@ -52,13 +52,50 @@ export function readsDue(r: RaftState): boolean {
 
 /**
  * Leader: starts one round at the commit index for all batched reads, if one may start.
- * Returns true if it did: the caller then sends a heartbeat to every voter and calls
- * releaseReads (a leader that alone is a majority releases at once).
+ * Returns the voters to send its heartbeat to (see roundPeers), or null if none started: the
+ * caller sends them and calls releaseReads (a leader that alone is a majority releases at once).
  */
-export function startReadRound(r: RaftState): boolean {
-  if (r.role !== "leader" || !r.reads.canStartRound()) return false;
-  r.reads.startRound(r.log.commitIndex);
-  return true;
+export function startReadRound(r: RaftState): NodeId[] | null {
+  if (r.role !== "leader" || !r.reads.canStartRound()) return null;
+  const round = r.reads.startRound(r.log.commitIndex);
+  round.sentTo.push(...roundPeers(r, round.reads));
+  return round.sentTo;
+}
+
+/**
+ * The voters a round asks at first: every voter that forwarded one of its reads (the heartbeat
+ * brings it the commit index its read waits for), then as many more as a majority needs beside
+ * this leader, those that acknowledged the newest round first (the likeliest to answer soon).
+ * §6.4 needs a majority's acknowledgement of a round begun after the read arrived, not
+ * everyone's: asking the others too only costs them and the leader a message each per round,
+ * and under load a round costs the leader as much as a few dozen reads. If those asked do not
+ * answer, widenReadRound asks everyone two ticks later (a crashed or partitioned voter costs
+ * its reads 10–20 ms once: its acknowledgements stop, so the next round asks another).
+ */
+function roundPeers(r: RaftState, reads: readonly PendingRead[]): NodeId[] {
+  const asked: NodeId[] = [];
+  for (const read of reads) {
+    if (read.from !== null && !asked.includes(read.from) && r.config.isVoter(read.from) && r.progress.has(read.from)) asked.push(read.from);
+  }
+  const need = quorumSize(r.config.voters.length) - (r.config.isVoter(r.id) ? 1 : 0) - asked.length;
+  if (need <= 0) return asked;
+  const others: [NodeId, number][] = [];
+  for (const [id, pr] of r.progress) if (r.config.isVoter(id) && !asked.includes(id)) others.push([id, pr.readAck]);
+  if (others.length > need) others.sort((a, b) => b[1] - a[1]); // stable: ties keep their order
+  for (let i = 0; i < need && i < others.length; i++) asked.push(others[i]![0]);
+  return asked;
+}
+
+/**
+ * A leader tick: a round still waiting at its second tick asks every voter it has not asked
+ * (their heartbeats carry the latest round, which counts for it). Returns those voters.
+ */
+export function widenReadRound(r: RaftState): NodeId[] {
+  const round = r.reads.oldestRound();
+  if (r.role !== "leader" || round === undefined || ++round.ticks !== 2) return [];
+  const more: NodeId[] = [];
+  for (const id of r.progress.keys()) if (r.config.isVoter(id) && !round.sentTo.includes(id)) more.push(id);
+  return more;
 }
 
 /** Follower: sends queued reads to the leader in one ReadIndex request. */

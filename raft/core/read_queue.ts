@@ -22,6 +22,10 @@ export interface Round {
   /** The leader's commit index when the round started: the read index of its reads. */
   readonly index: LogIndex;
   readonly reads: PendingRead[];
+  /** The voters its heartbeats went to: at first only as many as a majority needs. */
+  readonly sentTo: NodeId[];
+  /** Leader ticks seen while it waited; at the second, its heartbeats go to every voter. */
+  ticks: number;
 }
 
 /**
@@ -101,12 +105,12 @@ export class ReadQueue {
     return this.batch.length > 0 && this.rounds.length < roundsInFlightMax;
   }
 
-  /** Starts one round at read index `index` for every batched read; returns its id. */
-  startRound(index: LogIndex): number {
-    const id = ++this.latest;
-    this.rounds.push({ id, index, reads: this.batch });
+  /** Starts one round at read index `index` for every batched read; returns it (sentTo empty). */
+  startRound(index: LogIndex): Round {
+    const round: Round = { id: ++this.latest, index, reads: this.batch, sentTo: [], ticks: 0 };
+    this.rounds.push(round);
     this.batch = [];
-    return id;
+    return round;
   }
 
   /** The oldest round still awaiting a majority, if any. */
