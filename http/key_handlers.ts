@@ -13,19 +13,6 @@ export function ok(): Response {
   return new Response(null, { status: 200 });
 }
 
-/**
- * The answer to a write that wrote at `version` (its entry's log index; undefined: not known):
- * `X-Applied-Index` as reads answer it (a blocking read or watch from it waits for what comes
- * after this write), and for a single-key POST the key's new `ETag` (If-Match takes it back, no
- * GET needed). A DELETE or a POST of several keys answers no ETag: a deleted key has no version
- * to match, and an ETag names one key (each key of the POST has this version).
- */
-export function written(version: number | void, isOneKey: boolean): Response {
-  if (version === undefined) return ok();
-  const v = String(version);
-  return new Response(null, { status: 200, headers: isOneKey ? { etag: `"${v}"`, "x-applied-index": v } : { "x-applied-index": v } });
-}
-
 /** The answer to a read: hraftd's `{"<key>": "<value>"}`, or 404 when the key is absent. */
 export function keyResponse(key: string, value: string | null): Response {
   if (value === null) return jsonError(404, `key ${JSON.stringify(key)} not found`);
@@ -73,8 +60,10 @@ export async function writeKeys(store: StoreApi, request: Request, bodyBytesMax:
   const pairs = parseSetBody(await readJsonBody(request, bodyBytesMax));
   // `{}` writes nothing, so there is nothing to remember or to check either.
   if (options !== null && pairs.length > 0) return writeWith(store, { type: "set", pairs, ...options.condition, ...ttl }, options.write, caller);
-  if (pairs.length === 0) return ok();
-  return written(await store.set(pairs, caller), pairs.length === 1);
+  // A plain write answers as hraftd does, without its version: any header at all moves Bun's
+  // answer off its fastest path (about 2 µs of CPU a write, measured; see README).
+  if (pairs.length > 0) await store.set(pairs, caller);
+  return ok();
 }
 
 /** DELETE /key/<k>, with an Idempotency-Key applied at most once per key, and a condition. */
@@ -87,7 +76,8 @@ export async function deleteKey(store: StoreApi, request: Request, key: string, 
     const options = writeOptionsOf(rawKey, ifMatch, ifNoneMatch);
     return writeWith(store, { type: "delete", key, ...options.condition }, options.write, caller);
   }
-  return written(await store.delete(key, caller), false);
+  await store.delete(key, caller);
+  return ok();
 }
 
 /** The headers' options, each checked (400 before anything is written). */
@@ -109,8 +99,13 @@ async function writeWith(store: StoreApi, write: KeyWrite, options: WriteOptions
 }
 
 /**
- * The outcome of a write with an Idempotency-Key or a condition; a replay says so in
- * Idempotent-Replayed; one that wrote carries its version as `written` says.
+ * The outcome of a write with an Idempotency-Key, a condition or a TTL; a replay says so in
+ * Idempotent-Replayed. One that wrote answers the version it wrote (its entry's log index) in
+ * `X-Applied-Index`, as reads name the state they read (a blocking read or a watch from it
+ * sees what comes after this write), and for a POST of one key as the key's new `ETag`, which
+ * the next If-Match takes back without a GET. A POST of several keys answers no ETag (an ETag
+ * names one key; each of them has this version), nor does a DELETE (a deleted key has no
+ * version to match).
  */
 export function outcomeResponse(outcome: WriteOutcome, isOneKey = false): Response {
   const headers: Record<string, string> = {};

@@ -1,11 +1,13 @@
-// Goal (issue 16 item 2): a write's answer carries the version it wrote (the log index of its
-// entry), so a client can chain If-Match without a GET:
+// Goal (issue 16 item 2): the answer of a write with a condition, an Idempotency-Key or a TTL
+// carries the version it wrote (the log index of its entry), so a client can chain If-Match
+// without a GET:
 // - a single-key POST answers `ETag: "<index>"` and `X-Applied-Index: <index>`, on the leader
-//   and forwarded from a follower, plain, conditional or with an Idempotency-Key; the ETag is
-//   what a GET of the key then answers, and If-Match takes it back;
+//   and forwarded from a follower; the ETag is what a GET of the key then answers, and
+//   If-Match takes it back;
 // - a multi-key POST answers X-Applied-Index (every key it wrote has that version), no ETag;
 // - DELETE answers X-Applied-Index, no ETag (a deleted key has no version to match);
-// - answers that wrote nothing carry neither: 412, and a replay of an Idempotency-Key.
+// - answers that wrote nothing carry neither: 412, and a replay of an Idempotency-Key;
+// - a plain write (none of those) answers as before, with no header: the hot path's answer.
 // Method: the real fetch handler on a three-node cluster of production parts (cluster_kit.ts),
 // the follower forwarding over the kit's transport.
 
@@ -27,7 +29,7 @@ const versionOf = (r: Response): number => Number(r.headers.get("x-applied-index
 for (const [where, id] of [["the leader", a], ["a follower (forwarded)", b]] as const) {
   test(`a single-key POST on ${where} answers the ETag of what it wrote; If-Match chains on it without a GET`, async () => {
     const key = `v-${id}`;
-    const first = await k.sendPath(id, "key", post({ [key]: "1" }));
+    const first = await k.sendPath(id, "key", post({ [key]: "1" }, { "if-none-match": "*" }));
     expect(first.status).toBe(200);
     const etag = first.headers.get("etag");
     expect(etag).toBe(`"${versionOf(first)}"`);
@@ -60,12 +62,12 @@ for (const [where, id] of [["the leader", a], ["a follower (forwarded)", b]] as 
   });
 
   test(`a multi-key POST and a DELETE on ${where} answer X-Applied-Index, without an ETag`, async () => {
-    const many = await k.sendPath(id, "key", post({ [`m1-${id}`]: "1", [`m2-${id}`]: "2" }));
+    const many = await k.sendPath(id, "key", post({ [`m1-${id}`]: "1", [`m2-${id}`]: "2" }, { "if-none-match": "*" }));
     expect(many.status).toBe(200);
     expect(many.headers.get("etag")).toBeNull();
     k.tick([a, b, c]);
     for (const key of [`m1-${id}`, `m2-${id}`]) expect((await k.sendPath(a, `key/${key}`)).headers.get("etag")).toBe(`"${versionOf(many)}"`);
-    const gone = await k.sendPath(id, `key/m1-${id}`, { method: "DELETE" });
+    const gone = await k.sendPath(id, `key/m1-${id}`, { method: "DELETE", headers: { "idempotency-key": `del-${id}` } });
     expect(gone.status).toBe(200);
     expect(gone.headers.get("etag")).toBeNull();
     expect(versionOf(gone)).toBeGreaterThan(versionOf(many));
@@ -74,9 +76,31 @@ for (const [where, id] of [["the leader", a], ["a follower (forwarded)", b]] as 
     expect(conditional.headers.get("etag")).toBeNull();
     expect(versionOf(conditional)).toBeGreaterThan(versionOf(gone));
   });
+
+  test(`a write with a TTL on ${where} answers its version`, async () => {
+    const r = await k.sendPath(id, "key?ttl=1h", post({ [`t-${id}`]: "1" }));
+    expect(r.status).toBe(200);
+    expect(r.headers.get("etag")).toBe(`"${versionOf(r)}"`);
+  });
+
+  test(`plain writes on ${where} answer as before, with no header; the store still learns their version`, async () => {
+    for (const init of [post({ [`p-${id}`]: "1" }), post({ [`p-${id}`]: "1", [`q-${id}`]: "1" })]) {
+      const r = await k.sendPath(id, "key", init);
+      expect([r.status, [...r.headers.keys()]]).toEqual([200, []]);
+    }
+    const gone = await k.sendPath(id, `key/p-${id}`, { method: "DELETE" });
+    expect([gone.status, [...gone.headers.keys()]]).toEqual([200, []]);
+    let version: unknown = null;
+    void k.proc(id).store.set([[`s-${id}`, "1"]]).then((v) => (version = v));
+    await k.settle();
+    k.tick([a, b, c]);
+    expect(version).toBe(k.proc(a).sm.versionOf(`s-${id}`)!);
+  });
 }
 
 test("`{}` writes nothing and answers no version", async () => {
-  const r = await k.sendPath(a, "key", post({}));
-  expect([r.status, r.headers.get("etag"), r.headers.get("x-applied-index")]).toEqual([200, null, null]);
+  for (const headers of [{}, { "if-none-match": "*" }] as Record<string, string>[]) {
+    const r = await k.sendPath(a, "key", post({}, headers));
+    expect([r.status, r.headers.get("etag"), r.headers.get("x-applied-index")]).toEqual([200, null, null]);
+  }
 });
