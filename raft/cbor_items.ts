@@ -49,3 +49,21 @@ export function skipItem(b: Uint8Array, at: number): number {
       return next;
   }
 }
+
+/** Bytes of the shortest head (RFC 8949 §3) whose argument is `n`, as cbor-x writes lengths. */
+export function headBytes(n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x1_0000_0000 ? 5 : 9;
+}
+
+/** Writes the shortest head of major type `major` with argument `n` at `at`; returns the offset after it. */
+export function writeHead(b: Uint8Array, at: number, major: number, n: number): number {
+  const type = major << 5;
+  if (n < 24) {
+    b[at] = type | n;
+    return at + 1;
+  }
+  const size = headBytes(n) - 1;
+  b[at] = type | (24 + Math.log2(size));
+  for (let k = size, v = n; k >= 1; k--, v = Math.floor(v / 256)) b[at + k] = v % 256;
+  return at + 1 + size;
+}

@@ -4,7 +4,7 @@
 // core (STYLE: validate at the gateway).
 
 import { Decoder, Encoder } from "./cbor.ts";
-import { skipItem, skipItemHeader } from "./cbor_items.ts";
+import { headBytes, skipItem, skipItemHeader, writeHead } from "./cbor_items.ts";
 import { arr, bytes, CodecError, fail, indexOf, membersCountMax, nodeIdOf, str, termOf } from "./codec_shapes.ts";
 import type { Entry, EntryKind, HardState, Member, Membership, NodeId, SnapshotMeta } from "./core/mod.ts";
 
@@ -69,8 +69,15 @@ export function metaArray(m: SnapshotMeta): unknown[] {
   return [m.lastIncludedIndex, m.lastIncludedTerm, membershipArray(m.membership)];
 }
 
+/**
+ * Entries CBOR-encoded by this process so far: a work counter (tests count encodings through
+ * it; each proposal should be encoded once on the leader, raft/entry_bytes.ts).
+ */
+export const entryEncodings = { count: 0 };
+
 /** Encodes one log entry (the WAL record payload). */
 export function encodeEntry(e: Entry): Uint8Array {
+  entryEncodings.count++;
   return cbor(entryArray(e));
 }
 
@@ -86,6 +93,41 @@ export interface EncodedEntries {
  * bytes inside the array. Each slice is byte-identical to encodeEntry of that entry.
  */
 export function encodeEntries(entries: readonly Entry[]): EncodedEntries {
+  entryEncodings.count += entries.length;
+  return writeEntries(entries) ?? cborEntries(entries);
+}
+
+/**
+ * encodeEntries for a batch of normal and no-op entries with index and term below 2^32 (every
+ * batch but one holding a membership change): each item [index, term, kind, data] written
+ * directly, the bytes cbor-x writes for entryArray (shortest heads), in a third of its time.
+ * Null for any other batch.
+ */
+function writeEntries(entries: readonly Entry[]): EncodedEntries | null {
+  let size = 0;
+  for (const e of entries) {
+    if (e.kind === "config" || e.index >= 0x1_0000_0000 || e.term >= 0x1_0000_0000) return null;
+    size += 2 + headBytes(e.index) + headBytes(e.term) + headBytes(e.data.length) + e.data.length;
+  }
+  const bytes = new Uint8Array(size);
+  const ends = new Array<number>(entries.length);
+  let at = 0;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    bytes[at] = 0x84; // an array of four items
+    at = writeHead(bytes, at + 1, 0, e.index);
+    at = writeHead(bytes, at, 0, e.term);
+    bytes[at] = kindCodes[e.kind];
+    at = writeHead(bytes, at + 1, 2, e.data.length);
+    bytes.set(e.data, at);
+    at += e.data.length;
+    ends[i] = at;
+  }
+  return { bytes, ends };
+}
+
+/** encodeEntries through cbor-x: one call for the whole batch, then each entry's bounds found. */
+function cborEntries(entries: readonly Entry[]): EncodedEntries {
   const all = cbor(entries.map(entryArray));
   const head = skipItemHeader(all, 0);
   const ends: number[] = new Array<number>(entries.length);

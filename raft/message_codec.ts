@@ -2,7 +2,9 @@
 // raft/core/messages.ts, and a check of every decoded field (the core trusts what passes).
 
 import { decodeCbor, encodeCbor, entryArray, entryFrom, metaArray, snapshotMetaFrom } from "./codec.ts";
+import { skipItem, skipItemHeader } from "./cbor_items.ts";
 import { arr, bool, bytes, fail, indexOf, nat, natOrMinusOne, nodeIdOf, str, termOf } from "./codec_shapes.ts";
+import { keepEntryItems } from "./entry_bytes.ts";
 import type {
   AppendEntries,
   AppendEntriesReply,
@@ -36,6 +38,11 @@ const typeCodes: Record<Message["type"], number> = {
   ReadIndex: 8,
   ReadIndexReply: 9,
 };
+
+/** The wire code of a message type (the first item of its array). */
+export function typeCodeOf(type: Message["type"]): number {
+  return typeCodes[type];
+}
 
 /** Encodes one message as [type, from, to, term, ...fields]. */
 export function encodeMessage(msg: Message): Uint8Array {
@@ -82,7 +89,34 @@ export function decodeMessage(b: Uint8Array): Message {
   const from = nodeIdOf(a[1], `${w}.from`);
   const to = nodeIdOf(a[2], `${w}.to`);
   const term = termOf(a[3], `${w}.term`);
-  return decodeFields(type, { from, to, term }, a, w);
+  const msg = decodeFields(type, { from, to, term }, a, w);
+  if (msg.type === "AppendEntries") holdReceivedItems(b, msg.entries);
+  return msg;
+}
+
+/**
+ * Keeps each received entry's item, cut out of the message bytes, as its encoding
+ * (raft/entry_bytes.ts): a follower's WAL writes the bytes the leader sent, which decoded to
+ * exactly these entries, instead of encoding them again. A form skipItem does not read keeps
+ * nothing: the log then encodes those entries itself.
+ */
+function holdReceivedItems(b: Uint8Array, entries: readonly Entry[]): void {
+  if (entries.length === 0) return;
+  try {
+    let at = skipItemHeader(b, 0);
+    for (let k = 0; k < 6; k++) at = skipItem(b, at); // type, from, to, term, prevLogIndex, prevLogTerm
+    if (b[at]! >> 5 !== 4) return;
+    at = skipItemHeader(b, at);
+    const items = new Array<Uint8Array>(entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      const end = skipItem(b, at);
+      items[i] = b.subarray(at, end);
+      at = end;
+    }
+    keepEntryItems(entries, items);
+  } catch {
+    // Not a form we cut (an indefinite length): encoded again by the log, as before.
+  }
 }
 
 const messageTypeByCode: Record<number, Message["type"] | undefined> = Object.fromEntries(

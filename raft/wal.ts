@@ -90,8 +90,8 @@
 // and sync are untouched.
 
 import { join } from "node:path";
-import { encodeEntries } from "./codec.ts";
 import type { Entry, LogIndex } from "./core/mod.ts";
+import { entryItems } from "./entry_bytes.ts";
 import type { Disk, DiskFile, Logger } from "./host.ts";
 import { recoverLog, type Segment, segmentFileName } from "./wal_recovery.ts";
 import { walRecordOverheadBytes, writeWalRecord } from "./wal_record.ts";
@@ -215,14 +215,13 @@ export class Wal {
     const active = this.segments[this.segments.length - 1]!;
     if (active.legacy && active.offsets.length > 0) this.rollOver(first.index); // One format per segment.
     else active.legacy = false; // Empty (truncated to nothing): written afresh in format 2.
-    const encoded = encodeEntries(entries);
+    // Items already encoded for this Ready's AppendEntries, or received from the leader, are
+    // written as they are (raft/entry_bytes.ts); the rest are encoded here.
+    const items = entryItems(entries, "write");
     let used = 0;
-    let start = 0;
     for (let i = 0; i < entries.length; i++) {
       const e = entries[i]!;
-      const end = encoded.ends[i]!;
-      const payload = encoded.bytes.subarray(start, end);
-      start = end;
+      const payload = items[i]!;
       const recordBytes = walRecordOverheadBytes + payload.length;
       const seg = this.segments[this.segments.length - 1]!;
       if (seg.size + used > 0 && seg.size + used + recordBytes > this.segmentBytesMax) {
