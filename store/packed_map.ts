@@ -140,6 +140,8 @@ export class PackedMap implements Iterable<[string, string]> {
 
   /** Elements copied, allocated or visited by growth, rehash and compaction (see `work`). */
   #work = 0;
+  /** The empty slot where the last #find of a missing key stopped in the current index (see #insert). */
+  #vacant = -1;
   /** Reused by #decode. */
   readonly #decodeScratch: number[] = [];
 
@@ -199,7 +201,7 @@ export class PackedMap implements Iterable<[string, string]> {
     const h = hashOf(key);
     const id = this.#find(key, h);
     if (id >= 0) this.#overwrite(id, this.#store(value), value.length, version);
-    else this.#insert(h, this.#store(key), key.length, this.#store(value), value.length, version);
+    else this.#insert(h, this.#store(key), key.length, this.#store(value), value.length, version, this.#vacant);
     return this;
   }
 
@@ -235,10 +237,20 @@ export class PackedMap implements Iterable<[string, string]> {
     this.#afterWrite();
   }
 
-  /** A new entry at the end of the order, its key and value stored already. */
-  #insert(h: number, keyStart: number, keyLength: number, valueStart: number, valueLength: number, version: number): void {
-    if (this.#oldPages !== null) this.#migrateSome(rehashSlotsPerOp);
-    if (this.#size + this.#indexDeleted + 1 > (this.#mask + 1) * indexLoadMax) this.#startRehash(this.#size + 1);
+  /**
+   * A new entry at the end of the order, its key and value stored already. `vacant`: the
+   * empty slot of the current index where the lookup that missed the key stopped (the one
+   * #insertSlot would find), or -1; void once a rehash step has moved slots.
+   */
+  #insert(h: number, keyStart: number, keyLength: number, valueStart: number, valueLength: number, version: number, vacant = -1): void {
+    if (this.#oldPages !== null) {
+      this.#migrateSome(rehashSlotsPerOp);
+      vacant = -1;
+    }
+    if (this.#size + this.#indexDeleted + 1 > (this.#mask + 1) * indexLoadMax) {
+      this.#startRehash(this.#size + 1);
+      vacant = -1;
+    }
     if (this.#ids === this.#capacity) this.#growEntries();
     const fresh = this.#ids++;
     const meta = this.#meta[fresh >>> entryShift]!;
@@ -251,7 +263,7 @@ export class PackedMap implements Iterable<[string, string]> {
     this.#version[fresh >>> entryShift]![fresh & entryMask] = version;
     this.#alive[fresh >>> entryShift]![fresh & entryMask] = 1;
     this.#size++;
-    this.#insertSlot(fresh, h);
+    this.#insertSlot(fresh, h, vacant);
     if (this.#compactRead >= 0) this.#compactSome();
   }
 
@@ -357,7 +369,10 @@ export class PackedMap implements Iterable<[string, string]> {
     const metas = this.#meta;
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const slot = pages[i >>> pageShift]![i & pageMask]!;
-      if (slot === slotEmpty) break;
+      if (slot === slotEmpty) {
+        this.#vacant = i;
+        break;
+      }
       if (slot === slotDeleted) continue;
       const id = slot - 1;
       const meta = metas[id >>> entryShift]!;
@@ -431,11 +446,11 @@ export class PackedMap implements Iterable<[string, string]> {
     return true;
   }
 
-  /** Puts `id` in the first empty slot of its probe sequence in the current index. */
-  #insertSlot(id: number, h: number): void {
+  /** Puts `id` in the first empty slot of its probe sequence in the current index (`vacant` if known). */
+  #insertSlot(id: number, h: number, vacant = -1): void {
     const pages = this.#pages;
     const mask = this.#mask;
-    let i = h & mask;
+    let i = vacant >= 0 ? vacant : h & mask;
     while (pages[i >>> pageShift]![i & pageMask] !== slotEmpty) i = (i + 1) & mask;
     let page = pages[i >>> pageShift]!;
     if (page === emptyPage) {
