@@ -3,9 +3,9 @@
 // rejects), SIGKILL and restart, SIGSTOP/SIGCONT, link down, and removal plus re-join, while
 // six clients run sets, deletes, multi-key sets and reads at every level; and (issue 16) writes
 // with an Idempotency-Key retried after unknown outcomes, conditional writes, listings and sets
-// with TTLs (workload.ts says how each is recorded for the checker); outside secure mode two
-// watchers follow GET /watch streams across cuts and resumes (watcher.ts), checked against the
-// nodes' logs read back after the run (watch_check.ts).
+// with TTLs (workload.ts says how each is recorded for the checker); two watchers follow
+// GET /watch streams across cuts and resumes (watcher.ts), checked against the nodes' logs
+// read back after the run (watch_check.ts).
 // Method: a seeded fault schedule (CHAOS_SEED replays one; printed on every run), then heal,
 // converge and check: per-key linearizability of writes and linearizable reads, no read of a
 // failed or never-made write, no acknowledged write lost, multi-key writes all-or-nothing on
@@ -14,8 +14,8 @@
 // equal to the log's changes. Short by default; CHAOS_MINUTES=N runs N minutes (in segments of
 // at most 5 minutes, each a fresh cluster with the next seed). Leadership transfer is not
 // exercised: the HTTP API offers no way to request one.
-// A second run turns every security option on (secure.ts): same faults, same checks, no watchers
-// (they speak plain HTTP to the nodes).
+// A second run turns every security option on (secure.ts): same faults, same checks (the
+// watchers reach the nodes as the proxy does: HTTPS, a client certificate, Basic credentials).
 // Without root or `ip netns`, the cluster tests print why and skip; the pure parts still run.
 
 import { describe, expect, test } from "bun:test";

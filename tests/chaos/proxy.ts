@@ -2,8 +2,8 @@
 // requests arriving on a Unix socket (reachable from the test process, which lives outside
 // the lab) to the node named by their Host header. Usage: bun tests/chaos/proxy.ts <socket>
 
-import { existsSync, readFileSync, unlinkSync } from "node:fs";
-import { proxyTlsEnv } from "./secure.ts";
+import { existsSync, unlinkSync } from "node:fs";
+import { upstreamFromEnv } from "./secure.ts";
 
 /** Status the proxy answers when it got no HTTP answer from the node at all. */
 export const proxyNoAnswerStatus = 599;
@@ -14,25 +14,6 @@ export const proxyPingHost = "chaos-proxy";
 
 /** Longest deadline a request may ask for. */
 const timeoutMsMax = 60_000;
-
-/** How the proxy reaches the nodes: plain HTTP, or (secure mode) HTTPS with a client certificate and Basic credentials. */
-interface Upstream {
-  readonly scheme: "http" | "https";
-  readonly tls?: { readonly ca: string; readonly cert: string; readonly key: string };
-  readonly authorization?: string;
-}
-
-/** The upstream described by the environment (tests/chaos/secure.ts sets it). */
-function upstreamFromEnv(env: Readonly<Record<string, string | undefined>>): Upstream {
-  const ca = env[proxyTlsEnv.ca];
-  if (ca === undefined) return { scheme: "http" };
-  const basic = env[proxyTlsEnv.basic];
-  return {
-    scheme: "https",
-    tls: { ca: readFileSync(ca, "utf8"), cert: readFileSync(env[proxyTlsEnv.cert]!, "utf8"), key: readFileSync(env[proxyTlsEnv.key]!, "utf8") },
-    ...(basic === undefined ? {} : { authorization: `Basic ${Buffer.from(basic).toString("base64")}` }),
-  };
-}
 
 const upstream = upstreamFromEnv(process.env);
 

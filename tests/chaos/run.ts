@@ -215,20 +215,18 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   try {
     if (!(await waitForProxy(proxySocket, proxyDeadlineMs))) throw new Error("the client proxy did not start");
     await cluster.bootstrap(bootstrapDeadlineMs);
-    // Watchers (issue 16 item 5) speak plain HTTP straight to the nodes: not in secure mode.
+    // Watchers (issue 16 item 5) go straight to the nodes, in secure mode as the proxy does.
     const watchPath = join(runDir, "watch.json");
     const nodeAddrs = Array.from({ length: nodesCount }, (_, i) => cluster.httpAddr(i)).join(",");
-    const watcher = secure !== null ? null : lab.spawnIn(lab.client!, [
+    const watcher = lab.spawnIn(lab.client!, [
       process.execPath, join(import.meta.dirname, "watcher.ts"), watchPath, String(options.seed), nodeAddrs, watchPrefixes.join(","),
-    ], { stdio: "inherit" });
+    ], { stdio: "inherit", ...(secure === null ? {} : { env: secure.proxyEnv }) });
     const ex = await exercise(options, cluster, lab, proxySocket, record);
-    const watched = watcher === null ? null : await stopWatcher(watcher, watchPath);
+    const watched = await stopWatcher(watcher, watchPath);
     log(`chaos: ${ex.history.length} ops recorded; healing`);
     const { finalReads, anomalies, verdict } = await healAndCheck(ex, log);
-    if (watcher !== null) {
-      await cluster.stopAll();
-      anomalies.push(...checkWatches(cluster, watched, log));
-    }
+    await cluster.stopAll();
+    anomalies.push(...checkWatches(cluster, watched, log));
     writeFileSync(historyPath, [...ex.history, ...finalReads].map(opJson).join("\n") + "\n");
     writeFileSync(join(runDir, "nemesis.jsonl"), events.map((e) => JSON.stringify(e)).join("\n") + "\n");
     const report: ChaosReport = {

@@ -4,12 +4,34 @@
 // for the clients and one for joining nodes. The proxy speaks HTTPS with a client certificate
 // and Basic credentials, so the workload and the checks are the same as in plain runs.
 
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeCa, type TestCa } from "../support/certs.ts";
 
 /** Environment variables through which the proxy learns how to reach secure nodes. */
 export const proxyTlsEnv = { ca: "CHAOS_TLS_CA", cert: "CHAOS_TLS_CERT", key: "CHAOS_TLS_KEY", basic: "CHAOS_BASIC_AUTH" } as const;
+
+/**
+ * How the lab's client processes (the proxy, the watchers) reach the nodes: plain HTTP, or in
+ * secure mode HTTPS with a client certificate and Basic credentials.
+ */
+export interface Upstream {
+  readonly scheme: "http" | "https";
+  readonly tls?: { readonly ca: string; readonly cert: string; readonly key: string };
+  readonly authorization?: string;
+}
+
+/** The upstream described by the environment (secureSetup's proxyEnv sets it). */
+export function upstreamFromEnv(env: Readonly<Record<string, string | undefined>>): Upstream {
+  const ca = env[proxyTlsEnv.ca];
+  if (ca === undefined) return { scheme: "http" };
+  const basic = env[proxyTlsEnv.basic];
+  return {
+    scheme: "https",
+    tls: { ca: readFileSync(ca, "utf8"), cert: readFileSync(env[proxyTlsEnv.cert]!, "utf8"), key: readFileSync(env[proxyTlsEnv.key]!, "utf8") },
+    ...(basic === undefined ? {} : { authorization: `Basic ${Buffer.from(basic).toString("base64")}` }),
+  };
+}
 
 /** What a secure run hands to the cluster (per-node flags, env) and to the proxy (env). */
 export interface SecureSetup {

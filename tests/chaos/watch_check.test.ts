@@ -115,8 +115,9 @@ describe("the reference: a real node's data directory read back", () => {
     try {
       for (let i = 0; i < 300 && node.store.status().state !== "leader"; i++) await Bun.sleep(10);
       const base = `http://127.0.0.1:${port}`;
+      // Each with an Idempotency-Key: its answer then names its entry's index.
       const write = async (init: RequestInit & { path?: string }): Promise<void> => {
-        const r = await fetch(`${base}${init.path ?? "/key"}`, init);
+        const r = await fetch(`${base}${init.path ?? "/key"}`, { ...init, headers: { "idempotency-key": `w${indexes.length}` } });
         expect(r.status).toBe(200);
         indexes.push(Number(r.headers.get("x-applied-index")));
       };

@@ -5,10 +5,13 @@
 // with Last-Event-ID after the last event it got, on the same node or another; a 410 (that node
 // does not keep the changes that far back) starts a new chain. On SIGTERM it writes every chain
 // as JSON to the output file and exits; ./watch_check.ts compares them with the committed log.
+// In secure mode it reaches the nodes as the proxy does (HTTPS, a client certificate, Basic
+// credentials: ./secure.ts upstreamFromEnv, from the same environment).
 // Usage: bun tests/chaos/watcher.ts <out.json> <seed> <host:port,…> <prefix,…>
 
 import { writeFileSync } from "node:fs";
 import { createSimRng, type SimRng } from "../sim/prng.ts";
+import { type Upstream, upstreamFromEnv } from "./secure.ts";
 
 /** One change as an event reports it (value null: deleted). */
 export interface WatchedChange {
@@ -54,8 +57,15 @@ async function sleep(ms: number): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** One watcher: connects, reads, cuts, resumes until `isRunning()` turns false. */
-export async function watch(prefix: string, addrs: readonly string[], rng: SimRng, out: WatcherOutput, isRunning: () => boolean): Promise<void> {
+/** One watcher: connects, reads, cuts, resumes until `isRunning()` turns false; `upstream` says how to reach the nodes. */
+export async function watch(
+  prefix: string,
+  addrs: readonly string[],
+  rng: SimRng,
+  out: WatcherOutput,
+  isRunning: () => boolean,
+  upstream: Upstream = { scheme: "http" },
+): Promise<void> {
   let chain: WatchChain | null = null;
   let lastId: number | null = null;
   let node = rng.int(addrs.length);
@@ -65,7 +75,12 @@ export async function watch(prefix: string, addrs: readonly string[], rng: SimRn
     const cut = setTimeout(() => abort.abort(), rng.range(300, 4000));
     try {
       const headers: Record<string, string> = lastId === null ? {} : { "last-event-id": String(lastId) };
-      const res = await fetch(`http://${addrs[node]}/watch?prefix=${encodeURIComponent(prefix)}`, { headers, signal: abort.signal });
+      if (upstream.authorization !== undefined) headers.authorization = upstream.authorization;
+      const res = await fetch(`${upstream.scheme}://${addrs[node]}/watch?prefix=${encodeURIComponent(prefix)}`, {
+        headers,
+        signal: abort.signal,
+        ...(upstream.tls === undefined ? {} : { tls: upstream.tls }),
+      });
       out.counts.connects++;
       if (res.status === 410) {
         out.counts.gone++;
@@ -129,5 +144,6 @@ if (import.meta.main) {
     writeFileSync(outPath, JSON.stringify(out));
     process.exit(0);
   });
-  prefixesText.split(",").forEach((prefix, i) => void watch(prefix, addrs, rng.fork(`watcher${i}`), out, () => running));
+  const upstream = upstreamFromEnv(process.env);
+  prefixesText.split(",").forEach((prefix, i) => void watch(prefix, addrs, rng.fork(`watcher${i}`), out, () => running, upstream));
 }
