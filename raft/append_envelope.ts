@@ -1,0 +1,152 @@
+// The transport's commonest frame, an AppendEntries, written and read without cbor-x's
+// general machinery (issue 18: CPU per write). Writing: each entry's CBOR item is made once
+// per Ready and copied into every follower's message (raft/entry_bytes.ts). Reading: the
+// shape encodeAppendEnvelope writes is walked directly, with every check decodeMessage makes
+// (message_codec.ts), and the items are kept for the follower's WAL. Anything else, or
+// anything this reader is unsure of (an indefinite length, a float, a non-ASCII string, a
+// config entry), is left to envelope.ts's general path, which alone words the errors: this
+// reader never accepts what that path would refuse.
+
+import { headBytes, skipItem, skipItemHeader, writeHead } from "./cbor_items.ts";
+import { encodeCbor } from "./codec.ts";
+import { stringCharsMax } from "./codec_shapes.ts";
+import type { AppendEntries, Entry, LogIndex, NodeId, Term } from "./core/mod.ts";
+import { entryItems, keepEntryItems } from "./entry_bytes.ts";
+import { typeCodeOf } from "./message_codec.ts";
+
+const typeAppendEntries = typeCodeOf("AppendEntries");
+
+/**
+ * An AppendEntries envelope [kind, fromAddr, bytes of the message], byte for byte what
+ * cbor-x gives for it (envelope.ts), written into one buffer: its scalars as one cbor-x call
+ * writes them, then each entry's item from entryItems, so a Ready's entries are encoded once
+ * for every follower and the leader's own WAL record, not once per message and again for
+ * the log.
+ */
+export function encodeAppendEnvelope(kind: number, fromAddr: string, m: AppendEntries): Uint8Array {
+  const items = entryItems(m.entries, "send");
+  // [kind, fromAddr] of the envelope, then the message's items before and after its entries.
+  const scalars = encodeCbor([kind, fromAddr, typeAppendEntries, m.from, m.to, m.term, m.prevLogIndex, m.prevLogTerm, m.leaderCommit, m.readRound]);
+  const envStart = skipItemHeader(scalars, 0);
+  const headStart = skipItem(scalars, skipItem(scalars, envStart));
+  let headEnd = headStart;
+  for (let k = 0; k < 6; k++) headEnd = skipItem(scalars, headEnd);
+  const tailEnd = scalars.length;
+  let itemBytes = 0;
+  for (const item of items) itemBytes += item.length;
+  const messageBytes = 1 + (headEnd - headStart) + headBytes(items.length) + itemBytes + (tailEnd - headEnd);
+  const out = new Uint8Array(1 + (headStart - envStart) + headBytes(messageBytes) + messageBytes);
+  let at = writeHead(out, 0, 4, 3);
+  out.set(scalars.subarray(envStart, headStart), at);
+  at = writeHead(out, at + headStart - envStart, 2, messageBytes);
+  at = writeHead(out, at, 4, 9); // [type, from, to, term, prevLogIndex, prevLogTerm, entries, leaderCommit, readRound]
+  out.set(scalars.subarray(headStart, headEnd), at);
+  at = writeHead(out, at + headEnd - headStart, 4, items.length);
+  for (const item of items) {
+    out.set(item, at);
+    at += item.length;
+  }
+  out.set(scalars.subarray(headEnd, tailEnd), at);
+  if (at + tailEnd - headEnd !== out.length) throw new Error("AppendEntries envelope: sizes do not add up");
+  return out;
+}
+
+/** Where the reader is in the frame being read (one frame at a time, synchronously). */
+let pos = 0;
+
+/**
+ * Reads an AppendEntries envelope of the shape encodeAppendEnvelope writes: its sender and
+ * message, checked as decodeEnvelope and decodeMessage check them, with each entry's data
+ * copied out and each entry's item kept for the WAL. Null for any other frame, or one this
+ * reader does not take (envelope.ts then decodes it the general way, errors included).
+ */
+export function decodeAppendEnvelope(b: Uint8Array, kind: number, addrCharsMax: number): { fromAddr: string; msg: AppendEntries } | null {
+  const n = b.length;
+  if (n < 4 || b[0] !== 0x83 || b[1] !== kind) return null;
+  pos = 2;
+  const fromAddr = ascii(b, addrCharsMax);
+  if (fromAddr === null || fromAddr.length === 0) return null;
+  if (head(b, 2) !== n - pos || b[pos] !== 0x89) return null; // the message's bytes, to the end
+  pos++;
+  if (head(b, 0) !== typeAppendEntries) return null;
+  const from = ascii(b, stringCharsMax);
+  const to = ascii(b, stringCharsMax);
+  if (from === null || from.length === 0 || to === null || to.length === 0) return null;
+  const term = head(b, 0);
+  const prevLogIndex = head(b, 0);
+  const prevLogTerm = head(b, 0);
+  const count = head(b, 4);
+  if (term < 0 || prevLogIndex < 0 || prevLogTerm < 0 || count < 0 || count > n - pos) return null;
+  const entries = new Array<Entry>(count);
+  const items = new Array<Uint8Array>(count);
+  let lastTerm = prevLogTerm;
+  for (let i = 0; i < count; i++) {
+    const start = pos;
+    if (b[pos] !== 0x84) return null; // [index, term, kind, data]: a normal or no-op entry
+    pos++;
+    const index = head(b, 0);
+    const entryTerm = head(b, 0);
+    const code = b[pos];
+    if (index !== prevLogIndex + 1 + i || entryTerm < lastTerm || entryTerm > term || (code !== 0 && code !== 1)) return null;
+    pos++;
+    const length = head(b, 2);
+    if (length < 0 || length > n - pos) return null;
+    const data = b.slice(pos, pos + length);
+    pos += length;
+    lastTerm = entryTerm;
+    entries[i] = { index: index as LogIndex, term: entryTerm as Term, kind: code === 0 ? "normal" : "noop", data };
+    items[i] = b.subarray(start, pos);
+  }
+  const leaderCommit = head(b, 0);
+  const readRound = head(b, 0);
+  if (leaderCommit < 0 || readRound < 0 || pos !== n) return null;
+  keepEntryItems(entries, items);
+  const msg: AppendEntries = {
+    type: "AppendEntries",
+    from: from as NodeId,
+    to: to as NodeId,
+    term: term as Term,
+    prevLogIndex: prevLogIndex as LogIndex,
+    prevLogTerm: prevLogTerm as Term,
+    entries,
+    leaderCommit: leaderCommit as LogIndex,
+    readRound,
+  };
+  return { fromAddr, msg };
+}
+
+/**
+ * The argument of the head at `pos` if it has major type `major` and the argument is a safe
+ * integer, moving past the head; -1 otherwise (an indefinite length, a float, another type).
+ */
+function head(b: Uint8Array, major: number): number {
+  if (pos >= b.length) return -1;
+  const c = b[pos]!;
+  if (c >> 5 !== major) return -1;
+  const info = c & 31;
+  if (info < 24) {
+    pos += 1;
+    return info;
+  }
+  const size = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0;
+  if (size === 0 || pos + 1 + size > b.length) return -1;
+  let v = 0;
+  for (let k = 1; k <= size; k++) v = v * 256 + b[pos + k]!;
+  if (!Number.isSafeInteger(v)) return -1;
+  pos += 1 + size;
+  return v;
+}
+
+/** A text string of at most `charsMax` ASCII characters at `pos`, moving past it; null otherwise. */
+function ascii(b: Uint8Array, charsMax: number): string | null {
+  const length = head(b, 3);
+  if (length < 0 || length > charsMax || pos + length > b.length) return null;
+  let s = "";
+  for (let k = pos, end = pos + length; k < end; k++) {
+    const c = b[k]!;
+    if (c >= 0x80) return null;
+    s += String.fromCharCode(c);
+  }
+  pos += length;
+  return s;
+}

@@ -1,0 +1,101 @@
+// Goal: the direct reader of AppendEntries frames (raft/append_envelope.ts) gives what the
+// general path (cbor-x, then decodeMessage's checks) gives, and never accepts what that path
+// refuses; it reads the frames a leader writes without cbor-x and keeps their items for the
+// WAL. Method: frames from encodeEnvelope, then seeded mutations of them; for every frame the
+// direct reader takes, the general path must take it too and give an equal message.
+
+import { describe, expect, test } from "bun:test";
+import { decodeAppendEnvelope } from "../../../raft/append_envelope.ts";
+import { decodeCbor, entryEncodings } from "../../../raft/codec.ts";
+import type { AppendEntries } from "../../../raft/core/messages.ts";
+import type { Entry } from "../../../raft/core/types.ts";
+import { decodeEnvelope, encodeEnvelope } from "../../../raft/envelope.ts";
+import { MemDisk } from "../../../raft/mem_disk.ts";
+import { decodeMessage } from "../../../raft/message_codec.ts";
+import { Wal } from "../../../raft/wal.ts";
+import { storageRng } from "../../support/storage_rng.ts";
+
+function entries(first: number, n: number, term: number, bytes = (i: number) => i % 30): Entry[] {
+  return Array.from({ length: n }, (_, i): Entry => ({
+    index: first + i,
+    term,
+    kind: i % 7 === 3 ? "noop" : "normal",
+    data: new Uint8Array(bytes(i)).fill((first + i) % 256),
+  }));
+}
+
+function append(es: Entry[], prevLogIndex: number, term = 5): AppendEntries {
+  return { type: "AppendEntries", from: "n1", to: "node-2", term, prevLogIndex, prevLogTerm: term, entries: es, leaderCommit: prevLogIndex, readRound: 11 };
+}
+
+const frames: Uint8Array[] = [
+  encodeEnvelope({ kind: "raft", fromAddr: "127.0.0.1:12000", msg: append([], 0, 1) }),
+  encodeEnvelope({ kind: "raft", fromAddr: "127.0.0.1:12000", msg: append(entries(1, 3, 5), 0) }),
+  encodeEnvelope({ kind: "raft", fromAddr: "h:1", msg: append(entries(300, 40, 5, (i) => i * 7), 299) }),
+  encodeEnvelope({ kind: "raft", fromAddr: "h:1", msg: append(entries(70_000, 2, 300, () => 300), 69_999, 300) }),
+];
+
+/** The general path's reading of a raft frame: cbor-x, then decodeMessage's checks; or the error. */
+function general(bytes: Uint8Array): { fromAddr: unknown; msg: unknown } | "refused" {
+  try {
+    const v = decodeCbor(bytes) as unknown[];
+    return { fromAddr: v[1], msg: decodeMessage(v[2] as Uint8Array) };
+  } catch {
+    return "refused";
+  }
+}
+
+describe("AppendEntries frames read directly", () => {
+  test("a leader's frames are read without cbor-x, equal to the general reading", () => {
+    for (const frame of frames) {
+      const direct = decodeAppendEnvelope(frame, 0, 1024);
+      expect(direct).not.toBeNull();
+      expect(direct).toEqual(general(frame) as { fromAddr: string; msg: AppendEntries });
+      expect(decodeEnvelope(frame)).toEqual({ kind: "raft", ...direct! });
+    }
+  });
+
+  test("the items read are what the follower's WAL writes: nothing is encoded", () => {
+    const disk = new MemDisk();
+    const { wal } = Wal.open(disk, "/wal");
+    const env = decodeEnvelope(frames[1]!);
+    if (env.kind !== "raft" || env.msg.type !== "AppendEntries") throw new Error("not an AppendEntries");
+    const before = entryEncodings.count;
+    wal.append(env.msg.entries);
+    wal.sync();
+    expect(entryEncodings.count - before).toBe(0);
+    wal.close();
+    expect(Wal.open(disk, "/wal").entries).toEqual(entries(1, 3, 5));
+  });
+
+  test("mutated frames: whatever is read directly, the general path reads the same", () => {
+    const rng = storageRng(18);
+    let direct = 0;
+    let refused = 0;
+    for (let round = 0; round < 6_000; round++) {
+      const frame = frames[rng.int(frames.length)]!.slice();
+      let bytes: Uint8Array = frame;
+      const edits = 1 + rng.int(3);
+      for (let k = 0; k < edits; k++) {
+        const at = rng.int(bytes.length);
+        const how = rng.int(4);
+        if (how === 0) bytes[at] = rng.int(256);
+        else if (how === 1) bytes[at] = bytes[at]! ^ (1 << rng.int(8));
+        else if (how === 2) bytes = bytes.subarray(0, at);
+        else bytes = new Uint8Array([...bytes.subarray(0, at), rng.int(256), ...bytes.subarray(at)]);
+      }
+      const got = decodeAppendEnvelope(bytes, 0, 1024);
+      const want = general(bytes);
+      if (got === null) {
+        if (want === "refused") refused++;
+        continue;
+      }
+      direct++;
+      expect(want).not.toBe("refused");
+      expect(got).toEqual(want as { fromAddr: string; msg: AppendEntries });
+    }
+    // The mutations reach both sides: frames still read directly, and frames refused.
+    expect(direct).toBeGreaterThan(300);
+    expect(refused).toBeGreaterThan(300);
+  });
+});
