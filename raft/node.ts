@@ -320,13 +320,17 @@ export class RaftNode {
       this.install(rd, rd.snapshot);
       return;
     }
-    // Only a leader syncs its entries off the loop: it keeps taking client requests and acks
+    // A leader syncs its entries off the loop: it keeps taking client requests and acks
     // meanwhile. A follower has nothing to do until its entries are durable and acknowledged;
     // what arrives meanwhile waits in the socket and forms the next batch. Measured here, the
     // thread-pool round trip cost a follower more than it saved: with followers syncing on
     // the loop, 1-connection writes went from ~1,360 to ~1,680-1,890/s and CPU per write from
-    // ~750 to ~540 µs, with 16 and 64 connections as fast or faster.
-    const syncsOffLoop = this.role === "leader" && rd.snapshot === null && rd.hardState === null && storage.persistEntriesAsync !== undefined;
+    // ~750 to ~540 µs, with 16 and 64 connections as fast or faster. Except while this node
+    // writes a snapshot (issue 18): the disk is then busy with its bytes, and a follower's
+    // fdatasync on the loop waited behind them for 20-180 ms each (2M keys, traced), holding
+    // everything else; off the loop, the ack still waits for the sync (persisted, finish).
+    const syncsOffLoop = (this.role === "leader" || this.isSnapshotting) && rd.snapshot === null && rd.hardState === null &&
+      storage.persistEntriesAsync !== undefined;
     if (!syncsOffLoop) {
       // AppendEntries and heartbeats may leave before our own write completes (thesis
       // §10.2.1): the leader counts itself only once advance() reports the entries durable.
