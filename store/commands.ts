@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import { Decoder, Encoder } from "../raft/cbor.ts";
 import { CommandError } from "./errors.ts";
+import { decodePlainSet } from "./plain_set.ts";
 import { unreachable } from "../unreachable.ts";
 
 /** A key and the value it is set to. */
@@ -181,6 +182,8 @@ export function decodeCommand(bytes: Uint8Array): Command {
   if (bytes.length > commandBytesMax) {
     throw new CommandError(`command of ${bytes.length} bytes exceeds ${commandBytesMax}`);
   }
+  const plain = decodePlainSet(bytes);
+  if (plain !== null) return plain;
   let value: unknown;
   try {
     value = decoder.decode(bytes);
