@@ -175,7 +175,7 @@ function checkWatches(cluster: ChaosCluster, output: WatcherOutput | null, log: 
   }
   const checked = checkWatchChains(output.chains, logs);
   const c = output.counts;
-  log(`chaos: watches: ${output.chains.length} chains (${checked.judged} judged, ${checked.changes} changes), ${c.connects} connects, ` +
+  log(`chaos: watches: ${output.chains.length} chains (${checked.judged} judged, ${checked.changes} changes; ${checked.agreed.pairs} pairs compared, ${checked.agreed.changes} changes), ${c.connects} connects, ` +
     `${c.resumes} resumes, ${c.gone} gone (410), ${c.refused} refused, ${c.errors} cut or lost; logs from ${logs.map((l) => `${l.start}..${l.end}`).join(" ")}`);
   return checked.anomalies;
 }

@@ -8,7 +8,9 @@
 // - an event past the end of every node's log;
 // - an event at or before the index the chain's first watch started after (X-Applied-Index);
 // - a wrong value, a key outside the prefix, a delete reported as a write;
-// - one value of a key at two log indexes in two chains (a write applied twice).
+// - one value of a key at two log indexes in two chains (a write applied twice);
+// - where no log reaches (before a snapshot), a missing, repeated or wrong change in a chain
+//   that another chain covering the same span reports differently.
 // And the reference itself: logChanges() reads a real node's data directory (snapshot + log,
 // through the node's own storage recovery) into the changes its log made, deletes and
 // rewrites of the same value included.
@@ -95,9 +97,33 @@ describe("the watch check", () => {
     // A node whose log starts later (after a snapshot at 7) and reaches further: the chain is judged after 7 there.
     const short: LogChanges = { start: 2, end: 9, changes: log.changes.filter((c) => c.index <= 9) };
     const late: LogChanges = { start: 7, end: 12, changes: log.changes.filter((c) => c.index > 7) };
-    expect(checkWatchChains([goodChain()], [short, late])).toEqual({ anomalies: [], judged: 1, changes: 4 });
+    expect(checkWatchChains([goodChain()], [short, late])).toMatchObject({ anomalies: [], judged: 1, changes: 4 });
     expect(kinds([goodChain(want.filter((c) => c.index !== 11))], [short, late])).toEqual(["watchMismatch"]);
   });
+});
+
+describe("chains judged against each other, where the logs no longer reach (a snapshot at 9)", () => {
+  const late: LogChanges = { start: 9, end: 12, changes: log.changes.filter((c) => c.index > 9) };
+  const all: WatchChain = { prefix: "", from: 2, nodes: [0], changes: [...log.changes] };
+  const later: WatchChain = { prefix: "w/", from: 4, nodes: [1, 2], changes: want.filter((c) => c.index > 4) };
+
+  test("correct chains agree over the span both cover, whatever their prefixes and starts", () => {
+    expect(checkWatchChains([all, goodChain(), later], [late]).anomalies).toEqual([]);
+  });
+
+  const before: Array<[string, WatchedChange[]]> = [
+    ["a change missing", want.filter((c) => c.index !== 5)],
+    ["a change repeated", [...want.slice(0, 2), want[1]!, ...want.slice(2)]],
+    ["a wrong value", want.map((c) => (c.index === 3 ? ch(3, "w/a", "9") : c))],
+  ];
+  for (const [name, changes] of before) {
+    test(`${name} before the log's start is reported by the chain that disagrees with another`, () => {
+      // The log alone cannot tell: the defect is before index 9.
+      expect(kinds([goodChain(changes)], [late])).toEqual([]);
+      expect(kinds([all, goodChain(changes)], [late])).toEqual(["watchMismatch"]);
+      expect(kinds([goodChain(), goodChain(changes)], [late])).toEqual(["watchMismatch"]);
+    });
+  }
 });
 
 describe("the reference: a real node's data directory read back", () => {

@@ -7,7 +7,8 @@
 // entries applied in order, diffing the whole state around each. The log before the
 // snapshot is gone, so a chain is judged only after the snapshot's index, against the node
 // whose log reaches the chain's last event and starts earliest; a run with a high snapshot
-// threshold keeps its whole log, one with -snapshot-threshold 64 only its last entries.
+// threshold keeps its whole log, one with -snapshot-threshold 64 only its last entries. Where
+// the logs do not reach, chains are judged against each other (checkChainsAgree).
 
 import { createFsDisk } from "../../raft/disk.ts";
 import { openStorage } from "../../raft/storage.ts";
@@ -92,7 +93,10 @@ export function checkChainsAppliedOnce(chains: readonly WatchChain[]): Anomaly[]
  * event), or the log's start if later, and `until` its
  * last event, must equal the log's changes to keys with its prefix there, in index order.
  */
-export function checkWatchChains(chains: readonly WatchChain[], logs: readonly LogChanges[]): { anomalies: Anomaly[]; judged: number; changes: number } {
+export function checkWatchChains(
+  chains: readonly WatchChain[],
+  logs: readonly LogChanges[],
+): { anomalies: Anomaly[]; judged: number; changes: number; agreed: { pairs: number; changes: number } } {
   const anomalies: Anomaly[] = [];
   let judged = 0;
   let changes = 0;
@@ -131,6 +135,50 @@ export function checkWatchChains(chains: readonly WatchChain[], logs: readonly L
       });
     }
   }
+  const agreed = checkChainsAgree(chains);
+  anomalies.push(...agreed.anomalies);
   anomalies.push(...checkChainsAppliedOnce(chains));
-  return { anomalies, judged, changes };
+  return { anomalies, judged, changes, agreed: { pairs: agreed.pairs, changes: agreed.changes } };
+}
+
+/**
+ * Chains judged against each other, where no log may reach (a run that snapshots often keeps
+ * only its last entries): over the span both cover, a chain must report exactly the changes
+ * that a chain of a shorter prefix reports for keys with its prefix. Two correct chains always
+ * agree there (each reports every change after where it started, whole entries at a time), so
+ * a disagreement is a missing, repeated or invented change in one of them, from different
+ * nodes and resumes. Chains out of index order are left to checkWatchChains.
+ */
+export function checkChainsAgree(chains: readonly WatchChain[]): { anomalies: Anomaly[]; pairs: number; changes: number } {
+  const out: Anomaly[] = [];
+  let pairs = 0;
+  let changes = 0;
+  const spans = chains.flatMap((chain) => {
+    const first = chain.changes[0];
+    if (first === undefined) return [];
+    if (!chain.changes.every((c, i) => i === 0 || chain.changes[i - 1]!.index <= c.index)) return [];
+    return [{ chain, from: chain.from ?? first.index - 1, until: chain.changes[chain.changes.length - 1]!.index }];
+  });
+  for (const wide of spans) {
+    for (const narrow of spans) {
+      if (wide === narrow || !narrow.chain.prefix.startsWith(wide.chain.prefix)) continue;
+      // Equal prefixes: each pair once.
+      if (wide.chain.prefix === narrow.chain.prefix && spans.indexOf(wide) > spans.indexOf(narrow)) continue;
+      const from = Math.max(wide.from, narrow.from);
+      const until = Math.min(wide.until, narrow.until);
+      if (until <= from) continue;
+      const inSpan = (c: WatchedChange): boolean => c.index > from && c.index <= until && c.key.startsWith(narrow.chain.prefix);
+      const a = wide.chain.changes.filter(inSpan);
+      const b = narrow.chain.changes.filter(inSpan);
+      pairs++;
+      changes += b.length;
+      if (canonical(a) !== canonical(b)) {
+        out.push({
+          kind: "watchMismatch",
+          message: `watches ${JSON.stringify(wide.chain.prefix)} via nodes ${wide.chain.nodes.join(",")} and ${JSON.stringify(narrow.chain.prefix)} via nodes ${narrow.chain.nodes.join(",")} disagree from ${from} to ${until}: ${describeChanges(a)}; and ${describeChanges(b)}`,
+        });
+      }
+    }
+  }
+  return { anomalies: out, pairs, changes };
 }
