@@ -4,7 +4,7 @@
 import { createHash } from "node:crypto";
 import { Decoder, Encoder } from "../raft/cbor.ts";
 import { CommandError } from "./errors.ts";
-import { decodePlainSet } from "./plain_set.ts";
+import { decodePlainSet, encodePlainSet } from "./plain_set.ts";
 import { unreachable } from "../unreachable.ts";
 
 /** A key and the value it is set to. */
@@ -138,6 +138,11 @@ export function encodeCommand(command: Command): Uint8Array {
           value.push(pair[0], pair[1]);
         }
         break;
+      }
+      // The commonest command, written directly (the same bytes); anything else below.
+      if (command.condition === undefined) {
+        const plain = encodePlainSet(pairs);
+        if (plain !== null) return plain;
       }
       // Without a condition, exactly the bytes of before; with one, its own tag and a slot for it.
       const at = command.condition === undefined ? 1 : 2;

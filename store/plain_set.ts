@@ -1,18 +1,73 @@
 // The commonest log entry, a plain set `[1, k1, v1, k2, v2, …]` of ASCII keys and values,
-// read without cbor-x (issue 18: CPU per write). Every replica decodes every entry it
-// applies; measured in a leader under write load, cbor-x's decoder (shared with every other
-// decoding in the process) took ~6% of the main thread's samples there. Anything else, or
-// anything this reader is unsure of (a non-ASCII byte, a long command, an unusual head),
-// is left to decodeCommand's general path, which alone words the errors: this reader
-// gives what that path gives, or nothing.
+// written and read without cbor-x (issue 18: CPU per write). Every replica decodes every
+// entry it applies; measured in a leader under write load, cbor-x's decoder (shared with
+// every other decoding in the process) took ~6% of the main thread's samples there, its
+// encoder ~2%. Anything else, or anything these are unsure of (a non-ASCII character, a
+// long command, an unusual head), is left to encodeCommand's and decodeCommand's general
+// paths, which alone word the errors: these give the bytes and values those give, or null.
 
 import type { KeyValue, WriteCommand } from "./commands.ts";
 
 /** Longer commands go the general way (cbor-x reads long strings natively). */
 export const plainSetBytesMax = 4096;
 
-/** Where the reader is in the command being read (one at a time, synchronously). */
+/** Where the writer or reader is in the command at hand (one at a time, synchronously). */
 let pos = 0;
+
+/**
+ * encodeCommand's bytes for a plain set of `pairs` (those cbor-x writes: shortest heads), in
+ * a buffer of their own, if every key is a non-empty string, every value a string, all ASCII,
+ * and the whole at most plainSetBytesMax bytes; null otherwise.
+ */
+export function encodePlainSet(pairs: readonly KeyValue[]): Uint8Array | null {
+  const count = 1 + 2 * pairs.length;
+  let size = (count < 24 ? 1 : count < 256 ? 2 : 3) + 1;
+  for (const [key, value] of pairs) {
+    if (typeof key !== "string" || key.length === 0 || typeof value !== "string") return null;
+    size += textHeadBytes(key.length) + key.length + textHeadBytes(value.length) + value.length;
+    if (size > plainSetBytesMax) return null;
+  }
+  const out = new Uint8Array(size);
+  pos = head(out, 0, 0x80, count);
+  out[pos++] = 0x01; // tag 1: a set
+  for (const [key, value] of pairs) {
+    if (!writeAscii(out, key) || !writeAscii(out, value)) return null;
+  }
+  return out;
+}
+
+function textHeadBytes(length: number): number {
+  return length < 24 ? 1 : length < 256 ? 2 : 3;
+}
+
+/** Writes a head of type `type` (0x80 array, 0x60 text) with argument `n` < 2^16 at `at`. */
+function head(out: Uint8Array, at: number, type: number, n: number): number {
+  if (n < 24) {
+    out[at] = type | n;
+    return at + 1;
+  }
+  if (n < 256) {
+    out[at] = type | 24;
+    out[at + 1] = n;
+    return at + 2;
+  }
+  out[at] = type | 25;
+  out[at + 1] = n >> 8;
+  out[at + 2] = n & 0xff;
+  return at + 3;
+}
+
+/** Writes `s` as a text string at `pos` if it is ASCII; false (and a partial write) otherwise. */
+function writeAscii(out: Uint8Array, s: string): boolean {
+  pos = head(out, pos, 0x60, s.length);
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return false;
+    out[pos++] = c;
+  }
+  return true;
+}
+
 
 /**
  * The plain set `b` encodes, as decodeCommand returns it, if `b` is one of ASCII strings

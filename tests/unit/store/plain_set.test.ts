@@ -4,9 +4,9 @@
 // mutations; cbor-x (the general path's decoder) is the oracle for every command read directly.
 
 import { describe, expect, test } from "bun:test";
-import { Decoder } from "../../../raft/cbor.ts";
+import { Decoder, Encoder } from "../../../raft/cbor.ts";
 import { decodeCommand, encodeCommand } from "../../../store/commands.ts";
-import { decodePlainSet, plainSetBytesMax } from "../../../store/plain_set.ts";
+import { decodePlainSet, encodePlainSet, plainSetBytesMax } from "../../../store/plain_set.ts";
 import { storageRng } from "../../support/storage_rng.ts";
 
 const cbor = new Decoder({ useRecords: false, mapsAsObjects: false });
@@ -52,6 +52,21 @@ describe("plain sets read directly", () => {
     }
     expect(decodePlainSet(encodeCommand({ type: "delete", key: "k" }))).toBeNull();
     expect(decodePlainSet(encodeCommand({ type: "set", pairs: [["k", "v"]], condition: { type: "absent" } }))).toBeNull();
+  });
+
+  test("sets are written directly as cbor-x writes them, at every head size", () => {
+    const encoder = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false });
+    const shapes: Array<Array<[string, string]>> = [...commands];
+    for (const n of [11, 12, 127, 128]) shapes.push(Array.from({ length: n }, (_, i) => [`k${i}`, "v"]));
+    for (const length of [1, 23, 24, 255, 256, 1000]) shapes.push([["k".repeat(length), "v".repeat(length)]]);
+    for (const pairs of shapes) {
+      const want = new Uint8Array(encoder.encode([1, ...pairs.flat()]));
+      expect(encodePlainSet(pairs)).toEqual(want);
+      expect(encodeCommand({ type: "set", pairs })).toEqual(want);
+    }
+    expect(encodePlainSet([["ключ", "v"]])).toBeNull();
+    expect(encodePlainSet([["", "v"]])).toBeNull();
+    expect(encodePlainSet([["k", "y".repeat(plainSetBytesMax)]])).toBeNull();
   });
 
   test("mutated commands: whatever is read directly, cbor-x reads the same", () => {
