@@ -1,20 +1,22 @@
-// The transport's commonest frame, an AppendEntries, written and read without cbor-x's
-// general machinery (issue 18: CPU per write). Writing: each entry's CBOR item is made once
-// per Ready and copied into every follower's message (raft/entry_bytes.ts). Reading: the
-// shape encodeAppendEnvelope writes is walked directly, with every check decodeMessage makes
-// (message_codec.ts), and the items are kept for the follower's WAL. Anything else, or
-// anything this reader is unsure of (an indefinite length, a float, a non-ASCII string, a
-// config entry), is left to envelope.ts's general path, which alone words the errors: this
-// reader never accepts what that path would refuse.
+// The transport's commonest frames, an AppendEntries and its reply, written and read without
+// cbor-x's general machinery (issue 18: CPU per write). Writing: each entry's CBOR item is
+// made once per Ready and copied into every follower's message (raft/entry_bytes.ts); a reply
+// is written field by field. Reading: the shapes written here are walked directly, with every
+// check decodeMessage makes (message_codec.ts), and an append's items are kept for the
+// follower's WAL. Anything else, or anything these are unsure of (an indefinite length, a
+// float, a non-ASCII string, a config entry, a number from 2^32), is left to envelope.ts's
+// general path, which alone words the errors: nothing is read here that that path would
+// refuse or read differently, and what is written here is byte for byte what it writes.
 
 import { headBytes, skipItem, skipItemHeader, writeHead } from "./cbor_items.ts";
 import { encodeCbor } from "./codec.ts";
 import { stringCharsMax } from "./codec_shapes.ts";
-import type { AppendEntries, Entry, LogIndex, NodeId, Term } from "./core/mod.ts";
+import type { AppendEntries, AppendEntriesReply, Entry, LogIndex, NodeId, Term } from "./core/mod.ts";
 import { entryItems, keepEntryItems } from "./entry_bytes.ts";
 import { typeCodeOf } from "./message_codec.ts";
 
 const typeAppendEntries = typeCodeOf("AppendEntries");
+const typeAppendReply = typeCodeOf("AppendEntriesReply");
 
 /**
  * An AppendEntries envelope [kind, fromAddr, bytes of the message], byte for byte what
@@ -116,8 +118,9 @@ export function decodeAppendEnvelope(b: Uint8Array, kind: number, addrCharsMax: 
 }
 
 /**
- * The argument of the head at `pos` if it has major type `major` and the argument is a safe
- * integer, moving past the head; -1 otherwise (an indefinite length, a float, another type).
+ * The argument of the head at `pos` if it has major type `major` and at most four argument
+ * bytes, moving past the head; -1 otherwise (an indefinite length, a float, another type, or
+ * eight argument bytes, which cbor-x reads as a BigInt that the general path refuses).
  */
 function head(b: Uint8Array, major: number): number {
   if (pos >= b.length) return -1;
@@ -128,11 +131,10 @@ function head(b: Uint8Array, major: number): number {
     pos += 1;
     return info;
   }
-  const size = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0;
+  const size = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : 0;
   if (size === 0 || pos + 1 + size > b.length) return -1;
   let v = 0;
   for (let k = 1; k <= size; k++) v = v * 256 + b[pos + k]!;
-  if (!Number.isSafeInteger(v)) return -1;
   pos += 1 + size;
   return v;
 }
@@ -149,4 +151,86 @@ function ascii(b: Uint8Array, charsMax: number): string | null {
   }
   pos += length;
   return s;
+}
+
+/**
+ * An AppendEntriesReply envelope [kind, fromAddr, bytes of the message], byte for byte what
+ * cbor-x gives for it, if its strings are ASCII and its numbers below 2^32; null otherwise.
+ */
+export function encodeAppendReplyEnvelope(kind: number, fromAddr: string, m: AppendEntriesReply): Uint8Array | null {
+  const numbers = [m.term, m.matchIndex, m.conflictIndex, m.conflictTerm, m.readRound];
+  let messageBytes = 1 + 1 + textBytes(m.from) + textBytes(m.to) + 1; // head, type, from, to, success
+  for (const x of numbers) {
+    if (!(x >= 0 && x < 0x1_0000_0000)) return null;
+    messageBytes += headBytes(x);
+  }
+  const addrBytes = textBytes(fromAddr);
+  if (messageBytes < 0 || addrBytes < 0 || kind > 23) return null; // a -1 from textBytes: not ASCII
+  const out = new Uint8Array(2 + addrBytes + headBytes(messageBytes) + messageBytes);
+  out[0] = 0x83;
+  out[1] = kind;
+  pos = writeText(out, 2, fromAddr);
+  pos = writeHead(out, pos, 2, messageBytes);
+  out[pos] = 0x89; // [type, from, to, term, success, matchIndex, conflictIndex, conflictTerm, readRound]
+  out[pos + 1] = typeAppendReply;
+  pos = writeText(out, pos + 2, m.from);
+  pos = writeText(out, pos, m.to);
+  pos = writeHead(out, pos, 0, m.term);
+  out[pos++] = m.success ? 0xf5 : 0xf4;
+  pos = writeHead(out, pos, 0, m.matchIndex);
+  pos = writeHead(out, pos, 0, m.conflictIndex);
+  pos = writeHead(out, pos, 0, m.conflictTerm);
+  pos = writeHead(out, pos, 0, m.readRound);
+  return out;
+}
+
+/** Bytes of `s` as a CBOR text string if it is ASCII, else a negative number. */
+function textBytes(s: string): number {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return -1_000_000;
+  return headBytes(s.length) + s.length;
+}
+
+/** Writes the ASCII string `s` as a text string at `at`; returns the offset after it. */
+function writeText(out: Uint8Array, at: number, s: string): number {
+  at = writeHead(out, at, 3, s.length);
+  for (let i = 0; i < s.length; i++) out[at + i] = s.charCodeAt(i);
+  return at + s.length;
+}
+
+/**
+ * Reads an AppendEntriesReply envelope of the shape encodeAppendReplyEnvelope writes, checked
+ * as decodeEnvelope and decodeMessage check it; null for any other frame.
+ */
+export function decodeAppendReplyEnvelope(b: Uint8Array, kind: number, addrCharsMax: number): { fromAddr: string; msg: AppendEntriesReply } | null {
+  const n = b.length;
+  if (n < 4 || b[0] !== 0x83 || b[1] !== kind) return null;
+  pos = 2;
+  const fromAddr = ascii(b, addrCharsMax);
+  if (fromAddr === null || fromAddr.length === 0) return null;
+  if (head(b, 2) !== n - pos || b[pos] !== 0x89) return null;
+  pos++;
+  if (head(b, 0) !== typeAppendReply) return null;
+  const from = ascii(b, stringCharsMax);
+  const to = ascii(b, stringCharsMax);
+  if (from === null || from.length === 0 || to === null || to.length === 0) return null;
+  const term = head(b, 0);
+  const flag = b[pos++];
+  if (term < 0 || (flag !== 0xf5 && flag !== 0xf4)) return null;
+  const matchIndex = head(b, 0);
+  const conflictIndex = head(b, 0);
+  const conflictTerm = head(b, 0);
+  const readRound = head(b, 0);
+  if (matchIndex < 0 || conflictIndex < 0 || conflictTerm < 0 || readRound < 0 || pos !== n) return null;
+  const msg: AppendEntriesReply = {
+    type: "AppendEntriesReply",
+    from: from as NodeId,
+    to: to as NodeId,
+    term: term as Term,
+    success: flag === 0xf5,
+    matchIndex: matchIndex as LogIndex,
+    conflictIndex: conflictIndex as LogIndex,
+    conflictTerm: conflictTerm as Term,
+    readRound,
+  };
+  return { fromAddr, msg };
 }

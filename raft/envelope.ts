@@ -2,7 +2,7 @@
 // sender's advertised Raft address, so a node can answer a peer it has never heard of (a
 // new member receives AppendEntries before it knows the leader's address).
 
-import { decodeAppendEnvelope, encodeAppendEnvelope } from "./append_envelope.ts";
+import { decodeAppendEnvelope, decodeAppendReplyEnvelope, encodeAppendEnvelope, encodeAppendReplyEnvelope } from "./append_envelope.ts";
 import { CodecError, decodeCbor, encodeCbor } from "./codec.ts";
 import type { Message } from "./core/mod.ts";
 import { decodeMessage, encodeMessage } from "./message_codec.ts";
@@ -25,6 +25,10 @@ export function encodeEnvelope(env: Envelope): Uint8Array {
   if (env.kind === "raft") {
     const msg = env.msg;
     if (msg.type === "AppendEntries") return encodeAppendEnvelope(kindRaft, env.fromAddr, msg);
+    if (msg.type === "AppendEntriesReply") {
+      const reply = encodeAppendReplyEnvelope(kindRaft, env.fromAddr, msg);
+      if (reply !== null) return reply;
+    }
     return encodeCbor([kindRaft, env.fromAddr, encodeMessage(msg)]);
   }
   return encodeCbor([kindStore, env.fromAddr, env.payload]);
@@ -32,9 +36,9 @@ export function encodeEnvelope(env: Envelope): Uint8Array {
 
 /** Decodes a frame; throws CodecError on anything malformed (the transport then drops the link). */
 export function decodeEnvelope(bytes: Uint8Array): Envelope {
-  // AppendEntries as encodeEnvelope writes them, read directly; anything else, or anything
-  // that fast reading is unsure of, through cbor-x and the checks below.
-  const append = decodeAppendEnvelope(bytes, kindRaft, addrCharsMax);
+  // AppendEntries and their replies as encodeEnvelope writes them, read directly; anything
+  // else, or anything that direct reading is unsure of, through cbor-x and the checks below.
+  const append = decodeAppendEnvelope(bytes, kindRaft, addrCharsMax) ?? decodeAppendReplyEnvelope(bytes, kindRaft, addrCharsMax);
   if (append !== null) return { kind: "raft", fromAddr: append.fromAddr, msg: append.msg };
   const value = decodeCbor(bytes);
   if (!Array.isArray(value) || value.length !== 3) throw new CodecError("envelope: not a 3-element array");

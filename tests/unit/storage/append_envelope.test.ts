@@ -1,17 +1,17 @@
-// Goal: the direct reader of AppendEntries frames (raft/append_envelope.ts) gives what the
-// general path (cbor-x, then decodeMessage's checks) gives, and never accepts what that path
-// refuses; it reads the frames a leader writes without cbor-x and keeps their items for the
-// WAL. Method: frames from encodeEnvelope, then seeded mutations of them; for every frame the
+// Goal: the direct readers of AppendEntries frames and their replies (raft/append_envelope.ts)
+// give what the general path (cbor-x, then decodeMessage's checks) gives, and never accept
+// what that path refuses; they read the frames written here without cbor-x, keep an append's
+// items for the WAL, and what is written is cbor-x's bytes. Method: frames from encodeEnvelope, then seeded mutations of them; for every frame the
 // direct reader takes, the general path must take it too and give an equal message.
 
 import { describe, expect, test } from "bun:test";
-import { decodeAppendEnvelope } from "../../../raft/append_envelope.ts";
-import { decodeCbor, entryEncodings } from "../../../raft/codec.ts";
-import type { AppendEntries } from "../../../raft/core/messages.ts";
+import { decodeAppendEnvelope, decodeAppendReplyEnvelope } from "../../../raft/append_envelope.ts";
+import { decodeCbor, encodeCbor, entryEncodings } from "../../../raft/codec.ts";
+import type { AppendEntries, AppendEntriesReply } from "../../../raft/core/messages.ts";
 import type { Entry } from "../../../raft/core/types.ts";
 import { decodeEnvelope, encodeEnvelope } from "../../../raft/envelope.ts";
 import { MemDisk } from "../../../raft/mem_disk.ts";
-import { decodeMessage } from "../../../raft/message_codec.ts";
+import { decodeMessage, encodeMessage } from "../../../raft/message_codec.ts";
 import { Wal } from "../../../raft/wal.ts";
 import { storageRng } from "../../support/storage_rng.ts";
 
@@ -35,6 +35,15 @@ const frames: Uint8Array[] = [
   encodeEnvelope({ kind: "raft", fromAddr: "h:1", msg: append(entries(70_000, 2, 300, () => 300), 69_999, 300) }),
 ];
 
+function reply(success: boolean, x: number): AppendEntriesReply {
+  return { type: "AppendEntriesReply", from: "node-2", to: "n1", term: x, success, matchIndex: x + 1, conflictIndex: x === 0 ? 0 : x - 1, conflictTerm: x, readRound: x * 3 };
+}
+
+const replies: Uint8Array[] = [0, 23, 24, 255, 256, 65535, 65536, 2 ** 30].flatMap((x) => [
+  encodeEnvelope({ kind: "raft", fromAddr: "127.0.0.1:12001", msg: reply(true, x) }),
+  encodeEnvelope({ kind: "raft", fromAddr: "h:2", msg: reply(false, x) }),
+]);
+
 /** The general path's reading of a raft frame: cbor-x, then decodeMessage's checks; or the error. */
 function general(bytes: Uint8Array): { fromAddr: unknown; msg: unknown } | "refused" {
   try {
@@ -55,6 +64,29 @@ describe("AppendEntries frames read directly", () => {
     }
   });
 
+  test("replies are written as cbor-x writes them and read as the general path reads them", () => {
+    for (const x of [0, 1, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 40]) {
+      for (const [fromAddr, m] of [["127.0.0.1:12001", reply(true, x)], ["ü:1", reply(false, x)], ["h:2", { ...reply(true, x), from: "nöde" }]] as const) {
+        const frame = encodeEnvelope({ kind: "raft", fromAddr, msg: m });
+        expect(frame).toEqual(encodeCbor([0, fromAddr, encodeMessage(m)]));
+        expect(decodeEnvelope(frame)).toEqual({ kind: "raft", fromAddr, msg: m });
+        const direct = decodeAppendReplyEnvelope(frame, 0, 1024);
+        if (direct !== null) expect(direct).toEqual(general(frame) as { fromAddr: string; msg: AppendEntriesReply });
+      }
+    }
+    for (const frame of replies) expect(decodeAppendReplyEnvelope(frame, 0, 1024)).not.toBeNull();
+  });
+
+  test("a number in eight bytes, which cbor-x reads as a BigInt and the general path refuses, is not read directly", () => {
+    const append = encodeCbor([0, "h:1", encodeCbor([3, "n1", "n2", 5, 0, 5, [], 0, 11n])]);
+    const ack = encodeCbor([0, "h:1", encodeCbor([4, "n2", "n1", 5, true, 3, 0, 0, 11n])]);
+    expect(append[append.length - 9]).toBe(0x1b);
+    expect(decodeAppendEnvelope(append, 0, 1024)).toBeNull();
+    expect(decodeAppendReplyEnvelope(ack, 0, 1024)).toBeNull();
+    expect(() => decodeEnvelope(append)).toThrow();
+    expect(() => decodeEnvelope(ack)).toThrow();
+  });
+
   test("the items read are what the follower's WAL writes: nothing is encoded", () => {
     const disk = new MemDisk();
     const { wal } = Wal.open(disk, "/wal");
@@ -73,7 +105,8 @@ describe("AppendEntries frames read directly", () => {
     let direct = 0;
     let refused = 0;
     for (let round = 0; round < 6_000; round++) {
-      const frame = frames[rng.int(frames.length)]!.slice();
+      const pool = rng.int(2) === 0 ? frames : replies;
+      const frame = pool[rng.int(pool.length)]!.slice();
       let bytes: Uint8Array = frame;
       const edits = 1 + rng.int(3);
       for (let k = 0; k < edits; k++) {
@@ -84,7 +117,7 @@ describe("AppendEntries frames read directly", () => {
         else if (how === 2) bytes = bytes.subarray(0, at);
         else bytes = new Uint8Array([...bytes.subarray(0, at), rng.int(256), ...bytes.subarray(at)]);
       }
-      const got = decodeAppendEnvelope(bytes, 0, 1024);
+      const got = pool === frames ? decodeAppendEnvelope(bytes, 0, 1024) : decodeAppendReplyEnvelope(bytes, 0, 1024);
       const want = general(bytes);
       if (got === null) {
         if (want === "refused") refused++;
@@ -92,7 +125,7 @@ describe("AppendEntries frames read directly", () => {
       }
       direct++;
       expect(want).not.toBe("refused");
-      expect(got).toEqual(want as { fromAddr: string; msg: AppendEntries });
+      expect(got as unknown).toEqual(want);
     }
     // The mutations reach both sides: frames still read directly, and frames refused.
     expect(direct).toBeGreaterThan(300);
