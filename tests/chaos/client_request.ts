@@ -30,7 +30,8 @@ export async function requestWithHeaders(socket: string, hostPort: string, req: 
     if (req.body !== undefined) init.body = req.body;
     const res = await fetch(`http://${hostPort}${req.path}`, init);
     const body = await res.text();
-    if (res.status !== proxyNoAnswerStatus) return { type: "response", status: res.status, body };
+    const etag = res.headers.get("etag");
+    if (res.status !== proxyNoAnswerStatus) return { type: "response", status: res.status, body, ...(etag === null ? {} : { etag }) };
     let reason = body;
     try {
       reason = (JSON.parse(body) as { message?: string }).message ?? body;

@@ -9,7 +9,8 @@ import { proxyNoAnswerStatus, proxyPingHost, proxyTimeoutHeader } from "./proxy.
 
 /** The answer to one HTTP request: a status and body, or why there was none. */
 export type HttpResult =
-  | { readonly type: "response"; readonly status: number; readonly body: string }
+  // `etag`: the answer's ETag, where requestWithHeaders (client_request.ts) asked for it.
+  | { readonly type: "response"; readonly status: number; readonly body: string; readonly etag?: string }
   | { readonly type: "noAnswer"; readonly reason: string };
 
 /** The /status fields the suite uses. */

@@ -38,7 +38,9 @@ async function forward(req: Request): Promise<Response> {
       keepalive: false,
     });
     const body = await res.arrayBuffer();
-    return new Response(body, { status: res.status, headers: { "content-type": res.headers.get("content-type") ?? "" } });
+    // The ETag too: a conditional write's answer names the version the client chains on.
+    const etag = res.headers.get("etag");
+    return new Response(body, { status: res.status, headers: { "content-type": res.headers.get("content-type") ?? "", ...(etag === null ? {} : { etag }) } });
   } catch (e) {
     const name = e instanceof Error ? e.name : "Error";
     const message = e instanceof Error ? e.message : String(e);

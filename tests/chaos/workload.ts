@@ -274,14 +274,23 @@ export class Workload {
   /**
    * A conditional write: a linearizable versioned read of `key` (a one-key listing, recorded
    * as the read it is), then `key` set to `value` with If-Match on the version read, or
-   * If-None-Match: * if it was absent. 200 wrote it, 412 did not (both ok).
+   * If-None-Match: * if it was absent. 200 wrote it, 412 did not (both ok). A write that
+   * answered its version (ETag, issue 16) is followed by one more, chained on that version
+   * without a read: If-Match on it, expecting the value just written. A wrong version in the
+   * answer makes that write's outcome contradict the register (a 412 while the key still
+   * holds the value, or a write over another's).
    */
   async #cas(client: number, node: number, key: string, value: string): Promise<void> {
     const page = await this.#listPage(client, node, key, null, 1, "linearizable");
     if (page === null) return;
     const item = page.items.find((i) => i.key === key);
-    const expect = item?.value ?? null;
     const headers: Record<string, string> = item === undefined ? { "if-none-match": "*" } : { "if-match": `"${item.version}"` };
+    const etag = await this.#casWrite(client, node, key, value, item?.value ?? null, headers);
+    if (etag !== null) await this.#casWrite(client, node, key, `${value}+`, value, { "if-match": etag });
+  }
+
+  /** One conditional write of `key`, recorded as a CasOp expecting `expect`; the ETag of a 200 that carried one, else null. */
+  async #casWrite(client: number, node: number, key: string, value: string, expect: string | null, headers: Record<string, string>): Promise<string | null> {
     const id = this.#nextId++;
     const invokeTime = this.#o.clock();
     const result = await requestWithHeaders(this.#o.proxySocket, this.#o.cluster.httpAddr(node), {
@@ -296,6 +305,7 @@ export class Workload {
       id, client, op: cas, invokeTime, completeTime: outcome === "unknown" ? Infinity : returnTime, returnTime, outcome, node, level: null,
       detail: `${JSON.stringify(headers)} ${w.detail}`, isInternalError: w.isInternalError, label: "cas",
     });
+    return result.type === "response" && result.status === 200 && result.etag !== undefined ? result.etag : null;
   }
 
   /** A listing: up to listPagesMax pages following `next`; a refused page ends it. */
