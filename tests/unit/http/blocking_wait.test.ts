@@ -4,9 +4,14 @@
 // - GET /key/<k>?index=N&wait=30s and the same on a listing, with the change made 11 s later
 //   (past the 10 s idle timeout), answer with that change, on a connection still open;
 // - once answered, the connection is again closed when idle (the hold was for the wait only);
-// - a wait longer than the maximum is cut to it, and the answer says so (X-Wait-Max).
+// - a wait longer than the maximum is cut to it, and the answer says so (X-Wait-Max);
+// - serve() hands the handler the server's timeouts over HTTPS too (its listener wraps the
+//   handler for certificate rotation), and a request held there past the idle timeout with
+//   the timeout lifted is answered.
 // Method: a real node in this process (server.ts's startNode: real core, store, HTTP server on
-// loopback, -inmem) and real clients: fetch, and a raw socket to see the server close it.
+// loopback, -inmem) and real clients: fetch, and a raw socket to see the server close it; for
+// HTTPS, serve() itself with certificates made with openssl at test time. The waits of 11-12 s
+// run concurrently.
 
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -14,9 +19,11 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseFlags } from "../../../flags.ts";
+import { idleTimeoutSeconds, type RequestTimeouts, serve, type ServerHandle } from "../../../http/serve.ts";
 import { blockingWaitMaxMs } from "../../../http/watch_routes.ts";
 import type { Logger } from "../../../raft/host.ts";
 import { type RunningNode, startNode } from "../../../server.ts";
+import { makeCa } from "../../support/certs.ts";
 import { freePort } from "../../support/cluster.ts";
 
 const quiet: Logger = { info: () => {}, warn: () => {}, error: () => {} };
@@ -34,7 +41,9 @@ beforeAll(async () => {
   for (let i = 0; i < 300 && node.store.status().state !== "leader"; i++) await Bun.sleep(10);
   base = `http://127.0.0.1:${port}`;
 });
+const servers: ServerHandle[] = [];
 afterAll(async () => {
+  await Promise.all(servers.map((s) => s.close()));
   await node.stop();
   rmSync(root, { recursive: true, force: true });
 });
@@ -87,4 +96,25 @@ test.concurrent("a wait over the maximum is cut to it, and the answer says so", 
   }
   const within = fetch(`${base}/key/bw3%2Fz?index=${index}&wait=1m`);
   expect((await within).headers.get("x-wait-max")).toBeNull();
+}, 30_000);
+
+/** Answers after `?hold=<ms>`, lifting the idle timeout meanwhile as a blocking read does. */
+const holding = async (request: Request, server?: RequestTimeouts): Promise<Response> => {
+  const hold = Number(new URL(request.url).searchParams.get("hold") ?? "0");
+  if (server === undefined) return new Response("no timeouts", { status: 500 });
+  server.timeout(request, 0);
+  await Bun.sleep(hold);
+  server.timeout(request, idleTimeoutSeconds);
+  return new Response(`held ${hold}`);
+};
+
+test.concurrent("over HTTPS serve() hands the handler the server's timeouts; a request held past the idle timeout is answered", async () => {
+  const ca = makeCa("timeouts");
+  const leaf = ca.issue("server", { dns: ["localhost"], ips: ["127.0.0.1"] });
+  const s = await serve({ hostname: "127.0.0.1", port: 0, fetch: holding, tls: { cert: leaf.certPem(), key: leaf.keyPem(), verifyClient: false } });
+  servers.push(s);
+  const tls = { tls: { ca: ca.certPem() } };
+  expect(await (await fetch(`https://127.0.0.1:${s.port}/?hold=0`, tls)).text()).toBe("held 0");
+  const holdMs = (idleTimeoutSeconds + 1) * 1000;
+  expect(await (await fetch(`https://127.0.0.1:${s.port}/?hold=${holdMs}`, tls)).text()).toBe(`held ${holdMs}`);
 }, 30_000);
