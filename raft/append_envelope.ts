@@ -93,7 +93,9 @@ export function decodeAppendEnvelope(b: Uint8Array, kind: number, addrCharsMax: 
     pos++;
     const length = head(b, 2);
     if (length < 0 || length > n - pos) return null;
-    const data = b.slice(pos, pos + length);
+    // A plain copy whatever `b` is (a Buffer's slice would be a view): the log keeps it.
+    const data = new Uint8Array(length);
+    data.set(b.subarray(pos, pos + length));
     pos += length;
     lastTerm = entryTerm;
     entries[i] = { index: index as LogIndex, term: entryTerm as Term, kind: code === 0 ? "normal" : "noop", data };

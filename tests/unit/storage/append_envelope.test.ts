@@ -64,6 +64,18 @@ describe("AppendEntries frames read directly", () => {
     }
   });
 
+  test("entry data read directly are plain copies: they neither alias the frame nor keep a Buffer's type", () => {
+    const input = Buffer.from(frames[1]!);
+    const env = decodeEnvelope(input);
+    if (env.kind !== "raft" || env.msg.type !== "AppendEntries") throw new Error("not an AppendEntries");
+    const before = env.msg.entries.map((e) => e.data.slice());
+    input.fill(0xee);
+    for (const [i, e] of env.msg.entries.entries()) {
+      expect(e.data.constructor).toBe(Uint8Array);
+      expect(e.data).toEqual(before[i]!);
+    }
+  });
+
   test("replies are written as cbor-x writes them and read as the general path reads them", () => {
     for (const x of [0, 1, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 40]) {
       for (const [fromAddr, m] of [["127.0.0.1:12001", reply(true, x)], ["ü:1", reply(false, x)], ["h:2", { ...reply(true, x), from: "nöde" }]] as const) {
