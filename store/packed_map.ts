@@ -87,6 +87,20 @@ const emptyPage = new Int32Array(pageSlots);
 /** Stands for a freed chars slot. */
 const noChars = new Uint16Array(0);
 
+/**
+ * Sees one entry of PackedMap.visitUnits: key and value as `length` code units of `units` from
+ * `at` (a string for one held large), and the version; false to stop before this entry.
+ */
+export type UnitsVisitor = (
+  keyUnits: Uint16Array | string,
+  keyAt: number,
+  keyLength: number,
+  valueUnits: Uint16Array | string,
+  valueAt: number,
+  valueLength: number,
+  version: number,
+) => boolean;
+
 export class PackedMap implements Iterable<[string, string]> {
   // Entries, by id in insertion order: segment id >>> entryShift, place id & entryMask.
   /** Per entry `stride` int32s: hash, key start, key length, value start, value length. */
@@ -354,6 +368,44 @@ export class PackedMap implements Iterable<[string, string]> {
         this.#version[id >>> entryShift]![id & entryMask]!,
       ];
     }
+  }
+
+  /**
+   * Visits entries in insertion order from id `from` (0 to begin) with their code units, not
+   * as strings: `visit(keyUnits, keyAt, keyLength, valueUnits, valueAt, valueLength, version)`,
+   * a string held large passed as itself (at 0). Stops before the first entry `visit` refuses
+   * (returns false), returning its id to go on from, or at the end, returning -1. For writing
+   * a snapshot's chunks with no JS string per key and value (snapshot_chunk.ts writeChunk);
+   * the map must not change between calls (as the snapshot's frozen base does not).
+   */
+  visitUnits(from: number, visit: UnitsVisitor): number {
+    const ids = this.#ids;
+    for (let id = from; id < ids; id++) {
+      if (this.#alive[id >>> entryShift]![id & entryMask] === 0) continue;
+      const meta = this.#meta[id >>> entryShift]!;
+      const at = (id & entryMask) * stride;
+      const keyStart = meta[at + fieldKeyStart]!;
+      const keyLength = meta[at + fieldKeyLength]!;
+      const valueStart = meta[at + fieldValueStart]!;
+      const valueLength = meta[at + fieldValueLength]!;
+      const isOk = visit(
+        this.#units(keyStart, keyLength),
+        keyLength === 0 || keyLength >= largeUnits ? 0 : keyStart & charMask,
+        keyLength,
+        this.#units(valueStart, valueLength),
+        valueLength === 0 || valueLength >= largeUnits ? 0 : valueStart & charMask,
+        valueLength,
+        this.#version[id >>> entryShift]![id & entryMask]!,
+      );
+      if (!isOk) return id;
+    }
+    return -1;
+  }
+
+  /** Where a stored string's units are: its chars segment, or the large string itself. */
+  #units(start: number, length: number): Uint16Array | string {
+    if (length === 0) return noChars;
+    return length >= largeUnits ? this.#large[start]! : this.#slots[start >>> charShift]!;
   }
 
   [Symbol.iterator](): Generator<[string, string], void, undefined> {

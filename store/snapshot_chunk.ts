@@ -12,7 +12,15 @@
 // cbor-x and the checks it always made (state_machine.ts decodeChunk), so any other input,
 // valid or not, gives what it gave before. Pairs set before a failure do not matter: a failed
 // restore throws its new map away.
+//
+// And writing one (writeChunk): the same bytes cbor-x writes for the array of keys, values and
+// versions, produced from the map's code units with no JS string per key and value (at ten
+// million keys a snapshot made twenty million strings to encode, most of its CPU and garbage).
+// ASCII keys and values and versions below 2^32 are written here, in the shortest heads, as
+// cbor-x writes them; anything else (a non-ASCII or large string, a larger version) is handed
+// to cbor-x itself and its bytes copied in, so every input gives cbor-x's bytes.
 
+import { Encoder } from "../raft/cbor.ts";
 import type { PackedMap } from "./packed_map.ts";
 
 /** Set by readHead: the length or value in the head just read. */
@@ -83,4 +91,106 @@ export function readChunkInto(c: Uint8Array, into: PackedMap, withVersions: bool
     at = next;
   }
   return at === c.length ? -1 : pairs;
+}
+
+/** The state machine's encoder options: what writeChunk falls back to for the rest. */
+const encoder = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false });
+
+/** Where writeChunk writes a chunk's items, after room for the array's head; grown as needed. */
+let scratch = new Uint8Array(1 << 20);
+let written = 0;
+/** Bytes kept free at the start of scratch for the array head (at most 5). */
+const headRoom = 5;
+
+function ensure(bytes: number): void {
+  if (written + bytes <= scratch.length) return;
+  let length = scratch.length * 2;
+  while (written + bytes > length) length *= 2;
+  const grown = new Uint8Array(length);
+  grown.set(scratch.subarray(0, written));
+  scratch = grown;
+}
+
+/** A CBOR head of `major` with an argument below 2^32, shortest form, at `written`. */
+function writeHead(major: number, value: number): void {
+  const type = major << 5;
+  if (value < 24) scratch[written++] = type | value;
+  else if (value < 0x100) {
+    scratch[written++] = type | 24;
+    scratch[written++] = value;
+  } else if (value < 0x10000) {
+    scratch[written++] = type | 25;
+    scratch[written++] = value >>> 8;
+    scratch[written++] = value & 0xff;
+  } else {
+    scratch[written++] = type | 26;
+    scratch[written++] = value >>> 24;
+    scratch[written++] = (value >>> 16) & 0xff;
+    scratch[written++] = (value >>> 8) & 0xff;
+    scratch[written++] = value & 0xff;
+  }
+}
+
+/** cbor-x's encoding of `value`, copied in. */
+function writeThroughCborX(value: string | number): void {
+  const bytes = encoder.encode(value);
+  ensure(bytes.length);
+  scratch.set(bytes, written);
+  written += bytes.length;
+}
+
+/** A text string of `length` units of `units` from `at`: ASCII here, anything else through cbor-x. */
+function writeText(units: Uint16Array | string, at: number, length: number): void {
+  if (typeof units === "string") return writeThroughCborX(units);
+  ensure(5 + length);
+  const start = written;
+  writeHead(3, length);
+  for (let i = 0; i < length; i++) {
+    const unit = units[at + i]!;
+    if (unit > 0x7f) {
+      written = start;
+      return writeThroughCborX(String.fromCharCode.apply(null, Array.from(units.subarray(at, at + length))));
+    }
+    scratch[written++] = unit;
+  }
+}
+
+/** What writeChunk wrote: the chunk, its pairs, and the id to go on from (-1: the map's end). */
+export interface WrittenChunk {
+  readonly bytes: Uint8Array;
+  readonly pairs: number;
+  readonly next: number;
+}
+
+/**
+ * The next chunk of `map` from id `from` (PackedMap.visitUnits): at most `pairsMax` pairs,
+ * ending before the pair that would bring its keys and values past `charsMax` code units
+ * (one pair at least), as `[k1, v1, (ver1,) …]` in exactly the bytes cbor-x writes for it.
+ */
+export function writeChunk(map: PackedMap, from: number, pairsMax: number, charsMax: number, withVersions: boolean): WrittenChunk {
+  written = headRoom;
+  let pairs = 0;
+  let chars = 0;
+  const next = map.visitUnits(from, (keyUnits, keyAt, keyLength, valueUnits, valueAt, valueLength, version) => {
+    if (pairs === pairsMax || (pairs > 0 && chars + keyLength + valueLength > charsMax)) return false;
+    writeText(keyUnits, keyAt, keyLength);
+    writeText(valueUnits, valueAt, valueLength);
+    if (withVersions) {
+      if (version < 2 ** 32) {
+        ensure(5);
+        writeHead(0, version);
+      } else writeThroughCborX(version);
+    }
+    pairs++;
+    chars += keyLength + valueLength;
+    return true;
+  });
+  const end = written;
+  written = 0;
+  writeHead(4, pairs * (withVersions ? 3 : 2));
+  const headBytes = written;
+  const bytes = new Uint8Array(headBytes + end - headRoom);
+  bytes.set(scratch.subarray(0, headBytes));
+  bytes.set(scratch.subarray(headRoom, end), headBytes);
+  return { bytes, pairs, next };
 }

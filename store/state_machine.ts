@@ -11,7 +11,7 @@ import { OrderedKeys } from "./ordered_keys.ts";
 import { ChangeFeed } from "./change_feed.ts";
 import { PackedMap } from "./packed_map.ts";
 import { type Outcome, type SessionEntry, type SessionLimits, sessionLimitsDefault, SessionTable } from "./sessions.ts";
-import { readChunkInto } from "./snapshot_chunk.ts";
+import { readChunkInto, writeChunk } from "./snapshot_chunk.ts";
 import { realTimers } from "../raft/real_time.ts";
 import { unreachable } from "../unreachable.ts";
 
@@ -452,13 +452,13 @@ export class KvStateMachine {
   /** The whole map as snapshot bytes, synchronously (also correct while a capture runs). */
   snapshot(): Uint8Array {
     const count = this.size;
-    const pairs = new PairCursor((this.#capture ?? this.#map).entriesVersioned());
     const sessions = this.#sessionsPart();
     const format = this.#format(sessions);
+    const pairs = new PairChunks(this.#capture ?? this.#map, format >= snapshotFormatVersions);
     const parts: unknown[] = sessions === null ? [format, count] : [format, count, [sessions.logClock, ...sessions.chunks]];
     if (sessions?.deadlines !== undefined) parts.push(sessions.deadlines);
     for (let done = 0; done < count;) {
-      const chunk = encodeChunk(pairs, count - done, format >= snapshotFormatVersions);
+      const chunk = pairs.next(count - done);
       parts.push(chunk.bytes);
       done += chunk.pairs;
     }
@@ -492,10 +492,10 @@ export class KvStateMachine {
     const count = capture.base.size;
     const chunks: Uint8Array[] = [];
     try {
-      const pairs = new PairCursor(capture.base.entriesVersioned());
+      const pairs = new PairChunks(capture.base, format >= snapshotFormatVersions);
       for (let done = 0; done < count;) {
         await pause();
-        const chunk = encodeChunk(pairs, count - done, format >= snapshotFormatVersions);
+        const chunk = pairs.next(count - done);
         chunks.push(chunk.bytes);
         done += chunk.pairs;
       }
@@ -727,6 +727,35 @@ function cborHead(major: number, length: number): Uint8Array {
     return Uint8Array.of(type | 26, length >>> 24, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff);
   }
   throw new Error(`KvStateMachine: snapshot length ${length} does not fit a CBOR head`);
+}
+
+/**
+ * A snapshot's pair chunks in order, one per next(): from a PackedMap's code units
+ * (snapshot_chunk.ts writeChunk: no JS string per key and value), else (a capture's live view)
+ * through cbor-x. The same bytes either way.
+ */
+class PairChunks {
+  readonly #map: PackedMap | null;
+  readonly #pairs: PairCursor | null;
+  readonly #withVersions: boolean;
+  /** The map's id to go on from (-1: its end). */
+  #from = 0;
+
+  constructor(source: Pick<CaptureBase, "entriesVersioned">, withVersions: boolean) {
+    this.#map = source instanceof PackedMap ? source : null;
+    this.#pairs = this.#map === null ? new PairCursor(source.entriesVersioned()) : null;
+    this.#withVersions = withVersions;
+  }
+
+  /** The next chunk of at most `remaining` pairs (see encodeChunk). */
+  next(remaining: number): { bytes: Uint8Array; pairs: number } {
+    if (this.#map === null) return encodeChunk(this.#pairs!, remaining, this.#withVersions);
+    // The count comes from the same frozen state, so this means a bug, not bad data.
+    if (this.#from < 0) throw new Error("KvStateMachine: map shrank while being encoded");
+    const chunk = writeChunk(this.#map, this.#from, Math.min(snapshotChunkPairs, remaining), snapshotChunkChars, this.#withVersions);
+    this.#from = chunk.next;
+    return chunk;
+  }
 }
 
 /** An iterator of pairs with one pair of lookahead, so a chunk can leave a pair to the next. */
