@@ -287,6 +287,8 @@ export class RaftNode {
     this.isProcessing = true;
     this.newTurn();
     try {
+      // Proposals made since share one timer; later ones start another (raft/requests.ts).
+      this.proposals.endTurn();
       // This turn's linearizable reads, as one ReadIndex request.
       const readCtx = this.reads.takeOpen();
       if (readCtx !== null) this.core.readIndex(readCtx);
