@@ -72,7 +72,7 @@ function follow(/** @type {string} */ at) {
       opened = true;
       clearTimeout(timer);
       base = at;
-      banner(null);
+      banner(at === "" ? null : `The node that served this page is gone; following ${at.replace(/^\w+:\/\//, "")}.`);
       resolve(true);
     });
     es.addEventListener("view", (ev) => {
@@ -205,7 +205,7 @@ function renderMembers(/** @type {UiView} */ view) {
     card.dataset["lagging"] = String(lagging);
     const head = el("div", "head");
     head.append(el("span", "id", m.id));
-    if (m.id === view.node.id) head.append(el("span", "self", "(this page)"));
+    if (m.id === view.node.id) head.append(el("span", "self", base === "" ? "(this page)" : "(answering)"));
     /** @type {string[]} */
     const words = [m.role];
     if (m.suffrage === "learner" && m.role !== "learner") words.push("learner");
@@ -380,7 +380,10 @@ function renderEntries(/** @type {UiView} */ view) {
     tr.dataset["kind"] = e.kind;
     tr.dataset["index"] = String(e.index);
     const values = showValues && e.values !== undefined
-      ? e.keys.map((k) => `${k}=${JSON.stringify(e.values?.[k] ?? null)}`).join(", ")
+      ? e.keys.map((k) => {
+        const v = e.values?.[k] ?? null;
+        return v === null ? `${k} deleted` : `${k}=${JSON.stringify(v)}`;
+      }).join(", ")
       : e.summary;
     tr.append(
       el("td", "", String(e.index)),
@@ -457,9 +460,18 @@ async function act(/** @type {"leader" | "remove"} */ kind, /** @type {string} *
   }
 }
 
-$("show-values").addEventListener("change", (ev) => {
-  showValues = /** @type {HTMLInputElement} */ (ev.target).checked;
-  void follow(base);
+// Values come with the stream when asked for; with -auth they need the read permission too,
+// so a stream refused with them is reopened without.
+$("show-values").addEventListener("change", async (ev) => {
+  const box = /** @type {HTMLInputElement} */ (ev.target);
+  showValues = box.checked;
+  if (await follow(base)) return;
+  if (showValues) {
+    showValues = box.checked = false;
+    toast("this node would not show values (with -auth they need the read permission)", false);
+    if (await follow(base)) return;
+  }
+  void failover();
 });
 
 setConn("connecting", "connecting…");

@@ -47,7 +47,8 @@ export interface UiEntry {
   readonly kind: "normal" | "noop" | "config";
   readonly keys: readonly string[];
   readonly summary: string;
-  readonly values?: Readonly<Record<string, string>>;
+  /** With ?values=1 only: each key's value in this entry (null: the entry deletes it). */
+  readonly values?: Readonly<Record<string, string | null>>;
 }
 
 /** The whole view. */

@@ -29,7 +29,7 @@ export function binaryPath(target: Target = hostTarget()): string {
  */
 function sourceRoots(): string[] {
   const topLevel = readdirSync(repoRoot).filter((name) => name.endsWith(".ts"));
-  return [...topLevel, "raft", "store", "http", "scripts/build.ts", "package.json", "package-lock.json"];
+  return [...topLevel, "raft", "store", "http", "security", "metrics", "view", "ui", "scripts/build.ts", "package.json", "package-lock.json"];
 }
 
 /** Files walked per directory tree before giving up: a limit on everything. */
