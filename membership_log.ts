@@ -20,9 +20,13 @@ export class MembershipLog {
   #last: string | null = null;
   #isRemoved = false;
 
-  constructor(log: Logger, id: string) {
+  /** Told each real change, as it is logged (the cluster view's timeline). */
+  readonly #changed: ((text: string) => void) | undefined;
+
+  constructor(log: Logger, id: string, changed?: (text: string) => void) {
     this.#log = log;
     this.#id = id;
+    this.#changed = changed;
   }
 
   /** At start: the configuration recovered from the snapshot and log (the newest one in it). */
@@ -40,6 +44,7 @@ export class MembershipLog {
     if (text !== describeMembers(current) || text === this.#last) return;
     this.#last = text;
     this.#log.info(`membership now ${text}`, { event: "membership", members: text });
+    this.#changed?.(text);
   }
 
   /** The removal of this node (and its return) is said once, when it happens or at start. */

@@ -26,6 +26,13 @@ import { StartError } from "./start_checks.ts";
 import { parseStoreMessage, type StoreMessage, storeMessageValue } from "./store/forward.ts";
 import { KvStateMachine } from "./store/state_machine.ts";
 import { Store } from "./store/store.ts";
+import { uiAssets } from "./ui/assets.ts";
+import { ClusterView } from "./view/cluster_view.ts";
+import { FollowerTracker } from "./view/follower_tracker.ts";
+import { isProbeValue, parseProbeMessage, probeMessageValue } from "./view/probe_message.ts";
+import { snapshotNoted } from "./view/snapshot_noted.ts";
+import { Timeline } from "./view/timeline.ts";
+import { TimelineFeed } from "./view/timeline_feed.ts";
 
 export { StartError };
 
@@ -136,11 +143,23 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
     r.core.status().members.find((m) => m.id === id)?.addr ?? learnedAddrs.get(id);
   let node: RaftNode | null = null;
   let store: Store | null = null;
+  // The cluster view (issue 17): its tracker reads received messages only while a probe armed it.
+  const wallClock = seams.wallClock ?? seams.clock;
+  const tracker = new FollowerTracker(seams.clock, seams.timers);
+  const timeline = new Timeline();
+  let view: ClusterView | null = null;
   const transport = seams.openTransport((env) => {
     if (env.kind === "raft") {
       if (!learnedAddrs.has(env.msg.from)) learnedAddrs.set(env.msg.from, env.fromAddr);
       metrics.raftReceived(env.msg);
+      if (tracker.isArmed) tracker.received(env.msg);
       node?.receive(env.msg);
+      return;
+    }
+    if (isProbeValue(env.payload)) {
+      const probe = parseProbeMessage(env.payload);
+      if (probe === null) log.warn(`malformed cluster view probe from ${env.fromAddr}; dropped`);
+      else view?.receive(env.fromAddr, probe);
       return;
     }
     const msg = parseStoreMessage(env.payload);
@@ -176,9 +195,14 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
     ...(auth === null ? {} : { auth: { permsOf: (user) => auth.permsOf(user), peersAuthenticated: settings.peersAuthenticated ?? false } }),
   });
   store = theStore;
+  const timelineFeed = new TimelineFeed(timeline, { id: settings.nodeId, clock: seams.clock, wallClock });
   const theNode = new RaftNode({
     core: r.core,
-    storage: timedStorage(r.storage, seams.clock, (seconds, bytes) => metrics.snapshotSaved(seconds, bytes)),
+    storage: timedStorage(
+      snapshotNoted(r.storage, seams.clock, (meta, bytes, ms) => timelineFeed.snapshotTaken(meta, bytes, ms)),
+      seams.clock,
+      (seconds, bytes) => metrics.snapshotSaved(seconds, bytes),
+    ),
     stateMachine: {
       // The index is the version of every key the entry writes (ETag, If-Match).
       apply: (entry) => r.sm.apply(entry.data, entry.index),
@@ -195,7 +219,7 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
       metrics.raftSent(msg, queued);
     },
     flush: () => transport.flush(),
-    events: nodeEvents(settings.nodeId, r.core, theStore, seams, metrics),
+    events: nodeEvents(settings.nodeId, r.core, theStore, seams, metrics, timelineFeed),
     scheduler: seams.scheduler,
     requests: { timers: seams.timers, timeoutMs: settings.requestTimeoutMs, incarnation: r.incarnation, counts: metrics.requestCounts },
     logger: log,
@@ -209,10 +233,30 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
   node = theNode;
   theStore.attach(theNode);
   metrics.attach(theNode);
+  const theView = new ClusterView({
+    id: settings.nodeId,
+    raftAddr: settings.raftAddr,
+    httpAddr: settings.httpAddr ?? null,
+    incarnation: r.incarnation,
+    status: () => theNode.status(),
+    entries: () => r.core.entries(),
+    send: (addr, msg) => transport.send(addr, { kind: "store", fromAddr: settings.raftAddr, payload: probeMessageValue(msg) }),
+    timeline,
+    tracker,
+    // Rates from the HTTP histograms the node keeps anyway: writes are POST /key and DELETE /key/<k>.
+    writes: () => [metrics.http.latency("/key", "POST"), metrics.http.latency("/key/:k", "DELETE")],
+    reads: () => [metrics.http.latency("/key/:k", "GET")],
+    timers: seams.timers,
+    clock: seams.clock,
+    wallClock,
+    scheduler: seams.scheduler,
+  });
+  view = theView;
   const ops: OpsDeps = {
     ...(settings.version === undefined ? {} : { version: settings.version }),
     metrics,
     ...(settings.httpAddr === undefined ? {} : { httpAddr: settings.httpAddr }),
+    ui: { view: theView, assets: uiAssets },
   };
   const fetch = createFetch(theStore, { bodyBytesMax: settings.bodyBytesMax, ops, ...(auth === null ? {} : { auth }) });
   const opened = running(theNode, theStore, r, transport, seams, fetch);
@@ -221,6 +265,7 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
     ...opened,
     async stop(): Promise<void> {
       metrics.stop();
+      theView.close();
       await opened.stop();
     },
   };
@@ -328,12 +373,12 @@ function stateAfter(snapshot: Uint8Array | null, entries: readonly Entry[]): Uin
 }
 
 /** The driver's events: the store, the membership log and role changes in the log, the observer. */
-function nodeEvents(nodeId: string, core: RaftCore, store: Store, seams: NodeSeams, metrics: NodeMetrics): NodeEvents {
+function nodeEvents(nodeId: string, core: RaftCore, store: Store, seams: NodeSeams, metrics: NodeMetrics, timeline: TimelineFeed): NodeEvents {
   const log = seams.logger;
   // One line per election outcome; the steps between at debug level (election_log.ts).
   const electionLog = new ElectionLog(log, nodeId);
   // The membership once as recovered, then only changes (not every replayed config entry).
-  const membershipLog = new MembershipLog(log, nodeId);
+  const membershipLog = new MembershipLog(log, nodeId, (text) => timeline.membership(text));
   membershipLog.recovered(core.status().members);
   return {
     applied: (entry, result) => {
@@ -345,9 +390,10 @@ function nodeEvents(nodeId: string, core: RaftCore, store: Store, seams: NodeSea
       electionLog.softState(s);
       metrics.softState(s);
       membershipLog.softState(s);
+      timeline.softState(s);
       store.softState(s);
     },
-    restored: () => undefined,
+    restored: (meta) => timeline.snapshotInstalled(meta),
   };
 }
 

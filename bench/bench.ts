@@ -16,6 +16,7 @@ import { emptyFiveResults, phaseFive } from "./five_nodes_phase.ts";
 import { emptyLargeResults, phaseLarge } from "./large_values_phase.ts";
 import { emptyApiResults, phaseApi } from "./api_cost_phase.ts";
 import { emptyWatchResults, phaseWatch } from "./watch_phase.ts";
+import { emptyUiResults, phaseUi } from "./ui_phase.ts";
 
 const env = process.env;
 const isQuick = env["BENCH_QUICK"] === "1";
@@ -28,7 +29,7 @@ function envInt(name: string, fallback: number): number {
   return n;
 }
 
-const phaseNames = ["start", "writes", "reads", "failover", "keys", "tls", "ceiling", "large", "five", "api", "watch"] as const;
+const phaseNames = ["start", "writes", "reads", "failover", "keys", "tls", "ceiling", "large", "five", "api", "watch", "ui"] as const;
 
 function config(): BenchConfig & { phases: Set<string>; out: string } {
   const dir = env["BENCH_DIR"];
@@ -164,6 +165,7 @@ async function main(): Promise<void> {
     await attempt("five", () => phaseFive(cfg, ((r.scale ??= {}).five = emptyFiveResults())));
     await attempt("api", () => phaseApi(cfg, (r.api = emptyApiResults())));
     await attempt("watch", () => phaseWatch(cfg, (r.watch = emptyWatchResults())));
+    await attempt("ui", () => phaseUi(cfg, (r.ui = emptyUiResults())));
   } catch (e) {
     r.notes.push(`run stopped early: ${e instanceof Error ? e.message : String(e)}`);
     save();

@@ -7,6 +7,7 @@ import { renderScale, type ScaleResults } from "./scale_report.ts";
 import type { PauseResults } from "./snapshot_pause_phase.ts";
 import { type ApiResults, renderApi } from "./api_cost_phase.ts";
 import { renderWatch, type WatchResults } from "./watch_phase.ts";
+import { renderUi, type UiResults } from "./ui_phase.ts";
 
 /** The TLS phase's measurements (bench/tls_phase.ts), keyed by cluster label. */
 export interface TlsResults {
@@ -47,6 +48,8 @@ export interface Results {
   api?: ApiResults;
   /** Phase watch (issue 16): 1,000 watchers of one key; absent when it did not run. */
   watch?: WatchResults;
+  /** Phase ui (issue 17): writes with ten pages watching vs none; absent when it did not run. */
+  ui?: UiResults;
   /** Issue 18's phases ceiling, large and five (bench/scale_report.ts); absent when none ran. */
   scale?: ScaleResults;
   notes: string[];
@@ -321,7 +324,7 @@ ${writes.length === 0 ? "" : `## Writes (unique keys, 3-node clusters, fsync on;
 ${renderPeerRows(writes)}
 `}## Reads, failover, start-up, memory and size
 
-${renderRows(otherRows(r).filter((x) => x.ours !== "n/a" || x.peer !== "n/a"))}${renderTls(r.tls)}${renderScale(r.scale)}${renderApi(r.api)}${renderWatch(r.watch)}${notes}
+${renderRows(otherRows(r).filter((x) => x.ours !== "n/a" || x.peer !== "n/a"))}${renderTls(r.tls)}${renderScale(r.scale)}${renderApi(r.api)}${renderWatch(r.watch)}${renderUi(r.ui)}${notes}
 ## Method
 
 - Both clusters run on loopback with their data directories under the same temp directory

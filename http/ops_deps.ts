@@ -2,6 +2,7 @@
 // store. Each feature adds its own optional field; open_node.ts fills them for a real node.
 
 import type { NodeMetrics } from "../metrics/node_metrics.ts";
+import type { UiDeps } from "./ui_routes.ts";
 
 /** Dependencies of the operator's routes; every field optional so tests can leave them out. */
 export interface OpsDeps {
@@ -14,4 +15,6 @@ export interface OpsDeps {
   readonly httpAddr?: string;
   /** The node's metrics: GET /metrics renders them, and every route is counted and timed. */
   readonly metrics?: NodeMetrics;
+  /** The cluster page (issue 17): its view and files; absent, no /ui routes (http/ui_routes.ts). */
+  readonly ui?: UiDeps;
 }

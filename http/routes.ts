@@ -15,6 +15,7 @@ import { listRoutes } from "./list_routes.ts";
 import { blockingKeyRead, isBlockingKeyRead, watchRoutes } from "./watch_routes.ts";
 import { leaderRoutes } from "./leader_routes.ts";
 import { metricsRoutes } from "./metrics_routes.ts";
+import { uiRoutes } from "./ui_routes.ts";
 import type { OpsDeps } from "./ops_deps.ts";
 import type { RequestTimeouts } from "./serve.ts";
 import { keyFromUrl, parseJoinBody, parseReadLevel, parseRemoveBody, readJsonBody } from "./validate.ts";
@@ -85,6 +86,8 @@ export function routeTable(store: StoreApi, options: RouteOptions): readonly Rou
     ...metricsRoutes(store, ops, options.bodyBytesMax),
     ...leaderRoutes(store, ops, options.bodyBytesMax),
     ...backupRoutes(store, ops, options.bodyBytesMax),
+    // The cluster page (issue 17): after every other path, and never on the fast path.
+    ...uiRoutes(ops.ui, options.auth),
   ];
   const auth = options.auth;
   return auth === undefined ? routes : routes.map((route) => guardRoute(route, auth));

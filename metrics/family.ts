@@ -51,6 +51,11 @@ export class Children<C> {
     return entry.child;
   }
 
+  /** The child for these label values if one was ever used, without creating it. */
+  find(values: readonly string[]): C | undefined {
+    return this.#byKey.get(values.length === 1 ? values[0]! : values.join("\u0000"))?.child;
+  }
+
   /** Every child with its label values, in first-use order. */
   entries(): IterableIterator<{ labels: readonly string[]; child: C }> {
     return this.#byKey.values();

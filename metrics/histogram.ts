@@ -19,6 +19,11 @@ export class HistogramChild {
     this.counts = new Float64Array(bounds.length + 1);
   }
 
+  /** Upper bounds of the buckets (counts has one slot more, above them all). */
+  get bounds(): readonly number[] {
+    return this.#bounds;
+  }
+
   /** Counts one observation; NaN is ignored (it belongs in no bucket). */
   observe(value: number): void {
     if (value !== value) return;
@@ -76,6 +81,11 @@ export class Histogram implements Family {
   /** The histogram for these label values (one per label name, in order). */
   labels(...values: string[]): HistogramChild {
     return this.#children.get(values);
+  }
+
+  /** The histogram for these label values if it was ever used (a reader that must not add one to the exposition). */
+  peek(...values: string[]): HistogramChild | undefined {
+    return this.#children.find(values);
   }
 
   /** Observes into the unlabelled histogram. */

@@ -98,6 +98,11 @@ export class HttpMetrics {
     return { ...route, handle };
   }
 
+  /** The latency histogram of a route (its table path) and method, if it answered any request yet. */
+  latency(path: string, method: string): HistogramChild | undefined {
+    return this.#duration.peek(path, method);
+  }
+
   /** A request no route matched (answered 404 by the app); counted, not timed. */
   unmatched(method: string): void {
     this.#requests.labels(unmatchedRoute, methodsNamed.has(method) ? method : "other", "404").inc();

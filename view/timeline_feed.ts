@@ -1,0 +1,91 @@
+// Turns the driver's events into timeline events (view/timeline.ts). It sees what the
+// election and membership log lines see (open_node.ts feeds both from the same events), so an
+// election is recorded once per outcome, not once per role change.
+//
+// An election's duration is how long this node knew no leader, on its own monotonic clock:
+// from the moment it lost its leader (or started) to the moment it learned the next one. A
+// node that learns a new leader without ever having been without one (a higher term arrived
+// with the leader's first append) records a leader change with no duration.
+
+import type { SnapshotMeta, SoftState } from "../raft/core/mod.ts";
+import type { Clock } from "../raft/host.ts";
+import type { Timeline } from "./timeline.ts";
+
+export interface TimelineFeedOptions {
+  readonly id: string;
+  /** Monotonic ms: durations. */
+  readonly clock: Clock;
+  /** Wall-clock ms since the epoch: when each event happened, comparable across nodes. */
+  readonly wallClock: Clock;
+}
+
+export class TimelineFeed {
+  readonly #timeline: Timeline;
+  readonly #options: TimelineFeedOptions;
+  #last: SoftState | null = null;
+  /** The (leader, term) last recorded, as "leader@term". */
+  #recorded: string | null = null;
+  /** Monotonic ms since which no leader was known; the open counts as such a moment. */
+  #leaderlessSince: number | null;
+
+  constructor(timeline: Timeline, options: TimelineFeedOptions) {
+    this.#timeline = timeline;
+    this.#options = options;
+    this.#leaderlessSince = options.clock.now();
+  }
+
+  softState(s: SoftState): void {
+    const last = this.#last;
+    this.#last = s;
+    const now = this.#options.clock.now();
+    if (last?.role === "leader" && s.role !== "leader") {
+      this.#add("stepDown", this.#options.id, s.term, `${this.#options.id} stepped down in term ${last.term}; now ${s.role} in term ${s.term}`, null);
+    }
+    if (s.leader === null) {
+      this.#leaderlessSince ??= now;
+      return;
+    }
+    const election = `${s.leader}@${s.term}`;
+    if (election === this.#recorded) return;
+    const previous = this.#recorded === null ? null : this.#recorded.slice(0, this.#recorded.lastIndexOf("@"));
+    this.#recorded = election;
+    const since = this.#leaderlessSince;
+    this.#leaderlessSince = null;
+    if (since !== null) {
+      const ms = Math.max(0, Math.round(now - since));
+      this.#add("election", s.leader, s.term, `${s.leader} elected in term ${s.term} after ${ms} ms`, ms);
+    } else {
+      const was = previous === null ? "" : ` (was ${previous})`;
+      this.#add("leaderChange", s.leader, s.term, `leader now ${s.leader} in term ${s.term}${was}`, null);
+    }
+  }
+
+  /** A new configuration is in force (membership_log.ts says when it really changed). */
+  membership(text: string): void {
+    this.#add("membership", this.#options.id, this.#term(), `members now ${text}`, null);
+  }
+
+  /** This node wrote a snapshot of its own state, in `ms`. */
+  snapshotTaken(meta: SnapshotMeta, bytes: number, ms: number): void {
+    this.#add(
+      "snapshotTaken",
+      this.#options.id,
+      meta.lastIncludedTerm,
+      `${this.#options.id} took a snapshot up to index ${meta.lastIncludedIndex} (${bytes} bytes)`,
+      Math.round(ms),
+    );
+  }
+
+  /** This node installed a snapshot sent by its leader. */
+  snapshotInstalled(meta: SnapshotMeta): void {
+    this.#add("snapshotInstalled", this.#options.id, meta.lastIncludedTerm, `${this.#options.id} installed the leader's snapshot up to index ${meta.lastIncludedIndex}`, null);
+  }
+
+  #term(): number {
+    return this.#last?.term ?? 0;
+  }
+
+  #add(kind: Parameters<Timeline["add"]>[0]["kind"], node: string, term: number, detail: string, durationMs: number | null): void {
+    this.#timeline.add({ at: Math.round(this.#options.wallClock.now()), kind, node, term, detail, durationMs });
+  }
+}
