@@ -316,8 +316,9 @@ function lineChart(
       line.setAttribute("vector-effect", "non-scaling-stroke");
       svg.append(line);
     }
-    const lastPoint = points[points.length - 1];
-    const latest = lastPoint === undefined ? null : s.value(lastPoint);
+    // The newest known value: a second with no request has no latency, not a latency of 0.
+    let latest = null;
+    for (let i = points.length - 1; i >= 0 && latest === null; i--) latest = s.value(/** @type {UiRatePoint} */ (points[i]));
     const key = el("span", "key", `${s.name} `);
     key.style.setProperty("--k", s.color);
     key.append(el("b", "", latest === null ? "—" : `${shortNum(latest)}${s.unit}`));

@@ -15,7 +15,7 @@
 // page's reconnection; the times are printed.
 
 import { afterAll, expect, test } from "bun:test";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { uiAssets } from "../../ui/assets.ts";
 import { repoRoot } from "../support/binary.ts";
@@ -34,6 +34,12 @@ afterAll(async () => {
   await browser?.close();
   await cluster?.cleanup();
 });
+
+/** One browser for both tests. */
+async function theBrowser(): Promise<Browser> {
+  browser ??= await Browser.launch(chromium!);
+  return browser;
+}
 
 /** Polls `expression` in the tab until it is truthy; returns its value and how long it took. */
 async function waitPage<T>(tab: Tab, what: string, expression: string, timeoutMs = 10_000): Promise<{ value: T; ms: number }> {
@@ -103,7 +109,7 @@ test.skipIf(chromium === null)("the cluster page in headless Chromium: members, 
   }
 
   mkdirSync(artifactsDir, { recursive: true });
-  const b = (browser = await Browser.launch(chromium!));
+  const b = await theBrowser();
   const desk = await b.newTab();
   await desk.setViewport(1280, 800);
   await desk.navigate(n2.url("/ui"));
@@ -171,3 +177,45 @@ test.skipIf(chromium === null)("the cluster page in headless Chromium: members, 
   await waitPage(desk, "two members left", `(() => { const m = ${membersShown}; return Object.keys(m).sort().join() === 'node0,node2'; })()`);
   await screenshot(desk, "desktop-after-failover");
 }, 90_000);
+
+test.skipIf(chromium === null)("with -auth: an action without permission shows 403; a dead node's page opens another member's", async () => {
+  await cluster?.cleanup();
+  const c = (cluster = new Cluster());
+  const usersFile = join(c.root, "users.json");
+  writeFileSync(usersFile, JSON.stringify([
+    { username: "viewer", password: await Bun.password.hash("viewer-pw"), perms: ["status"] },
+    { username: "joiner", password: await Bun.password.hash("join-pw"), perms: ["join"] },
+  ]));
+  // -join-as takes its password from the environment; the nodes inherit this process's.
+  process.env["HRAFTD_JOIN_PASSWORD"] = "join-pw";
+  const viewer = { authorization: `Basic ${btoa("viewer:viewer-pw")}` };
+  const n0 = await c.add({ id: "node0", extraArgs: ["-auth", usersFile] });
+  const n1 = await c.add({ id: "node1", join: n0, extraArgs: ["-auth", usersFile, "-join-as", "joiner"] });
+  const n2 = await c.add({ id: "node2", join: n0, extraArgs: ["-auth", usersFile, "-join-as", "joiner"] });
+  await c.poll("three voters", async () => {
+    const r = await request("GET", n0.url("/status"), undefined, { headers: viewer });
+    const members = r.status === 200 ? (JSON.parse(r.text) as { members: { suffrage: string }[] }).members : [];
+    return members.filter((m) => m.suffrage === "voter").length === 3 ? true : undefined;
+  }, 15_000);
+
+  const tab = await (await theBrowser()).newTab();
+  // The viewer's credentials on every request of the tab, as a browser sends them once asked.
+  await tab.send("Network.enable");
+  await tab.send("Network.setExtraHTTPHeaders", { headers: viewer });
+  await tab.setViewport(1280, 800);
+  await tab.navigate(n1.url("/ui"));
+  await waitPage(tab, "three members", `Object.keys(${membersShown}).length === 3`);
+
+  // The viewer may look but not act: the page shows the node's 403, and nothing changes.
+  const answer = await act(tab, "remove", "node2");
+  expect(answer).toStartWith("false 403");
+  expect(answer).toContain("permission");
+  const status = JSON.parse((await request("GET", n0.url("/status"), undefined, { headers: viewer })).text) as { members: unknown[] };
+  expect(status.members.length).toBe(3);
+
+  // No CORS with -auth: when its node dies, the page opens a live member's own page.
+  await n1.kill9();
+  const { value: host } = await waitPage<string>(tab, "another member's page",
+    `location.host !== ${JSON.stringify(n1.httpAddr)} && document.body.dataset.conn === 'live' && location.host`, 15_000);
+  expect([n0.httpAddr, n2.httpAddr]).toContain(host);
+}, 60_000);
