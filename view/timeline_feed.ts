@@ -3,9 +3,11 @@
 // election is recorded once per outcome, not once per role change.
 //
 // An election's duration is how long this node knew no leader, on its own monotonic clock:
-// from the moment it lost its leader (or started) to the moment it learned the next one. A
-// node that learns a new leader without ever having been without one (a higher term arrived
-// with the leader's first append) records a leader change with no duration.
+// from the moment it lost its leader (or, for its first leader, started) to the moment it
+// learned the next one. A node that learns a new leader without having been without one (a
+// higher term arrived with the leader's first append), or learns its first leader without
+// having campaigned (it joined a cluster that already had one), records a leader change with
+// no duration: it cannot say how long that election took.
 
 import type { SnapshotMeta, SoftState } from "../raft/core/mod.ts";
 import type { Clock } from "../raft/host.ts";
@@ -25,13 +27,17 @@ export class TimelineFeed {
   #last: SoftState | null = null;
   /** The (leader, term) last recorded, as "leader@term". */
   #recorded: string | null = null;
-  /** Monotonic ms since which no leader was known; the open counts as such a moment. */
-  #leaderlessSince: number | null;
+  /** Monotonic ms since which no leader was known (after having one), or null. */
+  #leaderlessSince: number | null = null;
+  /** When the feed began: the start of this node's first time without a leader. */
+  readonly #openedAt: number;
+  /** This node campaigned (PreVote or vote) since the last leader it learned. */
+  #hasCampaigned = false;
 
   constructor(timeline: Timeline, options: TimelineFeedOptions) {
     this.#timeline = timeline;
     this.#options = options;
-    this.#leaderlessSince = options.clock.now();
+    this.#openedAt = options.clock.now();
   }
 
   softState(s: SoftState): void {
@@ -41,22 +47,25 @@ export class TimelineFeed {
     if (last?.role === "leader" && s.role !== "leader") {
       this.#add("stepDown", this.#options.id, s.term, `${this.#options.id} stepped down in term ${last.term}; now ${s.role} in term ${s.term}`, null);
     }
+    if (s.role === "precandidate" || s.role === "candidate") this.#hasCampaigned = true;
     if (s.leader === null) {
-      this.#leaderlessSince ??= now;
+      if (this.#recorded !== null) this.#leaderlessSince ??= now;
       return;
     }
     const election = `${s.leader}@${s.term}`;
     if (election === this.#recorded) return;
     const previous = this.#recorded === null ? null : this.#recorded.slice(0, this.#recorded.lastIndexOf("@"));
     this.#recorded = election;
-    const since = this.#leaderlessSince;
+    const since = this.#leaderlessSince ?? (this.#hasCampaigned || s.leader === this.#options.id ? this.#openedAt : null);
     this.#leaderlessSince = null;
+    this.#hasCampaigned = false;
     if (since !== null) {
       const ms = Math.max(0, Math.round(now - since));
       this.#add("election", s.leader, s.term, `${s.leader} elected in term ${s.term} after ${ms} ms`, ms);
     } else {
       const was = previous === null ? "" : ` (was ${previous})`;
-      this.#add("leaderChange", s.leader, s.term, `leader now ${s.leader} in term ${s.term}${was}`, null);
+      const what = previous === null ? `leader is ${s.leader} in term ${s.term}` : `leader now ${s.leader} in term ${s.term}${was}`;
+      this.#add("leaderChange", s.leader, s.term, what, null);
     }
   }
 

@@ -71,3 +71,18 @@ test("an election is recorded once, with the time this node knew no leader; a st
   expect(events[3]!.detail).toBe("leader now n3 in term 4 (was n2)");
   expect(events[0]!.at).toBe(1_764_500_000_000 + 1_300);
 });
+
+test("a node that joins a cluster with a leader records who leads, with no duration it cannot know", () => {
+  const time = new ManualTime();
+  const t = new Timeline();
+  const feed = new TimelineFeed(t, { id: "n3", clock: time, wallClock: time });
+  feed.softState(soft("follower", null, 0));
+  time.advance(5_000);
+  feed.softState(soft("follower", "n1", 7));
+  expect(t.events().map((e) => [e.kind, e.node, e.term, e.durationMs, e.detail])).toEqual([["leaderChange", "n1", 7, null, "leader is n1 in term 7"]]);
+  // Then its leader is lost and another elected 200 ms later: an election it saw whole.
+  feed.softState(soft("precandidate", null, 7));
+  time.advance(200);
+  feed.softState(soft("follower", "n2", 8));
+  expect(t.events().at(-1)!).toMatchObject({ kind: "election", node: "n2", durationMs: 200 });
+});
