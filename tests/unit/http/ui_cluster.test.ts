@@ -26,7 +26,8 @@ let root: string;
 const nodes = new Map<string, { node: RunningNode; config: Config }>();
 
 async function config(id: string, extra: string[] = []): Promise<Config> {
-  const args = ["-id", id, "-inmem", "-haddr", `127.0.0.1:${await freePort()}`, "-raddr", `127.0.0.1:${await freePort()}`];
+  // Snapshots every 64 entries, so a test can see one taken.
+  const args = ["-id", id, "-inmem", "-snapshot-threshold", "64", "-haddr", `127.0.0.1:${await freePort()}`, "-raddr", `127.0.0.1:${await freePort()}`];
   const out = parseFlags([...args, ...extra, join(root, id)], "test");
   if (out.kind !== "run") throw new Error(out.stderr);
   return out.config;
@@ -170,6 +171,16 @@ test("GET /ui/events streams the view as `event: view` with the JSON on one line
   expect(views[1]!.node.id).toBe("n1");
 });
 
+test("a snapshot taken shows in the timeline of every member that took one", async () => {
+  for (let i = 0; i < 70; i++) expect((await fetch(`${base("n0")}/key`, { method: "POST", body: JSON.stringify({ [`snap${i}`]: "v" }) })).status).toBe(200);
+  for (const id of ["n0", "n1"]) {
+    const taken = await until(`a snapshot in ${id}'s timeline`, async () => (await state(id)).timeline.find((e) => e.kind === "snapshotTaken"));
+    expect(taken.node).toBe(id);
+    expect(taken.detail).toMatch(new RegExp(`^${id} took a snapshot up to index \\d+ \\(\\d+ bytes\\)$`));
+    expect(taken.durationMs).toBeGreaterThanOrEqual(0);
+  }
+}, 15_000);
+
 test("README: the cluster page's curl example, as written", async () => {
   const blocks = readmeRunBlocks("### The cluster page");
   expect([...blocks.keys()]).toEqual(["ui-state"]);
@@ -182,7 +193,7 @@ test("README: the cluster page's curl example, as written", async () => {
   expect(code).toBe(0);
   const lines = out.trim().split("\n");
   expect(lines[0]!.startsWith(`{"node":{"id":"n0"`)).toBe(true);
-  expect(lines[1]).toMatch(/^"values":\{"ui-/);
+  expect(lines[1]).toMatch(/^"values":\{"[^"]+":"[^"]*"/);
   expect(lines[2]).toBe("400");
   expect(Number(lines[3])).toBeGreaterThanOrEqual(1);
 }, 10_000);

@@ -86,3 +86,16 @@ test("a node that joins a cluster with a leader records who leads, with no durat
   feed.softState(soft("follower", "n2", 8));
   expect(t.events().at(-1)!).toMatchObject({ kind: "election", node: "n2", durationMs: 200 });
 });
+
+test("snapshots taken and installed are recorded with their index (a taken one with its duration)", () => {
+  const time = new ManualTime();
+  const t = new Timeline();
+  const feed = new TimelineFeed(t, { id: "n2", clock: time, wallClock: time });
+  const meta = { lastIncludedIndex: 120 as never, lastIncludedTerm: 3 as never, membership: { members: [] } as never };
+  feed.snapshotTaken(meta, 4096, 12.4);
+  feed.snapshotInstalled(meta);
+  expect(t.events().map((e) => [e.kind, e.node, e.term, e.durationMs, e.detail])).toEqual([
+    ["snapshotTaken", "n2", 3, 12, "n2 took a snapshot up to index 120 (4096 bytes)"],
+    ["snapshotInstalled", "n2", 3, null, "n2 installed the leader's snapshot up to index 120"],
+  ]);
+});
