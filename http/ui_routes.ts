@@ -53,6 +53,9 @@ export function uiRoutes(ui: UiDeps | undefined, auth: Authorizer | undefined): 
   return [
     { methods: ["GET"], path: "/ui", perm: "status", handle: (request) => asset("/ui", request) },
     { methods: ["ALL"], path: "/ui", handle: notAllowed },
+    // /ui/ is the same page: a slash typed after it should not meet a 404.
+    { methods: ["GET"], path: "/ui/", perm: "status", handle: (request) => asset("/ui", request) },
+    { methods: ["ALL"], path: "/ui/", handle: notAllowed },
     {
       methods: ["GET"],
       path: "/ui/state",

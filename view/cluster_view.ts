@@ -118,9 +118,12 @@ export class ClusterView {
     this.#o.send(fromAddr, { type: "probeAnswer", reqId: msg.reqId, report: this.#report() });
   }
 
-  /** The view after one probe round (GET /ui/state). */
+  /**
+   * The view for GET /ui/state: after a probe round of its own, or at once while a page
+   * watches (the loop's rounds keep every report within about a second).
+   */
   async state(withValues: boolean): Promise<ClusterViewJson> {
-    await this.#round();
+    if (this.#listeners.size === 0) await this.#round();
     return this.view(withValues);
   }
 

@@ -140,6 +140,8 @@ test("bad input is 400 with the JSON error; the page and its files are served, o
   const etag = page.headers.get("etag")!;
   expect((await fetch(`${base("n0")}/ui`, { headers: { "if-none-match": etag } })).status).toBe(304);
   expect((await fetch(`${base("n0")}/ui/no-such-file.js`)).status).toBe(404);
+  expect((await fetch(`${base("n0")}/ui/`)).headers.get("content-type")).toContain("text/html");
+  expect((await fetch(`${base("n0")}/ui/app.js`)).headers.get("content-type")).toContain("javascript");
   expect((await fetch(`${base("n0")}/ui/state`, { method: "POST" })).status).toBe(405);
   const cors = await fetch(`${base("n0")}/ui/state`);
   expect(cors.headers.get("access-control-allow-origin")).toBe("*");

@@ -107,6 +107,19 @@ test("one page: a view at once, then one a second; members asked each second; a 
   expect(view.probesSent).toBe(probesAfter);
 });
 
+test("GET /ui/state runs a probe round of its own only while no page watches", async () => {
+  const { time, view, sent } = setup();
+  const alone = view.state(false);
+  expect(view.probesSent).toBe(2);
+  answer(view, sent, { b: report("b", { role: "leader" }), c: report("c") });
+  expect((await alone).members.map((m) => m.role)).toEqual(["follower", "leader", "follower"]);
+  expect(time.pending).toBe(0);
+  view.watch(false, () => {});
+  const probes = view.probesSent;
+  await view.state(false);
+  expect(view.probesSent).toBe(probes);
+});
+
 test("a timeline event reaches a watching page at once", () => {
   const { time, view, timeline } = setup();
   const views: string[] = [];
