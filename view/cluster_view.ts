@@ -114,7 +114,8 @@ export class ClusterView {
       this.#probes.answered(fromAddr, msg.reqId, msg.report);
       return;
     }
-    this.#o.tracker.probed();
+    // Only a leader's progress is read: a follower asked does not start watching its messages.
+    if (this.#o.status().role === "leader") this.#o.tracker.probed();
     this.#o.send(fromAddr, { type: "probeAnswer", reqId: msg.reqId, report: this.#report() });
   }
 
@@ -148,6 +149,7 @@ export class ClusterView {
     this.#isClosed = true;
     this.#listeners.clear();
     this.#stop();
+    this.#o.tracker.close();
   }
 
   #start(): void {

@@ -22,6 +22,7 @@ export class FollowerTracker {
   /** Read by the transport's callback before each call of received(): false costs nothing more. */
   isArmed = false;
   #lastProbe = 0;
+  #timer: unknown = null;
   #term = 0;
   readonly #match = new Map<string, number>();
   readonly #heard = new Map<string, number>();
@@ -41,15 +42,23 @@ export class FollowerTracker {
   }
 
   #check(): void {
-    this.#timers.setTimeout(() => {
+    this.#timer = this.#timers.setTimeout(() => {
+      this.#timer = null;
       if (this.#clock.now() - this.#lastProbe < this.#keepMs) {
         this.#check();
         return;
       }
-      this.isArmed = false;
-      this.#match.clear();
-      this.#heard.clear();
+      this.close();
     }, this.#keepMs);
+  }
+
+  /** Stops tracking (no probe for a while, or the node stops). */
+  close(): void {
+    if (this.#timer !== null) this.#timers.clearTimeout(this.#timer);
+    this.#timer = null;
+    this.isArmed = false;
+    this.#match.clear();
+    this.#heard.clear();
   }
 
   /** A Raft message arrived (only called while armed). */
