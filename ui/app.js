@@ -15,6 +15,11 @@ const lagEntriesWarn = 100;
 const lastContactMsWarn = 1_500;
 /** How long one candidate node gets to open its event stream before the next is tried (ms). */
 const connectMsMax = 1_500;
+/**
+ * A node sends a view about every second; a stream silent this long (ms) belongs to a node that
+ * hangs (stopped, partitioned from the page), and another member is followed instead.
+ */
+const silentMsMax = 5_000;
 /** Timeline events drawn (the node keeps up to 200). */
 const timelineShownMax = 60;
 
@@ -34,6 +39,8 @@ let showValues = false;
 let generation = 0;
 /** Bumped by every failover, so only the latest one keeps trying. */
 let failovers = 0;
+/** When the followed stream last opened or brought a view (performance.now()). */
+let heardAt = 0;
 
 /** The state pill in the header, and document.body's data-conn for tests and styles. */
 function setConn(/** @type {"connecting" | "live" | "lost"} */ state, /** @type {string} */ text) {
@@ -70,6 +77,7 @@ function follow(/** @type {string} */ at) {
     es.addEventListener("open", () => {
       if (mine !== generation) return;
       opened = true;
+      heardAt = performance.now();
       clearTimeout(timer);
       base = at;
       banner(at === "" ? null : `The node that served this page is gone; following ${at.replace(/^\w+:\/\//, "")}.`);
@@ -77,6 +85,7 @@ function follow(/** @type {string} */ at) {
     });
     es.addEventListener("view", (ev) => {
       if (mine !== generation) return;
+      heardAt = performance.now();
       try {
         render(/** @type {UiView} */ (JSON.parse(/** @type {MessageEvent} */ (ev).data)));
       } catch (e) {
@@ -474,6 +483,13 @@ $("show-values").addEventListener("change", async (ev) => {
   }
   void failover();
 });
+
+setInterval(() => {
+  if (source?.readyState === EventSource.OPEN && performance.now() - heardAt > silentMsMax) {
+    source.close();
+    void failover();
+  }
+}, 1_000);
 
 setConn("connecting", "connecting…");
 void follow("").then((ok) => {

@@ -4,7 +4,9 @@
 // every member; "Make leader" hands leadership over; after SIGKILL of the leader both a page
 // served by a follower and a page served by the killed leader itself (which then follows
 // another member's stream) show the new leader within two seconds; "Remove" removes the
-// dead node from the cluster.
+// dead node from the cluster. With -auth, a user with only the status permission sees the
+// page, its Remove is answered 403 (shown on the page, nothing changes), and when the page's
+// node dies the page opens a live member's own page (no CORS with -auth).
 // Method: Debian's chromium, headless, driven over the DevTools protocol (tests/support/
 // cdp.ts): a desktop tab (1280x800) on node2 and a phone tab (390x844) on the leader; the
 // page's state is read from its DOM (data-* attributes on what it draws), the buttons are
@@ -219,3 +221,60 @@ test.skipIf(chromium === null)("with -auth: an action without permission shows 4
     `location.host !== ${JSON.stringify(n1.httpAddr)} && document.body.dataset.conn === 'live' && location.host`, 15_000);
   expect([n0.httpAddr, n2.httpAddr]).toContain(host);
 }, 60_000);
+
+/** A view of the contract's shape from a stand-in node `id` that lists `members` (id → HTTP address). */
+function standInView(id: string, members: Readonly<Record<string, string>>): string {
+  return JSON.stringify({
+    node: { id, httpAddr: members[id], raftAddr: `${id}:12000` }, at: Date.now(), leader: "b", term: 1,
+    members: Object.entries(members).map(([m, httpAddr]) => ({
+      id: m, raftAddr: `${m}:12000`, httpAddr, suffrage: "voter", role: m === "b" ? "leader" : "follower",
+      term: 1, commit: 1, applied: 1, lastIndex: 1, lagEntries: 0, lastContactMs: null,
+    })),
+    timeline: [], rates: [], entries: [],
+  });
+}
+
+test.skipIf(chromium === null)("a stream that falls silent (a node that hangs) is left for another member's", async () => {
+  // Two stand-in nodes serving the page's real files: a, whose stream sends one view and then
+  // nothing (as a stopped process keeps its connection open), and b, whose stream answers
+  // any origin and sends a view every 200 ms. Without the page's watchdog it stays on a.
+  const encoder = new TextEncoder();
+  const timers: ReturnType<typeof setInterval>[] = [];
+  const members: Record<string, string> = {};
+  const serve = (id: string, silent: boolean) => Bun.serve({
+    port: 0,
+    hostname: "127.0.0.1",
+    // A stopped process never times its connections out: neither may the stand-in.
+    idleTimeout: 0,
+    fetch(req) {
+      const path = new URL(req.url).pathname;
+      const asset = uiAssets.get(path);
+      if (asset !== undefined) return new Response(asset.body, { headers: { "content-type": asset.type } });
+      if (path !== "/ui/events") return new Response("not found", { status: 404 });
+      const stream = new ReadableStream<Uint8Array>({
+        start(c) {
+          const send = () => c.enqueue(encoder.encode(`event: view\ndata: ${standInView(id, members)}\n\n`));
+          send();
+          if (!silent) timers.push(setInterval(send, 200));
+        },
+      });
+      return new Response(stream, { headers: { "content-type": "text/event-stream", "access-control-allow-origin": "*" } });
+    },
+  });
+  const a = serve("a", true);
+  const b = serve("b", false);
+  members["a"] = `127.0.0.1:${a.port}`;
+  members["b"] = `127.0.0.1:${b.port}`;
+  try {
+    const tab = await (await theBrowser()).newTab();
+    await tab.navigate(`http://${members["a"]}/ui`);
+    await waitPage(tab, "a's view", "document.body.dataset.node === 'a'");
+    const { ms } = await waitPage(tab, "b's view after a fell silent",
+      "document.body.dataset.node === 'b' && document.getElementById('banner').textContent.includes('gone')", 15_000);
+    console.log(`the page left a's silent stream for b's after ${Math.round(ms)} ms`);
+  } finally {
+    for (const t of timers) clearInterval(t);
+    a.stop(true);
+    b.stop(true);
+  }
+}, 30_000);
