@@ -22,8 +22,8 @@ export const entriesShown = 20;
 export const entryKeysMax = 20;
 
 /**
- * The last `count` of `entries` (oldest first, as the log holds them), each summarized;
- * `previousMembers(entry)` is the configuration in force before a config entry (to say what changed).
+ * The last `count` of `entries` (oldest first, as the log holds them), each summarized; a
+ * config entry is compared with the newest configuration before it among `entries`.
  */
 export function entryViews(
   entries: readonly Entry[],

@@ -131,16 +131,17 @@ export class RateSampler {
 }
 
 function sum(sources: readonly (LatencyCounts | undefined)[]): Reading | null {
-  let out: Reading | null = null;
+  const first = sources.find((s) => s !== undefined);
+  if (first === undefined) return null;
+  const counts = new Float64Array(first.counts.length);
+  let count = 0;
   for (const s of sources) {
-    if (s === undefined) continue;
-    if (out === null) out = { bounds: s.bounds, counts: new Float64Array(s.counts.length), count: 0 };
     // Histograms of one family share their bounds; another's would not add up bucket by bucket.
-    if (s.bounds !== out.bounds && s.bounds.join() !== out.bounds.join()) continue;
-    for (let i = 0; i < s.counts.length; i++) out.counts[i]! += s.counts[i]!;
-    out = { ...out, count: out.count + s.count };
+    if (s === undefined || (s.bounds !== first.bounds && s.bounds.join() !== first.bounds.join())) continue;
+    for (let i = 0; i < counts.length; i++) counts[i] = counts[i]! + s.counts[i]!;
+    count += s.count;
   }
-  return out;
+  return { bounds: first.bounds, counts, count };
 }
 
 /** now − before, bucket by bucket (a histogram that appeared meanwhile counts from zero). */

@@ -11,7 +11,7 @@
 
 import type { SnapshotMeta, SoftState } from "../raft/core/mod.ts";
 import type { Clock } from "../raft/host.ts";
-import type { Timeline } from "./timeline.ts";
+import type { Timeline, TimelineKind } from "./timeline.ts";
 
 export interface TimelineFeedOptions {
   readonly id: string;
@@ -94,7 +94,7 @@ export class TimelineFeed {
     return this.#last?.term ?? 0;
   }
 
-  #add(kind: Parameters<Timeline["add"]>[0]["kind"], node: string, term: number, detail: string, durationMs: number | null): void {
+  #add(kind: TimelineKind, node: string, term: number, detail: string, durationMs: number | null): void {
     this.#timeline.add({ at: Math.round(this.#options.wallClock.now()), kind, node, term, detail, durationMs });
   }
 }
