@@ -190,7 +190,7 @@ function isLagging(/** @type {UiMember} */ m, /** @type {string | null} */ leade
 function render(/** @type {UiView} */ view) {
   lastView = view;
   for (const m of view.members) if (m.httpAddr !== null) knownHttp.set(m.id, m.httpAddr);
-  if (!knownHttp.has(view.node.id)) knownHttp.set(view.node.id, view.node.httpAddr);
+  if (!knownHttp.has(view.node.id) && view.node.httpAddr !== null) knownHttp.set(view.node.id, view.node.httpAddr);
   setConn("live", `live · ${view.node.id}`);
   $("leader").textContent = view.leader ?? "none";
   $("term").textContent = String(view.term);

@@ -53,7 +53,7 @@ export interface UiEntry {
 
 /** The whole view. */
 export interface UiView {
-  readonly node: { readonly id: string; readonly httpAddr: string; readonly raftAddr: string };
+  readonly node: { readonly id: string; readonly httpAddr: string | null; readonly raftAddr: string };
   /** The answering node's wall-clock time, ms since the epoch. */
   readonly at: number;
   readonly leader: string | null;

@@ -146,6 +146,9 @@ test.skipIf(chromium === null)("the cluster page in headless Chromium: members, 
   await writeLoad(n2, 3_000);
   await waitPage(desk, "a write rate on the chart", "/writes\\/s [1-9]/.test(document.getElementById('chart-rates').textContent)");
   await screenshot(desk, "desktop");
+  await desk.send("Emulation.setEmulatedMedia", { features: [{ name: "prefers-color-scheme", value: "dark" }] });
+  await screenshot(desk, "desktop-dark");
+  await desk.send("Emulation.setEmulatedMedia", { features: [] });
 
   // "Make leader" on node1's card hands leadership over.
   expect(await act(desk, "leader", "node1")).toStartWith("true");
