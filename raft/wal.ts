@@ -103,11 +103,13 @@ export { StorageDamageError } from "./wal_record.ts";
  * What they save is one journal commit per sync; what they cost is their bytes, written and
  * synced like records. For a flush this large the commit is small beside its own bytes, and
  * zeros ahead doubled what it wrote (issue 18, 64 KiB values at 16 connections: 1 MiB of
- * records then 1 MiB of zeros per batch on every member). Measured here, one appender with
- * fdatasync after each: 4-16 KiB appends 0.38-0.43 ms each without zeros, 0.20-0.25 ms with;
- * 64 KiB the same either way; 1 MiB 395-694 MiB/s without, 115-451 MiB/s with.
+ * records then 1 MiB of zeros per batch on every member). Measured here, three appenders on
+ * the one disk (as three members), fdatasync after each append, medians of alternating
+ * rounds: 64 KiB appends synced in 0.25 ms with zeros, 0.45 without (and one connection of
+ * 64 KiB values ran faster with them); 192-256 KiB about even; 1 MiB synced in 2.0-3.5 ms
+ * without, 2.7-7.9 with, and wrote half the bytes.
  */
-export const zeroFillFlushBytesMax = 64 * 1024;
+export const zeroFillFlushBytesMax = 256 * 1024;
 
 /** Options of Wal.open; sizes in bytes. */
 export interface WalOptions {

@@ -1,7 +1,7 @@
-// Goal: zeros are written ahead of the WAL's records only for small flushes (issue 18's
-// 64 KiB values). A large flush grows the file itself: its one journal commit is small beside
-// its bytes, and a megabyte of zeros after each megabyte of records doubled what every member
-// wrote and synced. Method: count the bytes the WAL hands the Disk seam, on each Disk.
+// Goal: zeros are written ahead of the WAL's records only after flushes below 256 KiB (issue
+// 18's 64 KiB values). A large flush grows the file itself: its one journal commit is small
+// beside its bytes, and a megabyte of zeros after each megabyte of records doubled what every
+// member wrote and synced. Method: count the bytes the WAL hands the Disk seam, on each Disk.
 
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
@@ -62,6 +62,20 @@ for (const kind of diskKinds) {
       expect(c.written()).toBe(payloads);
       wal.close();
       expect(Wal.open(fx.disk, dir(), {}).entries).toEqual(entries);
+    });
+
+    test("a flush of one 64 KiB entry still gets zeros ahead: its sync is what one connection waits on", () => {
+      fx = kind.make();
+      const c = counting(fx.disk);
+      const { wal } = Wal.open(c.disk, dir(), { preallocateBytes: 1024 * kib });
+      wal.append(big(1, 1));
+      wal.sync();
+      expect(c.zeroBytes()).toBe(1024 * kib);
+      wal.append(big(2, 1)); // inside the zeros: the file does not grow
+      wal.sync();
+      expect(c.zeroBytes()).toBe(1024 * kib);
+      wal.close();
+      expect(Wal.open(fx.disk, dir(), {}).entries).toEqual(big(1, 2));
     });
 
     test("small flushes after a large one still get zeros ahead, and every entry reads back", () => {
