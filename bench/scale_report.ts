@@ -113,7 +113,8 @@ a disk per member). "Storage written" is what the members wrote (/proc/<pid>/io
 write_bytes, all members; an upper bound on what reached the disk: a page counts again each
 time a write dirties it, so before 41f55ac, when our WAL wrote 1 MiB of zeros ahead of its
 records and then overwrote them, it counted ~7x the records' bytes where /proc/diskstats saw
-2x; since then a flush of 64 KiB or more writes no zeros ahead).
+2x; since then a flush of 256 KiB or more, such as a batch of 64 KiB values at 16
+connections, writes no zeros ahead).
 
 | system | writes/s | values MiB/s | p99 ms | storage written MiB/s (all members) | CPU µs/write (all members) | leader main thread busy (cores) | values/disk | target | met |
 |---|---|---|---|---|---|---|---|---|---|
