@@ -276,7 +276,8 @@ function renderTimeline(/** @type {UiView} */ view) {
 
 /**
  * One small line chart as inline SVG: `series` share the y axis, which starts at 0 and ends
- * at the largest value; x spans the points' times (the node keeps the last 5 minutes).
+ * at the largest value; x spans the points' times (the node keeps the last 5 minutes). Colours
+ * are the theme's CSS variables, so a switch to dark or light redraws them at once.
  */
 function lineChart(
   /** @type {HTMLElement} */ figure,
@@ -320,7 +321,7 @@ function lineChart(
       const line = document.createElementNS(svgNs, "polyline");
       line.setAttribute("points", pts.join(" "));
       line.setAttribute("fill", "none");
-      line.setAttribute("stroke", s.color);
+      line.style.stroke = s.color;
       line.setAttribute("stroke-width", "2");
       line.setAttribute("vector-effect", "non-scaling-stroke");
       svg.append(line);
@@ -356,21 +357,17 @@ function shortNum(/** @type {number} */ v) {
   return v.toFixed(v >= 1 ? 1 : 2);
 }
 
-function cssVar(/** @type {string} */ name) {
-  return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
-}
-
 function renderCharts(/** @type {UiView} */ view) {
   $("rates-node").textContent = `as ${view.node.id} serves them`;
   lineChart($("chart-rates"), view.rates, [
-    { name: "writes/s", color: cssVar("--chart-a"), value: (p) => p.writesPerS, unit: "" },
-    { name: "reads/s", color: cssVar("--chart-b"), value: (p) => p.readsPerS, unit: "" },
+    { name: "writes/s", color: "var(--chart-a)", value: (p) => p.writesPerS, unit: "" },
+    { name: "reads/s", color: "var(--chart-b)", value: (p) => p.readsPerS, unit: "" },
   ]);
   lineChart($("chart-latency"), view.rates, [
-    { name: "write p50", color: cssVar("--chart-a"), value: (p) => p.writeP50Ms, unit: " ms" },
-    { name: "write p99", color: cssVar("--chart-d"), value: (p) => p.writeP99Ms, unit: " ms" },
-    { name: "read p50", color: cssVar("--chart-b"), value: (p) => p.readP50Ms, unit: " ms" },
-    { name: "read p99", color: cssVar("--chart-c"), value: (p) => p.readP99Ms, unit: " ms" },
+    { name: "write p50", color: "var(--chart-a)", value: (p) => p.writeP50Ms, unit: " ms" },
+    { name: "write p99", color: "var(--chart-d)", value: (p) => p.writeP99Ms, unit: " ms" },
+    { name: "read p50", color: "var(--chart-b)", value: (p) => p.readP50Ms, unit: " ms" },
+    { name: "read p99", color: "var(--chart-c)", value: (p) => p.readP99Ms, unit: " ms" },
   ]);
 }
 
