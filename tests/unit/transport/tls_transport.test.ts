@@ -5,6 +5,9 @@
 // rotated certificate reaches new connections while messages keep flowing. Method: real
 // transports and raw node:tls / node:net peers on loopback, certificates made by openssl at
 // test time (tests/support/certs.ts); waits are polls with generous timeouts.
+// With tls, createTcpTransport always builds the node:tls transport (a Bun.listen listener
+// cannot swap its certificate, and rotation must reach new connections: transport_bun.ts),
+// so these tests run on node:net only; the last one, without tls, on the runtime's default.
 
 import { afterEach, beforeAll, expect, test } from "bun:test";
 import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
@@ -16,7 +19,12 @@ import { parseHostPort } from "../../../address.ts";
 import { encodeFrame, FrameDecoder } from "../../../raft/framing.ts";
 import type { Logger, Timers } from "../../../raft/host.ts";
 import { realTimers } from "../../../raft/real_time.ts";
-import { createTcpTransport, type TcpTransport, type TcpTransportOptions } from "../../../raft/transport.ts";
+import {
+  createTcpTransport,
+  type TcpTransport,
+  type TcpTransportOptions,
+  transportImplementationFor,
+} from "../../../raft/transport.ts";
 import { loadTlsMaterial, type TlsMaterial, watchTlsFiles } from "../../../security/cert_files.ts";
 import { type CertFiles, makeCa, type TestCa } from "../../support/certs.ts";
 
@@ -317,4 +325,10 @@ test("without tls the listener still speaks plain TCP", async () => {
   const plain = net.connect({ host, port }, () => plain.end(encodeFrame(encode(9), 1024)));
   await until("delivered", () => a.received.length === 1);
   expect(a.received).toEqual([9]);
+});
+
+test("with tls the node:tls transport is chosen, and without it Bun's native one under Bun", () => {
+  const tlsOptions = { material: () => material(n1), verifyHostname: true };
+  expect(transportImplementationFor({ tls: tlsOptions })).toBe("node");
+  expect(transportImplementationFor({})).toBe(typeof Bun === "undefined" ? "node" : "bun");
 });

@@ -4,16 +4,13 @@
 // loopback with port 0; waits are event- or poll-driven with generous timeouts, never
 // fixed sleeps.
 
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeAll, describe, expect, test } from "bun:test";
 import * as net from "node:net";
 import { decode as cborDecode, encode as cborEncode } from "cbor-x";
 import { parseHostPort } from "../../../address.ts";
 import { encodeFrame } from "../../../raft/framing.ts";
-import {
-  createTcpTransport,
-  type TcpTransport,
-  type TcpTransportOptions,
-} from "../../../raft/transport.ts";
+import { type TcpTransport, type TcpTransportOptions } from "../../../raft/transport.ts";
+import { type TransportImplementation, transportImplementations } from "./implementations.ts";
 
 interface TestMsg {
   readonly seq: number;
@@ -47,10 +44,13 @@ afterEach(async () => {
   await Promise.all(rawServers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
 });
 
+/** The implementation under test: set by each describe block before its tests run. */
+let create: TransportImplementation["create"] = transportImplementations[0]!.create;
+
 function makeNode(options: Partial<TcpTransportOptions<TestMsg>> = {}): TestNode {
   const received: TestMsg[] = [];
   const logs: string[] = [];
-  const transport = createTcpTransport<TestMsg>({
+  const transport = create<TestMsg>({
     listenAddr: "127.0.0.1:0",
     encode,
     decode,
@@ -118,7 +118,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-describe("TCP transport", () => {
+for (const implementation of transportImplementations) describe(`TCP transport on ${implementation.name}`, () => {
+  beforeAll(() => void (create = implementation.create));
+
   test("delivers messages in order in both directions", async () => {
     const a = await startNode();
     const b = await startNode();
