@@ -61,6 +61,8 @@ let pos = 0;
  * message, checked as decodeEnvelope and decodeMessage check them, with each entry's data
  * copied out and each entry's item kept for the WAL. Null for any other frame, or one this
  * reader does not take (envelope.ts then decodes it the general way, errors included).
+ * The kept items are views of `b`, written by the log a turn or more later: `b` must be a
+ * buffer no one reuses (the transports' frames are fresh copies, raft/framing.ts).
  */
 export function decodeAppendEnvelope(b: Uint8Array, kind: number, addrCharsMax: number): { fromAddr: string; msg: AppendEntries } | null {
   const n = b.length;
