@@ -69,6 +69,22 @@ const membersShown = `Object.fromEntries([...document.querySelectorAll('.member'
   commit: Number((m.querySelector('[data-field=commit]')?.textContent ?? '').replaceAll(',', '')),
 }]))`;
 
+/** The colour a member's card is drawn in, and the theme colour it should be. */
+function cardColour(id: string, themeVar: string): string {
+  return `(() => {
+    const probe = document.createElement('span');
+    probe.style.color = 'var(${themeVar})';
+    document.body.append(probe);
+    const want = getComputedStyle(probe).color;
+    probe.remove();
+    const card = document.querySelector('[data-member="${id}"]');
+    return card !== null && getComputedStyle(card).borderLeftColor === want;
+  })()`;
+}
+
+/** True when nothing is wider than the viewport (no sideways scrolling on a phone). */
+const fitsWidth = "document.documentElement.scrollWidth <= window.innerWidth";
+
 /** Clicks `action` on `id`'s card, confirms in the page's dialog, and waits for the answer shown. */
 async function act(tab: Tab, action: "leader" | "remove", id: string): Promise<string> {
   await tab.evaluate(`document.querySelector('[data-member="${id}"] [data-action="${action}"]').click()`);
@@ -125,6 +141,10 @@ test.skipIf(chromium === null)("the cluster page in headless Chromium: members, 
       `(() => { const m = ${membersShown}; return Object.keys(m).length === 3 && m.node0?.role === 'leader' && document.body.dataset.leader === 'node0' && m; })()`);
     expect(Object.keys(value).sort()).toEqual(["node0", "node1", "node2"]);
     expect([value["node1"]?.role, value["node2"]?.role]).toEqual(["follower", "follower"]);
+    // Colours that mean something: the leader's card in the theme's leader colour.
+    expect(await tab.evaluate<boolean>(cardColour("node0", "--leader"))).toBe(true);
+    expect(await tab.evaluate<boolean>(cardColour("node1", "--follower"))).toBe(true);
+    expect(await tab.evaluate<boolean>(fitsWidth)).toBe(true);
   }
 
   // A write raises the commit index shown on every member.
@@ -174,6 +194,8 @@ test.skipIf(chromium === null)("the cluster page in headless Chromium: members, 
   await waitPage(phone, "the phone page following another member, saying so",
     "document.body.dataset.node !== 'node1' && document.body.dataset.conn === 'live' && document.getElementById('banner').textContent.includes('gone')");
   await waitPage(desk, "node1 unreachable", `${membersShown}.node1?.role === 'unreachable'`);
+  expect(await desk.evaluate<boolean>(cardColour("node1", "--unreachable"))).toBe(true);
+  expect(await phone.evaluate<boolean>(fitsWidth)).toBe(true);
   await screenshot(phone, "phone");
 
   // "Remove" on the dead node's card removes it from the cluster.
