@@ -8,6 +8,14 @@ import type { MemberReport, ProbeMessage } from "./probe_message.ts";
 
 /** How long a member has to answer a probe before it is shown unreachable. */
 export const probeTimeoutMs = 1500;
+/**
+ * A member silent for this many rounds in a row is asked only every `silentProbeEvery` rounds
+ * until it answers again: an older build logs each probe it drops (a warning a second per
+ * watching node during a rolling upgrade), and a dead member has nothing to say. It is shown
+ * unreachable meanwhile, and seen again within that many rounds once it answers.
+ */
+export const silentRoundsMax = 3;
+export const silentProbeEvery = 5;
 
 export interface MemberProbesOptions {
   readonly incarnation: string;
@@ -43,6 +51,9 @@ export class MemberProbes {
   /** Probes in flight, by request id. */
   readonly #asked = new Map<string, Asked>();
   #next = 1;
+  #rounds = 0;
+  /** Rounds in a row each member did not answer. */
+  readonly #misses = new Map<string, number>();
   /** Probes sent in this process (a test counts them). */
   sent = 0;
 
@@ -57,10 +68,13 @@ export class MemberProbes {
   /** Forgets members no longer in the configuration. */
   retain(ids: ReadonlySet<string>): void {
     for (const id of this.#known.keys()) if (!ids.has(id)) this.#known.delete(id);
+    for (const id of this.#misses.keys()) if (!ids.has(id)) this.#misses.delete(id);
   }
 
   /** One round: asks each of `members`; settles when all answered or the time is up. */
-  round(members: readonly { readonly id: string; readonly addr: string }[]): Promise<void> {
+  round(all: readonly { readonly id: string; readonly addr: string }[]): Promise<void> {
+    const n = this.#rounds++;
+    const members = all.filter((m) => (this.#misses.get(m.id) ?? 0) < silentRoundsMax || n % silentProbeEvery === 0);
     if (members.length === 0) return Promise.resolve();
     return new Promise((resolve) => {
       let timer: unknown = null;
@@ -70,6 +84,7 @@ export class MemberProbes {
         timer = null;
         for (const [reqId, asked] of this.#asked) if (asked.round === round) this.#asked.delete(reqId);
         for (const id of round.waiting) {
+          this.#misses.set(id, (this.#misses.get(id) ?? 0) + 1);
           const k = this.#known.get(id);
           this.#known.set(id, { report: k?.report ?? null, isUnreachable: true });
         }
@@ -94,6 +109,7 @@ export class MemberProbes {
     if (asked === undefined || asked.addr !== fromAddr || report.id !== asked.id) return;
     this.#asked.delete(reqId);
     this.#known.set(asked.id, { report, isUnreachable: false });
+    this.#misses.delete(asked.id);
     asked.round.waiting.delete(asked.id);
     if (asked.round.waiting.size === 0) asked.round.done();
   }
