@@ -102,6 +102,9 @@ export function decodePlainSet(b: Uint8Array): WriteCommand | null {
   return pos === n ? { type: "set", pairs } : null;
 }
 
+/** ascii()'s scratch: the code units of the string being read. */
+const units: number[] = [];
+
 /** The ASCII text string at `pos`, moving past it; null for anything else. */
 function ascii(b: Uint8Array): string | null {
   if (pos >= b.length) return null;
@@ -119,12 +122,14 @@ function ascii(b: Uint8Array): string | null {
   } else return null;
   const end = pos + length;
   if (end > b.length) return null;
-  let s = "";
-  for (let k = pos; k < end; k++) {
-    const ch = b[k]!;
+  // One flat string from a reused array of units: built a character at a time it was a rope,
+  // which the map's hash then had to flatten.
+  units.length = length;
+  for (let k = 0; k < length; k++) {
+    const ch = b[pos + k]!;
     if (ch >= 0x80) return null;
-    s += String.fromCharCode(ch);
+    units[k] = ch;
   }
   pos = end;
-  return s;
+  return String.fromCharCode.apply(null, units);
 }
