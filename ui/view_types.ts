@@ -1,6 +1,7 @@
 // The view the page draws, as GET /ui/state and each `view` event of GET /ui/events carry it
 // (issue 17's contract between the server side and the page: every field always present,
-// null where unknown). Types only: the page's script (app.js) checks itself against them.
+// null where unknown). Types only, with no import: the page's script (app.js) checks itself
+// against them (tsc -p ui), and the server's view (view/) builds its JSON with them.
 
 /** One member as the answering node sees it (sorted by id in the view). */
 export interface UiMember {

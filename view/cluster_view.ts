@@ -15,33 +15,12 @@ import { MemberProbes } from "./member_probes.ts";
 import type { FollowerProgress, MemberReport, ProbeMessage } from "./probe_message.ts";
 import { type LatencySource, type RatePoint, RateSampler } from "./rates.ts";
 import type { Timeline, TimelineEvent } from "./timeline.ts";
+import type { UiMember, UiView } from "../ui/view_types.ts";
 
-export type MemberRole = "leader" | "follower" | "candidate" | "precandidate" | "learner" | "removed" | "unreachable";
-
-export interface MemberView {
-  readonly id: string;
-  readonly raftAddr: string;
-  readonly httpAddr: string | null;
-  readonly suffrage: "voter" | "learner";
-  readonly role: MemberRole;
-  readonly term: number | null;
-  readonly commit: number | null;
-  readonly applied: number | null;
-  readonly lastIndex: number | null;
-  readonly lagEntries: number | null;
-  readonly lastContactMs: number | null;
-}
-
-export interface ClusterViewJson {
-  readonly node: { readonly id: string; readonly httpAddr: string | null; readonly raftAddr: string };
-  readonly at: number;
-  readonly leader: string | null;
-  readonly term: number;
-  readonly members: readonly MemberView[];
-  readonly timeline: readonly TimelineEvent[];
-  readonly rates: readonly RatePoint[];
-  readonly entries: readonly EntryView[];
-}
+/** The view's JSON and its parts: the page's contract (ui/view_types.ts), one definition for both sides. */
+export type MemberRole = UiMember["role"];
+export type MemberView = UiMember;
+export type ClusterViewJson = UiView;
 
 export interface ClusterViewOptions {
   readonly id: string;

@@ -5,16 +5,10 @@
 
 import type { Entry, Member } from "../raft/core/mod.ts";
 import { type Command, decodeCommand, type WriteCommand } from "../store/commands.ts";
+import type { UiEntry } from "../ui/view_types.ts";
 
-export interface EntryView {
-  readonly index: number;
-  readonly term: number;
-  readonly kind: "normal" | "noop" | "config";
-  readonly keys: readonly string[];
-  readonly summary: string;
-  /** Only with ?values=1: each key's value written (a delete's: null). */
-  readonly values?: Readonly<Record<string, string | null>>;
-}
+/** One entry, as the page's contract has it (`values` only with ?values=1). */
+export type EntryView = UiEntry;
 
 /** Entries shown. */
 export const entriesShown = 20;

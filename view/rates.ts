@@ -8,6 +8,7 @@
 // leave stops it; the points already taken stay until they age out of the window.
 
 import type { Clock, Timers } from "../raft/host.ts";
+import type { UiRatePoint } from "../ui/view_types.ts";
 import { bucketQuantile } from "./quantile.ts";
 
 /** Cumulative counts of one kind of request: per bucket (seconds), plus the slot above every bound. */
@@ -20,16 +21,8 @@ export interface LatencyCounts {
 /** The histograms of one kind of request (e.g. POST /key and DELETE /key/:k are writes); absent ones are skipped. */
 export type LatencySource = () => readonly (LatencyCounts | undefined)[];
 
-export interface RatePoint {
-  /** Wall-clock ms since the epoch at the end of the second. */
-  readonly at: number;
-  readonly writesPerS: number;
-  readonly readsPerS: number;
-  readonly writeP50Ms: number | null;
-  readonly writeP99Ms: number | null;
-  readonly readP50Ms: number | null;
-  readonly readP99Ms: number | null;
-}
+/** One second, as the page's contract has it (`at`: wall-clock ms at the end of the second). */
+export type RatePoint = UiRatePoint;
 
 export interface RateSamplerOptions {
   readonly writes: LatencySource;

@@ -3,20 +3,15 @@
 // own, in a ring of bounded size, fed by the driver's events (view/timeline_feed.ts); nothing
 // here runs per request.
 
-/** What happened, as the contract with the page names it (/work/notes/task17_contract.md). */
-export type TimelineKind = "election" | "leaderChange" | "stepDown" | "membership" | "snapshotTaken" | "snapshotInstalled";
+import type { UiTimelineEvent } from "../ui/view_types.ts";
 
-export interface TimelineEvent {
-  /** Wall-clock ms since the epoch, on the node that recorded it. */
-  readonly at: number;
-  readonly kind: TimelineKind;
-  /** The node the event is about (the new leader, the one stepping down, this node for snapshots). */
-  readonly node: string;
-  readonly term: number;
-  readonly detail: string;
-  /** How long it took (an election: the time without a leader), or null. */
-  readonly durationMs: number | null;
-}
+/**
+ * One event, as the page's contract (ui/view_types.ts) has it: `at` wall-clock ms on the node
+ * that recorded it; `node` the node it is about (the new leader, the one stepping down, this node
+ * for snapshots); `durationMs` how long it took (an election: the time without a leader), or null.
+ */
+export type TimelineEvent = UiTimelineEvent;
+export type TimelineKind = UiTimelineEvent["kind"];
 
 /** Events kept per node: enough for a page's scroll-back, small enough to send every second. */
 export const timelineEventsMax = 200;
