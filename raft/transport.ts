@@ -10,7 +10,7 @@ import { FrameDecoder } from "./framing.ts";
 import type { LogFields, Timers } from "./host.ts";
 import { describeError, type LinkConfig, PeerLink, type PeerStats } from "./peer_link.ts";
 import { createBunTcpTransport, hasBunSockets } from "./transport_bun.ts";
-import { resolveOptions } from "./transport_options.ts";
+import { detached, resolveOptions } from "./transport_options.ts";
 import { RefusalLog, serverContextOptions, serverOptions, type TransportTls } from "./transport_tls.ts";
 
 export type { PeerState, PeerStats } from "./peer_link.ts";
@@ -99,16 +99,7 @@ export function transportImplementationFor(options: { readonly tls?: TransportTl
 
 /** The transport on node:net (and node:tls), which any runtime with Node's modules runs. */
 export function createNodeTcpTransport<T>(options: TcpTransportOptions<T>): TcpTransport<T> {
-  const impl = new TcpTransportImpl(options);
-  // Plain closures, so callers may pass `transport.send` around detached from its object.
-  return {
-    listen: () => impl.listen(),
-    address: () => impl.address(),
-    send: (peerAddr, msg) => impl.send(peerAddr, msg),
-    flush: () => impl.flush(),
-    peerStats: (peerAddr) => impl.peerStats(peerAddr),
-    close: () => impl.close(),
-  };
+  return detached(new TcpTransportImpl(options));
 }
 
 class TcpTransportImpl<T> {

@@ -13,7 +13,7 @@ import { FrameDecoder } from "./framing.ts";
 import { describeError, type PeerStats } from "./peer_link.ts";
 import type { TcpTransport, TcpTransportOptions } from "./transport.ts";
 import { BunPeerLink } from "./transport_bun_link.ts";
-import { type ResolvedOptions, resolveOptions } from "./transport_options.ts";
+import { detached, type ResolvedOptions, resolveOptions } from "./transport_options.ts";
 
 /** An inbound connection's reading state. */
 interface Inbound<T> {
@@ -34,16 +34,7 @@ export function hasBunSockets(): boolean {
 /** A plain-TCP transport on Bun's native sockets; options.tls must be absent. */
 export function createBunTcpTransport<T>(options: TcpTransportOptions<T>): TcpTransport<T> {
   if (options.tls !== undefined) throw new Error("transport: Bun's native transport is plain TCP only");
-  const impl = new BunTcpTransport(options);
-  // Plain closures, so callers may pass `transport.send` around detached from its object.
-  return {
-    listen: () => impl.listen(),
-    address: () => impl.address(),
-    send: (peerAddr, msg) => impl.send(peerAddr, msg),
-    flush: () => impl.flush(),
-    peerStats: (peerAddr) => impl.peerStats(peerAddr),
-    close: () => impl.close(),
-  };
+  return detached(new BunTcpTransport(options));
 }
 
 class BunTcpTransport<T> {

@@ -4,7 +4,19 @@
 import { checkFrameBytesMax } from "./framing.ts";
 import type { LinkConfig } from "./peer_link.ts";
 import { realTimers } from "./real_time.ts";
-import type { TcpTransportOptions } from "./transport.ts";
+import type { TcpTransport, TcpTransportOptions } from "./transport.ts";
+
+/** `impl`'s methods as plain closures, so callers may pass `transport.send` around detached from its object. */
+export function detached<T>(impl: TcpTransport<T>): TcpTransport<T> {
+  return {
+    listen: () => impl.listen(),
+    address: () => impl.address(),
+    send: (peerAddr, msg) => impl.send(peerAddr, msg),
+    flush: () => impl.flush(),
+    peerStats: (peerAddr) => impl.peerStats(peerAddr),
+    close: () => impl.close(),
+  };
+}
 
 export interface ResolvedOptions {
   readonly frameBytesMax: number;
