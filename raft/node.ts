@@ -194,6 +194,11 @@ export class RaftNode {
     return this.applied;
   }
 
+  /** The core leads now (RaftCore.isLeader: no status built). */
+  isLeader(): boolean {
+    return this.core.isLeader();
+  }
+
   /** The core's status (role, term, leader, indexes, members). */
   status(): RaftStatus {
     return this.core.status();

@@ -175,7 +175,7 @@ export class Store implements StoreApi {
       stateMachine: options.stateMachine,
       timers,
       wallClock: this.#wallClock,
-      isLeader: () => this.#node !== null && !this.#removed && this.#node.status().role === "leader",
+      isLeader: () => this.#node !== null && !this.#removed && this.#node.isLeader(),
       propose: (data) => {
         try {
           return this.#raft.propose(data);
@@ -634,7 +634,7 @@ export class Store implements StoreApi {
   // ---- internals ----
 
   #isLeader(): boolean {
-    return this.#raft.status().role === "leader";
+    return this.#raft.isLeader();
   }
 
   /**

@@ -140,6 +140,8 @@ export interface RaftCore {
    */
   snapshotTaken(index: LogIndex, data: Uint8Array, trailingEntries: number): void;
   status(): RaftStatus;
+  /** status().role === "leader", without building a status (a store asks it on every request). */
+  isLeader(): boolean;
   /** Entries currently held in memory (after the compaction point), for checkers. */
   entries(): readonly Entry[];
 }

@@ -387,6 +387,10 @@ export class Raft implements RaftCore, RaftState {
     };
   }
 
+  isLeader(): boolean {
+    return this.role === "leader";
+  }
+
   entries(): readonly Entry[] {
     return this.log.all();
   }

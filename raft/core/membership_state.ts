@@ -24,6 +24,8 @@ export class ConfigHistory {
   #currentIndex: LogIndex;
   #voters: readonly NodeId[] = [];
   #selfSeen = false;
+  /** `self` is a member of `current` (kept by refresh: asked on every Ready and every status()). */
+  #selfListed = false;
   private readonly self: NodeId | null;
 
   constructor(base: Membership, baseIndex: LogIndex, self: NodeId | null = null) {
@@ -60,7 +62,7 @@ export class ConfigHistory {
 
   /** This server saw itself in a configuration and the one in force no longer lists it. */
   isSelfRemoved(): boolean {
-    return this.selfSeen && this.self !== null && this.member(this.self) === undefined;
+    return this.#selfSeen && !this.#selfListed;
   }
 
   /** A config entry was appended at `index`. */
@@ -126,6 +128,7 @@ export class ConfigHistory {
     }
     this.#current = last.membership;
     this.#currentIndex = last.index;
+    this.#selfListed = this.self !== null && last.membership.members.some((m) => m.id === this.self);
     this.#voters = last.membership.members.filter((m) => m.suffrage === "voter").map((m) => m.id);
   }
 }

@@ -21,7 +21,7 @@ function setup(removed: boolean): Store {
       snapshotIndex: 0, votedFor: null, removed,
     }),
   };
-  const node = { core, status: core.status, lastApplied: 5, wake: () => {} };
+  const node = { core, status: core.status, isLeader: () => false, lastApplied: 5, wake: () => {} };
   const sm = new KvStateMachine();
   sm.applyCommand({ type: "set", pairs: [["k", "v"]] });
   const store = new Store({ id: "c", raftAddr: "c:1", incarnation: "c-test", stateMachine: sm, sendTo: () => true, requestTimeoutMs: 1000 });
