@@ -11,14 +11,9 @@ import { createFetch } from "../../../http/fast_fetch.ts";
 import type { NodeId } from "../../../raft/core/mod.ts";
 import type { StatusReport, StoreApi } from "../../../store/api.ts";
 import { listLimitDefault } from "../../../store/listing.ts";
-import { Cluster } from "../store/cluster_kit.ts";
+import { ledThree } from "../store/cluster_kit.ts";
 
-const a = "a" as NodeId;
-const b = "b" as NodeId;
-const c = "c" as NodeId;
-const k = new Cluster([a, b, c]);
-k.elect(a);
-k.tick([a, b, c], 3);
+const { k, a, b, c } = ledThree();
 afterAll(() => k.close());
 
 const send = (id: NodeId, path: string, init: RequestInit = {}): Promise<Response> => k.sendPath(id, path, init);

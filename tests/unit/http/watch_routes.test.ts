@@ -11,14 +11,9 @@
 import { afterAll, expect, test } from "bun:test";
 import { createFetch } from "../../../http/fast_fetch.ts";
 import type { NodeId } from "../../../raft/core/mod.ts";
-import { Cluster } from "../store/cluster_kit.ts";
+import { ledThree } from "../store/cluster_kit.ts";
 
-const a = "a" as NodeId;
-const b = "b" as NodeId;
-const c = "c" as NodeId;
-const k = new Cluster([a, b, c]);
-k.elect(a);
-k.tick([a, b, c], 3);
+const { k, a, b, c } = ledThree();
 afterAll(() => k.close());
 
 const send = (id: NodeId, path: string, init: RequestInit = {}): Promise<Response> => k.sendPath(id, path, init);

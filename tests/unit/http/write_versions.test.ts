@@ -13,14 +13,9 @@
 
 import { afterAll, expect, test } from "bun:test";
 import type { NodeId } from "../../../raft/core/mod.ts";
-import { Cluster } from "../store/cluster_kit.ts";
+import { ledThree } from "../store/cluster_kit.ts";
 
-const a = "a" as NodeId;
-const b = "b" as NodeId;
-const c = "c" as NodeId;
-const k = new Cluster([a, b, c]);
-k.elect(a);
-k.tick([a, b, c], 3);
+const { k, a, b, c } = ledThree();
 afterAll(() => k.close());
 
 const post = (body: unknown, headers: Record<string, string> = {}): RequestInit => ({ method: "POST", body: JSON.stringify(body), headers });

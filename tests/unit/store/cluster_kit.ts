@@ -294,6 +294,15 @@ export class Cluster {
   }
 }
 
+/** Three nodes "a", "b", "c" with "a" elected and heartbeats flowing: the HTTP route tests' cluster. */
+export function ledThree(): { k: Cluster; a: NodeId; b: NodeId; c: NodeId } {
+  const [a, b, c] = ["a", "b", "c"] as NodeId[] as [NodeId, NodeId, NodeId];
+  const k = new Cluster([a, b, c]);
+  k.elect(a);
+  k.tick([a, b, c], 3);
+  return { k, a, b, c };
+}
+
 export function addrOf(id: NodeId): string {
   return `${id}:12000`;
 }
