@@ -12,7 +12,6 @@
 // the follower forwarding over the kit's transport.
 
 import { afterAll, expect, test } from "bun:test";
-import type { NodeId } from "../../../raft/core/mod.ts";
 import { ledThree } from "../store/cluster_kit.ts";
 
 const { k, a, b, c } = ledThree();
