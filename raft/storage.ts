@@ -120,11 +120,12 @@ export class NodeStorage implements RaftStorage {
 
   /**
    * Writes a locally taken snapshot (see writeSnapshot: slices, fsyncs off the loop), then
-   * drops whole log segments at or below `compactIndex`.
+   * drops whole log segments at or below `compactIndex`, one per turn of the event loop (see
+   * Wal.compactOne); a crash part-way leaves segments the snapshot covers, which a start drops.
    */
   async saveSnapshot(meta: SnapshotMeta, data: Uint8Array, compactIndex: LogIndex): Promise<void> {
     await this.writeSnapshot(meta, data);
-    this.wal.compact(compactIndex);
+    while (!this.isClosed && this.wal.compactOne(compactIndex)) await this.yieldTurn();
   }
 
   /**

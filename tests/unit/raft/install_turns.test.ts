@@ -14,12 +14,11 @@
 import { afterEach, expect, test } from "bun:test";
 import { join } from "node:path";
 import type { Entry, InstallSnapshot, Message, SnapshotMeta } from "../../../raft/core/mod.ts";
-import type { Disk, DiskFile, OpenMode, Scheduler } from "../../../raft/host.ts";
-import { MemDisk } from "../../../raft/mem_disk.ts";
 import { RaftNode } from "../../../raft/node.ts";
 import type { StateMachine } from "../../../raft/node_options.ts";
 import { openStorage } from "../../../raft/storage.ts";
 import { app, entry, mkCore } from "./core_kit.ts";
+import { TurnDisk, Turns } from "./turn_kit.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -28,100 +27,6 @@ const snapshotBytes = 8 * MiB;
 const chunkBytes = 512 * KiB;
 /** What one turn may do at most: a slice of the snapshot file, one chunk, a few pieces. */
 const turnBytesMax = 1 * MiB + 4 * KiB;
-
-/** Bytes moved in the turn running now, by kind. */
-interface TurnBytes {
-  written: number;
-  copied: number;
-  decoded: number;
-}
-
-/** Runs work a turn at a time and keeps the largest count of each kind seen in one turn. */
-class Turns {
-  readonly queue: (() => void)[] = [];
-  now: TurnBytes = { written: 0, copied: 0, decoded: 0 };
-  worst: TurnBytes = { written: 0, copied: 0, decoded: 0 };
-  count = 0;
-  readonly scheduler: Scheduler = { defer: (fn) => this.queue.push(fn) };
-
-  /** One turn: `fn`, then every microtask it caused (setImmediate runs after them all). */
-  async turn(fn: () => void): Promise<void> {
-    this.now = { written: 0, copied: 0, decoded: 0 };
-    fn();
-    await new Promise((resolve) => setImmediate(resolve));
-    this.count++;
-    for (const k of ["written", "copied", "decoded"] as const) this.worst[k] = Math.max(this.worst[k], this.now[k]);
-  }
-
-  /** Runs deferred work until there is none (or `until` holds). */
-  async run(until: () => boolean = () => false, turnsMax = 100_000): Promise<void> {
-    for (let i = 0; i < turnsMax && this.queue.length > 0 && !until(); i++) await this.turn(this.queue.shift()!);
-  }
-}
-
-/** A MemDisk whose syncs complete in a later turn, counting bytes written per turn, with an operation log. */
-class TurnDisk implements Disk {
-  readonly inner = new MemDisk();
-  readonly log: string[] = [];
-  /** True inside a write: the MemDisk's own buffer copies are the write, not a copy to count. */
-  isWriting = false;
-  constructor(private readonly turns: Turns) {}
-
-  open(path: string, mode: OpenMode): DiskFile {
-    const f = this.inner.open(path, mode);
-    const disk = this;
-    return {
-      size: () => f.size(),
-      read: (p, n) => f.read(p, n),
-      write(bytes, position) {
-        disk.turns.now.written += bytes.length;
-        disk.isWriting = true;
-        try {
-          f.write(bytes, position);
-        } finally {
-          disk.isWriting = false;
-        }
-      },
-      truncate: (n) => f.truncate(n),
-      sync() {
-        disk.log.push(`sync ${path}`);
-      },
-      syncAsync(done) {
-        disk.turns.scheduler.defer(() => {
-          disk.log.push(`sync ${path}`);
-          done(null);
-        });
-      },
-      close: () => f.close(),
-    };
-  }
-  readFile = (p: string): Uint8Array => this.inner.readFile(p);
-  exists = (p: string): boolean => this.inner.exists(p);
-  isDir = (p: string): boolean => this.inner.isDir(p);
-  list = (d: string): string[] => this.inner.list(d);
-  mkdirp = (d: string): void => this.inner.mkdirp(d);
-  rename(from: string, to: string): void {
-    this.log.push(`rename ${from} ${to}`);
-    this.inner.rename(from, to);
-  }
-  remove(p: string): void {
-    this.log.push(`remove ${p}`);
-    this.inner.remove(p);
-  }
-  syncDir(d: string): void {
-    this.log.push(`syncDir ${d}`);
-  }
-  syncDirAsync(d: string, done: (error: Error | null) => void): void {
-    this.turns.scheduler.defer(() => {
-      this.log.push(`syncDir ${d}`);
-      done(null);
-    });
-  }
-  /** A "mapped" view: a copy of the file, standing for a view backed by it. */
-  mapFile(path: string): Uint8Array {
-    return this.inner.readFile(path);
-  }
-}
 
 /** Counts the bytes Uint8Array.prototype.set copies in each turn (outside disk writes). */
 const originalSet = Uint8Array.prototype.set;
