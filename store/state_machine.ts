@@ -522,7 +522,7 @@ export class KvStateMachine {
   #sessionsPart(deadlines: readonly Uint8Array[] | null = this.#expiry.size === 0 ? null : encodeDeadlineChunks(this.#expiry.entries())): SessionsPart | null {
     const table = this.#sessions;
     if (table.logClock === 0 && table.size === 0 && !this.#hasVersions && deadlines === null) return null;
-    const chunks = encodeSessionChunks(table.entries());
+    const chunks = table.chunks(encodeSessionChunks);
     return deadlines === null ? { logClock: table.logClock, chunks } : { logClock: table.logClock, chunks, deadlines };
   }
 
@@ -863,7 +863,10 @@ function decodeDeadlines(part: unknown, map: PackedMap): ExpiryTable {
 /** Fields per session entry in a chunk: id, digest, stamp, status, body. */
 const sessionFields = 5;
 
-/** The entries as chunks of at most snapshotChunkPairs entries (fewer past snapshotChunkChars). */
+/**
+ * Entries (a block of the table: SessionTable.chunks, which keeps the bytes until the block
+ * changes) as chunks of at most snapshotChunkPairs entries (fewer past snapshotChunkChars).
+ */
 function encodeSessionChunks(entries: readonly SessionEntry[]): Uint8Array[] {
   const chunks: Uint8Array[] = [];
   let flat: unknown[] = [];
