@@ -33,6 +33,8 @@ export interface Config {
   readonly snapshotThresholdEntries: number;
   /** Entries kept below a snapshot so slow followers can catch up without one. */
   readonly snapshotTrailingEntries: number;
+  /** Shortest wait after a snapshot before the next, in ms (0: none; raft/snapshot_policy.ts). */
+  readonly snapshotIntervalMs: number;
   /** Largest HTTP request body accepted. */
   readonly bodyBytesMax: number;
   /** TLS, users and permissions (security/security_flags.ts); all off by default. */
@@ -126,6 +128,14 @@ export const flagSpecs: readonly FlagSpec[] = [
     max: 1 << 30,
   },
   {
+    name: "snapshot-interval",
+    kind: "duration",
+    usage: "Shortest wait after a snapshot before the next (each drawn from [t, 2t); 0 for none), unless the log outgrows 16-32 MiB",
+    initial: 120_000,
+    min: 0,
+    max: 24 * hourMs,
+  },
+  {
     name: "body-limit",
     kind: "int",
     usage: "Largest HTTP request body accepted, in bytes",
@@ -188,6 +198,7 @@ export function parseFlags(
     tickMs: get("tick") as number,
     snapshotThresholdEntries: get("snapshot-threshold") as number,
     snapshotTrailingEntries: get("snapshot-trailing") as number,
+    snapshotIntervalMs: get("snapshot-interval") as number,
     bodyBytesMax: get("body-limit") as number,
     security: securityConfig(get),
     logLevel: get("log-level") as LogLevel,
@@ -268,4 +279,9 @@ export function timingTicks(config: Config): { electionTicks: number; heartbeatT
   const heartbeatTicks = Math.max(1, Math.round(config.heartbeatMs / config.tickMs));
   const electionTicks = Math.max(heartbeatTicks + 1, Math.round(config.electionTimeoutMs / config.tickMs));
   return { electionTicks, heartbeatTicks };
+}
+
+/** -snapshot-interval in whole ticks, rounded up: the snapshot policy counts the node's ticks. */
+export function snapshotIntervalTicks(config: Config): number {
+  return Math.ceil(config.snapshotIntervalMs / config.tickMs);
 }

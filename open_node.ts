@@ -82,6 +82,8 @@ export interface NodeSettings {
   readonly heartbeatTicks: number;
   readonly snapshotThresholdEntries: number;
   readonly snapshotTrailingEntries: number;
+  /** Ticks between local snapshots at least (-snapshot-interval; raft/snapshot_policy.ts); absent: none. */
+  readonly snapshotIntervalTicks?: number;
   readonly walPreallocateBytes: number;
   /** WAL segment size past which a new segment starts; the WAL's default when absent (the simulator sets small ones). */
   readonly walSegmentBytesMax?: number;
@@ -225,6 +227,8 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
     logger: log,
     snapshotThresholdEntries: settings.snapshotThresholdEntries,
     snapshotTrailingEntries: settings.snapshotTrailingEntries,
+    // The interval's jitter parts the members, which apply the same entries (snapshot_policy.ts).
+    ...(settings.snapshotIntervalTicks === undefined ? {} : { snapshotIntervalTicks: settings.snapshotIntervalTicks, random: seams.random }),
     start: startMeta(r.initial.snapshot, r.bootstrap),
     startSnapshotBytes: r.initial.snapshot?.data.length ?? 0,
     onFatal: seams.onFatal,

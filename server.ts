@@ -7,7 +7,7 @@
 import { mkdirSync } from "node:fs";
 import { parseHostPort } from "./address.ts";
 import type { Config } from "./flags.ts";
-import { timingTicks } from "./flags.ts";
+import { snapshotIntervalTicks, timingTicks } from "./flags.ts";
 import { serve, type ServerHandle } from "./http/serve.ts";
 import { createFsDisk } from "./raft/disk.ts";
 import { DirLockError, type DirLock, lockDataDir } from "./raft/dir_lock.ts";
@@ -272,6 +272,7 @@ function openReal(config: Config, log: Logger, nodeTls: WatchedTls | null, about
       tickMs: config.tickMs,
       snapshotThresholdEntries: config.snapshotThresholdEntries,
       snapshotTrailingEntries: config.snapshotTrailingEntries,
+      snapshotIntervalTicks: snapshotIntervalTicks(config),
       // Syncs that overwrite zeros already on disk are faster than appends (raft/wal.ts).
       walPreallocateBytes: config.inmem ? 0 : walPreallocateBytes,
       requestTimeoutMs,

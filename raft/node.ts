@@ -111,6 +111,8 @@ export class RaftNode {
     this.snapshotPolicy = new SnapshotPolicy({
       thresholdEntries: opts.snapshotThresholdEntries,
       startBytes: opts.startSnapshotBytes ?? 0,
+      intervalTicks: opts.snapshotIntervalTicks ?? 0,
+      ...(opts.random === undefined ? {} : { random: opts.random }),
     });
   }
 
@@ -118,6 +120,7 @@ export class RaftNode {
   tick(): void {
     if (this.isStopped) return;
     this.core.tick();
+    this.snapshotPolicy.tick();
     this.transfers.tick(this.core.status());
     this.schedule();
   }

@@ -86,6 +86,13 @@ export interface RaftNodeOptions {
   /** Entries kept in the log behind a snapshot, for followers that are a little behind. */
   readonly snapshotTrailingEntries: number;
   /**
+   * Ticks to wait after a snapshot before the next, each wait drawn from [t, 2t) (hashicorp's
+   * SnapshotInterval); a log past snapshot_policy.ts's byte bound ends it. 0 or absent: none.
+   */
+  readonly snapshotIntervalTicks?: number;
+  /** Uniform random 32-bit integers for that jitter (the simulator's are seeded); none: no jitter. */
+  readonly random?: () => number;
+  /**
    * Where the state machine starts: the meta of the snapshot it was restored from, or index 0
    * with the bootstrap (or empty) membership.
    */

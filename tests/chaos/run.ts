@@ -61,7 +61,7 @@ const watchPrefixes = ["", "k"];
 /** Chooses snapshot settings per seed, so some runs compact (and install snapshots) often. */
 function nodeFlags(seed: number): string[] {
   const threshold = createSimRng(seed).fork("flags").pick([64, 256, 8192]);
-  return ["-snapshot-threshold", String(threshold), "-snapshot-trailing", String(Math.floor(threshold / 2))];
+  return ["-snapshot-threshold", String(threshold), "-snapshot-interval", "0", "-snapshot-trailing", String(Math.floor(threshold / 2))];
 }
 
 function countBy<T>(items: readonly T[], keyOf: (t: T) => string): Record<string, number> {

@@ -56,7 +56,7 @@ test("README: versions and conditional writes, as written", async () => {
 
 test("versions survive a snapshot and a restart: the ETag read before still matches, a stale one still fails", async () => {
   const c = (cluster = new Cluster());
-  const node0 = await c.add({ id: "node0", extraArgs: ["-snapshot-threshold", "10"] });
+  const node0 = await c.add({ id: "node0", extraArgs: ["-snapshot-threshold", "10", "-snapshot-interval", "0"] });
   await c.waitLeader([node0], 5_000);
   expect((await node0.set({ v: "1" })).status).toBe(200);
   const old = (await request("GET", node0.url("/key/v"))).headers.get("etag")!;

@@ -50,7 +50,7 @@ test("README: safe retries with Idempotency-Key, as written", async () => {
 
 test("a write with a key, retried after a leader crash, a snapshot and restarts of every node, is applied once", async () => {
   const c = (cluster = new Cluster());
-  const args = { extraArgs: ["-snapshot-threshold", "20"] };
+  const args = { extraArgs: ["-snapshot-threshold", "20", "-snapshot-interval", "0"] };
   const node0 = await c.add({ id: "node0", ...args });
   await c.waitLeader([node0], 5_000);
   const node1 = await c.add({ id: "node1", join: node0, ...args });

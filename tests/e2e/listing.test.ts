@@ -76,7 +76,7 @@ test("a follower lists at every level; its linearizable page holds a write ackno
 
 test("the order survives snapshots and a restart: every page after it as before", async () => {
   const c = (cluster = new Cluster());
-  const node0 = await c.add({ id: "node0", extraArgs: ["-snapshot-threshold", "20"] });
+  const node0 = await c.add({ id: "node0", extraArgs: ["-snapshot-threshold", "20", "-snapshot-interval", "0"] });
   await c.waitLeader([node0], 5_000);
   const want: string[] = [];
   for (let i = 0; i < 60; i++) {

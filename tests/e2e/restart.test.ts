@@ -83,7 +83,7 @@ function snapshotsOf(node: TestNode): Array<[number, number]> {
 
 test("-inmem, one node: the newest snapshot survives a restart, the log after it does not", async () => {
   const c = (cluster = new Cluster());
-  const node = await c.add({ id: "solo", inmem: true, extraArgs: ["-snapshot-threshold", "5", "-snapshot-trailing", "2"] });
+  const node = await c.add({ id: "solo", inmem: true, extraArgs: ["-snapshot-threshold", "5", "-snapshot-interval", "0", "-snapshot-trailing", "2"] });
   await c.waitLeader([node], 5_000);
   // One entry per write, sequentially, so each key's log index is the last index after its ack.
   const indexOf: Record<string, number> = {};

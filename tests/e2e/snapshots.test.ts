@@ -14,7 +14,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { Cluster, type TestNode } from "../support/cluster.ts";
 
-const cluster = new Cluster({ commonArgs: ["-snapshot-threshold", "200", "-snapshot-trailing", "50"] });
+const cluster = new Cluster({ commonArgs: ["-snapshot-threshold", "200", "-snapshot-interval", "0", "-snapshot-trailing", "50"] });
 afterAll(() => cluster.cleanup());
 
 /** Writes in flight at once: enough to batch appends (group commit) on 2 cores. */

@@ -77,7 +77,7 @@ test("three nodes: written through a follower, its leader killed, the new leader
 
 test("deadlines survive a snapshot and a restart, and the key still expires when due", async () => {
   const c = (cluster = new Cluster());
-  const node0 = await c.add({ id: "node0", extraArgs: ["-snapshot-threshold", "10"] });
+  const node0 = await c.add({ id: "node0", extraArgs: ["-snapshot-threshold", "10", "-snapshot-interval", "0"] });
   await c.waitLeader([node0], 5_000);
   expect((await request("POST", node0.url("/key?ttl=4s"), { t: "1" })).status).toBe(200);
   for (let i = 0; i < 30; i++) expect((await node0.set({ [`f${i}`]: "x" })).status).toBe(200);

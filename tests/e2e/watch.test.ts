@@ -89,7 +89,7 @@ test("README: watching for changes, as written", async () => {
 
 test("a stream resumed with Last-Event-ID gets exactly what it missed; after a restart the history starts at the restored index", async () => {
   const c = (cluster = new Cluster());
-  const node0 = await c.add({ id: "node0", extraArgs: ["-snapshot-threshold", "10"] });
+  const node0 = await c.add({ id: "node0", extraArgs: ["-snapshot-threshold", "10", "-snapshot-interval", "0"] });
   await c.waitLeader([node0], 5_000);
   const url = node0.url("/watch?prefix=w/");
   const first = takeEvents(url, 2);

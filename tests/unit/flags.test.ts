@@ -8,6 +8,7 @@ import {
   type FlagOutcome,
   flagSpecs,
   parseFlags,
+  snapshotIntervalTicks,
   timingTicks,
   usageHeader,
   usageText,
@@ -53,6 +54,7 @@ describe("defaults", () => {
       tickMs: 10,
       snapshotThresholdEntries: 8192,
       snapshotTrailingEntries: 10240,
+      snapshotIntervalMs: 120_000,
       bodyBytesMax: 1048576,
       security: noSecurity,
       logLevel: "info",
@@ -71,6 +73,14 @@ describe("defaults", () => {
     expect(timingTicks(run("/d"))).toEqual({ heartbeatTicks: 10, electionTicks: 50 });
     const c = run("-tick", "5ms", "-heartbeat", "50ms", "-election-timeout", "1s", "/d");
     expect(timingTicks(c)).toEqual({ heartbeatTicks: 10, electionTicks: 200 });
+  });
+
+  test("the snapshot interval in ticks, rounded up; 0 waits for nothing", () => {
+    expect(snapshotIntervalTicks(run("/d"))).toBe(12_000);
+    expect(snapshotIntervalTicks(run("-snapshot-interval", "15ms", "/d"))).toBe(2);
+    expect(snapshotIntervalTicks(run("-snapshot-interval", "0", "-tick", "5ms", "/d"))).toBe(0);
+    expect(run("-snapshot-interval", "1m", "/d").snapshotIntervalMs).toBe(60_000);
+    expect(exit("-snapshot-interval", "-1s", "/d").code).toBe(2);
   });
 });
 
@@ -253,7 +263,7 @@ describe("usage text", () => {
     const names = lines.filter((l) => l.startsWith("  -")).map((l) => l.slice(3).split(" ")[0]);
     expect(names).toEqual(flagSpecs.map((s) => s.name).sort());
     expect(names).toContain("haddr");
-    expect(names.length).toBe(26);
+    expect(names.length).toBe(27);
     expect(usage.endsWith("\n")).toBe(true);
   });
 
@@ -273,6 +283,7 @@ describe("usage text", () => {
     expect(block("tick")).toMatch(/\(default 10ms\)$/);
     expect(block("snapshot-threshold")).toMatch(/^ {2}-snapshot-threshold int\n {4}\t.+ \(default 8192\)$/);
     expect(block("snapshot-trailing")).toMatch(/\(default 10240\)$/);
+    expect(block("snapshot-interval")).toMatch(/^ {2}-snapshot-interval duration\n {4}\t.+ \(default 2m0s\)$/);
     expect(block("body-limit")).toMatch(/\(default 1048576\)$/);
   });
 });

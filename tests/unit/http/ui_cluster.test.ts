@@ -27,7 +27,7 @@ const nodes = new Map<string, { node: RunningNode; config: Config }>();
 
 async function config(id: string, extra: string[] = []): Promise<Config> {
   // Snapshots every 64 entries, so a test can see one taken.
-  const args = ["-id", id, "-inmem", "-snapshot-threshold", "64", "-haddr", `127.0.0.1:${await freePort()}`, "-raddr", `127.0.0.1:${await freePort()}`];
+  const args = ["-id", id, "-inmem", "-snapshot-threshold", "64", "-snapshot-interval", "0", "-haddr", `127.0.0.1:${await freePort()}`, "-raddr", `127.0.0.1:${await freePort()}`];
   const out = parseFlags([...args, ...extra, join(root, id)], "test");
   if (out.kind !== "run") throw new Error(out.stderr);
   return out.config;
