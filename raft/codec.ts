@@ -19,6 +19,11 @@ const encoder = new Encoder({ useRecords: false, tagUint8Array: false });
 // copyBuffers: byte strings are copied out of the input (one allocation), so decoded values
 // never alias or pin the buffer they came from (a 64 MiB segment, a reused socket buffer).
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: true, copyBuffers: true });
+/**
+ * The same without the copies: byte strings are views of the input. Only for input no one
+ * reuses or changes (a transport frame: FrameDecoder's fresh copies), where a copy is pure cost.
+ */
+const viewDecoder = new Decoder({ useRecords: false, mapsAsObjects: true, copyBuffers: false });
 
 /** Encodes one value with cbor-x; the result is a fresh view the caller may keep. */
 function cbor(value: unknown): Uint8Array {
@@ -26,9 +31,9 @@ function cbor(value: unknown): Uint8Array {
 }
 
 /** Decodes exactly one CBOR item, turning every cbor-x failure into a CodecError. */
-function uncbor(bytes: Uint8Array, what: string): unknown {
+function uncbor(bytes: Uint8Array, what: string, views = false): unknown {
   try {
-    return decoder.decode(bytes);
+    return (views ? viewDecoder : decoder).decode(bytes);
   } catch (err) {
     throw new CodecError(`${what}: malformed CBOR (${(err as Error).message})`);
   }
@@ -45,6 +50,14 @@ export function encodeCbor(value: unknown): Uint8Array {
 /** Decodes exactly one CBOR item; any malformed input becomes a CodecError naming `what`. */
 export function decodeCbor(bytes: Uint8Array, what = "cbor"): unknown {
   return uncbor(bytes, what);
+}
+
+/**
+ * decodeCbor() with byte strings as views of `bytes` rather than copies: only for bytes that
+ * no one reuses or changes afterwards (a transport frame), see viewDecoder.
+ */
+export function decodeCborViews(bytes: Uint8Array, what = "cbor"): unknown {
+  return uncbor(bytes, what, true);
 }
 
 // ---- encoding (trusts its input: values come from the core) ----

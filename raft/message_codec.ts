@@ -1,7 +1,7 @@
 // The gateway between bytes and Raft messages: the compact CBOR encoding of each message of
 // raft/core/messages.ts, and a check of every decoded field (the core trusts what passes).
 
-import { decodeCbor, encodeCbor, entryArray, entryFrom, metaArray, snapshotMetaFrom } from "./codec.ts";
+import { decodeCbor, decodeCborViews, encodeCbor, entryArray, entryFrom, metaArray, snapshotMetaFrom } from "./codec.ts";
 import { skipItem, skipItemHeader } from "./cbor_items.ts";
 import { arr, bool, bytes, fail, indexOf, nat, natOrMinusOne, nodeIdOf, str, termOf } from "./codec_shapes.ts";
 import { keepEntryItems } from "./entry_bytes.ts";
@@ -78,9 +78,11 @@ function messageFields(msg: Message): unknown[] {
  * Decodes one message and checks every field against raft/core/messages.ts. Entries in an
  * AppendEntries must be contiguous after prevLogIndex, with terms that never decrease and
  * never exceed the message's term (Log Matching, §5.3), so the core can trust the slice.
+ * `asViews`: byte strings (a snapshot chunk's data, entries' data) are views of `b`, not
+ * copies; only for bytes no one reuses or changes (decodeCborViews).
  */
-export function decodeMessage(b: Uint8Array): Message {
-  const a = arr(decodeCbor(b, "message"), "message");
+export function decodeMessage(b: Uint8Array, asViews = false): Message {
+  const a = arr(asViews ? decodeCborViews(b, "message") : decodeCbor(b, "message"), "message");
   if (a.length < 4) fail("message", "too short");
   const code = a[0];
   const type = typeof code === "number" ? messageTypeByCode[code] : undefined;

@@ -80,7 +80,8 @@ describe("writeChunk", () => {
         expect(from).toBe(-1);
       }
     }
-  });
+    // ~4 s of checking alone; twice that on the loaded machine passed bun's default 5 s.
+  }, 30_000);
 });
 
 describe("the state machine's snapshots", () => {
