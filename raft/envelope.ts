@@ -6,6 +6,7 @@ import { decodeAppendEnvelope, decodeAppendReplyEnvelope, encodeAppendEnvelope, 
 import { CodecError, decodeCborViews, encodeCbor } from "./codec.ts";
 import type { Message } from "./core/mod.ts";
 import { decodeMessage, encodeMessage } from "./message_codec.ts";
+import { encodeSnapshotEnvelope } from "./snapshot_envelope.ts";
 
 /** One frame's content. `store` payloads are opaque here: store/forward.ts decodes them. */
 export type Envelope =
@@ -25,6 +26,7 @@ export function encodeEnvelope(env: Envelope): Uint8Array {
   if (env.kind === "raft") {
     const msg = env.msg;
     if (msg.type === "AppendEntries") return encodeAppendEnvelope(kindRaft, env.fromAddr, msg);
+    if (msg.type === "InstallSnapshot") return encodeSnapshotEnvelope(kindRaft, env.fromAddr, msg);
     if (msg.type === "AppendEntriesReply") {
       const reply = encodeAppendReplyEnvelope(kindRaft, env.fromAddr, msg);
       if (reply !== null) return reply;
