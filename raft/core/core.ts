@@ -27,7 +27,7 @@ import {
 import { ReadQueue } from "./read_queue.ts";
 import type { ReadState, Ready, SoftState } from "./ready.ts";
 import { advanceReady, buildReady, hasReady } from "./ready_builder.ts";
-import { broadcastAppend, broadcastDue, sendAppend, sendHeartbeat, tickHeartbeat } from "./replication.ts";
+import { broadcastAppend, broadcastDue, fillPipes, pipesDue, sendAppend, sendHeartbeat, tickHeartbeat } from "./replication.ts";
 import { takeSnapshot } from "./snapshot.ts";
 import type { IncomingSnapshot, RaftState } from "./state.ts";
 import { commit, step } from "./step.ts";
@@ -92,6 +92,8 @@ export class Raft implements RaftCore, RaftState {
   snapshotToInstall: Snapshot | null = null;
   /** Set when followers may need an append (new entries or a new commit index). */
   needBroadcast = false;
+  /** Leader only: followers that replied since the last flush, whose pipe it refills (replication.ts). */
+  readonly pipesDue = new Set<NodeId>();
   /**
    * Set by a tick when a follower has not heard the commit index: only then does a commit
    * alone earn a heartbeat. Under load the next AppendEntries carries it anyway; an immediate
@@ -212,6 +214,7 @@ export class Raft implements RaftCore, RaftState {
     this.transferee = null;
     this.transferElapsed = 0;
     this.uncommittedBytes = 0;
+    this.pipesDue.clear();
     if (wasLeader) {
       this.progress.clear();
       this.departing.clear();
@@ -267,6 +270,9 @@ export class Raft implements RaftCore, RaftState {
   // ---- RaftCore ----
 
   tick(): void {
+    // Pipes of replies since the last Ready are filled before a tick moves any follower's
+    // progress (a stalled one turned to probing), as if filled when the replies arrived.
+    if (this.role === "leader") fillPipes(this);
     tickStart(this);
     if (this.role === "leader") {
       this.reads.nextRound();
@@ -397,15 +403,19 @@ export class Raft implements RaftCore, RaftState {
 
   /** Would flush() send anything? (It mirrors flush's conditions without acting.) */
   private isFlushDue(): boolean {
-    return (this.needBroadcast && this.role === "leader" && broadcastDue(this)) || readsDue(this);
+    if (this.role === "leader" && ((this.needBroadcast && broadcastDue(this)) || pipesDue(this))) return true;
+    return readsDue(this);
   }
 
   /**
    * Sends the work batched since the last Ready: appends to every follower (one message
-   * carries every entry proposed meanwhile), then one heartbeat round for the reads batched
-   * meanwhile (§6.4), or their forwarding to the leader. Called by ready() only.
+   * carries every entry proposed meanwhile, and the pipes of followers that replied are
+   * refilled with it), then one heartbeat round for the reads batched meanwhile (§6.4), or
+   * their forwarding to the leader. Called by ready() only.
    */
   private flush(): void {
+    if (this.role === "leader") fillPipes(this);
+    this.pipesDue.clear();
     if (this.needBroadcast && this.role === "leader") broadcastAppend(this);
     this.needBroadcast = false;
     this.commitNoticeDue = false;

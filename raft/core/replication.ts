@@ -180,9 +180,9 @@ function replyAppend(
 /**
  * Leader side of an AppendEntriesReply from a follower it tracks (`pr`): back off after a
  * rejection, or take an acknowledgement. Returns true when the follower's matchIndex grew:
- * the caller (core.ts) then acts on what that makes possible (a departing server released, a
- * commit, a transfer, a promotion) and calls fillPipe. Otherwise this has already sent what
- * the follower needs.
+ * the caller (step.ts) then acts on what that makes possible (a departing server released, a
+ * commit, a transfer, a promotion) and calls deferPipe. Otherwise this has already sent (or
+ * deferred) what the follower needs.
  */
 export function handleAppendReply(r: RaftState, m: AppendEntriesReply, pr: Progress): boolean {
   pr.recentActive = true;
@@ -203,17 +203,55 @@ export function handleAppendReply(r: RaftState, m: AppendEntriesReply, pr: Progr
     return true;
   }
   pr.onHeartbeat();
-  fillPipe(r, m.from, pr);
+  deferPipe(r, m.from);
   return false;
 }
 
-/** After a reply: send the follower what it lacks, pipelined up to the in-flight window. */
-export function fillPipe(r: RaftState, id: NodeId, pr: Progress): void {
-  // A follower in probe state that still lacks entries needs a probe even when there is
-  // nothing new to send; otherwise an idle leader would only ever heartbeat it at its
-  // matchIndex and it would never catch up (found by the simulator, seeds 275/296/419).
-  const needsProbe = pr.state === "probe" && pr.matchIndex < r.log.lastIndex();
-  while (sendAppend(r, id, pr, needsProbe)) {
+/**
+ * After a reply: the follower is sent what it lacks at the next flush (ready()), with every
+ * entry appended by then, not at once with those appended so far. Replies reach a loaded
+ * leader while clients keep proposing (its own fdatasync runs off the loop meanwhile), and the
+ * next Ready sends everything anyway: filled at each reply, a follower was sent the entries
+ * proposed before its reply in one AppendEntries and those after it in another, in the same
+ * Ready (issue 18: twice the messages, decodes, log appends and acks per batch on every
+ * follower, for the same entries and the same fsync). Nothing leaves sooner either way.
+ */
+export function deferPipe(r: RaftState, id: NodeId): void {
+  r.pipesDue.add(id);
+}
+
+/** Would fillPipes send anything? Mirrors it without acting (hasReady only looks). */
+export function pipesDue(r: RaftState): boolean {
+  for (const id of r.pipesDue) {
+    const pr = r.progress.get(id);
+    if (pr !== undefined && appendDue(r, pr, needsProbe(r, pr))) return true;
+  }
+  return false;
+}
+
+/** At a flush: refills the pipe of every follower that replied since the last one. */
+export function fillPipes(r: RaftState): void {
+  for (const id of r.pipesDue) {
+    // Gone since its reply (removed from the configuration, or we stepped down): nothing to fill.
+    const pr = r.progress.get(id);
+    if (pr !== undefined) fillPipe(r, id, pr);
+  }
+  r.pipesDue.clear();
+}
+
+/**
+ * A follower in probe state that still lacks entries needs a probe even when there is
+ * nothing new to send; otherwise an idle leader would only ever heartbeat it at its
+ * matchIndex and it would never catch up (found by the simulator, seeds 275/296/419).
+ */
+function needsProbe(r: RaftState, pr: Progress): boolean {
+  return pr.state === "probe" && pr.matchIndex < r.log.lastIndex();
+}
+
+/** Sends the follower what it lacks, pipelined up to the in-flight window. */
+function fillPipe(r: RaftState, id: NodeId, pr: Progress): void {
+  const sendIfEmpty = needsProbe(r, pr);
+  while (sendAppend(r, id, pr, sendIfEmpty)) {
     if (pr.state !== "replicate") break;
   }
 }

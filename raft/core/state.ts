@@ -76,6 +76,8 @@ export interface RaftState {
   snapshotToInstall: Snapshot | null;
   /** Set when followers may need an append (new entries or a new commit index). */
   needBroadcast: boolean;
+  /** Leader only: followers that replied since the last flush, whose pipe it refills (replication.ts). */
+  readonly pipesDue: Set<NodeId>;
   /**
    * Set by a tick when a follower has not heard the commit index: only then does a commit
    * alone earn a heartbeat. Under load the next AppendEntries carries it anyway; an immediate

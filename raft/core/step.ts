@@ -11,7 +11,7 @@ import { isDepartingDone, maybePromoteLearners, noticeOutsider, onCommitted, rel
 import type { AppendEntriesReply, InstallSnapshotReply, Message } from "./messages.ts";
 import { ackRead, handleReadIndexReply, handleReadIndexRequest, readsOnCommit } from "./read_index.ts";
 import {
-  fillPipe,
+  deferPipe,
   handleAppendEntries,
   handleAppendReply,
   handleSnapshotReply,
@@ -95,7 +95,7 @@ function dispatch(r: RaftState, m: Message): void {
 /**
  * Leader: a follower answered an append. Its read round counts toward pending reads; if
  * its matchIndex grew, that may release it (departing), commit, complete a transfer or
- * promote a learner, in that order, before the pipe to it is refilled.
+ * promote a learner, in that order; the pipe to it is refilled at the next flush.
  */
 function stepAppendReply(r: RaftState, m: AppendEntriesReply): void {
   if (r.role !== "leader") return;
@@ -113,7 +113,7 @@ function stepAppendReply(r: RaftState, m: AppendEntriesReply): void {
   if (r.role !== "leader") return;
   maybeSendTimeoutNow(r, m.from, pr);
   maybePromoteLearners(r);
-  fillPipe(r, m.from, pr);
+  deferPipe(r, m.from);
 }
 
 /** Leader: a follower answered a snapshot chunk; once it holds it all, commit and go on. */
