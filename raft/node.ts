@@ -56,6 +56,12 @@ export class RaftNode {
    * other Ready is taken and no local snapshot begins meanwhile.
    */
   private isOutstanding = false;
+  /**
+   * True while this leader's own sync of the outstanding Ready is under way and every
+   * committed entry handed out so far is applied: what followers' replies commit meanwhile
+   * is applied at once (applyOnCommit).
+   */
+  private appliesOnCommit = false;
   /** Entries applied, and bytes of them, in the current turn (see applyTurnEntriesMax). */
   private turnApplied = 0;
   private turnAppliedBytes = 0;
@@ -130,7 +136,29 @@ export class RaftNode {
     if (this.isStopped) return;
     if (msg.type === "AppendEntriesReply" && msg.success) this.transfers.acked(msg.from, msg.matchIndex);
     this.core.step(msg);
+    if (this.appliesOnCommit && msg.type === "AppendEntriesReply") this.applyOnCommit();
     this.schedule();
+  }
+
+  /**
+   * A leader whose own sync is under way applies at once what followers' replies just
+   * committed, rather than after that sync and the next Ready (issue 18). Committed means
+   * held by a majority: thesis §10.2.1 lets followers commit an entry before the leader's own
+   * disk holds it, and an entry the leader's last sync made durable commits with one reply.
+   * Under load replies arrive while the next sync is out, so a client was answered a whole
+   * sync later than its entry committed; its next request then missed a batch too.
+   */
+  private applyOnCommit(): void {
+    const entriesLeft = applyTurnEntriesMax - this.turnApplied;
+    const bytesLeft = applyTurnBytesMax - this.turnAppliedBytes;
+    if (!this.core.isLeader() || entriesLeft < 1 || bytesLeft < 1) return;
+    try {
+      const entries = this.core.takeCommitted(entriesLeft, bytesLeft);
+      for (const entry of entries) this.applyEntry(entry);
+      if (entries.length > 0) this.reads.applied(this.applied);
+    } catch (e) {
+      this.fail(e);
+    }
   }
 
   /** The connection from `from` closed: see RaftCore.leaderDisconnected. */
@@ -354,7 +382,8 @@ export class RaftNode {
     // A leader's entries alone (the steady state). The AppendEntries leave first: a follower's path to
     // its ack (network, decode, its own sync) is longer than ours, so it should start first.
     // Our fdatasync then runs off the loop, which meanwhile takes new requests and acks into
-    // the core (they form the next Ready once this one is advanced).
+    // the core (they form the next Ready once this one is advanced) and applies what the
+    // acks commit (applyOnCommit).
     for (const m of rd.messages) send(m);
     if (rd.messages.length > 0) this.opts.flush?.();
     const firstNew = rd.entries[0]!.index;
@@ -378,6 +407,7 @@ export class RaftNode {
     // after it. Committed entries among the new ones (a follower learning both at once) wait
     // for the sync.
     call.appliedEarly = this.applyCommitted(rd.committed, 0, early);
+    this.appliesOnCommit = this.role === "leader" && call.appliedEarly === rd.committed.length;
     if (call.isDone) this.persisted(rd, call.appliedEarly, call.error);
   }
 
@@ -443,6 +473,7 @@ export class RaftNode {
   /** The entries of `rd` are durable (or failed to be): the rest of the Ready, then the next. */
   private persisted(rd: Ready, appliedAlready: number, error: Error | null): void {
     this.isOutstanding = false;
+    this.appliesOnCommit = false;
     if (this.isStopped) return;
     try {
       if (error !== null) throw error;
@@ -466,23 +497,27 @@ export class RaftNode {
    * entry per turn); returns the index in `committed` it stopped at.
    */
   private applyCommitted(committed: readonly Entry[], from: number, to: number): number {
-    const { stateMachine, events } = this.opts;
     let i = from;
     for (; i < to; i++) {
       if (this.turnApplied > 0 && (this.turnApplied >= applyTurnEntriesMax || this.turnAppliedBytes >= applyTurnBytesMax)) break;
-      const entry = committed[i]!;
-      this.turnApplied++;
-      this.turnAppliedBytes += entry.data.length;
-      const result = entry.kind === "normal" ? stateMachine.apply(entry) : null;
-      this.appliedTerm = entry.term;
-      this.snapshotPolicy.applied(entry.data.length);
-      if (entry.membership !== undefined) this.appliedMembership = entry.membership;
-      this.applied = entry.index;
-      events.applied(entry, result);
-      this.proposals.applied(entry.index, entry.term, result);
+      this.applyEntry(committed[i]!);
     }
     if (i > from) this.reads.applied(this.applied);
     return i;
+  }
+
+  /** Applies one committed entry, the next in log order, and settles its proposal. */
+  private applyEntry(entry: Entry): void {
+    const { stateMachine, events } = this.opts;
+    this.turnApplied++;
+    this.turnAppliedBytes += entry.data.length;
+    const result = entry.kind === "normal" ? stateMachine.apply(entry) : null;
+    this.appliedTerm = entry.term;
+    this.snapshotPolicy.applied(entry.data.length);
+    if (entry.membership !== undefined) this.appliedMembership = entry.membership;
+    this.applied = entry.index;
+    events.applied(entry, result);
+    this.proposals.applied(entry.index, entry.term, result);
   }
 
   /**

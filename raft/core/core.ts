@@ -372,6 +372,18 @@ export class Raft implements RaftCore, RaftState {
     if (this.role === "leader") commit(this);
   }
 
+  takeCommitted(entriesMax: number, bytesMax: number): readonly Entry[] {
+    const log = this.log;
+    if (log.commitIndex <= log.handedOut || entriesMax < 1) return [];
+    const entries = log.slice(log.handedOut + 1, Math.min(log.commitIndex, log.handedOut + entriesMax), bytesMax);
+    const last = entries[entries.length - 1];
+    if (last !== undefined) {
+      log.handedOut = last.index;
+      log.lastApplied = last.index;
+    }
+    return entries;
+  }
+
   snapshotTaken(index: LogIndex, data: Uint8Array, trailingEntries: number): void {
     takeSnapshot(this, index, data, trailingEntries);
   }

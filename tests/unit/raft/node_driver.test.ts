@@ -1,14 +1,16 @@
 // Goal: the driver's ordering rules when entries are synced off the event loop
 // (RaftStorage.persistEntriesAsync): nothing that depends on the sync happens before it
-// completes (append acks, the leader counting itself, applying the new entries), committed
-// entries made durable by earlier Readies are applied without waiting, only one Ready is out
-// at a time, and no snapshot is captured while applied entries run ahead of advance().
+// completes (append acks, the leader counting itself, so applying what only its own copy
+// would commit), committed entries made durable by earlier Readies are applied without
+// waiting, as are entries followers' replies commit while the sync is out (thesis §10.2.1),
+// only one Ready is out at a time, and no snapshot is captured while applied entries run
+// ahead of advance().
 
 import { expect, test } from "bun:test";
 import type { Entry, HardState, Message, RaftCore, Snapshot, SnapshotMeta } from "../../../raft/core/mod.ts";
 import { RaftNode } from "../../../raft/node.ts";
 import type { RaftStorage, StateMachine } from "../../../raft/node_options.ts";
-import { app, entry, mkCore } from "./core_kit.ts";
+import { app, appReply, entry, makeLeader, mkCore } from "./core_kit.ts";
 
 /** Storage whose entry syncs complete only when the test says so. */
 class ManualStorage implements RaftStorage {
@@ -249,4 +251,61 @@ test("no snapshot is captured while applied entries run ahead of advance()", asy
   await settle();
   expect(h.failure()).toBeNull();
   expect(h.snapshots.length).toBe(2);
+});
+
+/** "a" leading "a", "b", "c" with its no-op committed and applied, no sync outstanding. */
+function ledThree(): Harness {
+  const core = mkCore("a", ["a", "b", "c"]);
+  makeLeader(core);
+  const h = harness(core);
+  h.node.receive(appReply("b", "a", core.status().term, core.status().lastLogIndex));
+  h.run();
+  expect(h.storage.pending.length).toBe(0);
+  expect(h.applied.at(-1)).toBe(core.status().lastLogIndex);
+  return h;
+}
+
+test("a reply that commits an entry while the leader's next sync is out applies it at once", () => {
+  const h = ledThree();
+  const term = h.core.status().term;
+  propose(h, data("x"));
+  h.run();
+  const x = h.core.status().lastLogIndex;
+  propose(h, data("y"));
+  h.storage.complete(); // x is on the leader's disk; y's Ready goes out with its own sync
+  h.run();
+  expect(h.storage.pending.map((p) => p.entries.map((e) => e.index))).toEqual([[x + 1]]);
+  expect(h.applied).not.toContain(x);
+  // b holds x: with the leader's own copy, a majority. Applied now, not after y's sync.
+  h.node.receive(appReply("b", "a", term, x));
+  expect(h.applied).toContain(x);
+  expect(h.applied).not.toContain(x + 1);
+  expect(h.core.status().lastApplied).toBe(x);
+  // y commits only once it is durable here too (or on both followers): then applied once.
+  h.node.receive(appReply("b", "a", term, x + 1));
+  expect(h.applied).not.toContain(x + 1);
+  h.storage.complete();
+  h.run();
+  expect(h.applied.filter((i) => i === x)).toHaveLength(1);
+  expect(h.applied).toContain(x + 1);
+  expect(h.applied).toEqual([...new Set(h.applied)].sort((a, b) => a - b));
+  expect(h.failure()).toBeNull();
+});
+
+test("both followers hold an entry the leader is still syncing: applied before the leader's sync completes", () => {
+  const h = ledThree();
+  const term = h.core.status().term;
+  propose(h, data("x"));
+  h.run();
+  const x = h.core.status().lastLogIndex;
+  expect(h.storage.pending.length).toBe(1);
+  h.node.receive(appReply("b", "a", term, x));
+  expect(h.applied).not.toContain(x); // b alone is no majority while our own copy is unsynced
+  h.node.receive(appReply("c", "a", term, x));
+  expect(h.applied).toContain(x);
+  expect(h.storage.pending.length).toBe(1);
+  h.storage.complete();
+  h.run();
+  expect(h.applied.filter((i) => i === x)).toHaveLength(1);
+  expect(h.failure()).toBeNull();
 });
