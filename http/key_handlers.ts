@@ -3,6 +3,7 @@
 
 import type { Caller, KeyWrite, ReadLevel, StoreApi, VersionedValue, WriteOptions, WriteOutcome } from "../store/api.ts";
 import { HttpError, jsonError } from "./errors.ts";
+import { ReadHeaders } from "./read_headers.ts";
 import { parseCondition, parseIdempotencyKey, parseSetBody, parseWriteQuery, readJsonBody } from "./validate.ts";
 
 /** Shared, never mutated: the runtimes copy init headers into each Response. */
@@ -24,13 +25,13 @@ export function keyResponse(key: string, value: string | null): Response {
  * The answer to a read with its version: `ETag: "<version>"` (If-Match takes it back) and
  * `X-Applied-Index`, the applied index of the state the value was read from; 404 has the latter.
  */
-export function versionedResponse(key: string, v: VersionedValue): Response {
-  const applied = String(v.applied);
-  if (v.value === null) return jsonError(404, `key ${JSON.stringify(key)} not found`, { headers: { "x-applied-index": applied } });
-  return new Response(`{${JSON.stringify(key)}:${JSON.stringify(v.value)}}`, {
-    headers: { "content-type": "application/json", etag: `"${v.version ?? 0}"`, "x-applied-index": applied },
-  });
+export function versionedResponse(key: string, v: VersionedValue, headers: ReadHeaders = readHeaders): Response {
+  if (v.value === null) return jsonError(404, `key ${JSON.stringify(key)} not found`, { headers: { "x-applied-index": String(v.applied) } });
+  return new Response(`{${JSON.stringify(key)}:${JSON.stringify(v.value)}}`, headers.init(v.version ?? 0, v.applied));
 }
+
+/** The process's read headers (./read_headers.ts): every node in it answers from one table. */
+export const readHeaders = new ReadHeaders();
 
 /** Reads `key` at `level` with its version (see versionedResponse). */
 export function readKeyVersioned(store: StoreApi, key: string, level: ReadLevel, caller?: Caller): Promise<Response> {
