@@ -51,8 +51,9 @@ export interface SessionLimits {
 /** 24 hours: a client retrying for longer than that is retrying a different intention. */
 export const sessionWindowMsDefault = 24 * 60 * 60 * 1000;
 /**
- * 100,000 entries of ~120 bytes of typed arrays each (ids and digests as UTF-16 code units):
- * ~12 MB at most, and, being packed, nothing for the collector's full marks to visit per entry.
+ * 100,000 entries of ~230 bytes each (31 of fields, ~130 of id and digest as UTF-16 code
+ * units, ~70 of the block's encoded snapshot chunk): ~23 MB at most, about what the JS
+ * objects took before, and, being packed, nothing for the collector's full marks to visit.
  */
 export const sessionCountMaxDefault = 100_000;
 /** 16 Mi characters: a bound on outcomes with long bodies (412 and 422 bodies are short). */
