@@ -823,8 +823,8 @@ function asciiString(bytes: Uint8Array, at: number, length: number): string {
   return out;
 }
 
-/** FNV-1a over the UTF-16 code units, as a signed 32-bit integer. */
-function hashOf(s: string): number {
+/** FNV-1a over the UTF-16 code units, as a signed 32-bit integer (also the once-only table's, store/sessions.ts). */
+export function hashOf(s: string): number {
   let h = 0x811c9dc5 | 0;
   for (let i = 0; i < s.length; i++) {
     h ^= s.charCodeAt(i);

@@ -22,6 +22,8 @@
 // takes from the oldest end and drops a block once all its entries are gone; a snapshot
 // encodes a block once and reuses its bytes until the block changes (chunks()).
 
+import { hashOf } from "./packed_map.ts";
+
 /** What a once-only write produced: the HTTP status and body its client was answered. */
 export interface Outcome {
   readonly status: number;
@@ -392,12 +394,3 @@ export class SessionTable {
   }
 }
 
-/** FNV-1a over the UTF-16 code units, as a signed 32-bit integer. */
-function hashOf(s: string): number {
-  let h = 0x811c9dc5 | 0;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h;
-}
