@@ -4,6 +4,7 @@
 import { createHash } from "node:crypto";
 import { Decoder, Encoder } from "../raft/cbor.ts";
 import { CommandError } from "./errors.ts";
+import { decodeConditionalSet, encodeConditionalSet } from "./condition_codec.ts";
 import { decodeOnceEnvelope, encodeOnceEnvelope } from "./once_codec.ts";
 import { decodePlainSet, encodePlainSet } from "./plain_set.ts";
 import { unreachable } from "../unreachable.ts";
@@ -137,11 +138,9 @@ export function encodeCommand(command: Command): Uint8Array {
         }
         break;
       }
-      // The commonest command, written directly (the same bytes); anything else below.
-      if (command.condition === undefined) {
-        const plain = encodePlainSet(pairs);
-        if (plain !== null) return plain;
-      }
+      // The commonest commands, written directly (the same bytes); anything else below.
+      const direct = command.condition === undefined ? encodePlainSet(pairs) : encodeConditionalSet(command.condition, pairs);
+      if (direct !== null) return direct;
       // Without a condition, exactly the bytes of before; with one, its own tag and a slot for it.
       const at = command.condition === undefined ? 1 : 2;
       value = new Array(at + 2 * pairs.length);
@@ -187,6 +186,8 @@ export function decodeCommand(bytes: Uint8Array): Command {
   }
   const plain = decodePlainSet(bytes);
   if (plain !== null) return plain;
+  const conditional = decodeConditionalSet(bytes);
+  if (conditional !== null) return conditional;
   const envelope = decodeOnceEnvelope(bytes);
   if (envelope !== null) return onceOf(envelope.stamp, envelope.id, envelope.write);
   let value: unknown;

@@ -48,12 +48,13 @@ export function encodeOnceEnvelope(stamp: number, id: string, write: Uint8Array)
   return out;
 }
 
-function headBytes(n: number): number {
+/** Bytes of a head with argument `n` < 2^32. */
+export function headBytes(n: number): number {
   return n < 0x18 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : 5;
 }
 
 /** Writes a head of major type `type` with argument `n` < 2^32 at `at`; returns where it ends. */
-function head(out: Uint8Array, at: number, type: number, n: number): number {
+export function head(out: Uint8Array, at: number, type: number, n: number): number {
   if (n < 0x18) {
     out[at] = type | n;
     return at + 1;

@@ -21,19 +21,37 @@ let pos = 0;
  */
 export function encodePlainSet(pairs: readonly KeyValue[]): Uint8Array | null {
   const count = 1 + 2 * pairs.length;
-  let size = (count < 24 ? 1 : count < 256 ? 2 : 3) + 1;
-  for (const [key, value] of pairs) {
-    if (typeof key !== "string" || key.length === 0 || typeof value !== "string") return null;
-    size += textHeadBytes(key.length) + key.length + textHeadBytes(value.length) + value.length;
-    if (size > plainSetBytesMax) return null;
-  }
+  const at = (count < 24 ? 1 : count < 256 ? 2 : 3) + 1;
+  const size = pairsBytes(pairs, at);
+  if (size < 0) return null;
   const out = new Uint8Array(size);
-  pos = head(out, 0, 0x80, count);
-  out[pos++] = 0x01; // tag 1: a set
+  head(out, 0, 0x80, count);
+  out[at - 1] = 0x01; // tag 1: a set
+  return writePairs(out, at, pairs) ? out : null;
+}
+
+/**
+ * The bytes of a command whose first `before` bytes precede `pairs` written as text strings,
+ * if every key is a non-empty string and every value a string and the whole is at most
+ * plainSetBytesMax bytes; -1 otherwise. (ASCII is checked by writePairs.)
+ */
+export function pairsBytes(pairs: readonly KeyValue[], before: number): number {
+  let size = before;
   for (const [key, value] of pairs) {
-    if (!writeAscii(out, key) || !writeAscii(out, value)) return null;
+    if (typeof key !== "string" || key.length === 0 || typeof value !== "string") return -1;
+    size += textHeadBytes(key.length) + key.length + textHeadBytes(value.length) + value.length;
+    if (size > plainSetBytesMax) return -1;
   }
-  return out;
+  return size;
+}
+
+/** Writes `pairs` as text strings from `at` (pairsBytes sized `out`); false if one is not ASCII. */
+export function writePairs(out: Uint8Array, at: number, pairs: readonly KeyValue[]): boolean {
+  pos = at;
+  for (const [key, value] of pairs) {
+    if (!writeAscii(out, key) || !writeAscii(out, value)) return false;
+  }
+  return true;
 }
 
 function textHeadBytes(length: number): number {
@@ -90,16 +108,26 @@ export function decodePlainSet(b: Uint8Array): WriteCommand | null {
     pos = 3;
   } else return null;
   if (count < 3 || count % 2 === 0 || b[pos] !== 0x01) return null; // tag 1: a set
-  pos++;
-  const pairs = new Array<KeyValue>((count - 1) / 2);
-  for (let j = 0; j < pairs.length; j++) {
+  const pairs = readPairs(b, pos + 1, (count - 1) / 2);
+  return pairs === null ? null : { type: "set", pairs };
+}
+
+/**
+ * `count` pairs of ASCII text strings (keys not empty) from `at` to exactly the end of `b`,
+ * with heads of at most two argument bytes; null for anything else.
+ */
+export function readPairs(b: Uint8Array, at: number, count: number): KeyValue[] | null {
+  if (b.length > plainSetBytesMax) return null;
+  pos = at;
+  const pairs = new Array<KeyValue>(count);
+  for (let j = 0; j < count; j++) {
     const key = ascii(b);
     if (key === null || key.length === 0) return null;
     const value = ascii(b);
     if (value === null) return null;
     pairs[j] = [key, value];
   }
-  return pos === n ? { type: "set", pairs } : null;
+  return pos === b.length ? pairs : null;
 }
 
 /** ascii()'s scratch: the code units of the string being read. */
