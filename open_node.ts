@@ -209,7 +209,8 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
       // The index is the version of every key the entry writes (ETag, If-Match).
       apply: (entry) => r.sm.apply(entry.data, entry.index),
       // Pauses between chunks go through the timer seam, so simulated nodes pause in simulated time.
-      snapshot: () => r.sm.snapshotAsync(() => new Promise((resolve) => seams.timers.setTimeout(resolve, 0))),
+      // Its pieces go to the disk unjoined (raft/snapshot_bytes.ts).
+      snapshot: () => r.sm.snapshotPieces(() => new Promise((resolve) => seams.timers.setTimeout(resolve, 0))),
       restore: (data) => r.sm.restore(data),
       // A snapshot from the leader is decoded a chunk (1,024 pairs) per turn, through the
       // scheduler seam: in one turn, ten million keys held a follower's loop for seconds.

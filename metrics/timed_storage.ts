@@ -5,6 +5,7 @@
 
 import type { Clock } from "../raft/host.ts";
 import type { RaftStorage } from "../raft/node_options.ts";
+import { snapshotSize } from "../raft/snapshot_bytes.ts";
 
 /** What a save reports: its duration in seconds and the snapshot's size in bytes. */
 export type SnapshotSaved = (seconds: number, bytes: number) => void;
@@ -16,7 +17,7 @@ export function timedStorage(storage: RaftStorage, clock: Clock, saved: Snapshot
     saveSnapshot: async (meta, data, compactIndex) => {
       const start = clock.now();
       await storage.saveSnapshot(meta, data, compactIndex);
-      saved((clock.now() - start) / 1000, data.length);
+      saved((clock.now() - start) / 1000, snapshotSize(data));
     },
   };
   // Optional capabilities stay absent where the storage lacks them (the driver tests for them).

@@ -24,6 +24,7 @@ import { LeaderLease } from "./lease.ts";
 import { randomIncarnation, type RaftNodeOptions, readsWaitingMaxDefault, requestTimeoutMsDefault } from "./node_options.ts";
 import { realTimers } from "./real_time.ts";
 import { Proposals, type ReadDone, Reads, RequestError } from "./requests.ts";
+import { joinedSnapshot, snapshotSize } from "./snapshot_bytes.ts";
 import { SnapshotPolicy } from "./snapshot_policy.ts";
 import { TransferRequests } from "./transfer_request.ts";
 
@@ -614,15 +615,17 @@ export class RaftNode {
       if (this.isStopped || this.snapshotIndex !== baseIndex) return;
       // The core keeps the state to send to followers that fall behind the log; a view of
       // the file spares the memory (tens of MB at a million keys) of keeping it resident.
-      const held = this.opts.storage.mapSnapshot?.(meta) ?? data;
+      // Joined only where the disk cannot map it (the simulator's).
+      const held = this.opts.storage.mapSnapshot?.(meta) ?? joinedSnapshot(data);
       this.core.snapshotTaken(applied, held, this.opts.snapshotTrailingEntries);
       this.snapshotIndex = applied;
-      this.snapshotPolicy.taken(data.length, this.snapshotPolicy.appliedBytes - bytesAtCapture);
-      this.opts.logger.info(`snapshot taken at index ${applied} term ${meta.lastIncludedTerm} (${data.length} bytes)`, {
+      const bytes = snapshotSize(data);
+      this.snapshotPolicy.taken(bytes, this.snapshotPolicy.appliedBytes - bytesAtCapture);
+      this.opts.logger.info(`snapshot taken at index ${applied} term ${meta.lastIncludedTerm} (${bytes} bytes)`, {
         event: "snapshot_taken",
         index: applied,
         term: meta.lastIncludedTerm,
-        bytes: data.length,
+        bytes,
       });
     };
     this.snapshotSettled = take().then(

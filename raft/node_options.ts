@@ -14,6 +14,7 @@ import type {
 import type { Logger, Scheduler, Timers } from "./host.ts";
 import type { LeaseOptions } from "./lease.ts";
 import type { RequestCounts } from "./requests.ts";
+import type { SnapshotBytes } from "./snapshot_bytes.ts";
 
 /** Durable storage as the driver uses it: everything written is on disk when a call returns. */
 export interface RaftStorage {
@@ -32,9 +33,10 @@ export interface RaftStorage {
   persistSnapshotAsync?(hardState: HardState | null, snapshot: Snapshot, entries: readonly Entry[]): Promise<void>;
   /**
    * Store a snapshot taken locally, durably, then drop whole log segments at or below
-   * `compactIndex`. May take several turns of the event loop.
+   * `compactIndex`. May take several turns of the event loop. Pieces are written in order,
+   * never joined (see snapshot_bytes.ts).
    */
-  saveSnapshot(meta: SnapshotMeta, data: Uint8Array, compactIndex: LogIndex): Promise<void>;
+  saveSnapshot(meta: SnapshotMeta, data: SnapshotBytes, compactIndex: LogIndex): Promise<void>;
   /** Optional: a saved snapshot's state backed by its file, not memory (null if unavailable). */
   mapSnapshot?(meta: SnapshotMeta): Uint8Array | null;
 }
@@ -46,8 +48,9 @@ export interface StateMachine {
   /**
    * Serialize the whole state as of the last applied entry. The state is captured when the
    * call is made; the encoding may finish later, so a large map does not stall the loop.
+   * Pieces in order where the encoding is chunked (the bytes are their concatenation).
    */
-  snapshot(): Promise<Uint8Array>;
+  snapshot(): Promise<SnapshotBytes>;
   /** Replace the whole state with a snapshot's. */
   restore(data: Uint8Array): void;
   /**

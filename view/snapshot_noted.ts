@@ -5,6 +5,7 @@
 import type { SnapshotMeta } from "../raft/core/mod.ts";
 import type { Clock } from "../raft/host.ts";
 import type { RaftStorage } from "../raft/node_options.ts";
+import { snapshotSize } from "../raft/snapshot_bytes.ts";
 
 /** `storage`, with each completed saveSnapshot told to `taken` (its meta, size and duration in ms). */
 export function snapshotNoted(storage: RaftStorage, clock: Clock, taken: (meta: SnapshotMeta, bytes: number, ms: number) => void): RaftStorage {
@@ -13,7 +14,7 @@ export function snapshotNoted(storage: RaftStorage, clock: Clock, taken: (meta: 
     saveSnapshot: async (meta, data, compactIndex) => {
       const start = clock.now();
       await storage.saveSnapshot(meta, data, compactIndex);
-      taken(meta, data.length, clock.now() - start);
+      taken(meta, snapshotSize(data), clock.now() - start);
     },
   };
   // Optional capabilities stay absent where the storage lacks them (the driver tests for them).
