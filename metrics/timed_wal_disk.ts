@@ -26,6 +26,7 @@ export function timedWalDisk(disk: Disk, walDir: string, clock: Clock, observe: 
   };
   // Optional capabilities stay absent where the disk lacks them (callers test for them).
   if (disk.syncDirAsync !== undefined) timed.syncDirAsync = (dir, done) => disk.syncDirAsync!(dir, done);
+  if (disk.removeAsync !== undefined) timed.removeAsync = (path, done) => disk.removeAsync!(path, done);
   if (disk.mapFile !== undefined) timed.mapFile = (path) => disk.mapFile!(path);
   return timed;
 }

@@ -212,6 +212,9 @@ export function createFsDisk(options: FsDiskOptions = {}): Disk {
     remove(path) {
       fs.rmSync(path, { recursive: true, force: true });
     },
+    removeAsync(path, done) {
+      fs.rm(path, { recursive: true, force: true }, (error) => done(error));
+    },
     syncDir(dir) {
       let fd: number;
       try {

@@ -62,6 +62,12 @@ export interface Disk {
    */
   syncDirAsync?(dir: string, done: (error: Error | null) => void): void;
   /**
+   * Optional: remove() off the calling thread, then `done` on the event loop (absent where it
+   * must stay deterministic). Unlinking a large file frees its extents in the call: a 300 MB
+   * snapshot took 80-580 ms here, all of it on the loop when removed in place.
+   */
+  removeAsync?(path: string, done: (error: Error | null) => void): void;
+  /**
    * Optional: a read-only view of a non-empty file that is never written again, backed by
    * the file (mmap) rather than by memory, so holding it costs no resident memory until read.
    * The file may be removed while mapped (POSIX keeps the pages) but never truncated.

@@ -222,7 +222,8 @@ export class SnapshotStore {
     // The old names are gone durably before anything inside is deleted (see the header).
     yield durably.dir(this.dir);
     // Not synced again: a deletion that does not reach the disk is finished at the next start.
-    for (const a of aside) this.disk.remove(a);
+    // Off the loop where the disk offers it: unlinking a large state file takes its time.
+    for (const a of aside) yield durably.remove(a);
   }
 }
 
@@ -249,16 +250,19 @@ function removeCrashSafely(disk: Disk, dir: string, names: readonly string[]): v
 }
 
 /**
- * How a sequence of steps makes things durable: at once (blocking the loop), or off the loop
- * with a promise to await (see Disk.syncDirAsync). Steps are written once, as generators.
+ * How a sequence of steps makes things durable (and removes what was set aside): at once
+ * (blocking the loop), or off the loop with a promise to await (see Disk.syncDirAsync,
+ * Disk.removeAsync). Steps are written once, as generators.
  */
 interface Durability {
   file(f: DiskFile): void | Promise<void>;
   dir(path: string): void | Promise<void>;
+  /** Removes a snapshot already renamed aside (its name gone durably). */
+  remove(path: string): void | Promise<void>;
 }
 
 function blockingDurability(disk: Disk): Durability {
-  return { file: (f) => f.sync(), dir: (d) => disk.syncDir(d) };
+  return { file: (f) => f.sync(), dir: (d) => disk.syncDir(d), remove: (p) => disk.remove(p) };
 }
 
 function offLoopDurability(disk: Disk): Durability {
@@ -266,6 +270,7 @@ function offLoopDurability(disk: Disk): Durability {
   return {
     file: (f) => (f.syncAsync === undefined ? f.sync() : new Promise((resolve, reject) => f.syncAsync!(settle(resolve, reject)))),
     dir: (d) => (disk.syncDirAsync === undefined ? disk.syncDir(d) : new Promise((resolve, reject) => disk.syncDirAsync!(d, settle(resolve, reject)))),
+    remove: (p) => (disk.removeAsync === undefined ? disk.remove(p) : new Promise((resolve, reject) => disk.removeAsync!(p, settle(resolve, reject)))),
   };
 }
 

@@ -101,6 +101,14 @@ export class TurnDisk implements Disk {
       done(null);
     });
   }
+  /** A removal off the loop: done in a later turn, and not counted in the turn that asked. */
+  removeAsync(p: string, done: (error: Error | null) => void): void {
+    this.turns.scheduler.defer(() => {
+      this.log.push(`removeAsync ${p}`);
+      this.inner.remove(p);
+      done(null);
+    });
+  }
   /** A "mapped" view: a copy of the file, standing for a view backed by it. */
   mapFile(path: string): Uint8Array {
     return this.inner.readFile(path);
