@@ -137,8 +137,24 @@ export class RaftNode {
     if (this.isStopped) return;
     if (msg.type === "AppendEntriesReply" && msg.success) this.transfers.acked(msg.from, msg.matchIndex);
     this.core.step(msg);
-    if (this.appliesOnCommit && msg.type === "AppendEntriesReply") this.applyOnCommit();
+    if (msg.type === "AppendEntriesReply") {
+      if (this.appliesOnCommit) this.applyOnCommit();
+      this.serveConfirmedReads();
+    }
     this.schedule();
+  }
+
+  /**
+   * A leader serves the reads an acknowledgement just confirmed in the turn it arrives (issue
+   * 18), not in the next driver turn: under load that turn comes only after every HTTP request
+   * of the same event-loop pass is parsed, and read latency is what limits a closed loop of
+   * clients. Each read still waits until this node applied its read index (Reads.confirmed).
+   * Not on a follower: a forwarded read's answer may arrive while it installs a snapshot a
+   * piece at a time, its state machine not whole (its Ready's readStates wait for the install).
+   */
+  private serveConfirmedReads(): void {
+    if (!this.core.isLeader()) return;
+    for (const r of this.core.takeReadStates()) this.reads.confirmed(r.ctx, r.readIndex, this.applied);
   }
 
   /**

@@ -2,7 +2,7 @@
 // simulator in tests/sim, and unit tests). The implementation lives in core.ts.
 
 import type { Message } from "./messages.ts";
-import type { Ready } from "./ready.ts";
+import type { Ready, ReadState } from "./ready.ts";
 import type {
   Entry,
   EntryId,
@@ -141,6 +141,12 @@ export interface RaftCore {
    * applied every committed entry handed out before (the outstanding Ready's included).
    */
   takeCommitted(entriesMax: number, bytesMax: number): readonly Entry[];
+  /**
+   * Reads confirmed since the last Ready (§6.4: a majority acknowledged a round begun after
+   * they arrived), handed out now instead of in the next Ready. For a leader, whose state
+   * machine is whole between turns: the caller serves each once it has applied its read index.
+   */
+  takeReadStates(): readonly ReadState[];
   /**
    * The application wrote a snapshot covering the log up to `index` (≤ lastApplied).
    * The core keeps `data` to send to slow followers and discards entries up to

@@ -372,6 +372,12 @@ export class Raft implements RaftCore, RaftState {
     if (this.role === "leader") commit(this);
   }
 
+  takeReadStates(): readonly ReadState[] {
+    const states = this.readStates;
+    if (states.length > 0) this.readStates = [];
+    return states;
+  }
+
   takeCommitted(entriesMax: number, bytesMax: number): readonly Entry[] {
     const log = this.log;
     if (log.commitIndex <= log.handedOut || entriesMax < 1) return [];

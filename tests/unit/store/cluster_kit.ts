@@ -234,6 +234,21 @@ export class Cluster {
     this.run();
   }
 
+  /**
+   * Delivers held frames matching `which`, in order, and nothing else: no deferred driver turn
+   * runs, so a test sees what a node does in the turn a frame arrives.
+   */
+  deliverHeld(which: (f: Frame) => boolean): void {
+    const out = this.held.filter(which);
+    this.held = this.held.filter((f) => !which(f));
+    for (const f of out) this.deliver(f);
+  }
+
+  /** Deferred driver turns waiting to run. */
+  get turnsDue(): number {
+    return this.deferred.length;
+  }
+
   /** One tick on each of `ids`, with the clock advanced by a tick, then runs. */
   tick(ids: readonly NodeId[], n = 1): void {
     for (let i = 0; i < n; i++) {
