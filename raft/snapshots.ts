@@ -118,7 +118,7 @@ export class SnapshotStore {
     return this.stored.map((s) => s.meta);
   }
 
-  /** The newest snapshot with its state, or null; its checksum is verified. */
+  /** The newest snapshot with its state (mapped where the disk can), or null; its checksum is verified. */
   latest(): Snapshot | null {
     const newest = this.stored[this.stored.length - 1];
     return newest === undefined ? null : { meta: newest.meta, data: readState(this.disk, newest) };
@@ -387,10 +387,26 @@ function readMeta(disk: Disk, dir: string): Stored {
   }
 }
 
+/** The file mapped, or null where the disk cannot map it (or not this file: empty, say). */
+function mapOrNull(disk: Disk, path: string): Uint8Array | null {
+  if (disk.mapFile === undefined) return null;
+  try {
+    return disk.mapFile(path);
+  } catch {
+    return null; // read whole instead, whose checks name what is wrong
+  }
+}
+
+/**
+ * The state file, checked against its meta: mapped where the disk can (a start reads the newest
+ * snapshot twice, to check it and to restore it; read into memory, each was a buffer the size
+ * of the state, 289-336 MB at ten million keys, freed at once later; mapped, its pages are the
+ * file's, shared with the page cache), else read whole.
+ */
 function readState(disk: Disk, s: Stored): Uint8Array {
   const path = join(s.dir, "state");
   if (!disk.exists(path)) throw new StorageDamageError(path, 0, "snapshot state file missing");
-  const data = disk.readFile(path);
+  const data = (s.stateBytes > 0 ? mapOrNull(disk, path) : null) ?? disk.readFile(path);
   if (data.length !== s.stateBytes) {
     throw new StorageDamageError(path, Math.min(data.length, s.stateBytes), `snapshot state is ${data.length} bytes, meta says ${s.stateBytes}`);
   }
