@@ -5,6 +5,7 @@
 // then seeded mutations; cbor-x is the oracle.
 
 import { createHash } from "node:crypto";
+import { heapStats } from "bun:jsc";
 import { describe, expect, test } from "bun:test";
 import { Decoder, Encoder } from "../../../raft/cbor.ts";
 import { decodeCommand, encodeCommand, encodeOnceCommand, onceCommand, type WriteCommand } from "../../../store/commands.ts";
@@ -66,6 +67,19 @@ describe("the once envelope written and read directly", () => {
       expect(outcome(bytes)).toEqual(id.length > 512 ? "once id is not a string of 1 to 512 characters" : onceCommand(7, id, set("a", "1")));
     }
     expect(encodeOnceCommand(7, "bob:ключ", set("a", "1"))).toEqual(new Uint8Array(encoder.encode([3, 7, "bob:ключ", encodeCommand(set("a", "1"))])));
+  });
+
+  test("reading an entry leaves its bytes as they were: no buffer of their own made for a view of them", () => {
+    // JSC keeps a small typed array's bytes in the object until something asks for its buffer
+    // (a view of it does); then it copies them out of line, and the log holds that copy too.
+    const entries = Array.from({ length: 20_000 }, (_, i) => encodeOnceCommand(1_764_000_000_000 + i, `:w-1-${i}`, set(`w-1-${i}`, "vvvvvvvvvvvvvvvv")));
+    Bun.gc(true);
+    const before = heapStats().extraMemorySize;
+    for (const bytes of entries) decodeCommand(bytes);
+    Bun.gc(true);
+    // ~130 bytes an entry when each one's bytes are moved out of line; nothing otherwise.
+    expect(heapStats().extraMemorySize - before).toBeLessThan(20_000 * 16);
+    expect(entries.length).toBe(20_000);
   });
 
   test("mutated envelopes: whatever is read directly, cbor-x reads the same, and decodeCommand answers the same", () => {
