@@ -233,7 +233,7 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
     start: startMeta(r.initial.snapshot, r.bootstrap),
     startSnapshotBytes: r.initial.snapshot?.data.length ?? 0,
     onFatal: seams.onFatal,
-    ...(settings.tickMs === undefined ? {} : { lease: { clock: seams.clock, tickMs: settings.tickMs, electionTicks: settings.electionTicks } }),
+    ...(settings.tickMs === undefined ? {} : { lease: { clock: seams.clock, tickMs: settings.tickMs } }),
   });
   node = theNode;
   theStore.attach(theNode);

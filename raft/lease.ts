@@ -2,20 +2,26 @@
 // machine, without a heartbeat round, and still never return a value older than a write some
 // other leader acknowledged.
 //
-// Why it is safe here. A voter that has heard from its leader within the minimum election
-// timeout grants no vote, not even a PreVote (leader stickiness, raft/core/election.ts; it
-// needs CheckQuorum, which is on by default). A successor needs the votes of a majority, and
-// any majority shares a voter with the majority that acknowledged the leader's round k. That
-// voter received a message of round k no earlier than the moment the leader first handed a
-// round-k message to the network (observe() below records that moment, before the send), and
-// from receiving it counts more than electionTicks - 1 of its own ticks before it will vote; a
-// tick is never delivered early (raft/ticker.ts). So no successor exists before
-//   start(k) + (electionTicks - 1) * tickMs, as measured on that voter's clock.
+// Why it is safe here. A voter that has heard from its leader within the lease window L
+// (RaftConfig.leaseTicks, half an election timeout by default) grants no vote, not even a
+// PreVote, in every case (raft/core/election.ts inLease; it needs CheckQuorum, on by default).
+// Voters refuse longer, a whole election timeout (stickiness), unless they saw their leader's
+// connection close: then they may elect a successor after L, which is what makes a failover
+// after a crash fast, and is why the lease counts only on L. A successor needs the votes of a
+// majority, and any majority shares a voter with the majority that acknowledged the leader's
+// round k. That voter received a message of round k no earlier than the moment the leader
+// first handed a round-k message to the network (observe() below records that moment, before
+// the send), and from receiving it counts more than L - 1 of its own ticks before it will vote
+// (for itself too: it campaigns no sooner); a tick is never delivered early (raft/ticker.ts).
+// So no successor exists before
+//   start(k) + (L - 1) * tickMs, as measured on that voter's clock.
 // The leader measures on its own monotonic clock, from start(k), and gives up a fraction
 // (driftFraction) of that span to cover the two clocks running at different rates. Message
 // delay needs no margin: the span is counted from the send, not from the acknowledgement.
-// A transfer's TimeoutNow overrides stickiness, so a leader that began one holds no lease for
-// the rest of its term (ReadQueue.forfeitLease).
+// A restarted voter grants nothing for a whole election timeout (≥ L), so its acknowledgement
+// from before the restart still counts. A transfer's TimeoutNow overrides stickiness, so a
+// leader that began one holds no lease for the rest of its term (ReadQueue.forfeitLease).
+// Heartbeats renew the lease: L is at least two heartbeat intervals (raft/core/config.ts).
 //
 // What it assumes, beyond Raft's own model: clock rates differ by less than driftFraction, and
 // the leader's monotonic clock keeps running while its process is paused (true of SIGSTOP, GC
@@ -26,13 +32,11 @@
 
 import type { Clock } from "./host.ts";
 
-/** The timing a lease is derived from. */
+/** The clock a lease is measured on; its window in ticks comes from the core (RaftCore.leaseTicks). */
 export interface LeaseOptions {
   /** Monotonic time in milliseconds (performance.now in the real node). */
   readonly clock: Clock;
   readonly tickMs: number;
-  /** The minimum election timeout, in ticks (RaftConfig.electionTicks). */
-  readonly electionTicks: number;
   /** Share of the span given up to clock drift (default 0.1: rates may differ by 10%). */
   readonly driftFraction?: number;
 }
@@ -51,13 +55,14 @@ export class LeaderLease {
   /** Rounds up to this one were dropped as expired: they can never hold again. */
   private expiredThrough = 0;
 
-  constructor(o: LeaseOptions) {
+  /** `leaseTicks`: the window L every voter refuses votes for (RaftCore.leaseTicks). */
+  constructor(o: LeaseOptions, leaseTicks: number) {
     const drift = o.driftFraction ?? driftFractionDefault;
-    if (!(o.tickMs > 0) || !Number.isSafeInteger(o.electionTicks) || o.electionTicks < 2 || !(drift >= 0 && drift < 1)) {
-      throw new RangeError(`bad lease timing: tickMs ${o.tickMs}, electionTicks ${o.electionTicks}, driftFraction ${drift}`);
+    if (!(o.tickMs > 0) || !Number.isSafeInteger(leaseTicks) || leaseTicks < 2 || !(drift >= 0 && drift < 1)) {
+      throw new RangeError(`bad lease timing: tickMs ${o.tickMs}, leaseTicks ${leaseTicks}, driftFraction ${drift}`);
     }
     this.clock = o.clock;
-    this.durationMs = (o.electionTicks - 1) * o.tickMs * (1 - drift);
+    this.durationMs = (leaseTicks - 1) * o.tickMs * (1 - drift);
   }
 
   /**

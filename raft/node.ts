@@ -98,7 +98,7 @@ export class RaftNode {
   constructor(opts: RaftNodeOptions) {
     this.opts = opts;
     this.core = opts.core;
-    this.lease = opts.lease === undefined ? null : new LeaderLease(opts.lease);
+    this.lease = opts.lease === undefined ? null : new LeaderLease(opts.lease, opts.core.leaseTicks());
     this.role = opts.core.status().role;
     this.snapshotIndex = opts.start.lastIncludedIndex;
     this.appliedTerm = opts.start.lastIncludedTerm;

@@ -37,6 +37,13 @@ export interface RaftConfig {
    * default): leader leases count on it (raft/lease.ts), so without it no lease is granted.
    */
   readonly quietAfterRestart?: boolean;
+  /**
+   * The lease window L, in ticks (raft/lease.ts): every voter refuses (pre)votes for at least L
+   * ticks after its last word from a leader, so a leader may serve lease reads for (L - 1)
+   * ticks less a drift share after a round it sent. By default half of electionTicks, at least
+   * two heartbeat intervals (config.ts); from 2 to electionTicks.
+   */
+  readonly leaseTicks?: number;
   /** Pipelined AppendEntries in flight per follower before it is paused. */
   readonly inflightMessagesMax?: number;
   /** Upper bound on entry bytes in one AppendEntries. */
@@ -110,11 +117,14 @@ export interface RaftCore {
   readIndex(ctx: string): void;
   /**
    * The transport saw the connection from `from` close (its process has most likely ended).
-   * If `from` is this follower's leader, campaign as soon as the other voters' stickiness
-   * allows instead of after the rest of the randomized timeout; any message from `from`
-   * cancels that. Only timing changes: no vote is granted any sooner.
+   * If `from` is this follower's leader, it refuses (pre)votes only for the lease window
+   * (leaseTicks) after its last word from `from`, not the whole election timeout, and campaigns
+   * as soon as the other voters, who saw the same close, may grant; any message from `from`
+   * cancels both. No vote is granted inside any leader's lease.
    */
   leaderDisconnected(from: NodeId): void;
+  /** The lease window L in ticks (RaftConfig.leaseTicks): what the driver's lease is timed by. */
+  leaseTicks(): number;
   /**
    * The newest heartbeat round this node started (leader: one per tick and per ReadIndex
    * batch); every AppendEntries sent from now on carries it, and acks echo it.

@@ -12,6 +12,8 @@ export interface ResolvedConfig {
   readonly preVote: boolean;
   readonly checkQuorum: boolean;
   readonly quietAfterRestart: boolean;
+  /** The lease window L (RaftConfig.leaseTicks). Invariant: 2 ≤ leaseTicks ≤ electionTicks. */
+  readonly leaseTicks: number;
   readonly inflightMessagesMax: number;
   readonly appendBytesMax: number;
   readonly snapshotChunkBytes: number;
@@ -28,6 +30,17 @@ function positiveInt(name: string, value: number): number {
   return value;
 }
 
+/**
+ * The default lease window: half the election timeout, so that followers of a leader whose
+ * process died (its connections closed) may elect a successor after about half an election
+ * timeout; but at least two heartbeat intervals, so that heartbeats renew a lease before it
+ * lapses ((L - 1) ticks less the drift share must outlast a heartbeat interval and its reply);
+ * never more than the election timeout (voters refuse for that long anyway).
+ */
+export function leaseTicksDefault(electionTicks: number, heartbeatTicks: number): number {
+  return Math.min(electionTicks, Math.max(Math.ceil(electionTicks / 2), 2 * heartbeatTicks, 2));
+}
+
 /** Applies defaults and validates; throws RangeError on a nonsensical config. */
 export function resolveConfig(config: RaftConfig): ResolvedConfig {
   if (typeof config.id !== "string" || config.id.length === 0) {
@@ -38,9 +51,14 @@ export function resolveConfig(config: RaftConfig): ResolvedConfig {
   if (heartbeatTicks >= electionTicks) {
     throw new RangeError("RaftConfig.heartbeatTicks must be below electionTicks");
   }
+  const leaseTicks = positiveInt("leaseTicks", config.leaseTicks ?? leaseTicksDefault(electionTicks, heartbeatTicks));
+  if (leaseTicks < 2 || leaseTicks > electionTicks) {
+    throw new RangeError(`RaftConfig.leaseTicks must be from 2 to electionTicks (${electionTicks}), got ${leaseTicks}`);
+  }
   return {
     id: config.id,
     electionTicks,
+    leaseTicks,
     heartbeatTicks,
     rng: config.rng,
     preVote: config.preVote ?? true,

@@ -325,6 +325,10 @@ export class Raft implements RaftCore, RaftState {
     noteLeaderDisconnected(this, from);
   }
 
+  leaseTicks(): number {
+    return this.cfg.leaseTicks;
+  }
+
   readIndex(ctx: string): void {
     requestRead(this, ctx, null);
   }

@@ -1,5 +1,6 @@
 // Elections: randomized timeouts (§5.2), PreVote (thesis §9.6), vote granting with the
-// up-to-date check (§5.4.1), leader stickiness and CheckQuorum (thesis §6.2, §9.6).
+// up-to-date check (§5.4.1), leader stickiness and CheckQuorum (thesis §6.2, §9.6), and the
+// refusal the leader's lease rests on (thesis §6.4.1, raft/lease.ts).
 
 import type { RequestVote, RequestVoteReply, TimeoutNow } from "./messages.ts";
 import { quorumSize, voteResult } from "./quorum.ts";
@@ -10,16 +11,24 @@ import type { NodeId } from "./types.ts";
 const ELAPSED_CAP_TICKS = 1 << 30;
 
 /**
- * True while this node has heard from a live leader within the minimum election timeout:
- * it then ignores (pre)votes, so a partitioned or removed server cannot depose the leader.
- * Also true for the first election timeout after the process started: a restarted node has
- * forgotten when it last heard from the leader, and may have acknowledged a heartbeat just
- * before it went down; the leader's lease (raft/lease.ts) counts on that acknowledgement
- * keeping this node from electing anyone else for an election timeout.
+ * True while this node refuses (pre)votes, so that a partitioned or removed server cannot
+ * depose a live leader (stickiness, thesis §4.2.3/§9.6) and so that a leader's lease holds
+ * (raft/lease.ts). Two windows after the last word from our leader:
+ * - the lease window L (leaseTicks), in every case: a leader's lease lasts less than L ticks
+ *   from a round it sent, and counts on every voter that acknowledged the round refusing for L;
+ * - the whole minimum election timeout, unless this follower saw its leader's connection close
+ *   (goneLeader, below): a voter still hearing its leader never has goneLeader set (any message
+ *   from it clears it), so a live leader keeps every voter that hears it, and stays in office
+ *   while a majority does.
+ * Also true for the first election timeout after the process started (≥ L): a restarted node
+ * has forgotten when it last heard from the leader, and may have acknowledged a heartbeat just
+ * before it went down.
  */
 export function inLease(r: RaftState): boolean {
   if (!r.cfg.checkQuorum) return false;
-  return r.startTicksLeft > 0 || (r.leader !== null && r.electionElapsed < r.cfg.electionTicks);
+  if (r.startTicksLeft > 0) return true;
+  if (r.leader === null) return false;
+  return r.electionElapsed < (r.goneLeader === r.leader ? r.cfg.leaseTicks : r.cfg.electionTicks);
 }
 
 /** Counts down the quiet period after a start (see inLease); every role, every tick. */
@@ -42,14 +51,15 @@ export function tickElection(r: RaftState): void {
  * A follower's connection from its leader closed. A SIGKILLed or crashed process closes its
  * sockets, so its followers learn at once what the election timeout would tell them only
  * 500–1000 ms later; a partition or a paused process closes nothing and still waits that out.
- * Campaign once the other voters may grant a vote: they refuse for electionTicks after their
- * own last word from the leader (stickiness, inLease), which arrived at about the time ours
+ * From now on this follower refuses votes only for the lease window after its last word from
+ * the leader (inLease), and campaigns once the other voters, who saw the same close, may grant:
+ * they refuse for leaseTicks after their own last word, which arrived at about the time ours
  * did, so one tick later, plus a slot per rank (below) so that two followers who both saw the
- * close rarely split the vote. The lease (raft/lease.ts) counts on voters refusing, not on when
- * candidates ask, so it holds: a leader still alive behind a closed connection has its lease
- * only while a majority would refuse anyway. A connection closed by accident is re-dialled and
- * the leader's next message cancels this (step.ts); until then the cost is an early PreVote,
- * which disrupts no one.
+ * close rarely split the vote. The lease (raft/lease.ts) never counted on more than leaseTicks
+ * of refusal, so it holds even for a leader still alive behind a closed connection; such a
+ * leader is not deposed while a majority still hears it (they refuse for electionTicks). A
+ * connection closed by accident is re-dialled and the leader's next message cancels this
+ * (step.ts); until then the cost is an early PreVote, which disrupts no one.
  */
 export function noteLeaderDisconnected(r: RaftState, from: NodeId): void {
   if (r.role !== "follower" || r.leader !== from) return;
@@ -59,7 +69,7 @@ export function noteLeaderDisconnected(r: RaftState, from: NodeId): void {
   const rank = Math.max(0, r.config.voters.filter((id) => id !== from).sort().indexOf(r.id));
   const slotTicks = Math.max(1, Math.floor(r.cfg.electionTicks / 16));
   r.goneLeader = from;
-  r.goneLeaderTimeout = r.cfg.electionTicks + 1 + rank * slotTicks + r.cfg.rng.int(slotTicks);
+  r.goneLeaderTimeout = r.cfg.leaseTicks + 1 + rank * slotTicks + r.cfg.rng.int(slotTicks);
 }
 
 /**

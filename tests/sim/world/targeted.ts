@@ -15,6 +15,12 @@
 //   acknowledgement of a heartbeat from just before the restart: unless a restarted voter
 //   grants no vote for an election timeout, a successor is elected inside the lease, and a
 //   client reading at level=leader at the old leader misses a write the successor acknowledged.
+// - "gone": clients stop writing for a moment; then every follower hears that the leader's
+//   connections closed (as a SIGKILL would close them) while the leader lives on behind a
+//   network that fails both ways. The followers elect a successor after the lease window
+//   (raft/core/election.ts), sooner than an election timeout; a client reading at level=leader
+//   at the old leader must miss no write the successor acknowledged, so the leader's lease must
+//   never outlast that window (raft/lease.ts).
 //
 // The mode is drawn per seed from a generator of its own (drawTargetedMode), and its choices
 // from another (never the world's streams), so seeds without one run exactly as before; the
@@ -26,14 +32,20 @@ import { createSimRng, type SimRng } from "../prng.ts";
 import type { Clients } from "./clients.ts";
 import type { SimServer, World } from "./world.ts";
 
-export type TargetedMode = "bounce" | "lease";
+export type TargetedMode = "bounce" | "lease" | "gone";
 
-/** Seeds with a targeted nemesis: about one in four, half of each mode. */
+/**
+ * Seeds with a targeted nemesis: about one in four, half of each of the first two modes; of
+ * the others, about one in eight "gone" (a generator of its own, so no seed's bounce or lease
+ * draw moved; a salt under which no regression seed of world.test.ts draws it).
+ */
 export function drawTargetedMode(seed: number): TargetedMode | null {
   const rng = createSimRng(seed).fork("targeted-v19") // a salt none of the regression seeds of world.test.ts draws a mode with;
-  if (!rng.chance(0.25)) return null;
+  if (!rng.chance(0.25)) return createSimRng(seed).fork(goneSalt).chance(0.12) ? "gone" : null;
   return rng.pick(["bounce", "lease"] as const);
 }
+
+const goneSalt = "targeted-gone-v18fo";
 
 /** Client ids of the lease probes (the random clients are 0..n-1, final reads 1000+). */
 const probeReader = 100;
@@ -83,7 +95,7 @@ export class TargetedNemesis {
 
   /** Schedules the first lease episode (bounce mode acts on what the processes send). */
   start(): void {
-    if (this.#mode === "lease") this.#world.scheduler.schedule(this.#rng.range(200, 1200), () => this.#beginEpisode());
+    if (this.#mode !== "bounce") this.#world.scheduler.schedule(this.#rng.range(200, 1200), () => this.#beginEpisode());
   }
 
   get #isActive(): boolean {
@@ -94,7 +106,7 @@ export class TargetedNemesis {
     if (env.kind !== "raft" || server.lives !== life || !server.isUp || !this.#isActive) return false;
     const msg = env.msg;
     if (this.#mode === "bounce") return this.#tapBounce(server, life, peerAddr, env, msg);
-    this.#tapLease(server, peerAddr, msg);
+    if (this.#mode === "lease") this.#tapLease(server, peerAddr, msg);
     return false;
   }
 
@@ -171,6 +183,7 @@ export class TargetedNemesis {
       if (!leader.isUp) return this.#endEpisode();
       const now = this.#voters(leader);
       if (world.leader() !== leader || now.length < 3 || !now.every((s) => s.isUp)) return this.#endEpisode();
+      if (this.#mode === "gone") return this.#leaderGone(leader, now);
       const followers = this.#rng.shuffle(now.filter((s) => s !== leader));
       const cut = new Set(followers.slice(0, Math.floor(now.length / 2)));
       const others = new Set(followers.slice(cut.size));
@@ -210,8 +223,37 @@ export class TargetedNemesis {
       world.wire.blockOneWay(e.leader.addr, s.addr);
       world.wire.blockOneWay(s.addr, e.leader.addr);
     }
-    // Probes: one client reads a key at level=leader at the old leader, another writes it
-    // elsewhere; they run for as long as any lease could last, then the episode ends.
+    this.#probe(e.leader, [...e.cut, voter]);
+  }
+
+  /**
+   * Gone: the leader's followers hear its connections close (what the transport reports of a
+   * process that died: open_node.ts passes it to leaderDisconnected) and its network fails both
+   * ways, while it lives on and may still answer reads from its lease.
+   */
+  #leaderGone(leader: SimServer, voters: readonly SimServer[]): void {
+    const world = this.#world;
+    this.counts.triggered++;
+    const followers = world.servers.filter((s) => s !== leader);
+    for (const s of followers) {
+      world.wire.blockOneWay(leader.addr, s.addr);
+      world.wire.blockOneWay(s.addr, leader.addr);
+    }
+    for (const s of followers) if (s.isUp) s.opened?.node.leaderDisconnected(leader.id);
+    world.log(`targeted: ${leader.id}'s connections close (its followers hear so) and its network fails; it lives on`);
+    // Writes only at the successor: a follower would forward them to the old leader, and the
+    // write would wait out its timeout instead of racing the old leader's lease.
+    this.#probe(leader, []);
+  }
+
+  /**
+   * Probes: one client reads a key at level=leader at the old leader, another writes it at the
+   * successor once there is one (else at a server of `sideOf`, if any); they run for as long as
+   * any lease could last, then the episode ends.
+   */
+  #probe(leader: SimServer, sideOf: readonly SimServer[]): void {
+    const world = this.#world;
+    const e = { leader };
     const until = world.scheduler.now + 2 * world.config.electionTicks * world.config.tickMs + 100;
     const key = this.#rng.pick(this.#clients.keys);
     const again = (fn: () => void): void => {
@@ -226,7 +268,7 @@ export class TargetedNemesis {
       // At the successor once there is one, else at a server on its side (a write at a
       // follower still following the old leader would wait out the request timeout).
       const successor = world.leader();
-      const side = [...e.cut, voter].filter((s) => s.isUp);
+      const side = sideOf.filter((s) => s.isUp);
       const at = successor !== null && successor !== e.leader ? successor : side.length > 0 ? this.#rng.pick(side) : null;
       if (at === null) return again(write);
       const values = { [key]: `p${++this.#probeValue}` };

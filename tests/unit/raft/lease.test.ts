@@ -1,5 +1,5 @@
 // Goal: the leader's lease (raft/lease.ts) and the rounds that time it (raft/core/read_index.ts):
-// a round is dated when first observed, holds for (electionTicks - 1) ticks less the drift
+// a round is dated when first observed, holds for (leaseTicks - 1) ticks less the drift
 // share, never holds once expired or if never observed; the core names the newest round a
 // majority acknowledged, only while leading, and never after a leadership transfer began.
 
@@ -9,10 +9,10 @@ import { bytes, Net } from "./core_net.ts";
 
 function lease(): { l: LeaderLease; clock: { t: number; now(): number } } {
   const clock = { t: 0, now: () => clock.t };
-  return { l: new LeaderLease({ clock, tickMs: 10, electionTicks: 11, driftFraction: 0.1 }), clock };
+  return { l: new LeaderLease({ clock, tickMs: 10, driftFraction: 0.1 }, 11), clock };
 }
 
-test("a round holds from its first observation for (electionTicks - 1) ticks less the drift share", () => {
+test("a round holds from its first observation for (leaseTicks - 1) ticks less the drift share", () => {
   const { l, clock } = lease();
   expect(l.durationMs).toBe(90);
   clock.t = 100;
@@ -42,9 +42,9 @@ test("expired rounds never hold again, even when later rounds are observed", () 
 
 test("bad timing is refused", () => {
   const clock = { now: () => 0 };
-  expect(() => new LeaderLease({ clock, tickMs: 0, electionTicks: 10 })).toThrow(RangeError);
-  expect(() => new LeaderLease({ clock, tickMs: 10, electionTicks: 1 })).toThrow(RangeError);
-  expect(() => new LeaderLease({ clock, tickMs: 10, electionTicks: 10, driftFraction: 1 })).toThrow(RangeError);
+  expect(() => new LeaderLease({ clock, tickMs: 0 }, 10)).toThrow(RangeError);
+  expect(() => new LeaderLease({ clock, tickMs: 10 }, 1)).toThrow(RangeError);
+  expect(() => new LeaderLease({ clock, tickMs: 10, driftFraction: 1 }, 10)).toThrow(RangeError);
 });
 
 test("the core's quorum round: acknowledged by a majority, leader only, new each tick", () => {
@@ -86,4 +86,16 @@ test("a leader that began a leadership transfer holds no lease for the rest of i
   net.tickAll(2);
   expect(a.status().role).toBe("leader");
   expect(a.quorumRound()).toBe(0);
+});
+
+test("the lease window: half the election timeout, at least two heartbeats, at most the timeout", () => {
+  const window = (electionTicks: number, heartbeatTicks: number, leaseTicks?: number): number =>
+    Net.cluster(["a"], { electionTicks, heartbeatTicks, ...(leaseTicks === undefined ? {} : { config: { leaseTicks } }) }).core("a").leaseTicks();
+  expect(window(50, 10)).toBe(25); // hraftd's defaults: -election-timeout 500ms, -heartbeat 100ms, -tick 10ms
+  expect(window(50, 20)).toBe(40);
+  expect(window(50, 40)).toBe(50);
+  expect(window(3, 1)).toBe(2);
+  expect(window(10, 1, 7)).toBe(7);
+  expect(() => window(10, 1, 11)).toThrow(RangeError);
+  expect(() => window(10, 1, 1)).toThrow(RangeError);
 });

@@ -169,7 +169,7 @@ export class Cluster {
         timeoutMs: 60_000,
         ...(this.readsWaitingMax === undefined ? {} : { readsWaitingMax: this.readsWaitingMax }),
       },
-      lease: { clock: this.clock, tickMs, electionTicks },
+      lease: { clock: this.clock, tickMs },
     });
     store.attach(node);
     const p: Proc = { id, addr, incarnation, node, store, sm };

@@ -113,3 +113,30 @@ test("a single-voter leader serves from its map, even after a pause (no one else
   c.clock.t += 10 * electionTicks * tickMs;
   expect(c.proc("solo").store.peek("k", "leader")).toBe("v1");
 });
+
+test("leader alive behind closed connections: no lease read once a successor can be elected, nor ever a stale one", async () => {
+  // b and c see a's connections close (they would campaign after the lease window, not an
+  // election timeout), while a lives on, cut off, and keeps ticking on the shared clock: the
+  // successor is elected at the earliest tick the rules allow, and a's lease must have lapsed.
+  const c = await setup();
+  const a = c.proc("a").store;
+  expect(a.peek("k", "leader")).toBe("v1");
+  c.hold = (f) => fromNode(f, "a") || toNode(f, "a");
+  for (const id of ["b", "c"]) c.proc(id).node.leaderDisconnected("a");
+  let ticks = 0;
+  while ((c.leader() ?? "a") === "a" && ticks < 100) {
+    c.tick(all);
+    ticks++;
+  }
+  const successor = c.leader()!;
+  expect(["b", "c"]).toContain(successor);
+  // Elected sooner than an election timeout: what the closed connections are for ...
+  expect(ticks).toBeLessThan(electionTicks);
+  // ... and a, still leading in its own eyes, already refuses to serve from its map.
+  expect(c.proc("a").node.core.status().role).toBe("leader");
+  expect(a.peek("k", "leader")).toBeUndefined();
+  const w = track(c.proc(successor).store.set([["k", "v2"]]));
+  await c.settle();
+  expect(w.settled && w.error === undefined).toBe(true);
+  expect(a.peek("k", "leader")).toBeUndefined();
+});
