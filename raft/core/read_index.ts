@@ -87,14 +87,21 @@ function roundPeers(r: RaftState, reads: readonly PendingRead[]): NodeId[] {
 }
 
 /**
- * A leader tick: a round still waiting at its second tick asks every voter it has not asked
- * (their heartbeats carry the latest round, which counts for it). Returns those voters.
+ * A leader tick: a round still waiting at its second tick asks every voter it has not asked.
+ * Their heartbeats carry the latest round, which counts for every round out, so each of those
+ * counts as asked by all of them (no round asks them again). Returns those voters.
  */
 export function widenReadRound(r: RaftState): NodeId[] {
-  const round = r.reads.oldestRound();
-  if (r.role !== "leader" || round === undefined || ++round.ticks !== 2) return [];
+  if (r.role !== "leader") return [];
+  const rounds = r.reads.roundsOut();
+  let isDue = false;
+  for (const round of rounds) if (++round.ticks === 2) isDue = true;
+  if (!isDue) return [];
   const more: NodeId[] = [];
-  for (const id of r.progress.keys()) if (r.config.isVoter(id) && !round.sentTo.includes(id)) more.push(id);
+  for (const id of r.progress.keys()) {
+    if (r.config.isVoter(id) && rounds.some((round) => !round.sentTo.includes(id))) more.push(id);
+  }
+  for (const round of rounds) for (const id of more) if (!round.sentTo.includes(id)) round.sentTo.push(id);
   return more;
 }
 
