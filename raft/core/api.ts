@@ -158,6 +158,15 @@ export interface RaftCore {
    */
   takeReadStates(): readonly ReadState[];
   /**
+   * While a leader's Ready is outstanding (its own fdatasync running): AppendEntries for the
+   * one entry proposed since, to each follower that holds everything it was sent, for the
+   * caller to send now rather than after that sync and the next Ready (thesis §10.2.1: a
+   * leader may send entries before its own disk holds them; it counts itself toward commit
+   * only once advance() reports them durable). Nothing when more than one entry waits: a
+   * batch forming under load leaves with the next Ready, one AppendEntries per follower.
+   */
+  takeLoneAppends(): readonly Message[];
+  /**
    * The application wrote a snapshot covering the log up to `index` (≤ lastApplied).
    * The core keeps `data` to send to slow followers and discards entries up to
    * `index - trailingEntries` (§7).

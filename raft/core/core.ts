@@ -382,6 +382,17 @@ export class Raft implements RaftCore, RaftState {
     return states;
   }
 
+  takeLoneAppends(): readonly Message[] {
+    const last = this.log.lastIndex();
+    if (this.role !== "leader" || this.outstanding === null || this.log.unstableFrom !== last) return [];
+    const from = this.msgs.length;
+    for (const [id, pr] of this.progress) {
+      // Idle and short of exactly the newest entry: what the next Ready would send it alone.
+      if (pr.state === "replicate" && pr.nextIndex === last && pr.matchIndex === last - 1) sendAppend(this, id, pr, false);
+    }
+    return this.msgs.splice(from);
+  }
+
   takeCommitted(entriesMax: number, bytesMax: number): readonly Entry[] {
     const log = this.log;
     if (log.commitIndex <= log.handedOut || entriesMax < 1) return [];

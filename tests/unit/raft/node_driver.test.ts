@@ -309,3 +309,83 @@ test("both followers hold an entry the leader is still syncing: applied before t
   expect(h.applied.filter((i) => i === x)).toHaveLength(1);
   expect(h.failure()).toBeNull();
 });
+
+/** The entries of AppendEntries sent to `to` so far, by index. */
+function appendedTo(h: Harness, to: string): number[] {
+  return h.sent.flatMap((m) => (m.type === "AppendEntries" && m.to === to ? m.entries.map((e) => e.index) : []));
+}
+
+test("a lone entry proposed while the leader's own sync is out goes to idle followers at once", () => {
+  const h = ledThree();
+  const term = h.core.status().term;
+  propose(h, data("x"));
+  h.run();
+  const x = h.core.status().lastLogIndex;
+  h.node.receive(appReply("b", "a", term, x));
+  h.node.receive(appReply("c", "a", term, x));
+  h.run();
+  expect(h.applied).toContain(x); // answered; the leader's own sync of x is still out
+  expect(h.storage.pending.length).toBe(1);
+  propose(h, data("y"));
+  h.run();
+  // Both followers hold all they were sent: y leaves now, not after x's sync and the next Ready.
+  expect(appendedTo(h, "b")).toEqual([x, x + 1]);
+  expect(appendedTo(h, "c").filter((i) => i === x + 1)).toHaveLength(1);
+  // The leader's copy is not durable: b alone does not commit y; b and c do.
+  h.node.receive(appReply("b", "a", term, x + 1));
+  expect(h.applied).not.toContain(x + 1);
+  h.node.receive(appReply("c", "a", term, x + 1));
+  expect(h.applied).toContain(x + 1);
+  // x's sync completes: y is persisted here in the next Ready, and sent to no one again.
+  h.storage.complete();
+  h.run();
+  expect(h.storage.pending.map((p) => p.entries.map((e) => e.index))).toEqual([[x + 1]]);
+  h.storage.complete();
+  h.run();
+  expect(appendedTo(h, "b")).toEqual([x, x + 1]);
+  expect(appendedTo(h, "c").filter((i) => i === x + 1)).toHaveLength(1);
+  expect(h.applied.filter((i) => i === x + 1)).toHaveLength(1);
+  expect(h.failure()).toBeNull();
+});
+
+test("while the leader's own sync is out, a batch forming waits for the next Ready (one AppendEntries per follower)", () => {
+  const h = ledThree();
+  const term = h.core.status().term;
+  propose(h, data("x"));
+  h.run();
+  const x = h.core.status().lastLogIndex;
+  propose(h, data("y1")); // still in flight to b and c: nothing more leaves early
+  propose(h, data("y2"));
+  h.run();
+  h.node.receive(appReply("b", "a", term, x));
+  h.node.receive(appReply("c", "a", term, x));
+  propose(h, data("y3"));
+  h.run();
+  expect(appendedTo(h, "b")).toEqual([x]);
+  h.storage.complete();
+  h.run();
+  expect(appendedTo(h, "b")).toEqual([x, x + 1, x + 2, x + 3]);
+  expect(h.sent.filter((m) => m.type === "AppendEntries" && m.to === "b")).toHaveLength(2);
+  expect(h.failure()).toBeNull();
+});
+
+test("after a Ready of several entries, a lone write waits for the next Ready (under concurrency)", () => {
+  const h = ledThree();
+  const term = h.core.status().term;
+  propose(h, data("x1"));
+  propose(h, data("x2"));
+  h.run();
+  const x = h.core.status().lastLogIndex;
+  expect(h.storage.pending.map((p) => p.entries.length)).toEqual([2]);
+  h.node.receive(appReply("b", "a", term, x));
+  h.node.receive(appReply("c", "a", term, x));
+  h.run();
+  expect(h.applied).toContain(x);
+  propose(h, data("y")); // the first of the answered clients' next writes: more may follow
+  h.run();
+  expect(appendedTo(h, "b")).toEqual([x - 1, x]);
+  h.storage.complete();
+  h.run();
+  expect(appendedTo(h, "b")).toEqual([x - 1, x, x + 1]);
+  expect(h.failure()).toBeNull();
+});
