@@ -10,6 +10,7 @@ import { describe, expect, test } from "bun:test";
 import { Decoder, Encoder } from "../../../raft/cbor.ts";
 import { type Condition, conditionValue, decodeCommand, encodeCommand, type KeyValue } from "../../../store/commands.ts";
 import { decodeConditionalSet, encodeConditionalSet } from "../../../store/condition_codec.ts";
+import { mutateBytes } from "../../support/mutate_bytes.ts";
 import { storageRng } from "../../support/storage_rng.ts";
 
 const encoder = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false });
@@ -95,14 +96,7 @@ describe("the conditional set written and read directly", () => {
     let direct = 0;
     let other = 0;
     for (let round = 0; round < 20_000; round++) {
-      let bytes: Uint8Array = bases[rng.int(bases.length)]!.slice();
-      for (let k = 0, edits = 1 + rng.int(2); k < edits; k++) {
-        const at = rng.int(bytes.length);
-        const how = rng.int(3);
-        if (how === 0) bytes[at] = rng.int(256);
-        else if (how === 1) bytes = bytes.subarray(0, at);
-        else bytes = new Uint8Array([...bytes.subarray(0, at), rng.int(256), ...bytes.subarray(at)]);
-      }
+      const bytes = mutateBytes(rng, bases[rng.int(bases.length)]!);
       const got = decodeConditionalSet(bytes);
       if (got === null) {
         other++;

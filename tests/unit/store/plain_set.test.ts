@@ -7,6 +7,7 @@ import { describe, expect, test } from "bun:test";
 import { Decoder, Encoder } from "../../../raft/cbor.ts";
 import { decodeCommand, encodeCommand } from "../../../store/commands.ts";
 import { decodePlainSet, encodePlainSet, plainSetBytesMax } from "../../../store/plain_set.ts";
+import { mutateBytes } from "../../support/mutate_bytes.ts";
 import { storageRng } from "../../support/storage_rng.ts";
 
 const cbor = new Decoder({ useRecords: false, mapsAsObjects: false });
@@ -74,14 +75,7 @@ describe("plain sets read directly", () => {
     let direct = 0;
     let other = 0;
     for (let round = 0; round < 20_000; round++) {
-      let bytes: Uint8Array = encodeCommand({ type: "set", pairs: commands[rng.int(commands.length - 1)]! }).slice();
-      for (let k = 0, edits = 1 + rng.int(2); k < edits; k++) {
-        const at = rng.int(bytes.length);
-        const how = rng.int(3);
-        if (how === 0) bytes[at] = rng.int(256);
-        else if (how === 1) bytes = bytes.subarray(0, at);
-        else bytes = new Uint8Array([...bytes.subarray(0, at), rng.int(256), ...bytes.subarray(at)]);
-      }
+      const bytes = mutateBytes(rng, encodeCommand({ type: "set", pairs: commands[rng.int(commands.length - 1)]! }));
       const got = decodePlainSet(bytes);
       if (got === null) {
         other++;
