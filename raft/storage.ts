@@ -121,12 +121,13 @@ export class NodeStorage implements RaftStorage {
 
   /**
    * Writes a locally taken snapshot (see writeSnapshot: slices, fsyncs off the loop), then
-   * drops whole log segments at or below `compactIndex`, one per turn of the event loop (see
-   * Wal.compactOne); a crash part-way leaves segments the snapshot covers, which a start drops.
+   * drops whole log segments at or below `compactIndex`, one per turn of the event loop, each
+   * unlinked off the loop where the disk can (Wal.compactOneAsync); a crash part-way leaves
+   * segments the snapshot covers, which a start drops.
    */
   async saveSnapshot(meta: SnapshotMeta, data: SnapshotBytes, compactIndex: LogIndex): Promise<void> {
     await this.writeSnapshot(meta, data);
-    while (!this.isClosed && this.wal.compactOne(compactIndex)) await this.yieldTurn();
+    while (!this.isClosed && (await this.wal.compactOneAsync(compactIndex))) await this.yieldTurn();
   }
 
   /**

@@ -296,10 +296,33 @@ export class Wal {
    * 64 MiB segment took ~9 ms here, and a large state's snapshot covers several (issue 18).
    */
   compactOne(index: LogIndex): boolean {
-    if (this.segments.length <= 1 || this.segments[1]!.firstIndex - 1 > index) return false;
-    this.disk.remove(this.segments.shift()!.path);
-    this.dirDirty = true;
+    const path = this.takeCompactable(index);
+    if (path === null) return false;
+    this.disk.remove(path);
     return true;
+  }
+
+  /**
+   * compactOne() with the unlink off the event loop where the disk offers it (Disk.removeAsync):
+   * unlinking a 64 MiB segment took ~9 ms on a quiet disk here and far longer behind other
+   * writers (a 300 MB file 81-585 ms). The log forgets the segment at once and never reads it
+   * again; the next directory sync makes its removal durable, and a crash before that leaves a
+   * segment the snapshot covers, which a start drops.
+   */
+  async compactOneAsync(index: LogIndex): Promise<boolean> {
+    const path = this.takeCompactable(index);
+    if (path === null) return false;
+    const disk = this.disk;
+    if (disk.removeAsync === undefined) disk.remove(path);
+    else await new Promise<void>((resolve, reject) => disk.removeAsync!(path, (e) => (e === null ? resolve() : reject(e))));
+    return true;
+  }
+
+  /** Forgets the oldest segment if every entry in it is <= index; returns its path, or null. */
+  private takeCompactable(index: LogIndex): string | null {
+    if (this.segments.length <= 1 || this.segments[1]!.firstIndex - 1 > index) return null;
+    this.dirDirty = true;
+    return this.segments.shift()!.path;
   }
 
   /**
