@@ -7,6 +7,7 @@
 // paths, which alone word the errors: these give the bytes and values those give, or null.
 
 import type { KeyValue, WriteCommand } from "./commands.ts";
+import { head, headBytes } from "./once_codec.ts";
 
 /** Longer commands go the general way (cbor-x reads long strings natively). */
 export const plainSetBytesMax = 4096;
@@ -21,7 +22,7 @@ let pos = 0;
  */
 export function encodePlainSet(pairs: readonly KeyValue[]): Uint8Array | null {
   const count = 1 + 2 * pairs.length;
-  const at = (count < 24 ? 1 : count < 256 ? 2 : 3) + 1;
+  const at = headBytes(count) + 1;
   const size = pairsBytes(pairs, at);
   if (size < 0) return null;
   const out = new Uint8Array(size);
@@ -39,7 +40,7 @@ export function pairsBytes(pairs: readonly KeyValue[], before: number): number {
   let size = before;
   for (const [key, value] of pairs) {
     if (typeof key !== "string" || key.length === 0 || typeof value !== "string") return -1;
-    size += textHeadBytes(key.length) + key.length + textHeadBytes(value.length) + value.length;
+    size += headBytes(key.length) + key.length + headBytes(value.length) + value.length;
     if (size > plainSetBytesMax) return -1;
   }
   return size;
@@ -52,27 +53,6 @@ export function writePairs(out: Uint8Array, at: number, pairs: readonly KeyValue
     if (!writeAscii(out, key) || !writeAscii(out, value)) return false;
   }
   return true;
-}
-
-function textHeadBytes(length: number): number {
-  return length < 24 ? 1 : length < 256 ? 2 : 3;
-}
-
-/** Writes a head of type `type` (0x80 array, 0x60 text) with argument `n` < 2^16 at `at`. */
-function head(out: Uint8Array, at: number, type: number, n: number): number {
-  if (n < 24) {
-    out[at] = type | n;
-    return at + 1;
-  }
-  if (n < 256) {
-    out[at] = type | 24;
-    out[at + 1] = n;
-    return at + 2;
-  }
-  out[at] = type | 25;
-  out[at + 1] = n >> 8;
-  out[at + 2] = n & 0xff;
-  return at + 3;
 }
 
 /** Writes `s` as a text string at `pos` if it is ASCII; false (and a partial write) otherwise. */

@@ -119,3 +119,24 @@ export function appReply(from: NodeId, to: NodeId, term: Term, matchIndex: numbe
 export function ofType<T extends Message["type"]>(msgs: readonly Message[], type: T): Extract<Message, { type: T }>[] {
   return msgs.filter((m): m is Extract<Message, { type: T }> => m.type === type);
 }
+
+/**
+ * A leader of a, b, c (heartbeats every 9 ticks) whose first entry both followers acked and
+ * heard committed, and a maker of AppendEntries acks carrying a read round: for the ReadIndex
+ * tests, so that no commit notice is due while they count rounds.
+ */
+export function leaderWithCommit(): { core: RaftCore; ack: (from: string, round: number) => AppendEntriesReply } {
+  const core = mkCore("a", ["a", "b", "c"], { config: { heartbeatTicks: 9 } });
+  makeLeader(core);
+  drainMsgs(core);
+  const term = core.status().term;
+  const last = core.status().lastLogIndex;
+  const ack = (from: string, round: number): AppendEntriesReply => ({
+    type: "AppendEntriesReply", from, to: "a", term, success: true, matchIndex: last, conflictIndex: 0, conflictTerm: 0, readRound: round,
+  });
+  core.step(ack("b", 0));
+  core.step(ack("c", 0));
+  core.tick(); // both followers hear the commit: no commit notice is due during the tests
+  drainMsgs(core);
+  return { core, ack };
+}

@@ -6,24 +6,8 @@
 // the periodic ones never stand in for the round's.
 
 import { expect, test } from "bun:test";
-import type { AppendEntriesReply, RaftCore } from "../../../raft/core/mod.ts";
-import { drain, drainMsgs, makeLeader, mkCore, ofType } from "./core_kit.ts";
-
-function leaderWithCommit(): { core: RaftCore; ack: (from: string, round: number) => AppendEntriesReply } {
-  const core = mkCore("a", ["a", "b", "c"], { config: { heartbeatTicks: 9 } });
-  makeLeader(core);
-  drainMsgs(core);
-  const term = core.status().term;
-  const last = core.status().lastLogIndex;
-  const ack = (from: string, round: number): AppendEntriesReply => ({
-    type: "AppendEntriesReply", from, to: "a", term, success: true, matchIndex: last, conflictIndex: 0, conflictTerm: 0, readRound: round,
-  });
-  core.step(ack("b", 0));
-  core.step(ack("c", 0));
-  core.tick(); // both followers hear the commit: no commit notice is due during the tests
-  drainMsgs(core);
-  return { core, ack };
-}
+import type { RaftCore } from "../../../raft/core/mod.ts";
+import { drain, drainMsgs, leaderWithCommit, ofType } from "./core_kit.ts";
 
 /** The reads the core releases now (a driver's Ready, advanced). */
 const served = (core: RaftCore): string[] => drain(core)?.readStates.map((r) => r.ctx) ?? [];

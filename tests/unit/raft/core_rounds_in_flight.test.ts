@@ -7,25 +7,9 @@
 // periodic ones never stand in for a round's.
 
 import { expect, test } from "bun:test";
-import type { AppendEntriesReply, RaftCore } from "../../../raft/core/mod.ts";
+import type { RaftCore } from "../../../raft/core/mod.ts";
 import { roundsInFlightMax } from "../../../raft/core/read_queue.ts";
-import { drain, drainMsgs, makeLeader, mkCore, ofType } from "./core_kit.ts";
-
-function leaderWithCommit(): { core: RaftCore; ack: (from: string, round: number) => AppendEntriesReply } {
-  const core = mkCore("a", ["a", "b", "c"], { config: { heartbeatTicks: 9 } });
-  makeLeader(core);
-  drainMsgs(core);
-  const term = core.status().term;
-  const last = core.status().lastLogIndex;
-  const ack = (from: string, round: number): AppendEntriesReply => ({
-    type: "AppendEntriesReply", from, to: "a", term, success: true, matchIndex: last, conflictIndex: 0, conflictTerm: 0, readRound: round,
-  });
-  core.step(ack("b", 0));
-  core.step(ack("c", 0));
-  core.tick();
-  drainMsgs(core);
-  return { core, ack };
-}
+import { drain, drainMsgs, leaderWithCommit, ofType } from "./core_kit.ts";
 
 /** Every Ready until the core is quiet: the rounds its heartbeats started and the reads it released. */
 function turn(core: RaftCore): { rounds: { to: string; round: number }[]; served: string[] } {
