@@ -326,6 +326,8 @@ function recoverNode(settings: NodeSettings, seams: NodeSeams): RecoveredNode {
     walPreallocateBytes: settings.walPreallocateBytes,
     ...(settings.walSegmentBytesMax === undefined ? {} : { segmentBytesMax: settings.walSegmentBytesMax }),
     logger: log,
+    // A snapshot being written yields through the node's turns: in the simulator, its turns.
+    scheduler: seams.scheduler,
   };
   // Recovery from lost quorum: a peers.json in the data directory is applied, then consumed.
   const recovered = applyPeersFile(openStorage(storageOptions), () => openStorage(storageOptions), {

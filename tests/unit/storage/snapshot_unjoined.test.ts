@@ -22,14 +22,18 @@ import { SimWire } from "../../sim/world/sim_wire.ts";
 const addr = "n1.sim:7000";
 const sliceBytes = 1024 * 1024;
 
-/** `disk`, recording the buffer size behind every write to a snapshot's state file. */
-function recording(disk: Disk, buffers: number[]): Disk {
+/**
+ * `disk`, recording the buffer size behind every write to a snapshot's state file, and in
+ * `events` the write (by path) among the node's deferrals.
+ */
+function recording(disk: Disk, buffers: number[], events: string[]): Disk {
   const file = (f: DiskFile, path: string): DiskFile =>
     new Proxy(f, {
       get(target, key) {
         if (key === "write" && /\/snapshots\/[^/]+\/state$/.test(path)) {
           return (bytes: Uint8Array, position: number) => {
             buffers.push(bytes.buffer.byteLength);
+            events.push(path);
             target.write(bytes, position);
           };
         }
@@ -46,15 +50,20 @@ function recording(disk: Disk, buffers: number[]): Disk {
   });
 }
 
-test("a local snapshot of several MiB is written from buffers no larger than a slice, and restores whole", async () => {
+test("a local snapshot of several MiB is written from buffers no larger than a slice, yielding through the node's scheduler between them, and restores whole", async () => {
   const scheduler = new Scheduler();
   const rng = createSimRng(7);
   const wire = new SimWire(scheduler, rng.fork("wire"));
   const proc = new SimProcess(scheduler, "n1");
   const simDisk = new SimDisk();
   const buffers: number[] = [];
+  const events: string[] = [];
   const logger = { info: () => undefined, warn: () => undefined, error: (l: string) => console.error(l) };
-  const seams = simSeams({ proc, disk: recording(proc.fence(simDisk), buffers), wire, addr, tickMs: 10, rng: rng.fork("n1"), logger });
+  const seams = simSeams({ proc, disk: recording(proc.fence(simDisk), buffers, events), wire, addr, tickMs: 10, rng: rng.fork("n1"), logger });
+  // The node's scheduler seam, noting each deferral among the writes: the slices of a snapshot
+  // must yield through it (the simulator's turns), never through the host's own event loop
+  // (the storage's default), which simulated time does not drive and a crash does not stop.
+  const scheduler_ = { defer: (fn: () => void) => { events.push("defer"); seams.scheduler.defer(fn); } };
   const opened = openNode(
     {
       nodeId: "n1", raftAddr: addr, dataDir: "/data/n1", isJoining: false,
@@ -63,7 +72,7 @@ test("a local snapshot of several MiB is written from buffers no larger than a s
       requestTimeoutMs: 60_000, bodyBytesMax: 1 << 20, version: "v-test",
       bootstrapMembers: [{ id: "n1", addr, suffrage: "voter" }],
     },
-    { ...seams, onFatal: (e) => console.error(`FATAL ${String(e)}`) },
+    { ...seams, scheduler: scheduler_, onFatal: (e) => console.error(`FATAL ${String(e)}`) },
   );
   await opened.start();
   const settle = async <T>(promise: Promise<T>): Promise<T> => {
@@ -85,10 +94,14 @@ test("a local snapshot of several MiB is written from buffers no larger than a s
     for (let i = 0; i < 1_000; i++) body[`key-${String(r * 1_000 + i).padStart(10, "0")}`] = "value-0123456789";
     expect((await post(body)).status).toBe(200);
   }
-  // Keys overwritten until the log has grown past a quarter of the state: another snapshot.
+  const loaded = opened.node.core.status().commitIndex;
+  // Keys overwritten until the log has grown past a quarter of the state: another snapshot,
+  // taken after every key was written, once saved.
   const snapshotsDir = "/data/n1/snapshots";
-  const stateBytes = (): number => Math.max(0, ...simDisk.list(snapshotsDir).filter((d) => /^\d+-\d+$/.test(d)).map((d) => simDisk.readFile(`${snapshotsDir}/${d}/state`).length));
-  for (let r = 0; stateBytes() < 4 * sliceBytes && r < 200; r++) {
+  const snapshotDirs = (): string[] => simDisk.list(snapshotsDir).filter((d) => /^\d+-\d+$/.test(d));
+  const stateBytes = (): number => Math.max(0, ...snapshotDirs().map((d) => simDisk.readFile(`${snapshotsDir}/${d}/state`).length));
+  const newestIndex = (): number => Math.max(0, ...snapshotDirs().map((d) => Number(d.split("-")[1])));
+  for (let r = 0; (stateBytes() < 4 * sliceBytes || newestIndex() < loaded) && r < 200; r++) {
     const body: Record<string, string> = {};
     for (let i = 0; i < 1_000; i++) body[`key-${String(((r * 1_000) % 160_000) + i).padStart(10, "0")}`] = "value-9876543210";
     expect((await post(body)).status).toBe(200);
@@ -96,6 +109,18 @@ test("a local snapshot of several MiB is written from buffers no larger than a s
   }
   expect(stateBytes()).toBeGreaterThan(4 * sliceBytes);
   expect(Math.max(...buffers)).toBeLessThanOrEqual(sliceBytes);
+  // Between two slices of one snapshot's state file, the node yielded through its seam.
+  let unyielded = 0;
+  let slices = 0;
+  for (let i = 1; i < events.length; i++) {
+    if (events[i] === "defer") continue;
+    const previous = events.slice(0, i).findLastIndex((e) => e !== "defer");
+    if (events[previous] !== events[i]) continue;
+    slices++;
+    if (previous === i - 1) unyielded++;
+  }
+  expect(slices).toBeGreaterThan(3);
+  expect(unyielded).toBe(0);
 
   // The newest stored snapshot is the whole state: the state machine restores every key from it.
   const newest = simDisk.list(snapshotsDir).filter((d) => /^\d+-\d+$/.test(d)).sort((a, b) => Number(a.split("-")[1]) - Number(b.split("-")[1])).at(-1)!;
