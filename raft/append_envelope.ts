@@ -19,14 +19,57 @@ const typeAppendEntries = typeCodeOf("AppendEntries");
 const typeAppendReply = typeCodeOf("AppendEntriesReply");
 
 /**
+ * AppendEntries frames written so far, by how their scalars were written: directly (ASCII
+ * strings, numbers below 2^32, the commonest case) or through one cbor-x call (anything
+ * else). A work counter: tests count cbor-x calls per follower through it.
+ */
+export const appendFrameWrites = { direct: 0, general: 0 };
+
+/**
  * An AppendEntries envelope [kind, fromAddr, bytes of the message], byte for byte what
- * cbor-x gives for it (envelope.ts), written into one buffer: its scalars as one cbor-x call
- * writes them, then each entry's item from entryItems, so a Ready's entries are encoded once
- * for every follower and the leader's own WAL record, not once per message and again for
- * the log.
+ * cbor-x gives for it (envelope.ts), written into one buffer: its scalars written here as
+ * encodeAppendReplyEnvelope writes a reply's, then each entry's item from entryItems, so a
+ * Ready's entries are encoded once for every follower and the leader's own WAL record, not
+ * once per message and again for the log. A leader writes one per follower per batch: with
+ * four followers, a cbor-x call for each one's scalars cost more than copying its entries.
  */
 export function encodeAppendEnvelope(kind: number, fromAddr: string, m: AppendEntries): Uint8Array {
   const items = entryItems(m.entries, "send");
+  let itemBytes = 0;
+  for (const item of items) itemBytes += item.length;
+  const numbers = [m.term, m.prevLogIndex, m.prevLogTerm, m.leaderCommit, m.readRound];
+  // [type, from, to, term, prevLogIndex, prevLogTerm, entries, leaderCommit, readRound]
+  let messageBytes = 1 + headBytes(typeAppendEntries) + textBytes(m.from) + textBytes(m.to) + headBytes(items.length) + itemBytes;
+  for (const x of numbers) messageBytes += x >= 0 && x < 0x1_0000_0000 ? headBytes(x) : -1_000_000;
+  const addrBytes = textBytes(fromAddr);
+  if (messageBytes < 0 || addrBytes < 0 || kind > 23) return encodeAppendGeneral(kind, fromAddr, m, items, itemBytes);
+  appendFrameWrites.direct++;
+  const out = new Uint8Array(2 + addrBytes + headBytes(messageBytes) + messageBytes);
+  out[0] = 0x83;
+  out[1] = kind;
+  let at = writeText(out, 2, fromAddr);
+  at = writeHead(out, at, 2, messageBytes);
+  out[at] = 0x89;
+  at = writeHead(out, at + 1, 0, typeAppendEntries);
+  at = writeText(out, at, m.from);
+  at = writeText(out, at, m.to);
+  at = writeHead(out, at, 0, m.term);
+  at = writeHead(out, at, 0, m.prevLogIndex);
+  at = writeHead(out, at, 0, m.prevLogTerm);
+  at = writeHead(out, at, 4, items.length);
+  for (const item of items) {
+    out.set(item, at);
+    at += item.length;
+  }
+  at = writeHead(out, at, 0, m.leaderCommit);
+  at = writeHead(out, at, 0, m.readRound);
+  if (at !== out.length) throw new Error("AppendEntries envelope: sizes do not add up");
+  return out;
+}
+
+/** encodeAppendEnvelope for what it does not write itself: the scalars as one cbor-x call writes them. */
+function encodeAppendGeneral(kind: number, fromAddr: string, m: AppendEntries, items: readonly Uint8Array[], itemBytes: number): Uint8Array {
+  appendFrameWrites.general++;
   // [kind, fromAddr] of the envelope, then the message's items before and after its entries.
   const scalars = encodeCbor([kind, fromAddr, typeAppendEntries, m.from, m.to, m.term, m.prevLogIndex, m.prevLogTerm, m.leaderCommit, m.readRound]);
   const envStart = skipItemHeader(scalars, 0);
@@ -34,8 +77,6 @@ export function encodeAppendEnvelope(kind: number, fromAddr: string, m: AppendEn
   let headEnd = headStart;
   for (let k = 0; k < 6; k++) headEnd = skipItem(scalars, headEnd);
   const tailEnd = scalars.length;
-  let itemBytes = 0;
-  for (const item of items) itemBytes += item.length;
   const messageBytes = 1 + (headEnd - headStart) + headBytes(items.length) + itemBytes + (tailEnd - headEnd);
   const out = new Uint8Array(1 + (headStart - envStart) + headBytes(messageBytes) + messageBytes);
   let at = writeHead(out, 0, 4, 3);

@@ -5,7 +5,7 @@
 // direct reader takes, the general path must take it too and give an equal message.
 
 import { describe, expect, test } from "bun:test";
-import { decodeAppendEnvelope, decodeAppendReplyEnvelope } from "../../../raft/append_envelope.ts";
+import { appendFrameWrites, decodeAppendEnvelope, decodeAppendReplyEnvelope } from "../../../raft/append_envelope.ts";
 import { decodeCbor, encodeCbor, entryEncodings } from "../../../raft/codec.ts";
 import type { AppendEntries, AppendEntriesReply } from "../../../raft/core/messages.ts";
 import type { Entry } from "../../../raft/core/types.ts";
@@ -87,6 +87,29 @@ describe("AppendEntries frames read directly", () => {
       }
     }
     for (const frame of replies) expect(decodeAppendReplyEnvelope(frame, 0, 1024)).not.toBeNull();
+  });
+
+  test("a leader's appends to four followers are written without cbor-x, as cbor-x writes them", () => {
+    // Issue 18 (5 nodes): one AppendEntries per follower per batch; cbor-x only where the direct writer cannot.
+    for (const x of [0, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1]) {
+      const es = entries(x + 1, 1 + (x % 5), 5);
+      const before = { ...appendFrameWrites };
+      for (const to of ["n2", "n3", "node-4", "a-follower-with-an-id-of-40-characters"]) {
+        const m: AppendEntries = { ...append(es, x), to, term: 5 + (x % 1000), leaderCommit: x, readRound: x };
+        const frame = encodeEnvelope({ kind: "raft", fromAddr: "127.0.0.1:12000", msg: m });
+        expect(frame).toEqual(encodeCbor([0, "127.0.0.1:12000", encodeMessage(m)]));
+        expect(decodeEnvelope(frame)).toEqual({ kind: "raft", fromAddr: "127.0.0.1:12000", msg: m });
+      }
+      expect(appendFrameWrites.direct - before.direct).toBe(4);
+      expect(appendFrameWrites.general - before.general).toBe(0);
+    }
+    // Beyond the direct writer (a non-ASCII id, a number from 2^32): cbor-x, the same bytes.
+    for (const m of [{ ...append(entries(7, 2, 5), 6), to: "nöde" }, { ...append(entries(7, 2, 5), 6), leaderCommit: 2 ** 32 }]) {
+      const before = appendFrameWrites.general;
+      const frame = encodeEnvelope({ kind: "raft", fromAddr: "h:1", msg: m });
+      expect(frame).toEqual(encodeCbor([0, "h:1", encodeMessage(m)]));
+      expect(appendFrameWrites.general - before).toBe(1);
+    }
   });
 
   test("a number in eight bytes, which cbor-x reads as a BigInt and the general path refuses, is not read directly", () => {
