@@ -361,7 +361,11 @@ function recoverNode(settings: NodeSettings, seams: NodeSeams): RecoveredNode {
     ? null
     : { meta: initial.snapshot.meta, data: storage.mapSnapshot(initial.snapshot.meta) ?? initial.snapshot.data };
   const core = createRaft(
-    { id: self, electionTicks: settings.electionTicks, heartbeatTicks: settings.heartbeatTicks, rng: createRng(seed) },
+    {
+      id: self, electionTicks: settings.electionTicks, heartbeatTicks: settings.heartbeatTicks, rng: createRng(seed),
+      // A snapshot from the leader goes to its file as it arrives, never whole into the heap.
+      snapshotReceiver: (meta) => storage.receiveSnapshot(meta),
+    },
     { ...initial, snapshot: heldSnapshot, bootstrap },
   );
   log.info(

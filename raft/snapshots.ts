@@ -52,6 +52,17 @@ export interface SnapshotWriter {
   finishAsync(): Promise<SnapshotMeta>;
   /** Throws away what was received. */
   abort(): void;
+  /**
+   * What was written so far: a view of the file where the disk maps files (its pages the page
+   * cache's, not the process's heap), else read whole (the simulator, MemDisk).
+   */
+  written(): Uint8Array;
+  /**
+   * abort() with the file's deletion off the event loop where the disk offers it (renamed
+   * aside first, so a new writer of the same snapshot starts clean at once): unlinking a
+   * large state file takes its time. A deletion cut short is finished by the next start.
+   */
+  discard(): void;
 }
 
 /** Reads a stored snapshot's state in chunks (to send InstallSnapshot). */
@@ -337,6 +348,20 @@ class Writer implements SnapshotWriter {
     this.file?.close();
     this.file = null;
     this.disk.remove(this.tmp);
+  }
+
+  written(): Uint8Array {
+    if (this.size === 0) return new Uint8Array(0);
+    const path = join(this.tmp, "state");
+    return mapOrNull(this.disk, path) ?? this.disk.readFile(path);
+  }
+
+  discard(): void {
+    if (this.disk.removeAsync === undefined) return this.abort();
+    this.file?.close();
+    this.file = null;
+    if (!this.disk.exists(this.tmp)) return; // finished, or started afresh by another writer
+    this.disk.removeAsync(setAside(this.disk, this.tmp), () => undefined);
   }
 
   private *finishSteps(durably: Durability): Generator<void | Promise<void>> {

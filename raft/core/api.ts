@@ -13,6 +13,8 @@ import type {
   NodeId,
   Role,
   Snapshot,
+  SnapshotMeta,
+  SnapshotReceiver,
   Term,
 } from "./types.ts";
 
@@ -50,6 +52,11 @@ export interface RaftConfig {
   readonly appendBytesMax?: number;
   /** Bytes per InstallSnapshot chunk. */
   readonly snapshotChunkBytes?: number;
+  /**
+   * A follower's store for each snapshot it receives (see SnapshotReceiver); by default a
+   * buffer in memory. The driver gives one that writes through to the snapshot's file.
+   */
+  readonly snapshotReceiver?: (meta: SnapshotMeta) => SnapshotReceiver;
   /** Proposals refused while this many uncommitted bytes are outstanding on the leader. */
   readonly uncommittedBytesMax?: number;
   /** Pending ReadIndex contexts on one node. */

@@ -1,7 +1,7 @@
 // RaftConfig with every optional limit filled in, and the checks run once at creation.
 
 import type { RaftConfig, Rng } from "./api.ts";
-import type { NodeId } from "./types.ts";
+import type { NodeId, SnapshotMeta, SnapshotReceiver } from "./types.ts";
 
 /** A RaftConfig with defaults applied; what the rest of the core reads. */
 export interface ResolvedConfig {
@@ -19,6 +19,8 @@ export interface ResolvedConfig {
   readonly snapshotChunkBytes: number;
   readonly uncommittedBytesMax: number;
   readonly pendingReadsMax: number;
+  /** RaftConfig.snapshotReceiver; null: the core's own, in memory. */
+  readonly snapshotReceiver: ((meta: SnapshotMeta) => SnapshotReceiver) | null;
   /** A learner within this many entries of the leader's last index is promoted. */
   readonly promoteLagEntriesMax: number;
 }
@@ -69,6 +71,7 @@ export function resolveConfig(config: RaftConfig): ResolvedConfig {
     snapshotChunkBytes: positiveInt("snapshotChunkBytes", config.snapshotChunkBytes ?? 512 * 1024),
     uncommittedBytesMax: positiveInt("uncommittedBytesMax", config.uncommittedBytesMax ?? 64 * 1024 * 1024),
     pendingReadsMax: positiveInt("pendingReadsMax", config.pendingReadsMax ?? 4096),
+    snapshotReceiver: config.snapshotReceiver ?? null,
     promoteLagEntriesMax: 8,
   };
 }

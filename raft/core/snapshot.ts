@@ -5,11 +5,11 @@
 import { assert } from "./assert.ts";
 import type { InstallSnapshot, InstallSnapshotReply } from "./messages.ts";
 import type { IncomingSnapshot, RaftState } from "./state.ts";
-import type { LogIndex, Snapshot, SnapshotMeta } from "./types.ts";
+import type { LogIndex, Snapshot, SnapshotMeta, SnapshotReceiver } from "./types.ts";
 
 /**
  * Largest snapshot a follower accepts (guards memory against a runaway sender). Also the
- * address space an incoming snapshot's resizable buffer reserves: virtual only, pages are
+ * address space the core's own receiver's resizable buffer reserves: virtual only, pages are
  * backed as the chunks arrive.
  */
 const SNAPSHOT_BYTES_MAX = 4 * 1024 * 1024 * 1024;
@@ -56,39 +56,60 @@ export function handleInstallSnapshot(r: RaftState, m: InstallSnapshot): void {
   if (idx <= r.log.commitIndex || r.log.term(idx) === meta.lastIncludedTerm) {
     // We already hold everything the snapshot covers: committed entries match (§5.4.3).
     if (idx > r.log.commitIndex) r.log.commitIndex = idx;
+    r.incoming?.receiver.discard();
     r.incoming = null;
     return reply(r, m, m.offset + m.data.length, true);
   }
   let inc = r.incoming;
   if (inc === null || inc.meta.lastIncludedIndex !== idx || inc.meta.lastIncludedTerm !== meta.lastIncludedTerm) {
     if (m.offset !== 0) return reply(r, m, -1, false);
-    inc = { meta, buffer: new ArrayBuffer(0, { maxByteLength: SNAPSHOT_BYTES_MAX }), size: 0 };
+    inc?.receiver.discard();
+    inc = { meta, receiver: r.cfg.snapshotReceiver?.(meta) ?? memoryReceiver() };
     r.incoming = inc;
   }
-  if (m.offset !== inc.size) return reply(r, m, inc.size, false);
-  if (inc.size + m.data.length > SNAPSHOT_BYTES_MAX) {
+  const rcv = inc.receiver;
+  if (m.offset !== rcv.size) return reply(r, m, rcv.size, false);
+  if (rcv.size + m.data.length > SNAPSHOT_BYTES_MAX) {
+    rcv.discard();
     r.incoming = null;
     return reply(r, m, -1, false);
   }
-  // Copied in at once, in place: the message's buffer is not kept (it may be a view of a
-  // larger frame), and the last chunk finds the whole already joined. Joining kept chunks in
-  // one turn was a copy of the whole snapshot (hundreds of ms at ten million keys) and held
-  // it twice meanwhile.
-  inc.buffer.resize(inc.size + m.data.length);
-  new Uint8Array(inc.buffer, inc.size, m.data.length).set(m.data);
-  inc.size += m.data.length;
-  if (!m.done) return reply(r, m, inc.size, false);
+  // Copied out at once: the message's buffer is not kept (it may be a view of a larger frame).
+  rcv.append(m.data);
+  if (!m.done) return reply(r, m, rcv.size, false);
   install(r, inc);
-  reply(r, m, inc.size, true);
+  reply(r, m, rcv.size, true);
 }
 
 /** Replaces the whole log and configuration by the received snapshot (§7). */
 function install(r: RaftState, inc: IncomingSnapshot): void {
-  const snap: Snapshot = { meta: inc.meta, data: new Uint8Array(inc.buffer, 0, inc.size) };
+  const snap: Snapshot = { meta: inc.meta, data: inc.receiver.bytes() };
   r.log.resetToSnapshot(inc.meta.lastIncludedIndex, inc.meta.lastIncludedTerm);
   r.config.reset(inc.meta.membership, inc.meta.lastIncludedIndex);
   r.snapshot = snap;
   r.snapshotToInstall = snap;
   r.incoming = null;
   r.onMembershipChanged();
+}
+
+/**
+ * The core's own receiver: one resizable buffer the chunks are copied into in place, so the
+ * last chunk finds the whole already joined (joining kept chunks in one turn was a copy of the
+ * whole snapshot, hundreds of ms at ten million keys, and held it twice meanwhile).
+ */
+function memoryReceiver(): SnapshotReceiver {
+  const buffer = new ArrayBuffer(0, { maxByteLength: SNAPSHOT_BYTES_MAX });
+  let size = 0;
+  return {
+    get size() {
+      return size;
+    },
+    append(chunk) {
+      buffer.resize(size + chunk.length);
+      new Uint8Array(buffer, size, chunk.length).set(chunk);
+      size += chunk.length;
+    },
+    bytes: () => new Uint8Array(buffer, 0, size),
+    discard: () => undefined,
+  };
 }

@@ -13,7 +13,7 @@ import type { Message } from "./messages.ts";
 import type { Progress } from "./progress.ts";
 import type { ReadQueue } from "./read_queue.ts";
 import type { ReadState, Ready, SoftState } from "./ready.ts";
-import type { Entry, HardState, LogIndex, NodeId, Role, Snapshot, SnapshotMeta, Term } from "./types.ts";
+import type { Entry, HardState, LogIndex, NodeId, Role, Snapshot, SnapshotMeta, SnapshotReceiver, Term } from "./types.ts";
 
 /**
  * A snapshot being received, chunk by chunk, each copied in place at its offset as it arrives
@@ -21,9 +21,8 @@ import type { Entry, HardState, LogIndex, NodeId, Role, Snapshot, SnapshotMeta, 
  */
 export interface IncomingSnapshot {
   readonly meta: SnapshotMeta;
-  /** Resizable: grows in place, so the whole is never copied again (no join at the end). */
-  readonly buffer: ArrayBuffer;
-  size: number;
+  /** Holds the chunks received so far (RaftConfig.snapshotReceiver, else in memory). */
+  readonly receiver: SnapshotReceiver;
 }
 
 export interface RaftState {

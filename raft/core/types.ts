@@ -81,5 +81,22 @@ export interface Snapshot {
   readonly data: Uint8Array;
 }
 
+/**
+ * Where a follower keeps a snapshot's bytes while its chunks arrive (thesis Figure 5.3), in
+ * order; the core asks RaftConfig.snapshotReceiver for one per snapshot. The core's own keeps
+ * them in memory; the driver's writes each chunk to the file the snapshot is stored in, so a
+ * follower never holds the whole (289-336 MB at ten million keys) nor frees it at once.
+ */
+export interface SnapshotReceiver {
+  /** Bytes received so far. */
+  readonly size: number;
+  /** Appends a copy of `chunk` (the chunk's buffer is not kept). */
+  append(chunk: Uint8Array): void;
+  /** Everything received, once the last chunk is in. */
+  bytes(): Uint8Array;
+  /** The snapshot was abandoned (a newer one, or a restart from 0): what it holds may go. */
+  discard(): void;
+}
+
 /** Role of a server (§5.1), plus the PreVote phase of the thesis (§9.6). */
 export type Role = "follower" | "precandidate" | "candidate" | "leader";
