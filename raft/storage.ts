@@ -70,7 +70,10 @@ const snapshotSliceBytes = 1024 * 1024;
 /** A snapshot being received from the leader straight into its file (receiveSnapshot). */
 interface Receiving {
   readonly meta: SnapshotMeta;
-  readonly writer: SnapshotWriter;
+  /** Null if it could not be opened (then `error` says why). */
+  writer: SnapshotWriter | null;
+  /** Bytes received (written unless `error`). */
+  size: number;
   /** Bytes written since the last sync was started. */
   unsynced: number;
   /** Settles when every sync started so far is done; the first failure is kept in `error`. */
@@ -158,9 +161,9 @@ export class NodeStorage implements RaftStorage {
    */
   async persistSnapshotAsync(hardState: HardState | null, snapshot: Snapshot, entries: readonly Entry[]): Promise<void> {
     const rcv = this.receiving;
-    if (rcv !== null && isSameSnapshot(rcv.meta, snapshot.meta) && rcv.writer.size === snapshot.data.length) {
+    if (rcv !== null && isSameSnapshot(rcv.meta, snapshot.meta)) {
       this.receiving = null;
-      await this.finishReceived(rcv);
+      await this.finishReceived(rcv, snapshot.data.length);
     } else {
       await this.writeSnapshot(snapshot.meta, snapshot.data);
     }
@@ -183,23 +186,35 @@ export class NodeStorage implements RaftStorage {
    * crash leaves a temp directory, which a start removes.
    */
   receiveSnapshot(meta: SnapshotMeta): SnapshotReceiver {
-    this.receiving?.writer.discard();
-    const writer = this.snapshots.openWriter(meta);
-    const rcv: Receiving = { meta, writer, unsynced: 0, synced: Promise.resolve(), error: null, isDiscarded: false };
+    const rcv: Receiving = { meta, writer: null, size: 0, unsynced: 0, synced: Promise.resolve(), error: null, isDiscarded: false };
+    // Called inside the core's step, which must never be cut short: a disk error is kept and
+    // thrown by persistSnapshotAsync, before "done" is sent (fail-stop there). Until then the
+    // driver takes no other Ready, so nothing leaves this node meanwhile.
+    const attempt = (op: () => void): void => {
+      if (rcv.error !== null) return;
+      try {
+        op();
+      } catch (e) {
+        rcv.error = e ?? new Error("snapshot receive failed");
+      }
+    };
+    attempt(() => this.receiving?.writer?.discard());
     this.receiving = rcv;
+    attempt(() => (rcv.writer = this.snapshots.openWriter(meta)));
     const syncOne = async (): Promise<void> => {
       try {
-        if (!rcv.isDiscarded) await writer.syncAsync();
+        if (!rcv.isDiscarded && rcv.error === null) await rcv.writer!.syncAsync();
       } catch (e) {
         rcv.error ??= e;
       }
     };
     return {
       get size() {
-        return writer.size;
+        return rcv.size;
       },
       append: (chunk) => {
-        writer.write(writer.size, chunk);
+        attempt(() => rcv.writer!.write(rcv.size, chunk));
+        rcv.size += chunk.length;
         rcv.unsynced += chunk.length;
         // Dirty pages flushed as they come: a write on the loop is never throttled by a
         // backlog of them, and the final sync has little left to do.
@@ -208,25 +223,34 @@ export class NodeStorage implements RaftStorage {
           rcv.synced = rcv.synced.then(syncOne);
         }
       },
-      bytes: () => writer.written(),
+      bytes: () => {
+        let data: Uint8Array = new Uint8Array(0); // never used: persistSnapshotAsync throws the error first
+        attempt(() => (data = rcv.writer!.written()));
+        return data;
+      },
       discard: () => {
         rcv.isDiscarded = true;
         if (this.receiving === rcv) this.receiving = null;
-        writer.discard();
+        try {
+          rcv.writer?.discard();
+        } catch {
+          // a temp directory left behind is removed by the next start
+        }
       },
     };
   }
 
   /** Makes a snapshot received through receiveSnapshot durable and installed in the store. */
-  private async finishReceived(rcv: Receiving): Promise<void> {
+  private async finishReceived(rcv: Receiving, size: number): Promise<void> {
     try {
       await rcv.synced;
       if (rcv.error !== null) throw rcv.error;
+      if (rcv.size !== size) throw new Error(`received snapshot holds ${rcv.size} bytes, the core's ${size}`);
       if (this.isClosed) throw new Error("storage closed while a snapshot was being written");
-      await rcv.writer.finishAsync();
+      await rcv.writer!.finishAsync();
       if (this.isClosed) throw new Error("storage closed while a snapshot was being written");
     } catch (e) {
-      rcv.writer.abort();
+      rcv.writer?.abort();
       throw e;
     }
   }

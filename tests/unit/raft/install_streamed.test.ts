@@ -162,3 +162,35 @@ test("a transfer restarted on a newer snapshot drops the older one's file off th
   expect(f.core.status().lastApplied).toBe(120);
   expect(f.disk.inner.list("/data/snapshots")).toEqual(["2-120"]);
 });
+
+test("a disk error while a chunk is written never cuts the core's step short: the install fails before \"done\", nothing installed", async () => {
+  const f = follower();
+  const open = f.disk.open.bind(f.disk);
+  let writes = 0;
+  f.disk.open = (path, mode): DiskFile => {
+    const file = open(path, mode);
+    if (!path.endsWith("2-100.tmp/state")) return file;
+    return { ...file, write: (bytes, position) => {
+      if (++writes === 3) throw new Error("EIO: simulated write failure");
+      file.write(bytes, position);
+    } };
+  };
+  const thrown: unknown[] = [];
+  for (let offset = 0; offset < snapshotBytes; offset += chunkBytes) {
+    const m = chunk(snapMeta, offset, snapshotData, snapshotBytes);
+    await f.turns.turn(() => {
+      try {
+        f.node.receive(m);
+      } catch (e) {
+        thrown.push(e);
+      }
+    });
+    await f.turns.run(() => f.sent.some((r) => r.type === "InstallSnapshotReply" && r.nextOffset === offset + m.data.length));
+  }
+  await f.turns.run();
+  expect(thrown).toEqual([]);
+  expect(String(f.fatal[0])).toContain("EIO: simulated write failure");
+  expect(f.sent.some((m) => m.type === "InstallSnapshotReply" && m.done)).toBe(false);
+  expect(f.sm.events).toEqual([]);
+  expect(f.disk.inner.exists("/data/snapshots/2-100")).toBe(false);
+});
