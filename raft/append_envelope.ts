@@ -184,17 +184,45 @@ function head(b: Uint8Array, major: number): number {
   return v;
 }
 
+/**
+ * Strings read so far that were built from their bytes rather than found among the recent
+ * ones (a work counter for tests). A frame names its sender's address, its sender and its
+ * receiver: a leader of four followers reads twelve such strings per batch from their acks,
+ * always the same few, and building each a character at a time cost more than the rest of
+ * the reply (issue 18).
+ */
+export const asciiStringsBuilt = { count: 0 };
+
+/**
+ * Recent strings, by a hash of their bytes: direct-mapped, a slot simply overwritten. A
+ * cluster's few addresses and ids rarely share a slot of 256; two that do are built again.
+ */
+const recentStrings: string[] = new Array<string>(256).fill("");
+
 /** A text string of at most `charsMax` ASCII characters at `pos`, moving past it; null otherwise. */
 function ascii(b: Uint8Array, charsMax: number): string | null {
   const length = head(b, 3);
   if (length < 0 || length > charsMax || pos + length > b.length) return null;
-  let s = "";
-  for (let k = pos, end = pos + length; k < end; k++) {
+  const start = pos;
+  const end = start + length;
+  let h = 0x811c9dc5 ^ length; // FNV-1a
+  for (let k = start; k < end; k++) {
     const c = b[k]!;
     if (c >= 0x80) return null;
-    s += String.fromCharCode(c);
+    h = Math.imul(h ^ c, 0x01000193);
   }
-  pos += length;
+  pos = end;
+  const slot = (h ^ (h >>> 8) ^ (h >>> 16)) & 255;
+  const recent = recentStrings[slot]!;
+  if (recent.length === length) {
+    let k = 0;
+    while (k < length && recent.charCodeAt(k) === b[start + k]) k++;
+    if (k === length) return recent;
+  }
+  let s = "";
+  for (let k = start; k < end; k++) s += String.fromCharCode(b[k]!);
+  asciiStringsBuilt.count++;
+  recentStrings[slot] = s;
   return s;
 }
 

@@ -5,7 +5,7 @@
 // direct reader takes, the general path must take it too and give an equal message.
 
 import { describe, expect, test } from "bun:test";
-import { appendFrameWrites, decodeAppendEnvelope, decodeAppendReplyEnvelope } from "../../../raft/append_envelope.ts";
+import { appendFrameWrites, asciiStringsBuilt, decodeAppendEnvelope, decodeAppendReplyEnvelope } from "../../../raft/append_envelope.ts";
 import { decodeCbor, encodeCbor, entryEncodings } from "../../../raft/codec.ts";
 import type { AppendEntries, AppendEntriesReply } from "../../../raft/core/messages.ts";
 import type { Entry } from "../../../raft/core/types.ts";
@@ -109,6 +109,26 @@ describe("AppendEntries frames read directly", () => {
       const frame = encodeEnvelope({ kind: "raft", fromAddr: "h:1", msg: m });
       expect(frame).toEqual(encodeCbor([0, "h:1", encodeMessage(m)]));
       expect(appendFrameWrites.general - before).toBe(1);
+    }
+  });
+
+  test("a leader reading its four followers' acks builds each address and id once, not per ack", () => {
+    // Issue 18 (5 nodes): twelve strings per batch, always the same few.
+    const peers = ["n2", "n3", "node-4", "a-follower-with-an-id-of-40-characters"];
+    const acks = peers.map((id, i) =>
+      encodeEnvelope({ kind: "raft", fromAddr: `127.0.0.1:1200${i + 1}`, msg: { ...reply(true, 300 + i), from: id, to: "n1" } }));
+    const before = asciiStringsBuilt.count;
+    for (let batch = 0; batch < 100; batch++) {
+      for (const [i, frame] of acks.entries()) {
+        const got = decodeAppendReplyEnvelope(frame, 0, 1024);
+        expect(got).toEqual({ fromAddr: `127.0.0.1:1200${i + 1}`, msg: { ...reply(true, 300 + i), from: peers[i]!, to: "n1" } });
+      }
+    }
+    expect(asciiStringsBuilt.count - before).toBeLessThanOrEqual(9);
+    // A string of the same length and hash slot as a recent one is still read as itself.
+    for (const id of ["n4", "n5", "m2", "2n"]) {
+      const frame = encodeEnvelope({ kind: "raft", fromAddr: "127.0.0.1:12001", msg: { ...reply(true, 1), from: id } });
+      expect(decodeAppendReplyEnvelope(frame, 0, 1024)?.msg.from).toBe(id);
     }
   });
 
