@@ -8,21 +8,26 @@
 //
 // Behaves like Map<string, string> for what the state machine uses, iteration order included
 // (insertion order; overwriting keeps the position; delete and set again moves to the end).
-// Strings are stored as UTF-16 code units, so every JS string round-trips exactly.
+// A string is stored as its UTF-16 code units, so every JS string round-trips exactly: one
+// byte a unit when every unit is below 256 (ASCII and Latin-1: almost every key and value, so
+// half the memory; at ten million keys of the bench's shape 270 MB less), else two bytes a
+// unit, little-endian. Which of the two is said by the length field's sign (~length when
+// wide): the form is a function of the string, so two strings are equal exactly when their
+// length fields and bytes are.
 //
 // No operation does work that grows with the map (issue 18). At ten million keys the arrays
 // that once doubled as they filled held hundreds of MB each, and a set() that crossed a power
 // of two copied all of one (and rebuilt the whole hash index) in one turn of the event loop:
 // pauses of tens to hundreds of ms. So:
 // - entries live in fixed-size segments (growth adds one; nothing is copied), and so do the
-//   code units of keys and values: a string never spans two segments, a position is
+//   bytes of keys and values: a string never spans two segments, a position is
 //   (segment slot << charShift) | offset;
 // - the index is split into pages, and a fresh index starts as pages of one shared empty page,
 //   each allocated when first written: a table of tens of millions of slots costs nothing to
 //   create. Growing it is an incremental rehash (Litwin's linear hashing and Redis's dict
 //   do the same in spirit): the old and new tables side by side, each insert or delete
 //   moving a bounded number of old slots across, lookups consulting both until it is done;
-// - compaction (once most ids or code units are dead) is an incremental pass too: a cursor
+// - compaction (once most ids or bytes are dead) is an incremental pass too: a cursor
 //   moves live entries down over dead ids a few per write, copying their strings out of the
 //   segments that were in use when it began, which are freed when it ends.
 // Only the first entry segment and a small map's newest chars segment still double (bounded
@@ -43,13 +48,13 @@ const fieldKeyLength = 2;
 const fieldValueStart = 3;
 const fieldValueLength = 4;
 
-/** Code units per chars segment (128 KiB). Positions are int32: (slot << charShift) | offset. */
-const charShift = 16;
+/** Bytes per chars segment (128 KiB). Positions are int32: (slot << charShift) | offset. */
+const charShift = 17;
 const charSegment = 1 << charShift;
 const charMask = charSegment - 1;
-/** Slots a position can name: 65,536 segments, 8 GiB of code units, as the u32 starts before. */
+/** Slots a position can name: 32,768 segments, 4 GiB of bytes. */
 const charSlotsMax = 2 ** (32 - charShift);
-/** A small map's first chars segment; it doubles up to charSegment. */
+/** A small map's first chars segment, in bytes; it doubles up to charSegment. */
 const charsInitial = 1024;
 /** Strings at least this long are held as JS strings (also the longest run decoded in one call). */
 const largeUnits = 8192;
@@ -74,8 +79,8 @@ const reserveMax = 2 ** 28;
 const rehashSlotsPerOp = 64;
 /** A compaction pass visits this many entries per write (at least compactEntriesMinPerOp)... */
 const compactEntriesPerOp = 64;
-/** ...or fewer once it copied this many code units. */
-const compactUnitsPerOp = 16384;
+/** ...or fewer once it copied this many bytes. */
+const compactBytesPerOp = 16384;
 /** Two per write: a pass gains on the inserts (one id each) and so always ends. */
 const compactEntriesMinPerOp = 2;
 
@@ -85,17 +90,18 @@ const slotDeleted = -1;
 /** Stands for every page of an index not written yet: all empty. Never written. */
 const emptyPage = new Int32Array(pageSlots);
 /** Stands for a freed chars slot. */
-const noChars = new Uint16Array(0);
+const noChars = new Uint8Array(0);
 
 /**
  * Sees one entry of PackedMap.visitUnits: key and value as `length` code units of `units` from
- * `at` (a string for one held large), and the version; false to stop before this entry.
+ * `at`, each unit one byte (a string, at 0, for one held large or with a unit of 256 or more),
+ * and the version; false to stop before this entry.
  */
 export type UnitsVisitor = (
-  keyUnits: Uint16Array | string,
+  keyUnits: Uint8Array | string,
   keyAt: number,
   keyLength: number,
-  valueUnits: Uint16Array | string,
+  valueUnits: Uint8Array | string,
   valueAt: number,
   valueLength: number,
   version: number,
@@ -121,15 +127,15 @@ export class PackedMap implements Iterable<[string, string]> {
   #head = 0;
   #size = 0;
 
-  /** Segments of code units of keys and values, by slot; noChars for a free slot. */
-  #slots: Uint16Array[] = [];
-  /** Units appended to each slot's segment. */
+  /** Segments of the bytes of keys and values, by slot; noChars for a free slot. */
+  #slots: Uint8Array[] = [];
+  /** Bytes appended to each slot's segment. */
   #slotUsed: number[] = [];
   #freeSlots: number[] = [];
   /** The segment strings are appended to (-1: none yet) and where the next one goes. */
   #appendSlot = -1;
   #appendAt = 0;
-  /** Units appended to the segments held; `#charsDead` of them no live entry refers to. */
+  /** Bytes appended to the segments held; `#charsDead` of them no live entry refers to. */
   #charsUsed = 0;
   #charsDead = 0;
   /** Strings of largeUnits or more, by number ("" once free). */
@@ -158,6 +164,8 @@ export class PackedMap implements Iterable<[string, string]> {
   #vacant = -1;
   /** Reused by #decode. */
   readonly #decodeScratch: number[] = [];
+  /** The length field (see lengthField) of the string the last #store kept. */
+  #storedField = 0;
 
   /** Builds a map holding `pairs`, in order. */
   static from(pairs: Iterable<readonly [string, string]>): PackedMap {
@@ -177,6 +185,21 @@ export class PackedMap implements Iterable<[string, string]> {
    */
   get work(): number {
     return this.#work;
+  }
+
+  /**
+   * Bytes the map's arrays hold: entry segments, chars segments (dead units and unused room
+   * included), the index pages written so far (both tables while a rehash runs), and the
+   * units of strings held large. What a test bounds per pair (issue 18: memory at 10 M keys).
+   */
+  get bytesHeld(): number {
+    let bytes = 0;
+    for (let s = 0; s < this.#meta.length; s++) bytes += this.#meta[s]!.byteLength + this.#version[s]!.byteLength + this.#alive[s]!.byteLength;
+    for (const chars of this.#slots) bytes += chars.byteLength;
+    for (const page of this.#pages) if (page !== emptyPage) bytes += page.byteLength;
+    if (this.#oldPages !== null) for (const page of this.#oldPages) if (page !== emptyPage) bytes += page.byteLength;
+    for (const s of this.#large) bytes += s.length * 2;
+    return bytes;
   }
 
   get(key: string): string | undefined {
@@ -214,8 +237,9 @@ export class PackedMap implements Iterable<[string, string]> {
   set(key: string, value: string, version = 0): this {
     const h = hashOf(key);
     const id = this.#find(key, h);
-    if (id >= 0) this.#overwrite(id, this.#store(value), value.length, version);
-    else this.#insert(h, this.#store(key), key.length, this.#store(value), value.length, version, this.#vacant);
+    // Arguments are evaluated left to right: each #storedField read follows its #store.
+    if (id >= 0) this.#overwrite(id, this.#store(value), this.#storedField, version);
+    else this.#insert(h, this.#store(key), this.#storedField, this.#store(value), this.#storedField, version, this.#vacant);
     return this;
   }
 
@@ -240,7 +264,7 @@ export class PackedMap implements Iterable<[string, string]> {
     else this.#insert(h, this.#storeBytes(bytes, keyAt, keyLength), keyLength, this.#storeBytes(bytes, valueAt, valueLength), valueLength, version);
   }
 
-  /** A new value (stored already) for entry `id`, in place: the entry keeps its id, so its position in the order. */
+  /** A new value (stored already; its start and length field) for entry `id`, in place: the entry keeps its id, so its position in the order. */
   #overwrite(id: number, valueStart: number, valueLength: number, version: number): void {
     const meta = this.#meta[id >>> entryShift]!;
     const at = (id & entryMask) * stride;
@@ -252,7 +276,8 @@ export class PackedMap implements Iterable<[string, string]> {
   }
 
   /**
-   * A new entry at the end of the order, its key and value stored already. `vacant`: the
+   * A new entry at the end of the order, its key and value stored already (starts and
+   * length fields). `vacant`: the
    * empty slot of the current index where the lookup that missed the key stopped (the one
    * #insertSlot would find), or -1; void once a rehash step has moved slots.
    */
@@ -390,11 +415,11 @@ export class PackedMap implements Iterable<[string, string]> {
       const valueLength = meta[at + fieldValueLength]!;
       const isOk = visit(
         this.#units(keyStart, keyLength),
-        keyLength === 0 || keyLength >= largeUnits ? 0 : keyStart & charMask,
-        keyLength,
+        keyLength <= 0 || keyLength >= largeUnits ? 0 : keyStart & charMask,
+        keyLength < 0 ? ~keyLength : keyLength,
         this.#units(valueStart, valueLength),
-        valueLength === 0 || valueLength >= largeUnits ? 0 : valueStart & charMask,
-        valueLength,
+        valueLength <= 0 || valueLength >= largeUnits ? 0 : valueStart & charMask,
+        valueLength < 0 ? ~valueLength : valueLength,
         this.#version[id >>> entryShift]![id & entryMask]!,
       );
       if (!isOk) return id;
@@ -402,10 +427,11 @@ export class PackedMap implements Iterable<[string, string]> {
     return -1;
   }
 
-  /** Where a stored string's units are: its chars segment, or the large string itself. */
-  #units(start: number, length: number): Uint16Array | string {
-    if (length === 0) return noChars;
-    return length >= largeUnits ? this.#large[start]! : this.#slots[start >>> charShift]!;
+  /** Where a stored string's units are, a byte each: its chars segment; else the string itself (held large, or wide). */
+  #units(start: number, field: number): Uint8Array | string {
+    if (field === 0) return noChars;
+    if (field < 0) return this.#decode(start, field);
+    return field >= largeUnits ? this.#large[start]! : this.#slots[start >>> charShift]!;
   }
 
   [Symbol.iterator](): Generator<[string, string], void, undefined> {
@@ -488,13 +514,22 @@ export class PackedMap implements Iterable<[string, string]> {
   }
 
   #keyEquals(meta: Int32Array, at: number, key: string): boolean {
-    const length = meta[at + fieldKeyLength]!;
-    if (length !== key.length) return false;
+    const field = meta[at + fieldKeyLength]!;
     const start = meta[at + fieldKeyStart]!;
-    if (length >= largeUnits) return this.#large[start] === key;
+    if (field < 0) {
+      const length = ~field;
+      if (length !== key.length) return false;
+      const chars = this.#slots[start >>> charShift]!;
+      const offset = start & charMask;
+      for (let i = 0; i < length; i++) if ((chars[offset + 2 * i]! | (chars[offset + 2 * i + 1]! << 8)) !== key.charCodeAt(i)) return false;
+      return true;
+    }
+    if (field !== key.length) return false;
+    if (field >= largeUnits) return this.#large[start] === key;
+    // A narrow string's bytes are its units, and a key with a wider unit differs at it.
     const chars = this.#slots[start >>> charShift]!;
     const offset = start & charMask;
-    for (let i = 0; i < length; i++) if (chars[offset + i] !== key.charCodeAt(i)) return false;
+    for (let i = 0; i < field; i++) if (chars[offset + i] !== key.charCodeAt(i)) return false;
     return true;
   }
 
@@ -602,9 +637,13 @@ export class PackedMap implements Iterable<[string, string]> {
     this.#work += entrySegment * (stride + 2);
   }
 
-  /** Where `s` is kept: a position in the chars segments, or its number among the large strings. */
+  /**
+   * Where `s` is kept: a position in the chars segments, or its number among the large
+   * strings; its length field is left in #storedField (the length, or ~length when wide).
+   */
   #store(s: string): number {
     const n = s.length;
+    this.#storedField = n;
     if (n === 0) return 0;
     if (n >= largeUnits) {
       const at = this.#largeFree.pop();
@@ -615,14 +654,32 @@ export class PackedMap implements Iterable<[string, string]> {
       this.#large.push(s);
       return this.#large.length - 1;
     }
-    const position = this.#place(n);
-    const chars = this.#slots[position >>> charShift]!;
-    const offset = position & charMask;
-    for (let i = 0; i < n; i++) chars[offset + i] = s.charCodeAt(i);
+    // One pass for the common case: written a byte a unit, then redone two bytes a unit in
+    // the rare string with a unit of 256 or more (the narrow attempt taken back first).
+    let position = this.#place(n);
+    let chars = this.#slots[position >>> charShift]!;
+    let offset = position & charMask;
+    let wide = 0;
+    for (let i = 0; i < n; i++) {
+      const unit = s.charCodeAt(i);
+      wide |= unit;
+      chars[offset + i] = unit;
+    }
+    if (wide < 0x100) return position;
+    this.#unplace(n);
+    position = this.#place(2 * n);
+    chars = this.#slots[position >>> charShift]!;
+    offset = position & charMask;
+    for (let i = 0; i < n; i++) {
+      const unit = s.charCodeAt(i);
+      chars[offset + 2 * i] = unit & 0xff;
+      chars[offset + 2 * i + 1] = unit >>> 8;
+    }
+    this.#storedField = ~n;
     return position;
   }
 
-  /** #store for `n` (< largeUnits) ASCII bytes. */
+  /** #store for `n` (< largeUnits) ASCII bytes (its length field is `n`). */
   #storeBytes(bytes: Uint8Array, at: number, n: number): number {
     if (n === 0) return 0;
     const position = this.#place(n);
@@ -632,18 +689,25 @@ export class PackedMap implements Iterable<[string, string]> {
     return position;
   }
 
-  /** A string an entry no longer refers to: dead units (reclaimed by compaction), or a large slot freed. */
-  #release(start: number, length: number): void {
-    if (length === 0) return;
-    if (length >= largeUnits) {
+  /** A string (start, length field) an entry no longer refers to: dead bytes (reclaimed by compaction), or a large slot freed. */
+  #release(start: number, field: number): void {
+    if (field === 0) return;
+    if (field >= largeUnits) {
       this.#large[start] = "";
       this.#largeFree.push(start);
       return;
     }
-    this.#charsDead += length;
+    this.#charsDead += byteLength(field);
   }
 
-  /** Room for `n` (< largeUnits) units in the segment being appended to; returns its position. */
+  /** Takes back the last `n` bytes #place handed out (nothing was placed since). */
+  #unplace(n: number): void {
+    this.#appendAt -= n;
+    this.#slotUsed[this.#appendSlot] = this.#slotUsed[this.#appendSlot]! - n;
+    this.#charsUsed -= n;
+  }
+
+  /** Room for `n` (< 2 × largeUnits) bytes in the segment being appended to; returns its position. */
   #place(n: number): number {
     let slot = this.#appendSlot;
     let at = this.#appendAt;
@@ -653,7 +717,7 @@ export class PackedMap implements Iterable<[string, string]> {
         // A small map's segment: doubled in place (a bounded copy), positions unchanged.
         let length = chars.length * 2;
         while (length < at + n) length *= 2;
-        const grown = new Uint16Array(length);
+        const grown = new Uint8Array(length);
         grown.set(chars.subarray(0, at));
         this.#slots[slot] = grown;
         this.#work += length + at;
@@ -674,7 +738,7 @@ export class PackedMap implements Iterable<[string, string]> {
     const length = Math.min(charSegment, Math.max(charsInitial, nextPowerOfTwo(live + n)));
     const slot = this.#freeSlots.pop() ?? this.#slots.length;
     if (slot >= charSlotsMax) throw new RangeError("PackedMap: keys and values exceed 8 GiB");
-    this.#slots[slot] = new Uint16Array(length);
+    this.#slots[slot] = new Uint8Array(length);
     this.#slotUsed[slot] = 0;
     this.#appendSlot = slot;
     this.#appendAt = 0;
@@ -682,15 +746,22 @@ export class PackedMap implements Iterable<[string, string]> {
     return slot;
   }
 
-  #decode(start: number, length: number): string {
-    if (length === 0) return "";
-    if (length >= largeUnits) return this.#large[start]!;
+  /** The string at `start` with length field `field`. */
+  #decode(start: number, field: number): string {
+    if (field === 0) return "";
+    if (field >= largeUnits) return this.#large[start]!;
     // Through a reused plain array: 2-3x faster here than a typed subarray.
     const units = this.#decodeScratch;
     const chars = this.#slots[start >>> charShift]!;
     const offset = start & charMask;
-    units.length = length;
-    for (let i = 0; i < length; i++) units[i] = chars[offset + i]!;
+    if (field > 0) {
+      units.length = field;
+      for (let i = 0; i < field; i++) units[i] = chars[offset + i]!;
+    } else {
+      const length = ~field;
+      units.length = length;
+      for (let i = 0; i < length; i++) units[i] = chars[offset + 2 * i]! | (chars[offset + 2 * i + 1]! << 8);
+    }
     return String.fromCharCode.apply(null, units);
   }
 
@@ -728,7 +799,7 @@ export class PackedMap implements Iterable<[string, string]> {
     let write = this.#compactWrite;
     let visits = 0;
     let units = 0;
-    while (read < this.#ids && (visits < compactEntriesMinPerOp || (visits < compactEntriesPerOp && units < compactUnitsPerOp))) {
+    while (read < this.#ids && (visits < compactEntriesMinPerOp || (visits < compactEntriesPerOp && units < compactBytesPerOp))) {
       visits++;
       const rs = read >>> entryShift;
       const ro = read & entryMask;
@@ -758,10 +829,11 @@ export class PackedMap implements Iterable<[string, string]> {
     if (read === this.#ids) this.#endCompaction();
   }
 
-  /** Copies the string at meta[at] (start; length at at + 1) out of a from-space segment; its units. */
+  /** Copies the string at meta[at] (start; length field at at + 1) out of a from-space segment; its bytes. */
   #evacuate(meta: Int32Array, at: number, from: Uint8Array): number {
-    const length = meta[at + 1]!;
-    if (length === 0 || length >= largeUnits) return 0;
+    const field = meta[at + 1]!;
+    if (field === 0 || field >= largeUnits) return 0;
+    const length = byteLength(field);
     const start = meta[at]!;
     const slot = start >>> charShift;
     if (from[slot] !== 1) return 0;
@@ -821,6 +893,11 @@ function asciiString(bytes: Uint8Array, at: number, length: number): string {
     out += String.fromCharCode.apply(null, Array.from(bytes.subarray(at + from, at + Math.min(length, from + largeUnits))));
   }
   return out;
+}
+
+/** Bytes a stored string of length field `field` (below largeUnits) takes: a byte a unit, or two when wide. */
+function byteLength(field: number): number {
+  return field < 0 ? 2 * ~field : field;
 }
 
 /** FNV-1a over the UTF-16 code units, as a signed 32-bit integer (also the once-only table's, store/sessions.ts). */

@@ -139,8 +139,8 @@ function writeThroughCborX(value: string | number): void {
   written += bytes.length;
 }
 
-/** A text string of `length` units of `units` from `at`: ASCII here, anything else through cbor-x. */
-function writeText(units: Uint16Array | string, at: number, length: number): void {
+/** A text string of `length` units of `units` (a byte each) from `at`: ASCII here, anything else through cbor-x. */
+function writeText(units: Uint8Array | string, at: number, length: number): void {
   if (typeof units === "string") return writeThroughCborX(units);
   ensure(5 + length);
   const start = written;
