@@ -166,10 +166,26 @@ export function handleAppendEntries(r: RaftState, m: AppendEntries): void {
   replyAppend(r, m, true, lastNew, 0, 0);
 }
 
-/** Replies leave only after the appended entries persist (an ack promises durability). */
+/**
+ * Replies leave only after the appended entries persist (an ack promises durability). Two
+ * acknowledgements to the same leader in one Ready leave as one (issue 18): a follower that
+ * took several AppendEntries in one turn (they arrived while it synced) acknowledges the
+ * highest match and round of them, which says all the separate ones said, since both are
+ * true once the Ready persists and a leader reads an ack of round k as one of every round up
+ * to k; the leader then reads, and the follower writes, one ack per batch and not one per
+ * message. A rejection is never merged: it carries a hint of its own.
+ */
 function replyAppend(
   r: RaftState, m: AppendEntries, success: boolean, matchIndex: LogIndex, conflictIndex: LogIndex, conflictTerm: number,
 ): void {
+  const queued = r.msgsAfterPersist;
+  const last = queued[queued.length - 1];
+  if (success && last !== undefined && last.type === "AppendEntriesReply" && last.success && last.to === m.from && last.term === r.term) {
+    queued[queued.length - 1] = {
+      ...last, matchIndex: Math.max(last.matchIndex, matchIndex), readRound: Math.max(last.readRound, m.readRound),
+    };
+    return;
+  }
   const reply: AppendEntriesReply = {
     type: "AppendEntriesReply", from: r.id, to: m.from, term: r.term, success, matchIndex,
     conflictIndex, conflictTerm, readRound: m.readRound,
