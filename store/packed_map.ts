@@ -90,7 +90,7 @@ const slotDeleted = -1;
 /** Stands for every page of an index not written yet: all empty. Never written. */
 const emptyPage = new Int32Array(pageSlots);
 /** Stands for a freed chars slot. */
-const noChars = new Uint8Array(0);
+const noChars: Buffer = Buffer.alloc(0);
 
 /**
  * Sees one entry of PackedMap.visitUnits: key and value as `length` code units of `units` from
@@ -127,8 +127,13 @@ export class PackedMap implements Iterable<[string, string]> {
   #head = 0;
   #size = 0;
 
-  /** Segments of the bytes of keys and values, by slot; noChars for a free slot. */
-  #slots: Uint8Array[] = [];
+  /**
+   * Segments of the bytes of keys and values, by slot; noChars for a free slot. Buffers (own
+   * memory, not the pool) for toString("latin1"), which makes a narrow string in one call, the
+   * exact code points 0-255 (unlike TextDecoder's "latin1", which is windows-1252): 2x faster
+   * than String.fromCharCode over the units (0.045 vs 0.08-0.10 us for 9-16 units, /tmp/h18mem/dec.ts).
+   */
+  #slots: Buffer[] = [];
   /** Bytes appended to each slot's segment. */
   #slotUsed: number[] = [];
   #freeSlots: number[] = [];
@@ -717,7 +722,7 @@ export class PackedMap implements Iterable<[string, string]> {
         // A small map's segment: doubled in place (a bounded copy), positions unchanged.
         let length = chars.length * 2;
         while (length < at + n) length *= 2;
-        const grown = new Uint8Array(length);
+        const grown = Buffer.alloc(length);
         grown.set(chars.subarray(0, at));
         this.#slots[slot] = grown;
         this.#work += length + at;
@@ -738,7 +743,7 @@ export class PackedMap implements Iterable<[string, string]> {
     const length = Math.min(charSegment, Math.max(charsInitial, nextPowerOfTwo(live + n)));
     const slot = this.#freeSlots.pop() ?? this.#slots.length;
     if (slot >= charSlotsMax) throw new RangeError("PackedMap: keys and values exceed 8 GiB");
-    this.#slots[slot] = new Uint8Array(length);
+    this.#slots[slot] = Buffer.alloc(length);
     this.#slotUsed[slot] = 0;
     this.#appendSlot = slot;
     this.#appendAt = 0;
@@ -750,18 +755,14 @@ export class PackedMap implements Iterable<[string, string]> {
   #decode(start: number, field: number): string {
     if (field === 0) return "";
     if (field >= largeUnits) return this.#large[start]!;
-    // Through a reused plain array: 2-3x faster here than a typed subarray.
-    const units = this.#decodeScratch;
     const chars = this.#slots[start >>> charShift]!;
     const offset = start & charMask;
-    if (field > 0) {
-      units.length = field;
-      for (let i = 0; i < field; i++) units[i] = chars[offset + i]!;
-    } else {
-      const length = ~field;
-      units.length = length;
-      for (let i = 0; i < length; i++) units[i] = chars[offset + 2 * i]! | (chars[offset + 2 * i + 1]! << 8);
-    }
+    if (field > 0) return chars.toString("latin1", offset, offset + field);
+    // A wide string through a reused plain array: 2-3x faster here than a typed subarray.
+    const units = this.#decodeScratch;
+    const length = ~field;
+    units.length = length;
+    for (let i = 0; i < length; i++) units[i] = chars[offset + 2 * i]! | (chars[offset + 2 * i + 1]! << 8);
     return String.fromCharCode.apply(null, units);
   }
 
