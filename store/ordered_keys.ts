@@ -2,12 +2,17 @@
 // PackedMap (./packed_map.ts) keeps insertion order and a hash index: fast by key, but a page
 // of keys in order would cost a pass over every key. This keeps the same keys sorted.
 //
-// Shape: a two-level B+tree. Leaves hold up to leafKeysMax keys each, packed into one
-// Uint16Array of code units with a Uint32Array of end offsets, in key order; the top level is
+// Shape: a two-level B+tree. Leaves hold up to leafKeysMax keys each, packed into one array
+// of code units with a Uint32Array of end offsets, in key order; the top level is
 // an array of the leaves and an array of their first keys (JS strings, one per leaf). So at
 // ten million keys there are some 60,000 leaves, about 200,000 JS objects in all, rather than
 // ten million strings for the collector to mark (packed_map.ts's header says why that
 // matters). Order is JS string order: UTF-16 code units compared one by one.
+//
+// A leaf's units are one byte each (a Uint8Array) while every unit of its keys is below 256
+// (ASCII and Latin-1: almost every key, so half the memory), and two (a Uint16Array) from the
+// first key with a wider unit on: the leaf is widened then, a copy of one leaf. A unit reads
+// the same from either, so comparisons and order do not depend on the form.
 //
 // Cost: an insert or delete finds its leaf by binary search over the first keys (log2 of the
 // leaf count string comparisons), its place by binary search in the leaf, then moves at most
@@ -30,24 +35,50 @@ function grownChars(needed: number, capacity: number): number {
   return Math.max(needed, Math.ceil(capacity * 1.25) + 64);
 }
 
+/** Units a leaf holds: one byte each while all are below 256, else two. */
+type Units = Uint8Array | Uint16Array;
+
+/** Room for `length` units of the same width as `like`. */
+function unitsLike(like: Units, length: number): Units {
+  return like instanceof Uint8Array ? new Uint8Array(length) : new Uint16Array(length);
+}
+
+/** True when some code unit of `key` is 256 or more (it needs a wide leaf). */
+function isWide(key: string): boolean {
+  for (let j = 0; j < key.length; j++) if (key.charCodeAt(j) > 0xff) return true;
+  return false;
+}
+
 /** One leaf: `count` keys in order, key i at chars[start(i), ends[i]) with start(i) = ends[i-1] or 0. */
 class Leaf {
-  chars: Uint16Array;
+  chars: Units;
   ends: Uint32Array;
   count = 0;
 
-  constructor(chars: number, keys = leafKeysMax + 1) {
-    this.chars = new Uint16Array(chars);
+  constructor(chars: number, keys = leafKeysMax + 1, wide = false) {
+    this.chars = wide ? new Uint16Array(chars) : new Uint8Array(chars);
     this.ends = new Uint32Array(keys);
   }
 
   /** A leaf holding `keys` (in order). */
   static of(keys: readonly string[]): Leaf {
     let chars = 0;
-    for (const key of keys) chars += key.length;
-    const leaf = new Leaf(Math.max(leafCharsInitial, grownChars(chars, chars)), Math.max(leafKeysMax + 1, keys.length + 1));
+    let wide = false;
+    for (const key of keys) {
+      chars += key.length;
+      wide ||= isWide(key);
+    }
+    const leaf = new Leaf(Math.max(leafCharsInitial, grownChars(chars, chars)), Math.max(leafKeysMax + 1, keys.length + 1), wide);
     for (const key of keys) leaf.insertAt(leaf.count, key);
     return leaf;
+  }
+
+  /** Two bytes a unit from now on (a key with a unit of 256 or more is coming). */
+  widen(): void {
+    if (this.chars instanceof Uint16Array) return;
+    const wide = new Uint16Array(this.chars.length);
+    wide.set(this.chars.subarray(0, this.used));
+    this.chars = wide;
   }
 
   get used(): number {
@@ -96,8 +127,9 @@ class Leaf {
       ends.set(this.ends);
       this.ends = ends;
     }
+    if (this.chars instanceof Uint8Array && isWide(key)) this.widen();
     if (used + length > this.chars.length) {
-      const grown = new Uint16Array(grownChars(used + length, this.chars.length));
+      const grown = unitsLike(this.chars, grownChars(used + length, this.chars.length));
       grown.set(this.chars.subarray(0, used));
       this.chars = grown;
     }
@@ -125,7 +157,7 @@ class Leaf {
   slice(from: number, to: number): Leaf {
     const start = this.start(from);
     const end = to === 0 ? 0 : this.ends[to - 1]!;
-    const leaf = new Leaf(Math.max(leafCharsInitial, grownChars(end - start, end - start)));
+    const leaf = new Leaf(Math.max(leafCharsInitial, grownChars(end - start, end - start)), leafKeysMax + 1, this.chars instanceof Uint16Array);
     leaf.chars.set(this.chars.subarray(start, end));
     for (let i = from; i < to; i++) leaf.ends[i - from] = this.ends[i]! - start;
     leaf.count = to - from;
@@ -147,10 +179,11 @@ class Leaf {
 
   /** Appends every key of `other` (all greater than this leaf's). */
   append(other: Leaf): void {
+    if (other.chars instanceof Uint16Array) this.widen();
     const used = this.used;
     const add = other.used;
     if (used + add > this.chars.length) {
-      const grown = new Uint16Array(grownChars(used + add, this.chars.length));
+      const grown = unitsLike(this.chars, grownChars(used + add, this.chars.length));
       grown.set(this.chars.subarray(0, used));
       this.chars = grown;
     }
@@ -325,7 +358,7 @@ export class OrderedKeys {
 /** Strings longer than this are decoded in pieces (Function.prototype.apply has an argument limit). */
 const decodeChunkUnits = 8192;
 
-function decode(chars: Uint16Array, start: number, end: number): string {
+function decode(chars: Units, start: number, end: number): string {
   if (end - start <= decodeChunkUnits) return String.fromCharCode.apply(null, chars.subarray(start, end) as unknown as number[]);
   let out = "";
   for (let at = start; at < end; at += decodeChunkUnits) {
