@@ -171,9 +171,17 @@ async function main(): Promise<void> {
     l = await leaderOf(c);
     const f = [0, 1, 2].find((i) => i !== l)!;
     await c.stop(f);
-    const saved = await snapshotsSaved(c, l);
+    // The leader must snapshot at an index more than its trailing log (-snapshot-trailing,
+    // 10,240 entries) past the follower's last entry, or the follower catches up from the log
+    // and installs nothing: two snapshots saved after that many entries, as the pause phase.
     let written = 0;
-    await overwrite(c, l, async () => (written += 100) > 12_000 && (await snapshotsSaved(c, l)) >= saved + 2);
+    let savedAtCrossing: number | null = null;
+    await overwrite(c, l, async () => {
+      written += 100; // entries: one a request
+      const saved = await snapshotsSaved(c, l);
+      if (savedAtCrossing === null && written > 10_240 + 1_000) savedAtCrossing = saved;
+      return savedAtCrossing !== null && saved >= savedAtCrossing + 2;
+    });
     await c.writeMany(l, [["stall-marker", String(process.pid)]], 10_000);
     t = now();
     c.spawn(f);
