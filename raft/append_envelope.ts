@@ -38,11 +38,16 @@ export function encodeAppendEnvelope(kind: number, fromAddr: string, m: AppendEn
   let itemBytes = 0;
   for (const item of items) itemBytes += item.length;
   const numbers = [m.term, m.prevLogIndex, m.prevLogTerm, m.leaderCommit, m.readRound];
-  // [type, from, to, term, prevLogIndex, prevLogTerm, entries, leaderCommit, readRound]
-  let messageBytes = 1 + headBytes(typeAppendEntries) + textBytes(m.from) + textBytes(m.to) + headBytes(items.length) + itemBytes;
-  for (const x of numbers) messageBytes += x >= 0 && x < 0x1_0000_0000 ? headBytes(x) : -1_000_000;
+  // Strings and scalars alone first: a sentinel of textBytes' must not vanish in the items' bytes.
+  const fromBytes = textBytes(m.from);
+  const toBytes = textBytes(m.to);
   const addrBytes = textBytes(fromAddr);
-  if (messageBytes < 0 || addrBytes < 0 || kind > 23) return encodeAppendGeneral(kind, fromAddr, m, items, itemBytes);
+  let isDirect = fromBytes >= 0 && toBytes >= 0 && addrBytes >= 0 && kind <= 23;
+  for (const x of numbers) if (!(x >= 0 && x < 0x1_0000_0000)) isDirect = false;
+  if (!isDirect) return encodeAppendGeneral(kind, fromAddr, m, items, itemBytes);
+  // [type, from, to, term, prevLogIndex, prevLogTerm, entries, leaderCommit, readRound]
+  let messageBytes = 1 + headBytes(typeAppendEntries) + fromBytes + toBytes + headBytes(items.length) + itemBytes;
+  for (const x of numbers) messageBytes += headBytes(x);
   appendFrameWrites.direct++;
   const out = new Uint8Array(2 + addrBytes + headBytes(messageBytes) + messageBytes);
   out[0] = 0x83;
