@@ -141,12 +141,28 @@ export class RaftNode {
   receive(msg: Message): void {
     if (this.isStopped) return;
     if (msg.type === "AppendEntriesReply" && msg.success) this.transfers.acked(msg.from, msg.matchIndex);
+    const isLoneHeartbeat = msg.type === "AppendEntries" && msg.entries.length === 0 && !this.isScheduled;
     this.core.step(msg);
     if (msg.type === "AppendEntriesReply") {
       if (this.appliesOnCommit) this.applyOnCommit();
       this.serveConfirmedReads();
     }
+    if (isLoneHeartbeat && !this.isProcessing && !this.isOutstanding) return this.answerHeartbeat();
     this.schedule();
+  }
+
+  /**
+   * A heartbeat that reached a follower with no other input waiting is answered in the turn it
+   * arrives (issue 18): every linearizable read's round is one of these, and a deferred turn
+   * cost the follower another pass of its event loop per round, and the round that much
+   * longer. This is the turn a deferred one would have been, run now: its Ready is handled
+   * in the same order (a heartbeat that raised the term has its hard state synced before the
+   * reply leaves: a follower syncs on the loop), so persist-before-speak holds as before.
+   * Inputs already waiting for a turn (appends whose entries one sync should cover) are not
+   * hurried: the heartbeat joins their turn.
+   */
+  private answerHeartbeat(): void {
+    this.process();
   }
 
   /**
