@@ -99,6 +99,9 @@ function encodeAppendGeneral(kind: number, fromAddr: string, m: AppendEntries, i
   return out;
 }
 
+/** Entry data up to this size is copied out of a frame byte by byte. */
+const shortCopyBytesMax = 128;
+
 /** Where the reader is in the frame being read (one frame at a time, synchronously). */
 let pos = 0;
 
@@ -141,9 +144,11 @@ export function decodeAppendEnvelope(b: Uint8Array, kind: number, addrCharsMax: 
     pos++;
     const length = head(b, 2);
     if (length < 0 || length > n - pos) return null;
-    // A plain copy whatever `b` is (a Buffer's slice would be a view): the log keeps it.
+    // A plain copy whatever `b` is (a Buffer's slice would be a view): the log keeps it. A
+    // short one byte by byte: a view of `b` to copy from cost more than the copy.
     const data = new Uint8Array(length);
-    data.set(b.subarray(pos, pos + length));
+    if (length <= shortCopyBytesMax) for (let k = 0; k < length; k++) data[k] = b[pos + k]!;
+    else data.set(b.subarray(pos, pos + length));
     pos += length;
     lastTerm = entryTerm;
     entries[i] = { index: index as LogIndex, term: entryTerm as Term, kind: code === 0 ? "normal" : "noop", data };

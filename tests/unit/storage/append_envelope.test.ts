@@ -135,6 +135,26 @@ describe("AppendEntries frames read directly", () => {
     }
   });
 
+  test("a follower reads short entries with one view each (the item its WAL writes), not two", () => {
+    // Issue 18 (5 nodes): every follower reads every entry; a view of the frame only to copy
+    // 40 bytes out of it cost more than the copy.
+    const frame = encodeEnvelope({ kind: "raft", fromAddr: "h:1", msg: append(entries(300, 16, 5, (i) => 40 + i), 299) });
+    const subarray = Uint8Array.prototype.subarray;
+    let views = 0;
+    Uint8Array.prototype.subarray = function (this: Uint8Array, start?: number, end?: number) {
+      views++;
+      return subarray.call(this, start, end);
+    };
+    let got: ReturnType<typeof decodeAppendEnvelope>;
+    try {
+      got = decodeAppendEnvelope(frame, 0, 1024);
+    } finally {
+      Uint8Array.prototype.subarray = subarray;
+    }
+    expect(got!.msg.entries.map((e) => e.data)).toEqual(entries(300, 16, 5, (i) => 40 + i).map((e) => e.data));
+    expect(views).toBe(16);
+  });
+
   test("a number in eight bytes, which cbor-x reads as a BigInt and the general path refuses, is not read directly", () => {
     const append = encodeCbor([0, "h:1", encodeCbor([3, "n1", "n2", 5, 0, 5, [], 0, 11n])]);
     const ack = encodeCbor([0, "h:1", encodeCbor([4, "n2", "n1", 5, true, 3, 0, 0, 11n])]);
