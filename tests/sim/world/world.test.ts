@@ -104,6 +104,10 @@ const regressionSeeds: readonly { seed: number; catches: string; targeted?: Targ
   // read misses its write: "linearizability: key k0: #279 set k0=p3 ok [1989, 1996]; #282
   // read k0 -> absent [1998, 1998]". The first lease seed.
   { seed: 16, catches: "a restarted voter votes for no successor inside its old leader's lease", targeted: "lease" },
+  // A received snapshot written to its file inside the core's step, a disk failure thrown from
+  // it (fcdfb72 alone, before 96b933a): "SimCrashError: simulated crash during open
+  // /data/n2/snapshots/2-32.tmp/state" escaped node.receive. Found in seeds 30000-30399.
+  { seed: 30013, catches: "a disk failure while a snapshot chunk is received never escapes the core's step" },
 ];
 
 test("world sim: no regression seed draws small WAL segments or the leadership nemesis (its run stays the one that caught its bug)", () => {
