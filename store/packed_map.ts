@@ -34,6 +34,9 @@
 // by the segment size). Strings of largeUnits code units or more are kept as JS strings: few,
 // big objects, which cost the collector nothing per byte and need no copying.
 
+// Imported, not the global: Deno has no global Buffer outside npm packages.
+import { Buffer } from "node:buffer";
+
 /** Entries per segment of the entry arrays. */
 const entryShift = 14;
 const entrySegment = 1 << entryShift;
