@@ -167,13 +167,19 @@ export class NodeStorage implements RaftStorage {
     } else {
       await this.writeSnapshot(snapshot.meta, snapshot.data);
     }
-    this.wal.reset(snapshot.meta.lastIncludedIndex);
+    // The segments the snapshot covers are unlinked after, one per turn, off the loop.
+    const covered = this.wal.resetDeferring(snapshot.meta.lastIncludedIndex);
     if (entries.length > 0) {
       this.wal.append(entries);
       await new Promise<void>((resolve, reject) => this.wal.syncAsync((e) => (e === null ? resolve() : reject(e))));
       if (this.isClosed) throw new Error("storage closed while a snapshot was being installed");
     }
     if (hardState !== null) this.stable.save({ hardState, nodeId: this.nodeId });
+    for (const path of covered) {
+      if (this.isClosed) return;
+      await this.wal.removeForgotten(path);
+      await this.yieldTurn();
+    }
   }
 
   /**
