@@ -318,6 +318,16 @@ export function ledThree(): { k: Cluster; a: NodeId; b: NodeId; c: NodeId } {
   return { k, a, b, c };
 }
 
+/** Three nodes with "a" elected, "k" = "v" written and applied everywhere, heartbeats flowing: the read tests' cluster. */
+export function electedWithKey(): Cluster {
+  const c = new Cluster(["a", "b", "c"]);
+  c.elect("a");
+  c.proc("a").store.set([["k", "v"]]);
+  c.run();
+  c.tick(["a", "b", "c"], 3);
+  return c;
+}
+
 export function addrOf(id: NodeId): string {
   return `${id}:12000`;
 }

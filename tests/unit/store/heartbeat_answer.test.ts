@@ -6,22 +6,13 @@
 // is held, then delivered alone with no deferred turn run; the turns left due are counted.
 
 import { expect, test } from "bun:test";
-import { Cluster, type Frame, flushMicrotasks, fromNode, isHeartbeat, isRaft, toNode, track } from "./cluster_kit.ts";
+import { Cluster, type Frame, flushMicrotasks, fromNode, isHeartbeat, isRaft, toNode, track, electedWithKey } from "./cluster_kit.ts";
 
 const heartbeatToB = (f: Frame): boolean => isHeartbeat(f) && toNode(f, "b");
 const replyFromB = (f: Frame): boolean => isRaft(f, "AppendEntriesReply") && fromNode(f, "b");
 
-function elected(): Cluster {
-  const c = new Cluster(["a", "b", "c"]);
-  c.elect("a");
-  c.proc("a").store.set([["k", "v"]]);
-  c.run();
-  c.tick(["a", "b", "c"], 3);
-  return c;
-}
-
 test("a follower answers a read round's heartbeat in the turn it arrives", async () => {
-  const c = elected();
+  const c = electedWithKey();
   c.hold = heartbeatToB;
   const read = track(c.proc("a").store.get("k", "linearizable"));
   c.run();
@@ -40,7 +31,7 @@ test("a follower answers a read round's heartbeat in the turn it arrives", async
 });
 
 test("a heartbeat arriving while a follower's turn is due joins that turn", async () => {
-  const c = elected();
+  const c = electedWithKey();
   c.hold = heartbeatToB;
   const read = track(c.proc("a").store.get("k", "linearizable"));
   c.run();

@@ -7,21 +7,12 @@
 // follower's acknowledgement is held, then delivered alone, with no deferred turn run.
 
 import { expect, test } from "bun:test";
-import { Cluster, flushMicrotasks, fromNode, isRaft, track } from "./cluster_kit.ts";
+import { Cluster, flushMicrotasks, fromNode, isRaft, track, electedWithKey } from "./cluster_kit.ts";
 
 const ackFromFollower = (f: Parameters<Cluster["hold"]>[0]): boolean => isRaft(f, "AppendEntriesReply") && !fromNode(f, "a");
 
-function elected(): Cluster {
-  const c = new Cluster(["a", "b", "c"]);
-  c.elect("a");
-  c.proc("a").store.set([["k", "v"]]);
-  c.run();
-  c.tick(["a", "b", "c"], 3);
-  return c;
-}
-
 test("reads confirmed by an acknowledgement are answered in the turn it arrives", async () => {
-  const c = elected();
+  const c = electedWithKey();
   c.hold = ackFromFollower;
   const reads = Array.from({ length: 20 }, () => track(c.proc("a").store.get("k", "linearizable")));
   c.run();
@@ -37,7 +28,7 @@ test("reads confirmed by an acknowledgement are answered in the turn it arrives"
 });
 
 test("a read is not answered before its state is applied, nor by an acknowledgement of an older round", async () => {
-  const c = elected();
+  const c = electedWithKey();
   // A round in flight with its acknowledgement held; a write commits meanwhile.
   c.hold = ackFromFollower;
   const first = track(c.proc("a").store.get("k", "linearizable"));

@@ -5,21 +5,12 @@
 
 import { expect, test } from "bun:test";
 import { StoreError } from "../../../store/errors.ts";
-import { Cluster, flushMicrotasks, fromNode, isRaft, track } from "./cluster_kit.ts";
-
-function elected(): Cluster {
-  const c = new Cluster(["a", "b", "c"]);
-  c.elect("a");
-  c.proc("a").store.set([["k", "v"]]);
-  c.run();
-  c.tick(["a", "b", "c"], 3);
-  return c;
-}
+import { Cluster, flushMicrotasks, fromNode, isRaft, track, electedWithKey } from "./cluster_kit.ts";
 
 const askedByB = (c: Cluster): number => c.held.filter((f) => isRaft(f, "ReadIndex") && fromNode(f, "b")).length;
 
 test("reads before the driver's turn share one request; later reads get their own", async () => {
-  const c = elected();
+  const c = electedWithKey();
   c.hold = (f) => isRaft(f, "ReadIndex");
   const b = c.proc("b").store;
   const first = [b.get("k", "linearizable"), b.get("k", "linearizable"), b.get("nope", "linearizable")].map(track);
@@ -40,7 +31,7 @@ test("reads before the driver's turn share one request; later reads get their ow
 });
 
 test("a dropped request fails every read that shared it", async () => {
-  const c = elected();
+  const c = electedWithKey();
   // b loses its leader: it stops hearing from a for an election timeout and campaigns.
   c.hold = (f) => fromNode(f, "a") || fromNode(f, "c");
   c.tick(["b"], 25);
