@@ -19,7 +19,7 @@ import { realClock, realScheduler, realTimers, realWallClock } from "./raft/real
 import { createTicker } from "./raft/ticker.ts";
 import { createTcpTransport } from "./raft/transport.ts";
 import type { Store } from "./store/store.ts";
-import { runtimeFullGc, runtimeGcHint, startIdleGc } from "./idle_gc.ts";
+import { runtimeGcHint, startIdleGc } from "./idle_gc.ts";
 import { joinCluster, type JoinOptions } from "./join.ts";
 import { createLogger } from "./log.ts";
 import { openNode, type OpenedNode } from "./open_node.ts";
@@ -170,7 +170,6 @@ function logSecurity(config: Config, log: Logger): void {
 /** The runtime's idle collector hint, driven by the node's progress; null where there is none. */
 function startIdleGcFor(opened: OpenedNode): { stop(): void } | null {
   const gcHint = runtimeGcHint();
-  const fullGc = runtimeFullGc();
   if (gcHint === null) return null;
   return startIdleGc({
     periodMs: 500,
@@ -180,7 +179,6 @@ function startIdleGcFor(opened: OpenedNode): { stop(): void } | null {
       return s.lastApplied + s.snapshotIndex;
     },
     collect: gcHint,
-    ...(fullGc === null ? {} : { full: { size: () => process.memoryUsage.rss(), collect: fullGc, afterGrowthBytes: 64 * 1024 * 1024 } }),
   });
 }
 
