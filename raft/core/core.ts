@@ -27,7 +27,7 @@ import {
 import { ReadQueue } from "./read_queue.ts";
 import type { ReadState, Ready, SoftState } from "./ready.ts";
 import { advanceReady, buildReady, hasReady } from "./ready_builder.ts";
-import { broadcastAppend, broadcastDue, fillPipes, pipesDue, sendAppend, sendHeartbeat, tickHeartbeat } from "./replication.ts";
+import { broadcastAppend, broadcastDue, fillPipes, isSpare, pipesDue, sendAppend, sendHeartbeat, tickHeartbeat, tickSpares } from "./replication.ts";
 import { takeSnapshot } from "./snapshot.ts";
 import type { IncomingSnapshot, RaftState } from "./state.ts";
 import { commit, step } from "./step.ts";
@@ -92,6 +92,7 @@ export class Raft implements RaftCore, RaftState {
   snapshotToInstall: Snapshot | null = null;
   /** Set when followers may need an append (new entries or a new commit index). */
   needBroadcast = false;
+  sparesDue = false;
   /** Leader only: followers that replied since the last flush, whose pipe it refills (replication.ts). */
   readonly pipesDue = new Set<NodeId>();
   /**
@@ -289,6 +290,7 @@ export class Raft implements RaftCore, RaftState {
     tickTransfer(this);
     if (!tickCheckQuorum(this)) return;
     tickHeartbeat(this);
+    tickSpares(this);
     const more = widenReadRound(this);
     // A heartbeat went to every follower this tick already, carrying the latest round.
     if (this.heartbeatElapsed !== 0) this.sendReadHeartbeats(more);
@@ -388,7 +390,7 @@ export class Raft implements RaftCore, RaftState {
     const from = this.msgs.length;
     for (const [id, pr] of this.progress) {
       // Idle and short of exactly the newest entry: what the next Ready would send it alone.
-      if (pr.state === "replicate" && pr.nextIndex === last && pr.matchIndex === last - 1) sendAppend(this, id, pr, false);
+      if (pr.state === "replicate" && pr.nextIndex === last && pr.matchIndex === last - 1 && !isSpare(this, id, pr)) sendAppend(this, id, pr, false);
     }
     return this.msgs.splice(from);
   }
@@ -451,6 +453,7 @@ export class Raft implements RaftCore, RaftState {
     this.pipesDue.clear();
     if (this.needBroadcast && this.role === "leader") broadcastAppend(this);
     this.needBroadcast = false;
+    this.sparesDue = false;
     this.commitNoticeDue = false;
     const asked = startReadRound(this);
     if (asked !== null) {

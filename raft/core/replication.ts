@@ -6,12 +6,66 @@
 
 import type { AppendEntries, AppendEntriesReply, InstallSnapshot, InstallSnapshotReply } from "./messages.ts";
 import type { Progress } from "./progress.ts";
-import { majorityIndex } from "./quorum.ts";
+import { majorityIndex, quorumSize } from "./quorum.ts";
 import type { RaftState } from "./state.ts";
 import type { Entry, LogIndex, NodeId } from "./types.ts";
 
 /** Heartbeat rounds without any acknowledgement before a pipelined follower is re-probed. */
 const STALLED_HEARTBEATS_MAX = 2;
+
+/** A spare follower is sent new entries once this many are waiting for it, tick or not. */
+const SPARE_LAG_ENTRIES_MAX = 512;
+
+/**
+ * A spare follower (issue 18, five nodes against three): a commit needs quorum − 1
+ * followers; the leader sends each new entry at once to those and one more (so one slow sync
+ * still delays no commit, as with three members), and the voters beyond them take what they
+ * lack once per tick (r.sparesDue), or sooner once SPARE_LAG_ENTRIES_MAX entries wait. Each
+ * batch costs a follower a receive, a WAL write, an fdatasync and an ack whatever its size;
+ * a fourth follower's batches added CPU on a shared machine and nothing to any commit.
+ * Followers are ranked by match index (then id): one that falls silent drops below a spare
+ * that acknowledges its tick's batch, which then takes its place. Only voters in replicate
+ * state are ever spares: probes, snapshots, learners and a transfer's target are as before.
+ * Safety needs nothing of this (when an append leaves is the leader's choice, §5.3).
+ */
+export function isSpare(r: RaftState, id: NodeId, pr: Progress): boolean {
+  if (r.sparesDue || pr.state !== "replicate" || id === r.transferee) return false;
+  const voters = r.config.voters;
+  const eager = quorumSize(voters.length); // quorum − 1 followers, plus one
+  if (voters.length - 1 <= eager || r.log.lastIndex() - pr.nextIndex >= SPARE_LAG_ENTRIES_MAX) return false;
+  let above = 0;
+  let isVoter = false;
+  for (const v of voters) {
+    if (v === id) isVoter = true;
+    if (v === id || v === r.id) continue;
+    const o = r.progress.get(v);
+    if (o === undefined || o.state !== "replicate" || o.isPaused()) continue;
+    if (o.matchIndex > pr.matchIndex || (o.matchIndex === pr.matchIndex && v < id)) above++;
+  }
+  return isVoter && above >= eager;
+}
+
+/** Leader tick: spares lacking entries are sent them at the next flush (see isSpare). */
+export function tickSpares(r: RaftState): void {
+  const last = r.log.lastIndex();
+  for (const pr of r.progress.values()) {
+    if (pr.state === "replicate" && pr.nextIndex <= last) {
+      r.sparesDue = true;
+      r.needBroadcast = true;
+      return;
+    }
+  }
+}
+
+/**
+ * A follower asked for a read index: it answers once it has applied up to it, so spares are
+ * sent what they lack at the next flush rather than at the next tick (see isSpare).
+ */
+export function spareReads(r: RaftState): void {
+  if (r.role !== "leader") return;
+  r.sparesDue = true;
+  r.needBroadcast = true;
+}
 
 /** Would sendAppend send something? Mirrors its checks without acting (for hasReady). */
 function appendDue(r: RaftState, pr: Progress, sendIfEmpty: boolean): boolean {
@@ -56,7 +110,7 @@ export function broadcastAppend(r: RaftState): void {
   for (const [id, pr] of r.progress) {
     let sent = false;
     // A follower in probe state that is not waiting on a probe needs one, even if empty.
-    while (sendAppend(r, id, pr, pr.state === "probe")) {
+    while (!isSpare(r, id, pr) && sendAppend(r, id, pr, pr.state === "probe")) {
       sent = true;
       if (pr.state !== "replicate") break;
     }
@@ -68,8 +122,8 @@ export function broadcastAppend(r: RaftState): void {
 
 /** Would broadcastAppend send anything? Mirrors it without acting (hasReady only looks). */
 export function broadcastDue(r: RaftState): boolean {
-  for (const pr of r.progress.values()) {
-    if (appendDue(r, pr, pr.state === "probe")) return true;
+  for (const [id, pr] of r.progress) {
+    if (appendDue(r, pr, pr.state === "probe") && !isSpare(r, id, pr)) return true;
     if (r.commitNoticeDue && pr.state !== "snapshot" && Math.min(r.log.commitIndex, pr.matchIndex) > pr.commitSent) {
       return true;
     }
@@ -240,7 +294,7 @@ export function deferPipe(r: RaftState, id: NodeId): void {
 export function pipesDue(r: RaftState): boolean {
   for (const id of r.pipesDue) {
     const pr = r.progress.get(id);
-    if (pr !== undefined && appendDue(r, pr, needsProbe(r, pr))) return true;
+    if (pr !== undefined && appendDue(r, pr, needsProbe(r, pr)) && !isSpare(r, id, pr)) return true;
   }
   return false;
 }
@@ -267,7 +321,7 @@ function needsProbe(r: RaftState, pr: Progress): boolean {
 /** Sends the follower what it lacks, pipelined up to the in-flight window. */
 function fillPipe(r: RaftState, id: NodeId, pr: Progress): void {
   const sendIfEmpty = needsProbe(r, pr);
-  while (sendAppend(r, id, pr, sendIfEmpty)) {
+  while (!isSpare(r, id, pr) && sendAppend(r, id, pr, sendIfEmpty)) {
     if (pr.state !== "replicate") break;
   }
 }

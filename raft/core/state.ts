@@ -83,6 +83,8 @@ export interface RaftState {
    * heartbeat per commit would double the messages of every write (and their acks).
    */
   commitNoticeDue: boolean;
+  /** Set by a leader's tick: the next flush sends spare followers what they lack (replication.ts, isSpare). */
+  sparesDue: boolean;
   prevHard: HardState;
   prevSoft: SoftState;
   /** The Ready handed out and not yet advanced. */

@@ -16,7 +16,8 @@ import {
   handleAppendReply,
   handleSnapshotReply,
   maybeCommit,
-  sendAppend, sendHeartbeat
+  sendAppend, sendHeartbeat,
+  spareReads,
 } from "./replication.ts";
 import { handleInstallSnapshot } from "./snapshot.ts";
 import type { RaftState } from "./state.ts";
@@ -84,6 +85,7 @@ function dispatch(r: RaftState, m: Message): void {
     case "TimeoutNow":
       return handleTimeoutNow(r, m);
     case "ReadIndex":
+      spareReads(r);
       return handleReadIndexRequest(r, m);
     case "ReadIndexReply":
       return handleReadIndexReply(r, m);
