@@ -11,7 +11,7 @@ import type { Entry, Member, Membership, RaftCore } from "./raft/core/mod.ts";
 import type { Envelope } from "./raft/envelope.ts";
 import type { Clock, Disk, Logger, Scheduler, Ticker, Timers, Transport } from "./raft/host.ts";
 import { RaftNode } from "./raft/node.ts";
-import type { NodeEvents } from "./raft/node_options.ts";
+import { loneSyncOnLoopBytesMaxDefault, type NodeEvents } from "./raft/node_options.ts";
 import { applyPeersFile } from "./raft/peers_recovery.ts";
 import { bootstrapMembership, openStorage, type NodeStorage, type Recovered, startMeta, storagePaths } from "./raft/storage.ts";
 import { ElectionLog } from "./election_log.ts";
@@ -228,6 +228,7 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
     logger: log,
     snapshotThresholdEntries: settings.snapshotThresholdEntries,
     snapshotTrailingEntries: settings.snapshotTrailingEntries,
+    loneSyncOnLoopBytesMax: loneSyncOnLoopBytesMaxDefault,
     // The interval's jitter parts the members, which apply the same entries (snapshot_policy.ts).
     ...(settings.snapshotIntervalTicks === undefined ? {} : { snapshotIntervalTicks: settings.snapshotIntervalTicks, random: seams.random }),
     start: startMeta(r.initial.snapshot, r.bootstrap),

@@ -108,7 +108,19 @@ export interface RaftNodeOptions {
   readonly onFatal?: (error: unknown) => void;
   /** The clock and timing of the leader's lease (raft/lease.ts); without it, no lease reads. */
   readonly lease?: LeaseOptions;
+  /**
+   * A leader syncs a Ready of one entry of at most this many bytes of data on the event loop,
+   * as a follower does, when no other proposal or read waits (one client writing); absent or
+   * 0: every leader sync goes off the loop. See RaftNode.isLoneWrite.
+   */
+  readonly loneSyncOnLoopBytesMax?: number;
 }
+
+/**
+ * open_node.ts's bound for loneSyncOnLoopBytesMax: a small write's command is ~40 bytes; an
+ * fdatasync of one such record is a few hundred µs here, the loop's longest hold for it.
+ */
+export const loneSyncOnLoopBytesMaxDefault = 4096;
 
 /** How propose() and read() wait. */
 export interface RequestOptions {

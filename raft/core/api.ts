@@ -153,9 +153,9 @@ export interface RaftCore {
   /**
    * Committed entries no Ready has handed out yet, handed out now and counted as applied: at
    * most `entriesMax`, cut after `bytesMax` bytes (at least one if any). For a leader whose
-   * Ready is out while its own fdatasync runs, whose followers' replies commit entries
-   * meanwhile (thesis §10.2.1): the caller applies them at once, in order, and must have
-   * applied every committed entry handed out before (the outstanding Ready's included).
+   * Ready is out while its own fdatasync runs, or done with none out, whose followers' replies
+   * commit entries meanwhile (thesis §10.2.1): the caller applies them at once, in order, and
+   * must have applied every committed entry handed out before (the outstanding Ready's included).
    */
   takeCommitted(entriesMax: number, bytesMax: number): readonly Entry[];
   /**
