@@ -24,6 +24,7 @@ import { LeaderLease } from "./lease.ts";
 import { randomIncarnation, type RaftNodeOptions, readsWaitingMaxDefault, requestTimeoutMsDefault } from "./node_options.ts";
 import { realTimers } from "./real_time.ts";
 import { Proposals, type ReadDone, Reads, RequestError } from "./requests.ts";
+import { entriesBytes, entrySlices, persistSlicedBytesMin, persistTurnBytesMax } from "./persist_slices.ts";
 import { joinedSnapshot, snapshotSize } from "./snapshot_bytes.ts";
 import { SnapshotPolicy } from "./snapshot_policy.ts";
 import { TransferRequests } from "./transfer_request.ts";
@@ -417,6 +418,11 @@ export class RaftNode {
       this.install(rd, rd.snapshot);
       return;
     }
+    // Many MB of entries (a follower catching up after an install): a slice per turn.
+    if (rd.snapshot === null && storage.persistEntriesAsync !== undefined && entriesBytes(rd.entries) > persistSlicedBytesMin) {
+      this.persistSliced(rd);
+      return;
+    }
     // A leader syncs its entries off the loop: it keeps taking client requests and acks
     // meanwhile. A follower has nothing to do until its entries are durable and acknowledged;
     // what arrives meanwhile waits in the socket and forms the next batch. Measured here, the
@@ -488,6 +494,44 @@ export class RaftNode {
     const bytesMax = this.opts.loneSyncOnLoopBytesMax ?? 0;
     return this.role === "leader" && !this.isSnapshotting && rd.entries.length === 1 && rd.entries[0]!.data.length <= bytesMax &&
       this.proposals.size <= 1 && this.reads.size === 0;
+  }
+
+  /**
+   * A Ready of many MB of entries written a slice per turn of the event loop (persist_slices.ts),
+   * each synced off the loop, then its hard state; the rest of the Ready once all of it is
+   * durable (persisted): acknowledgements and votes wait for the last slice as they wait for a
+   * whole write. Meanwhile the Ready stays outstanding, as while a sync runs off the loop: the
+   * core hands out no other, and a crash part-way loses only what nobody was told of.
+   */
+  private persistSliced(rd: Ready): void {
+    const { send, storage } = this.opts;
+    for (const m of rd.messages) send(m);
+    if (rd.messages.length > 0) this.opts.flush?.();
+    this.isOutstanding = true;
+    const slices = entrySlices(rd.entries, persistTurnBytesMax);
+    let next = 0;
+    const writeNext = (): void => {
+      if (this.isStopped) return this.persisted(rd, 0, null);
+      if (next === slices.length) {
+        let error: Error | null = null;
+        try {
+          if (rd.hardState !== null) storage.persist(rd.hardState, null, []);
+        } catch (e) {
+          error = e instanceof Error ? e : new Error(String(e));
+        }
+        this.newTurn();
+        return this.persisted(rd, 0, error);
+      }
+      // Each slice in a turn of its own, whether its sync completes at once (memory) or later.
+      storage.persistEntriesAsync!(slices[next++]!, (error) => {
+        if (error !== null) {
+          this.newTurn();
+          return this.persisted(rd, 0, error);
+        }
+        this.opts.scheduler.defer(writeNext);
+      });
+    };
+    writeNext();
   }
 
   /**
