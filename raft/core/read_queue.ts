@@ -5,16 +5,17 @@
 import type { LogIndex, NodeId } from "./types.ts";
 
 /**
- * Heartbeat rounds awaiting acknowledgement at once. A read arriving while a round is out
- * starts the next round at once rather than waiting for that one's acknowledgement, which it
- * cannot use (the round began before it arrived). Measured under load (issue 18, 3 nodes,
- * 64 connections): a round was out 0.4-1 ms, about one turn of a busy leader's event loop,
- * and with one round at a time reads waited 0.26-0.71 ms (median 0.46) for it before their
- * own began; with two 0.07-0.76 (0.19), with four 0.007-0.36 (0.05). Rounds start at most once
- * per driver turn (a turn's reads share one), so more rounds out did not mean many more
- * rounds: 1.0-1.3 driver batches per round with four, 1.15-1.6 with one.
+ * Heartbeat rounds awaiting acknowledgement at once: one. Reads arriving while it is out wait
+ * for its acknowledgement (they cannot use it: it began before they arrived), then all share
+ * the next round, which starts in the driver turn of that acknowledgement. With up to four out
+ * (7a2f946) a busy leader started a round in nearly every driver turn, and each round costs the
+ * leader a heartbeat written and an acknowledgement read, wakes a follower, and was measured
+ * (issue 18, 3 nodes, wrk -c64 linearizable) at about 3 µs of the leader's CPU per read in all
+ * (reads confirmed without any round: 15-16 µs a read, with rounds 16-23); with one out the
+ * leader's main thread spent 0.3-1.3 µs less per read in 7 of 8 alternating runs. What a read
+ * waits for grows by at most the round out's remaining round trip.
  */
-export const roundsInFlightMax = 4;
+export const roundsInFlightMax = 1;
 
 export interface PendingRead {
   readonly ctx: string;
