@@ -100,9 +100,16 @@ export function sendAppend(r: RaftState, id: NodeId, pr: Progress, sendIfEmpty: 
   };
   r.send(m, false);
   pr.commitSent = Math.max(pr.commitSent, Math.min(r.log.commitIndex, prev + entries.length));
-  if (entries.length > 0) pr.sentEntries((entries[entries.length - 1] as Entry).index);
+  if (entries.length > 0) pr.sentEntries((entries[entries.length - 1] as Entry).index, pr.state === "replicate" ? dataBytes(entries) : 0);
   else if (pr.state === "probe") pr.probeSent = true;
   return true;
+}
+
+/** Bytes of the entries' data: what Progress counts in flight (inflightBytesMax). */
+function dataBytes(entries: readonly Entry[]): number {
+  let bytes = 0;
+  for (const e of entries) bytes += e.data.length;
+  return bytes;
 }
 
 /** Sends every follower what it lacks (pipelined up to the in-flight window) and new commits. */
