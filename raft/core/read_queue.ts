@@ -9,11 +9,13 @@ import type { LogIndex, NodeId } from "./types.ts";
  * for its acknowledgement (they cannot use it: it began before they arrived), then all share
  * the next round, which starts in the driver turn of that acknowledgement. With up to four out
  * (7a2f946) a busy leader started a round in nearly every driver turn, and each round costs the
- * leader a heartbeat written and an acknowledgement read, wakes a follower, and was measured
- * (issue 18, 3 nodes, wrk -c64 linearizable) at about 3 µs of the leader's CPU per read in all
- * (reads confirmed without any round: 15-16 µs a read, with rounds 16-23); with one out the
- * leader's main thread spent 0.3-1.3 µs less per read in 7 of 8 alternating runs. What a read
- * waits for grows by at most the round out's remaining round trip.
+ * leader a heartbeat written and an acknowledgement read and wakes a follower. Measured (issue
+ * 18, 3 nodes, wrk -c64 linearizable, loaded machine): a probe build confirming reads with no
+ * round at all cost the leader's main thread 1.9-7.8 µs less per read in 7 of 8 paired runs
+ * (13.3-19.5 µs against 16.1-24.1), so rounds, not the wait, are most of what a linearizable
+ * read costs over a stale one; with one round out it spent 0.3-1.3 µs less per read than with
+ * four in 7 of 8 paired runs. What a read waits for grows by at most the round out's
+ * remaining round trip.
  */
 export const roundsInFlightMax = 1;
 
