@@ -128,6 +128,20 @@ class FsFile implements DiskFile {
     }
   }
 
+  writeAsync(bytes: Uint8Array, position: number, done: (error: Error | null) => void): void {
+    const fd = this.handle();
+    // The callback form runs pwrite on the runtime's thread pool, as dataAsync does fdatasync.
+    const from = (offset: number): void => {
+      fs.write(fd, bytes, offset, bytes.length - offset, position + offset, (error, n) => {
+        if (error !== null) return done(error);
+        if (n === 0 && bytes.length > 0) return done(new Error(`write of ${bytes.length - offset} bytes at ${position + offset} wrote nothing`));
+        if (offset + n < bytes.length) return from(offset + n);
+        done(null);
+      });
+    };
+    from(0);
+  }
+
   truncate(size: number): void {
     fs.ftruncateSync(this.handle(), size);
   }

@@ -21,6 +21,13 @@ export interface DiskFile {
   read(position: number, length: number): Uint8Array;
   /** Writes all of `bytes` at `position` (extending the file if needed). */
   write(bytes: Uint8Array, position: number): void;
+  /**
+   * Optional: write() off the calling thread, then `done` on the event loop (absent where a
+   * write must stay deterministic or is free: the simulator, memory). `bytes` must not change
+   * and the file must stay open until `done` runs; a sync covers only writes already done.
+   * A received snapshot's chunk written on the loop once blocked it 215 ms in ext4.
+   */
+  writeAsync?(bytes: Uint8Array, position: number, done: (error: Error | null) => void): void;
   /** Cuts the file to `size` bytes. */
   truncate(size: number): void;
   /** Makes every byte written so far durable (fdatasync). */

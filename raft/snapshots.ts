@@ -39,6 +39,12 @@ export interface SnapshotWriter {
   readonly size: number;
   /** Writes `chunk` if `offset` equals size (else ignores it); returns the new size. */
   write(offset: number, chunk: Uint8Array): number;
+  /**
+   * write() with the bytes written off the event loop where the disk offers it (a copy of
+   * `chunk`; the caller's buffer is not kept); size and checksum advance at once. syncAsync
+   * and finishAsync wait for every such write first and throw the first that failed.
+   */
+  writeOffLoop(offset: number, chunk: Uint8Array): number;
   /** Makes what was written so far durable, so that finish() has little left to sync. */
   sync(): void;
   /** sync() with the fsync off the event loop where the disk offers it. */
@@ -308,6 +314,10 @@ class Writer implements SnapshotWriter {
   size = 0;
   crc = 0;
   private file: DiskFile | null;
+  /** Writes off the loop (writeOffLoop) not yet done, and a promise settled when all are. */
+  private writesPending = 0;
+  private writes: Promise<void> = Promise.resolve();
+  private writeError: Error | null = null;
 
   constructor(
     private readonly disk: Disk,
@@ -326,40 +336,66 @@ class Writer implements SnapshotWriter {
     return this.size;
   }
 
+  writeOffLoop(offset: number, chunk: Uint8Array): number {
+    const f = this.live();
+    if (f.writeAsync === undefined || offset !== this.size) return this.write(offset, chunk);
+    const bytes = chunk.slice();
+    this.writesPending++;
+    const landed = new Promise<void>((resolve) =>
+      f.writeAsync!(bytes, offset, (error) => {
+        this.writesPending--;
+        if (error !== null) this.writeError ??= error;
+        resolve();
+      }),
+    );
+    this.writes = Promise.all([this.writes, landed]).then(() => undefined);
+    this.size += chunk.length;
+    this.crc = checksum(chunk, this.crc);
+    return this.size;
+  }
+
   sync(): void {
+    this.mustHaveNoWritesPending();
     this.live().sync();
   }
 
   async syncAsync(): Promise<void> {
+    await this.writesLanded();
     await offLoopDurability(this.disk).file(this.live());
   }
 
   finish(): SnapshotMeta {
+    this.mustHaveNoWritesPending();
     runBlocking(this.finishSteps(blockingDurability(this.disk)));
     return this.meta;
   }
 
   async finishAsync(): Promise<SnapshotMeta> {
+    await this.writesLanded();
     await runOffLoop(this.finishSteps(offLoopDurability(this.disk)));
     return this.meta;
   }
 
   abort(): void {
-    this.file?.close();
-    this.file = null;
+    this.closeFile();
     this.disk.remove(this.tmp);
   }
 
+  /**
+   * Writes still off the loop land in the view as they complete: the file is first extended
+   * to the full size, so a mapping covers it all. The driver reads the view only once the
+   * snapshot is persisted (finishAsync), after every write.
+   */
   written(): Uint8Array {
     if (this.size === 0) return new Uint8Array(0);
+    if (this.writesPending > 0 && this.file !== null && this.file.size() < this.size) this.file.truncate(this.size);
     const path = join(this.tmp, "state");
     return mapOrNull(this.disk, path) ?? this.disk.readFile(path);
   }
 
   discard(): void {
     if (this.disk.removeAsync === undefined) return this.abort();
-    this.file?.close();
-    this.file = null;
+    this.closeFile();
     if (!this.disk.exists(this.tmp)) return; // finished, or started afresh by another writer
     this.disk.removeAsync(setAside(this.disk, this.tmp), () => undefined);
   }
@@ -375,6 +411,32 @@ class Writer implements SnapshotWriter {
   private live(): DiskFile {
     if (this.file === null) throw new Error("snapshot writer is closed");
     return this.file;
+  }
+
+  /** Waits for every write off the loop; throws the first that failed. */
+  private async writesLanded(): Promise<void> {
+    await this.writes;
+    if (this.writeError !== null) throw this.writeError;
+  }
+
+  private mustHaveNoWritesPending(): void {
+    if (this.writesPending > 0) throw new Error("snapshot writer: a blocking sync with writes still off the loop");
+    if (this.writeError !== null) throw this.writeError;
+  }
+
+  /** Closed once no write off the loop still uses its descriptor (a reused fd would take the bytes). */
+  private closeFile(): void {
+    const f = this.file;
+    this.file = null;
+    if (f === null) return;
+    if (this.writesPending === 0) return f.close();
+    void this.writes.then(() => {
+      try {
+        f.close();
+      } catch {
+        // nothing more is written through it; the writer is abandoned either way
+      }
+    });
   }
 }
 
