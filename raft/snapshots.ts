@@ -341,13 +341,18 @@ class Writer implements SnapshotWriter {
     if (f.writeAsync === undefined || offset !== this.size) return this.write(offset, chunk);
     const bytes = chunk.slice();
     this.writesPending++;
-    const landed = new Promise<void>((resolve) =>
-      f.writeAsync!(bytes, offset, (error) => {
+    const landed = new Promise<void>((resolve) => {
+      const settle = (error: Error | null): void => {
         this.writesPending--;
         if (error !== null) this.writeError ??= error;
         resolve();
-      }),
-    );
+      };
+      try {
+        f.writeAsync!(bytes, offset, settle);
+      } catch (e) {
+        settle(e instanceof Error ? e : new Error(String(e)));
+      }
+    });
     this.writes = Promise.all([this.writes, landed]).then(() => undefined);
     this.size += chunk.length;
     this.crc = checksum(chunk, this.crc);

@@ -96,7 +96,7 @@ export class SimProcess {
  * they must not write to the disk the next incarnation will use.
  */
 /**
- * With `asyncSync`, files and directories also offer syncAsync/syncDirAsync, as the real disk
+ * With `asyncSync`, files and directories also offer syncAsync/syncDirAsync (files writeAsync too), as the real disk
  * does: the fsync happens (and becomes durable) when the simulated latency has passed, on the
  * process's timers, so a crash meanwhile loses it and other events run in between, as they do
  * while the real fsync runs on the thread pool.
@@ -123,6 +123,21 @@ function fencedDisk(
     truncate: (s) => call(() => f.truncate(s)),
     sync: () => call(() => f.sync()),
     ...(asyncSync === null ? {} : { syncAsync: (done: (error: Error | null) => void) => asyncSync(() => call(() => f.sync()), done) }),
+    // A write off the loop lands at once (a schedule the real thread pool allows; unsynced, a
+    // crash may still lose it) and is reported done, or failed, after the seeded latency.
+    ...(asyncSync === null ? {} : {
+      writeAsync: (b: Uint8Array, p: number, done: (error: Error | null) => void) => {
+        let error: unknown = null;
+        try {
+          call(() => f.write(b, p));
+        } catch (e) {
+          error = e;
+        }
+        asyncSync(() => {
+          if (error !== null) throw error;
+        }, done);
+      },
+    }),
     close: () => {
       if (isAlive()) f.close();
     },
