@@ -11,9 +11,10 @@
 
 import { expect, test } from "bun:test";
 import type { Entry, HardState, Message, Snapshot, SnapshotMeta } from "../../../raft/core/mod.ts";
-import { applyTurnBytesMax, applyTurnEntriesMax, RaftNode } from "../../../raft/node.ts";
+import { applyTurnBytesMax, applyTurnEntriesMax, type RaftNode } from "../../../raft/node.ts";
 import type { RaftStorage, StateMachine } from "../../../raft/node_options.ts";
 import { app, mkCore } from "./core_kit.ts";
+import { quietNode } from "./node_kit.ts";
 
 const members = ["a", "b", "c"];
 const membership = { members: members.map((id) => ({ id, addr: `${id}:1`, suffrage: "voter" as const })) };
@@ -49,16 +50,13 @@ class Follower {
       },
       restore: () => {},
     };
-    this.node = new RaftNode({
+    this.node = quietNode({
       core: this.core,
       storage,
       stateMachine,
       send: (m) => this.sent.push(m),
-      events: { applied: () => {}, softState: () => {}, restored: () => {} },
       scheduler: { defer: (fn) => this.queue.push(fn) },
-      logger: { info: () => {}, warn: () => {}, error: () => {} },
       snapshotThresholdEntries,
-      snapshotTrailingEntries: 0,
       start: { lastIncludedIndex: 0, lastIncludedTerm: 0, membership },
       onFatal: (e) => {
         this.fatal = e;

@@ -8,9 +8,10 @@
 
 import { expect, test } from "bun:test";
 import type { Entry, HardState, Message, RaftCore, Snapshot, SnapshotMeta } from "../../../raft/core/mod.ts";
-import { RaftNode } from "../../../raft/node.ts";
+import type { RaftNode } from "../../../raft/node.ts";
 import type { RaftStorage, StateMachine } from "../../../raft/node_options.ts";
 import { appReply, makeLeader, mkCore } from "./core_kit.ts";
+import { quietNode } from "./node_kit.ts";
 
 /** Storage counting syncs on the loop (persist) and off it (persistEntriesAsync, completed by the test). */
 class CountingStorage implements RaftStorage {
@@ -52,17 +53,13 @@ function ledThree(bytesMax: number | undefined): Harness {
   const applied: number[] = [];
   let queue: (() => void)[] = [];
   const stateMachine: StateMachine = { apply: () => null, snapshot: () => Promise.resolve(new Uint8Array(0)), restore: () => {} };
-  const node = new RaftNode({
+  const node = quietNode({
     core,
     storage,
     stateMachine,
     send: (m) => sent.push(m),
     events: { applied: (e) => applied.push(e.index), softState: () => {}, restored: () => {} },
     scheduler: { defer: (fn) => queue.push(fn) },
-    logger: { info: () => {}, warn: () => {}, error: () => {} },
-    snapshotThresholdEntries: 1_000_000,
-    snapshotTrailingEntries: 0,
-    start: { lastIncludedIndex: 0, lastIncludedTerm: 0, membership: { members: [] } },
     ...(bytesMax === undefined ? {} : { loneSyncOnLoopBytesMax: bytesMax }),
   });
   const run = (): void => {

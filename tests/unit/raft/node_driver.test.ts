@@ -8,9 +8,10 @@
 
 import { expect, test } from "bun:test";
 import type { Entry, HardState, Message, RaftCore, Snapshot, SnapshotMeta } from "../../../raft/core/mod.ts";
-import { RaftNode } from "../../../raft/node.ts";
+import type { RaftNode } from "../../../raft/node.ts";
 import type { RaftStorage, StateMachine } from "../../../raft/node_options.ts";
 import { app, appReply, entry, makeLeader, mkCore } from "./core_kit.ts";
+import { quietNode } from "./node_kit.ts";
 
 /** Storage whose entry syncs complete only when the test says so. */
 class ManualStorage implements RaftStorage {
@@ -80,17 +81,14 @@ function harness(core: RaftCore, snapshotThresholdEntries = 1_000_000): Harness 
     },
     restore: () => {},
   };
-  const node = new RaftNode({
+  const node = quietNode({
     core,
     storage,
     stateMachine,
     send: (m) => sent.push(m),
     events: { applied: (e) => applied.push(e.index), softState: () => {}, restored: () => {} },
     scheduler: { defer: (fn) => queue.push(fn) },
-    logger: { info: () => {}, warn: () => {}, error: () => {} },
     snapshotThresholdEntries,
-    snapshotTrailingEntries: 0,
-    start: { lastIncludedIndex: 0, lastIncludedTerm: 0, membership: { members: [] } },
     onFatal: (e) => {
       fatal = e;
     },

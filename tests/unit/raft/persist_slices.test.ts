@@ -11,10 +11,10 @@
 
 import { expect, test } from "bun:test";
 import type { Entry, HardState, Snapshot, SnapshotMeta } from "../../../raft/core/mod.ts";
-import { RaftNode } from "../../../raft/node.ts";
 import { persistTurnBytesMax } from "../../../raft/persist_slices.ts";
 import type { RaftStorage, StateMachine } from "../../../raft/node_options.ts";
 import { app, mkCore, ofType } from "./core_kit.ts";
+import { quietNode } from "./node_kit.ts";
 
 const members = ["a", "b", "c"];
 const membership = { members: members.map((id) => ({ id, addr: `${id}:1`, suffrage: "voter" as const })) };
@@ -60,18 +60,14 @@ function follower() {
     restore: () => {},
   };
   let fatal: unknown = null;
-  const node = new RaftNode({
+  const node = quietNode({
     core,
     storage,
     stateMachine,
     send: (m) => {
       if (m.type === "AppendEntriesReply") sent.push(m);
     },
-    events: { applied: () => {}, softState: () => {}, restored: () => {} },
     scheduler: { defer: (fn) => queue.push(fn) },
-    logger: { info: () => {}, warn: () => {}, error: () => {} },
-    snapshotThresholdEntries: 1_000_000,
-    snapshotTrailingEntries: 0,
     start: { lastIncludedIndex: 0, lastIncludedTerm: 0, membership },
     onFatal: (e) => (fatal = e),
   });

@@ -7,9 +7,10 @@
 
 import { expect, test } from "bun:test";
 import type { RaftCore } from "../../../raft/core/mod.ts";
-import { RaftNode } from "../../../raft/node.ts";
+import type { RaftNode } from "../../../raft/node.ts";
 import type { RaftStorage, StateMachine } from "../../../raft/node_options.ts";
 import { mkCore } from "./core_kit.ts";
+import { quietNode } from "./node_kit.ts";
 
 interface Solo {
   readonly node: RaftNode;
@@ -33,18 +34,14 @@ async function solo(threshold: number, intervalTicks?: number): Promise<Solo> {
     },
     restore: () => {},
   };
-  const node = new RaftNode({
+  const node = quietNode({
     core,
     storage,
     stateMachine,
     send: () => {},
-    events: { applied: () => {}, softState: () => {}, restored: () => {} },
     scheduler: { defer: (fn) => queue.push(fn) },
-    logger: { info: () => {}, warn: () => {}, error: () => {} },
     snapshotThresholdEntries: threshold,
-    snapshotTrailingEntries: 0,
     ...(intervalTicks === undefined ? {} : { snapshotIntervalTicks: intervalTicks }),
-    start: { lastIncludedIndex: 0, lastIncludedTerm: 0, membership: { members: [] } },
     onFatal: (e) => {
       throw e;
     },
