@@ -40,8 +40,8 @@ export interface SnapshotWriter {
   /** Writes `chunk` if `offset` equals size (else ignores it); returns the new size. */
   write(offset: number, chunk: Uint8Array): number;
   /**
-   * write() with the bytes written off the event loop where the disk offers it (a copy of
-   * `chunk`; the caller's buffer is not kept); size and checksum advance at once. syncAsync
+   * write() with the bytes written off the event loop where the disk offers it; `chunk` is
+   * kept, unchanged by the caller, until then; size and checksum advance at once. syncAsync
    * and finishAsync wait for every such write first and throw the first that failed.
    */
   writeOffLoop(offset: number, chunk: Uint8Array): number;
@@ -339,7 +339,10 @@ class Writer implements SnapshotWriter {
   writeOffLoop(offset: number, chunk: Uint8Array): number {
     const f = this.live();
     if (f.writeAsync === undefined || offset !== this.size) return this.write(offset, chunk);
-    const bytes = chunk.slice();
+    // Not copied (the copy cost the loop more than the write it moves: 113-453 ms against
+    // 61-107 for 256 MiB in 512 KiB chunks): a received message's bytes are its own frame's,
+    // which nothing changes, and they are let go once written.
+    const bytes = chunk;
     this.writesPending++;
     const landed = new Promise<void>((resolve) => {
       const settle = (error: Error | null): void => {

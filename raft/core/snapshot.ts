@@ -74,7 +74,7 @@ export function handleInstallSnapshot(r: RaftState, m: InstallSnapshot): void {
     r.incoming = null;
     return reply(r, m, -1, false);
   }
-  // Copied out at once: the message's buffer is not kept (it may be a view of a larger frame).
+  // Kept at most until written (see SnapshotReceiver.append): a view of its frame, never changed.
   rcv.append(m.data);
   if (!m.done) return reply(r, m, rcv.size, false);
   install(r, inc);

@@ -90,7 +90,10 @@ export interface Snapshot {
 export interface SnapshotReceiver {
   /** Bytes received so far. */
   readonly size: number;
-  /** Appends a copy of `chunk` (the chunk's buffer is not kept). */
+  /**
+   * Appends `chunk`, whose bytes the caller never changes (a received message's own); the
+   * driver's receiver keeps it until written off the loop, the core's copies it at once.
+   */
   append(chunk: Uint8Array): void;
   /** Everything received, once the last chunk is in. */
   bytes(): Uint8Array;
