@@ -13,13 +13,13 @@ function isNat(n: number): boolean {
 
 /** A term (§5.1): a non-negative safe integer. */
 export function term(n: number): Term {
-  assert(isNat(n), `term ${n} is not a non-negative safe integer`);
+  if (!isNat(n)) assert(false, `term ${n} is not a non-negative safe integer`);
   return n as Term;
 }
 
 /** A log index (§5.3): a non-negative safe integer (0 is the position before the first entry). */
 export function logIndex(n: number): LogIndex {
-  assert(isNat(n), `log index ${n} is not a non-negative safe integer`);
+  if (!isNat(n)) assert(false, `log index ${n} is not a non-negative safe integer`);
   return n as LogIndex;
 }
 

@@ -72,7 +72,9 @@ export class RaftLog {
   /** The entry at `index`; the caller guarantees firstIndex ≤ index ≤ lastIndex. */
   entry(index: LogIndex): Entry {
     const e = this.ents[this.start + index - this.firstIndex];
-    assert(e !== undefined && e.index === index, `log: no entry at ${index}`);
+    // The message only when it fails: a template literal is built (and its numbers formatted)
+    // before the call, on every entry read or appended.
+    if (e === undefined || e.index !== index) assert(false, `log: no entry at ${index}`);
     return e;
   }
 
@@ -99,7 +101,7 @@ export class RaftLog {
   append(entries: readonly Entry[]): void {
     let next = this.lastIndex() + 1;
     for (const e of entries) {
-      assert(e.index === next, `log: append at ${e.index}, expected ${next}`);
+      if (e.index !== next) assert(false, `log: append at ${e.index}, expected ${next}`);
       this.ents.push(e);
       next++;
     }
