@@ -44,6 +44,14 @@ function timedFile(file: DiskFile, clock: Clock, observe: (seconds: number) => v
     },
     close: () => file.close(),
   };
+  // A durable write (O_DSYNC) is the WAL's sync for that append: timed as one, write included.
+  if (file.writeDurably !== undefined) {
+    timed.writeDurably = (bytes, position) => {
+      const start = clock.now();
+      file.writeDurably!(bytes, position);
+      observe((clock.now() - start) / 1000);
+    };
+  }
   if (file.syncAsync !== undefined) {
     timed.syncAsync = (done) => {
       const start = clock.now();

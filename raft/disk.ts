@@ -106,6 +106,11 @@ class FsFile implements DiskFile {
     return this.fd;
   }
 
+  /** The descriptor, for a subclass; throws once closed. */
+  protected descriptor(): number {
+    return this.handle();
+  }
+
   size(): number {
     return fs.fstatSync(this.handle()).size;
   }
@@ -162,6 +167,55 @@ class FsFile implements DiskFile {
   }
 }
 
+/**
+ * Linux: an FsFile that also writes durably through a second descriptor of the same file
+ * opened with O_DSYNC, on first use: each pwrite there returns once its bytes, and the size
+ * they need, are on the media (the kernel syncs that range and flushes the drive's cache, as
+ * fdatasync would), one syscall instead of pwrite + fdatasync. Where the written blocks were
+ * already allocated and synced (the WAL's zeros ahead), no journal commit is needed either.
+ */
+class DsyncFsFile extends FsFile {
+  private dsyncFd: number | null = null;
+
+  constructor(
+    fd: number,
+    syncer: Syncer,
+    private readonly path: string,
+  ) {
+    super(fd, syncer);
+  }
+
+  writeDurably(bytes: Uint8Array, position: number): void {
+    const fd = this.dsyncFd ?? this.openDsync();
+    let done = 0;
+    while (done < bytes.length) {
+      done += fs.writeSync(fd, bytes, done, bytes.length - done, position + done);
+    }
+  }
+
+  /** The O_DSYNC descriptor, refused unless it is the same file as ours (the path was not replaced). */
+  private openDsync(): number {
+    const fd = fs.openSync(this.path, fs.constants.O_WRONLY | fs.constants.O_DSYNC);
+    const ours = fs.fstatSync(this.descriptor());
+    const theirs = fs.fstatSync(fd);
+    if (ours.ino !== theirs.ino || ours.dev !== theirs.dev) {
+      fs.closeSync(fd);
+      throw new Error(`${this.path} was replaced while open`);
+    }
+    this.dsyncFd = fd;
+    return fd;
+  }
+
+  override close(): void {
+    if (this.dsyncFd !== null) {
+      const fd = this.dsyncFd;
+      this.dsyncFd = null;
+      fs.closeSync(fd);
+    }
+    super.close();
+  }
+}
+
 // Windows refuses to open or fsync a directory; its NTFS metadata journal is what makes
 // renames durable there, so skipping is the documented behaviour (DESIGN "Persistence").
 const dirSyncRefusals = new Set(["EPERM", "EISDIR", "EACCES", "EINVAL", "ENOTSUP"]);
@@ -190,11 +244,16 @@ export function fsSyncMethod(): Syncer["method"] {
 /** Creates the real Disk. */
 export function createFsDisk(options: FsDiskOptions = {}): Disk {
   const mapFile = fileMapper();
-  const syncer = syncerFor(options.platform ?? process.platform, options.libc !== undefined ? options.libc : loadLibc());
+  const platform = options.platform ?? process.platform;
+  const syncer = syncerFor(platform, options.libc !== undefined ? options.libc : loadLibc());
+  // O_DSYNC is fdatasync's per-write form on Linux; elsewhere (macOS: no drive-cache flush
+  // without F_FULLFSYNC) the WAL keeps write + sync.
+  const isDsync = platform === "linux" && process.platform === "linux" && fs.constants.O_DSYNC !== undefined;
   return {
     ...(mapFile === undefined ? {} : { mapFile }),
     open(path: string, mode: OpenMode): DiskFile {
-      return new FsFile(fs.openSync(path, openFlags(mode), 0o644), syncer);
+      const fd = fs.openSync(path, openFlags(mode), 0o644);
+      return isDsync && mode !== "read" ? new DsyncFsFile(fd, syncer, path) : new FsFile(fd, syncer);
     },
     readFile: (path) => new Uint8Array(fs.readFileSync(path)),
     exists: (path) => fs.existsSync(path),

@@ -28,6 +28,14 @@ export interface DiskFile {
    * A received snapshot's chunk written on the loop once blocked it 215 ms in ext4.
    */
   writeAsync?(bytes: Uint8Array, position: number, done: (error: Error | null) => void): void;
+  /**
+   * Optional: write() that returns once these bytes, and the file size they need, are
+   * durable (Linux: a pwrite on an O_DSYNC descriptor, one syscall where write() + sync()
+   * takes two). Only this write: bytes written before and not yet synced stay unsynced, so a
+   * caller uses it only when everything before is durable. A power loss during the call may
+   * keep any part of it. Absent: write() then sync().
+   */
+  writeDurably?(bytes: Uint8Array, position: number): void;
   /** Cuts the file to `size` bytes. */
   truncate(size: number): void;
   /** Makes every byte written so far durable (fdatasync). */

@@ -122,10 +122,7 @@ export class NodeStorage implements RaftStorage {
       this.snapshots.save(snapshot.meta, snapshot.data);
       this.wal.reset(snapshot.meta.lastIncludedIndex);
     }
-    if (entries.length > 0) {
-      this.wal.append(entries);
-      this.wal.sync();
-    }
+    if (entries.length > 0) this.wal.appendDurably(entries);
     if (hardState !== null) this.stable.save({ hardState, nodeId: this.nodeId });
   }
 

@@ -55,7 +55,10 @@ export type CrashMode = "drop" | "tear";
 export interface SimDiskStats {
   syncs: number;
   dirSyncs: number;
+  /** Every write, durable ones included. */
   writes: number;
+  /** Writes made durable by themselves (writeDurably), not counted in syncs. */
+  durableWrites: number;
   crashes: number;
 }
 
@@ -100,7 +103,7 @@ export class SimDisk implements Disk {
    * synced): a crash can stop it part-way, as it can stop `rm -r`. Off by default.
    */
   stepwiseRemoval = false;
-  readonly stats: SimDiskStats = { syncs: 0, dirSyncs: 0, writes: 0, crashes: 0 };
+  readonly stats: SimDiskStats = { syncs: 0, dirSyncs: 0, writes: 0, durableWrites: 0, crashes: 0 };
 
   open(path: string, mode: OpenMode): DiskFile {
     const p = normalize(path);
@@ -396,6 +399,27 @@ class SimFile implements DiskFile {
     this.disk.step("ftruncate", this.path);
     node.current.truncate(size);
   }
+  /**
+   * O_DSYNC: the bytes reach the page cache, then this write alone is made durable (with the
+   * size it needs; a gap before it reads as zeros). Crash and fault steps are the write's and
+   * its sync's, as for write() + sync(): a crash at either keeps any part of it (torn), a
+   * failure drops the file's dirty pages. Other unsynced writes stay unsynced.
+   */
+  writeDurably(bytes: Uint8Array, position: number): void {
+    const node = this.check();
+    node.current.write(bytes, position);
+    this.disk.step("write", this.path);
+    this.disk.stats.writes++;
+    try {
+      this.disk.step("fsync", this.path);
+    } catch (e) {
+      if (e instanceof SimFaultError) node.current = new ByteBuffer(node.durable);
+      throw e;
+    }
+    node.durable = withWrite(node.durable, bytes, position);
+    node.synced = withWrite(node.synced, bytes, position);
+    this.disk.stats.durableWrites++;
+  }
   sync(): void {
     const node = this.check();
     try {
@@ -442,6 +466,14 @@ function tornContents(node: Inode, rng: SimDiskRng): Uint8Array {
       out.set(cur.subarray(s, Math.min(s + simSectorBytes, end)), s);
     }
   }
+  return out;
+}
+
+/** `base` with `bytes` written at `position` (a copy, extended with zeros as needed). */
+function withWrite(base: Uint8Array, bytes: Uint8Array, position: number): Uint8Array {
+  const out = new Uint8Array(Math.max(base.length, position + bytes.length));
+  out.set(base);
+  out.set(bytes, position);
   return out;
 }
 
