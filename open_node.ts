@@ -229,6 +229,7 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
     snapshotThresholdEntries: settings.snapshotThresholdEntries,
     snapshotTrailingEntries: settings.snapshotTrailingEntries,
     loneSyncOnLoopBytesMax: loneSyncOnLoopBytesMaxDefault,
+    syncClock: seams.clock, // a slow sync on the loop sends the next ones off it (raft/loop_sync.ts)
     // The interval's jitter parts the members, which apply the same entries (snapshot_policy.ts).
     ...(settings.snapshotIntervalTicks === undefined ? {} : { snapshotIntervalTicks: settings.snapshotIntervalTicks, random: seams.random }),
     start: startMeta(r.initial.snapshot, r.bootstrap),

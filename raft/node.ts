@@ -21,6 +21,7 @@ import type {
   SnapshotMeta,
 } from "./core/mod.ts";
 import { LeaderLease } from "./lease.ts";
+import { LoopSyncGate } from "./loop_sync.ts";
 import { randomIncarnation, type RaftNodeOptions, readsWaitingMaxDefault, requestTimeoutMsDefault } from "./node_options.ts";
 import { realTimers } from "./real_time.ts";
 import { Proposals, type ReadDone, Reads, RequestError } from "./requests.ts";
@@ -74,6 +75,8 @@ export class RaftNode {
   private turnAppliedBytes = 0;
   /** True while a snapshot is being encoded in the background. */
   private isSnapshotting = false;
+  /** Whether the disk was fast enough of late for a sync on the loop (raft/loop_sync.ts). */
+  private readonly loopSyncs: LoopSyncGate;
   /** Settles once the local snapshot under way (if any) is done, either way. */
   private snapshotSettled: Promise<void> = Promise.resolve();
   /** The role as of the Ready being handled (from its softState): decides how entries are synced. */
@@ -110,6 +113,7 @@ export class RaftNode {
     this.appliedTerm = opts.start.lastIncludedTerm;
     this.appliedMembership = opts.start.membership;
     this.applied = opts.start.lastIncludedIndex;
+    this.loopSyncs = new LoopSyncGate(opts.syncClock ?? null);
     const timers = opts.requests?.timers ?? realTimers;
     const timeoutMs = opts.requests?.timeoutMs ?? requestTimeoutMsDefault;
     this.proposals = new Proposals(timers, timeoutMs, opts.requests?.counts);
@@ -278,6 +282,11 @@ export class RaftNode {
     return this.appliedTerm;
   }
 
+  /** Syncs on the loop found slow, and syncs sent off the loop for it since (raft/loop_sync.ts). */
+  loopSyncCounts(): { slow: number; sentOffLoop: number } {
+    return { slow: this.loopSyncs.slow, sentOffLoop: this.loopSyncs.sentOffLoop };
+  }
+
   get lastApplied(): LogIndex {
     return this.applied;
   }
@@ -432,16 +441,22 @@ export class RaftNode {
     // writes a snapshot (issue 18): the disk is then busy with its bytes, and a follower's
     // fdatasync on the loop waited behind them for 20-180 ms each (2M keys, traced), holding
     // everything else; off the loop, the ack still waits for the sync (persisted, finish).
-    const isLone = this.isLoneWrite(rd);
-    const syncsOffLoop = (this.role === "leader" || this.isSnapshotting) && rd.snapshot === null && rd.hardState === null &&
-      storage.persistEntriesAsync !== undefined && !isLone;
+    const mayGoOffLoop = rd.snapshot === null && rd.hardState === null && storage.persistEntriesAsync !== undefined;
+    let isLone = this.isLoneWrite(rd);
+    let syncsOffLoop = mayGoOffLoop && (this.role === "leader" ? !isLone : this.isSnapshotting);
+    // Nor while other writes (another member's snapshot) hold the disk up (raft/loop_sync.ts).
+    if (mayGoOffLoop && !syncsOffLoop && !this.loopSyncs.isOpen()) {
+      syncsOffLoop = true;
+      isLone = false;
+      this.loopSyncs.sentOff();
+    }
     if (!syncsOffLoop) {
       // AppendEntries and heartbeats may leave before our own write completes (thesis
       // §10.2.1): the leader counts itself only once advance() reports the entries durable.
       // Flushed before the blocking fdatasync, so followers write and sync while we do.
       for (const m of rd.messages) send(m);
       if (rd.messages.length > 0) this.opts.flush?.();
-      storage.persist(rd.hardState, rd.snapshot, rd.entries);
+      this.loopSyncs.timed(() => storage.persist(rd.hardState, rd.snapshot, rd.entries));
       this.finish(rd, 0);
       // The lone write commits with the first follower's reply, which arrived meanwhile or
       // soon: applied in the turn it is read (applyOnCommit), not in a driver turn after it.

@@ -11,7 +11,7 @@ import type {
   SnapshotMeta,
   SoftState,
 } from "./core/mod.ts";
-import type { Logger, Scheduler, Timers } from "./host.ts";
+import type { Clock, Logger, Scheduler, Timers } from "./host.ts";
 import type { LeaseOptions } from "./lease.ts";
 import type { RequestCounts } from "./requests.ts";
 import type { SnapshotBytes } from "./snapshot_bytes.ts";
@@ -114,6 +114,11 @@ export interface RaftNodeOptions {
    * 0: every leader sync goes off the loop. See RaftNode.isLoneWrite.
    */
   readonly loneSyncOnLoopBytesMax?: number;
+  /**
+   * Times the syncs run on the event loop: one found slow sends the next ones off the loop for
+   * a while (raft/loop_sync.ts). Absent: never timed.
+   */
+  readonly syncClock?: Clock;
 }
 
 /**
