@@ -122,6 +122,8 @@ function fencedDisk(
     write: (b, p) => call(() => f.write(b, p)),
     truncate: (s) => call(() => f.truncate(s)),
     sync: () => call(() => f.sync()),
+    // O_DSYNC: durable when it returns, on the loop, as a blocking sync is (no latency to wait).
+    ...(f.writeDurably === undefined ? {} : { writeDurably: (b: Uint8Array, p: number) => call(() => f.writeDurably!(b, p)) }),
     ...(asyncSync === null ? {} : { syncAsync: (done: (error: Error | null) => void) => asyncSync(() => call(() => f.sync()), done) }),
     // A write off the loop lands at once (a schedule the real thread pool allows; unsynced, a
     // crash may still lose it) and is reported done, or failed, after the seeded latency.
