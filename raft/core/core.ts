@@ -14,14 +14,15 @@ import { proposeConfChange, syncProgress } from "./membership.ts";
 import type { Message } from "./messages.ts";
 import type { Progress } from "./progress.ts";
 import {
+  askReadRound,
   dropForwardedReads,
   dropLeaderReads,
   forwardReads,
+  openReadRound,
   quorumRound,
   readsDue,
   releaseReads,
   requestRead,
-  startReadRound,
   widenReadRound,
 } from "./read_index.ts";
 import { ReadQueue } from "./read_queue.ts";
@@ -446,18 +447,19 @@ export class Raft implements RaftCore, RaftState {
    * Sends the work batched since the last Ready: appends to every follower (one message
    * carries every entry proposed meanwhile, and the pipes of followers that replied are
    * refilled with it), then one heartbeat round for the reads batched meanwhile (§6.4), or
-   * their forwarding to the leader. Called by ready() only.
+   * their forwarding to the leader. The round opens before the appends leave, so each carries
+   * it and a follower sent one needs no heartbeat (askReadRound). Called by ready() only.
    */
   private flush(): void {
+    const round = openReadRound(this);
     if (this.role === "leader") fillPipes(this);
     this.pipesDue.clear();
     if (this.needBroadcast && this.role === "leader") broadcastAppend(this);
     this.needBroadcast = false;
     this.sparesDue = false;
     this.commitNoticeDue = false;
-    const asked = startReadRound(this);
-    if (asked !== null) {
-      this.sendReadHeartbeats(asked);
+    if (round !== null) {
+      this.sendReadHeartbeats(askReadRound(this, round));
       releaseReads(this);
     }
     forwardReads(this);

@@ -7,7 +7,7 @@
 
 import type { ReadIndexReply, ReadIndexRequest } from "./messages.ts";
 import { quorumSize } from "./quorum.ts";
-import type { PendingRead } from "./read_queue.ts";
+import type { PendingRead, Round } from "./read_queue.ts";
 import type { RaftState } from "./state.ts";
 import type { LogIndex, NodeId } from "./types.ts";
 
@@ -51,15 +51,32 @@ export function readsDue(r: RaftState): boolean {
 }
 
 /**
- * Leader: starts one round at the commit index for all batched reads, if one may start.
- * Returns the voters to send its heartbeat to (see roundPeers), or null if none started: the
- * caller sends them and calls releaseReads (a leader that alone is a majority releases at once).
+ * Leader: opens one round at the commit index for all batched reads, if one may start, or
+ * returns null. Opened before the Ready's appends are sent, so that every AppendEntries of
+ * that flush carries it (it left after the round began, as a heartbeat of the round would):
+ * askReadRound then sends heartbeats only where no append went.
  */
-export function startReadRound(r: RaftState): NodeId[] | null {
+export function openReadRound(r: RaftState): Round | null {
   if (r.role !== "leader" || !r.reads.canStartRound()) return null;
-  const round = r.reads.startRound(r.log.commitIndex);
-  round.sentTo.push(...roundPeers(r, round.reads));
-  return round.sentTo;
+  return r.reads.startRound(r.log.commitIndex);
+}
+
+/**
+ * The voters `round` asks (see roundPeers) that still need a heartbeat, once the appends of
+ * its flush have left: a voter an AppendEntries carrying the round went to is asked already
+ * (its acknowledgement echoes the round as a heartbeat's would, and the append brings it the
+ * commit index a forwarded read waits for), so under a mixed load a round costs no message of
+ * its own. The voters asked are roundPeers' choice whatever the appends: an append to a voter
+ * that has stopped answering (a probe) stands in for no one. The caller sends the heartbeats
+ * and calls releaseReads (a leader alone a majority releases at once).
+ */
+export function askReadRound(r: RaftState, round: Round): NodeId[] {
+  const carried: NodeId[] = [];
+  for (const m of r.msgs) if (m.type === "AppendEntries" && m.readRound >= round.id) carried.push(m.to);
+  const peers = roundPeers(r, round.reads);
+  round.sentTo.push(...peers);
+  for (const id of carried) if (r.config.isVoter(id) && !round.sentTo.includes(id)) round.sentTo.push(id);
+  return carried.length === 0 ? peers : peers.filter((id) => !carried.includes(id));
 }
 
 /**
