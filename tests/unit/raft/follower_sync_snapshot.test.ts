@@ -10,59 +10,19 @@
 // completes them; a state machine whose snapshot the test finishes by hand; a queue scheduler.
 
 import { expect, test } from "bun:test";
-import type { Entry, HardState, Snapshot, SnapshotMeta } from "../../../raft/core/mod.ts";
-import type { RaftStorage, StateMachine } from "../../../raft/node_options.ts";
-import { app, mkCore, ofType } from "./core_kit.ts";
-import { quietNode } from "./node_kit.ts";
-
-const members = ["a", "b", "c"];
-const membership = { members: members.map((id) => ({ id, addr: `${id}:1`, suffrage: "voter" as const })) };
-
-function entries(from: number, to: number): Entry[] {
-  const out: Entry[] = [];
-  for (let i = from; i <= to; i++) out.push({ index: i, term: 2, kind: "normal", data: new Uint8Array(16).fill(i & 0xff) });
-  return out;
-}
+import { app } from "./core_kit.ts";
+import { entries, follower } from "./follower_kit.ts";
 
 test("a follower writing a snapshot syncs appends off the loop, acknowledging each once durable; then on the loop again", () => {
-  const core = mkCore("b", members);
-  const sent: ReturnType<typeof ofType<"AppendEntriesReply">> = [];
-  const syncs: string[] = [];
-  const pendingSyncs: ((error: Error | null) => void)[] = [];
   let finishSnapshot: ((data: Uint8Array) => void) | null = null;
-  const queue: (() => void)[] = [];
-  const storage: RaftStorage = {
-    persist: (_h: HardState | null, _s: Snapshot | null, e: readonly Entry[]) => {
-      if (e.length > 0) syncs.push(`on loop ${e[0]!.index}-${e[e.length - 1]!.index}`);
+  const { node, syncs, pendingSyncs, run, acked, fatal } = follower({
+    stateMachine: {
+      apply: () => null,
+      snapshot: () => new Promise<Uint8Array>((resolve) => (finishSnapshot = resolve)),
+      restore: () => {},
     },
-    persistEntriesAsync: (e: readonly Entry[], done: (error: Error | null) => void) => {
-      syncs.push(`off loop ${e[0]!.index}-${e[e.length - 1]!.index}`);
-      pendingSyncs.push(done);
-    },
-    saveSnapshot: (_m: SnapshotMeta, _d: Uint8Array, _c: number) => Promise.resolve(),
-  };
-  const stateMachine: StateMachine = {
-    apply: () => null,
-    snapshot: () => new Promise<Uint8Array>((resolve) => (finishSnapshot = resolve)),
-    restore: () => {},
-  };
-  let fatal: unknown = null;
-  const node = quietNode({
-    core,
-    storage,
-    stateMachine,
-    send: (m) => {
-      if (m.type === "AppendEntriesReply") sent.push(m);
-    },
-    scheduler: { defer: (fn) => queue.push(fn) },
-    snapshotThresholdEntries: 10,
-    start: { lastIncludedIndex: 0, lastIncludedTerm: 0, membership },
-    onFatal: (e) => (fatal = e),
+    options: { snapshotThresholdEntries: 10 },
   });
-  const run = (): void => {
-    for (let i = 0; i < 1000 && queue.length > 0; i++) queue.shift()!();
-  };
-  const acked = (): number => Math.max(0, ...sent.filter((m) => m.success).map((m) => m.matchIndex));
 
   // 20 entries, committed: applied, and a snapshot begins (threshold 10). Not snapshotting yet
   // when they arrived, so synced on the loop.
@@ -92,6 +52,6 @@ test("a follower writing a snapshot syncs appends off the loop, acknowledging ea
     run();
     expect(syncs).toEqual(["on loop 1-20", "off loop 21-25", "on loop 26-30"]);
     expect(acked()).toBe(30);
-    expect(fatal).toBeNull();
+    expect(fatal()).toBeNull();
   });
 });

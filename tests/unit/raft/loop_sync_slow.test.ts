@@ -9,66 +9,19 @@
 // syncClock seam) by what the test says the disk took; async syncs completed by the test.
 
 import { expect, test } from "bun:test";
-import type { Entry, HardState, Snapshot, SnapshotMeta } from "../../../raft/core/mod.ts";
 import { loopSyncQuietMs, loopSyncSlowMs } from "../../../raft/loop_sync.ts";
-import type { RaftStorage, StateMachine } from "../../../raft/node_options.ts";
-import { app, mkCore, ofType } from "./core_kit.ts";
-import { quietNode } from "./node_kit.ts";
-
-const members = ["a", "b", "c"];
-const membership = { members: members.map((id) => ({ id, addr: `${id}:1`, suffrage: "voter" as const })) };
-
-function entries(from: number, to: number): Entry[] {
-  const out: Entry[] = [];
-  for (let i = from; i <= to; i++) out.push({ index: i, term: 2, kind: "normal", data: new Uint8Array(16).fill(i & 0xff) });
-  return out;
-}
+import { follower } from "./follower_kit.ts";
 
 test("a slow sync on the loop sends a follower's next syncs off it for a while, each still acknowledged once durable", () => {
-  const core = mkCore("b", members);
-  const sent: ReturnType<typeof ofType<"AppendEntriesReply">> = [];
-  const syncs: string[] = [];
-  const pendingSyncs: ((error: Error | null) => void)[] = [];
   let now = 1_000;
   /** What the next on-loop sync takes, ms. */
   let nextSyncMs = 1;
-  const queue: (() => void)[] = [];
-  const storage: RaftStorage = {
-    persist: (_h: HardState | null, _s: Snapshot | null, e: readonly Entry[]) => {
-      if (e.length === 0) return;
-      syncs.push(`on loop ${e[0]!.index}-${e[e.length - 1]!.index}`);
-      now += nextSyncMs;
+  const { node, syncs, pendingSyncs, run, acked, append, fatal } = follower({
+    onPersist: (_h, e) => {
+      if (e.length > 0) now += nextSyncMs;
     },
-    persistEntriesAsync: (e: readonly Entry[], done: (error: Error | null) => void) => {
-      syncs.push(`off loop ${e[0]!.index}-${e[e.length - 1]!.index}`);
-      pendingSyncs.push(done);
-    },
-    saveSnapshot: (_m: SnapshotMeta, _d: Uint8Array, _c: number) => Promise.resolve(),
-  };
-  const stateMachine: StateMachine = { apply: () => null, snapshot: () => Promise.resolve(new Uint8Array(0)), restore: () => {} };
-  let fatal: unknown = null;
-  const node = quietNode({
-    core,
-    storage,
-    stateMachine,
-    send: (m) => {
-      if (m.type === "AppendEntriesReply") sent.push(m);
-    },
-    scheduler: { defer: (fn) => queue.push(fn) },
-    start: { lastIncludedIndex: 0, lastIncludedTerm: 0, membership },
-    syncClock: { now: () => now },
-    onFatal: (e) => (fatal = e),
+    options: { syncClock: { now: () => now } },
   });
-  const run = (): void => {
-    for (let i = 0; i < 1000 && queue.length > 0; i++) queue.shift()!();
-  };
-  const acked = (): number => Math.max(0, ...sent.filter((m) => m.success).map((m) => m.matchIndex));
-  let last = 0;
-  const append = (n: number): void => {
-    node.receive(app("a", "b", 2, last, last === 0 ? 0 : 2, entries(last + 1, last + n), last));
-    last += n;
-    run();
-  };
 
   // A fast sync, then one just at the bound: both on the loop, nothing changes.
   append(5);
@@ -101,5 +54,5 @@ test("a slow sync on the loop sends a follower's next syncs off it for a while, 
   expect(syncs.at(-1)).toBe("on loop 26-30");
   expect(acked()).toBe(30);
   expect(node.loopSyncCounts()).toEqual({ slow: 1, sentOffLoop: 2 });
-  expect(fatal).toBeNull();
+  expect(fatal()).toBeNull();
 });

@@ -10,75 +10,44 @@
 // whose turns the test runs one at a time.
 
 import { expect, test } from "bun:test";
-import type { Entry, HardState, Snapshot, SnapshotMeta } from "../../../raft/core/mod.ts";
+import type { Entry } from "../../../raft/core/mod.ts";
 import { persistTurnBytesMax } from "../../../raft/persist_slices.ts";
-import type { RaftStorage, StateMachine } from "../../../raft/node_options.ts";
-import { app, mkCore, ofType } from "./core_kit.ts";
-import { quietNode } from "./node_kit.ts";
+import { app } from "./core_kit.ts";
+import { entries, follower as recordingFollower } from "./follower_kit.ts";
 
-const members = ["a", "b", "c"];
-const membership = { members: members.map((id) => ({ id, addr: `${id}:1`, suffrage: "voter" as const })) };
-
-function entries(from: number, to: number, bytes: number): Entry[] {
-  const out: Entry[] = [];
-  for (let i = from; i <= to; i++) out.push({ index: i, term: 2, kind: "normal", data: new Uint8Array(bytes).fill(i & 0xff) });
-  return out;
-}
-
+/** The rig's follower, its writes noted with their bytes and turn, and what it applied. */
 function follower() {
-  const core = mkCore("b", members);
-  const sent: ReturnType<typeof ofType<"AppendEntriesReply">> = [];
   const writes: { first: number; last: number; bytes: number; turn: number; how: string }[] = [];
-  const pendingSyncs: ((error: Error | null) => void)[] = [];
   const order: string[] = [];
+  const applied: number[] = [];
   let turn = 0;
-  const queue: (() => void)[] = [];
   const record = (e: readonly Entry[], how: string): void => {
     let bytes = 0;
     for (const x of e) bytes += x.data.length;
     writes.push({ first: e[0]!.index, last: e[e.length - 1]!.index, bytes, turn, how });
     order.push(`entries ${e[0]!.index}-${e[e.length - 1]!.index}`);
   };
-  const storage: RaftStorage = {
-    persist: (h: HardState | null, _s: Snapshot | null, e: readonly Entry[]) => {
+  const f = recordingFollower({
+    onPersist: (h, e) => {
       if (e.length > 0) record(e, "on loop");
       if (h !== null) order.push(`hard state term ${h.currentTerm}`);
     },
-    persistEntriesAsync: (e: readonly Entry[], done: (error: Error | null) => void) => {
-      record(e, "off loop");
-      pendingSyncs.push(done);
+    onPersistAsync: (e) => record(e, "off loop"),
+    stateMachine: {
+      apply: (e) => {
+        applied.push(e.index);
+        return null;
+      },
+      snapshot: () => new Promise<Uint8Array>(() => {}),
+      restore: () => {},
     },
-    saveSnapshot: (_m: SnapshotMeta, _d: Uint8Array, _c: number) => Promise.resolve(),
-  };
-  const applied: number[] = [];
-  const stateMachine: StateMachine = {
-    apply: (e) => {
-      applied.push(e.index);
-      return null;
-    },
-    snapshot: () => new Promise<Uint8Array>(() => {}),
-    restore: () => {},
-  };
-  let fatal: unknown = null;
-  const node = quietNode({
-    core,
-    storage,
-    stateMachine,
-    send: (m) => {
-      if (m.type === "AppendEntriesReply") sent.push(m);
-    },
-    scheduler: { defer: (fn) => queue.push(fn) },
-    start: { lastIncludedIndex: 0, lastIncludedTerm: 0, membership },
-    onFatal: (e) => (fatal = e),
   });
   /** One turn of the event loop: what was deferred before it. */
   const runTurn = (): void => {
     turn++;
-    const fns = queue.splice(0);
-    for (const fn of fns) fn();
+    for (const fn of f.queue.splice(0)) fn();
   };
-  const acked = (): number => Math.max(0, ...sent.filter((m) => m.success).map((m) => m.matchIndex));
-  return { node, writes, pendingSyncs, order, runTurn, acked, applied, queue, fatal: () => fatal };
+  return { ...f, writes, order, applied, runTurn };
 }
 
 test("a Ready of many MB of entries is written a slice per turn, acknowledged once every slice is durable", () => {
