@@ -102,6 +102,35 @@ describe("the once-only table, packed", () => {
       expect(t.entries()).toEqual(model.entries());
     }
   });
+
+  test("a block dropped and reused holds only its new entries (ids, bodies, snapshot chunks)", () => {
+    // A small bound makes the table drop its oldest block every 1,024 entries and start the
+    // next one in it: nothing of the dropped entries (code units, bodies, encoded chunks) may
+    // show through.
+    const rng = storageRng(7);
+    const limits = { windowMs: 1_000_000, countMax: 300, charsMax: 1_000_000 };
+    const t = new SessionTable(limits);
+    const model = new Model(limits);
+    const encode = (entries: readonly SessionEntry[]): Uint8Array[] => [new TextEncoder().encode(JSON.stringify(entries))];
+    const fromChunks = (): SessionEntry[] => t.chunks(encode).flatMap((c) => JSON.parse(new TextDecoder().decode(c)) as SessionEntry[]);
+    for (let n = 0; n < 6 * 1024; n++) {
+      t.advance(n);
+      model.advance(n);
+      const id = `:${"k".repeat(rng.int(60))}${n}`;
+      const outcome = rng.int(7) === 0 ? { status: 412, body: `{"error":"${"e".repeat(rng.int(40))}${n}"}` } : written;
+      t.remember(id, `d${n}`, outcome);
+      model.remember(id, `d${n}`, outcome);
+      if (n % 1000 === 999) expect(fromChunks()).toEqual(model.entries());
+      if (rng.int(50) === 0) {
+        const old = `:${"k".repeat(rng.int(60))}${rng.int(n + 1)}`;
+        expect(t.lookup(old)).toEqual(model.lookup(old));
+      }
+    }
+    expect(t.entries()).toEqual(model.entries());
+    expect(fromChunks()).toEqual(model.entries());
+    expect(t.chars).toBe(model.chars);
+    for (const e of model.entries()) expect(t.lookup(e.id)).toEqual(e);
+  });
 });
 
 /** The table's rules with a Map and a queue: what the packed table must decide alike. */
