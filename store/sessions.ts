@@ -188,6 +188,17 @@ export class SessionTable {
    * hold (profiled: ~15% of applying once commands in a full table).
    */
   #spare: Block | null = null;
+  /**
+   * The last lookup's id, its hash and the index slot it found (-1: none), valid while
+   * #changes is still #probedAt: a once command's apply looks its id up and, when it is new,
+   * remembers it right after, which then neither hashes the id nor probes the index again.
+   */
+  #probedId: string | null = null;
+  #probedHash = 0;
+  #probedSlot = -1;
+  #probedAt = -1;
+  /** Changes to #index so far (entries added or removed, rebuilds, loads). */
+  #changes = 0;
   /** The next entry number; every number below #head is gone (where eviction looks first). */
   #nextSeq = 0;
   #head = 0;
@@ -232,7 +243,12 @@ export class SessionTable {
 
   /** The live entry for `id`, or undefined (never seen, expired or evicted). */
   lookup(id: string): SessionEntry | undefined {
-    const slot = this.#find(id, hashOf(id));
+    const h = hashOf(id);
+    const slot = this.#find(id, h);
+    this.#probedId = id;
+    this.#probedHash = h;
+    this.#probedSlot = slot;
+    this.#probedAt = this.#changes;
     if (slot < 0) return undefined;
     const seq = this.#index[slot]! - 1;
     const block = this.#blockOf(seq);
@@ -286,6 +302,7 @@ export class SessionTable {
     this.#head = 0;
     this.#index = new Float64Array(indexInitial);
     this.#indexUsed = 0;
+    this.#changes++;
     this.#size = 0;
     this.#chars = 0;
     this.#logClock = logClock;
@@ -329,8 +346,16 @@ export class SessionTable {
 
   /** A new newest entry for `id`; an older one for it (an expired entry still held) is removed first. */
   #add(id: string, digest: string, stamp: number, status: number, body: string): void {
-    const h = hashOf(id);
-    const old = this.#find(id, h);
+    let h: number;
+    let old: number;
+    if (id === this.#probedId) {
+      h = this.#probedHash;
+      old = this.#probedAt === this.#changes ? this.#probedSlot : this.#find(id, h);
+    } else {
+      h = hashOf(id);
+      old = this.#find(id, h);
+    }
+    this.#probedId = null;
     if (old >= 0) this.#removeAt(old);
     if (this.#indexUsed + 1 > this.#index.length / 2) this.#rebuildIndex();
     const seq = this.#nextSeq++;
@@ -359,6 +384,7 @@ export class SessionTable {
     if (index[slot] === slotEmpty) this.#indexUsed++;
     index[slot] = seq + 1;
     this.#size++;
+    this.#changes++;
     this.#chars += block.charsOf(place);
   }
 
@@ -374,6 +400,7 @@ export class SessionTable {
     block.live--;
     block.encoded = null;
     this.#size--;
+    this.#changes++;
   }
 
   /** The index again, a quarter full: removed slots dropped. O(size), once per ~size inserts. */
@@ -394,6 +421,7 @@ export class SessionTable {
     }
     this.#index = index;
     this.#indexUsed = this.#size;
+    this.#changes++;
   }
 
   /** Drops from the oldest end whatever is expired or past a bound: the same on every replica. */
