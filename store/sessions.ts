@@ -23,6 +23,7 @@
 // encodes a block once and reuses its bytes until the block changes (chunks()).
 
 import { hashOf } from "./packed_map.ts";
+import type { PackedEntries } from "./session_chunk_codec.ts";
 
 /** What a once-only write produced: the HTTP status and body its client was answered. */
 export interface Outcome {
@@ -89,7 +90,7 @@ const indexInitial = 64;
 const writtenOutcome: Outcome = { status: 200, body: "" };
 
 /** The entries numbered [no × sessionBlockEntries, (no + 1) × sessionBlockEntries), in typed arrays. */
-class Block {
+class Block implements PackedEntries {
   readonly stamp = new Float64Array(sessionBlockEntries);
   readonly status = new Uint16Array(sessionBlockEntries);
   /** hashOf(id), so probes compare strings only on a full hash match. */
@@ -279,15 +280,20 @@ export class SessionTable {
    * remembered since the last one, not all 100,000. `encode` gets a block's live entries in
    * order (never none) and must depend on nothing else.
    */
-  chunks(encode: (entries: readonly SessionEntry[]) => readonly Uint8Array[]): Uint8Array[] {
+  chunks(
+    encode: (entries: readonly SessionEntry[]) => readonly Uint8Array[],
+    encodePacked?: (entries: PackedEntries, places: readonly number[]) => readonly Uint8Array[] | null,
+  ): Uint8Array[] {
     const out: Uint8Array[] = [];
     for (const block of this.#blocks) {
       if (block.live === 0) continue;
       if (block.encoded === null) {
-        const entries: SessionEntry[] = [];
-        for (let place = 0; place < block.filled; place++) if (block.alive[place] === 1) entries.push(block.entry(place));
-        block.encoded = encode(entries);
-        this.#entriesEncoded += entries.length;
+        // The block's own arrays when `encodePacked` can write them (no strings, no objects),
+        // else its entries as objects; either must give the same bytes.
+        const places: number[] = [];
+        for (let place = 0; place < block.filled; place++) if (block.alive[place] === 1) places.push(place);
+        block.encoded = encodePacked?.(block, places) ?? encode(places.map((place) => block.entry(place)));
+        this.#entriesEncoded += places.length;
       }
       out.push(...block.encoded);
     }

@@ -11,6 +11,7 @@ import { OrderedKeys } from "./ordered_keys.ts";
 import { ChangeFeed } from "./change_feed.ts";
 import { PackedMap } from "./packed_map.ts";
 import { type Outcome, type SessionEntry, type SessionLimits, sessionLimitsDefault, SessionTable } from "./sessions.ts";
+import { encodePackedSessionChunks, type PackedEntries } from "./session_chunk_codec.ts";
 import { readChunkInto, writeChunk } from "./snapshot_chunk.ts";
 import { realTimers } from "../raft/real_time.ts";
 import { type SnapshotPieces, snapshotPieces } from "../raft/snapshot_bytes.ts";
@@ -532,7 +533,7 @@ export class KvStateMachine {
   #sessionsPart(deadlines: readonly Uint8Array[] | null = this.#expiry.size === 0 ? null : encodeDeadlineChunks(this.#expiry.entries())): SessionsPart | null {
     const table = this.#sessions;
     if (table.logClock === 0 && table.size === 0 && !this.#hasVersions && deadlines === null) return null;
-    const chunks = table.chunks(encodeSessionChunks);
+    const chunks = table.chunks(encodeSessionChunks, encodePackedBlock);
     return deadlines === null ? { logClock: table.logClock, chunks } : { logClock: table.logClock, chunks, deadlines };
   }
 
@@ -880,6 +881,11 @@ function decodeDeadlines(part: unknown, map: PackedMap): ExpiryTable {
   return table;
 }
 
+/** A block of the once-only table as encodeSessionChunks makes it, from its packed arrays (or null). */
+function encodePackedBlock(entries: PackedEntries, places: readonly number[]): Uint8Array[] | null {
+  return encodePackedSessionChunks(entries, places, snapshotChunkPairs, snapshotChunkChars);
+}
+
 /** Fields per session entry in a chunk: id, digest, stamp, status, body. */
 const sessionFields = 5;
 
@@ -887,7 +893,7 @@ const sessionFields = 5;
  * Entries (a block of the table: SessionTable.chunks, which keeps the bytes until the block
  * changes) as chunks of at most snapshotChunkPairs entries (fewer past snapshotChunkChars).
  */
-function encodeSessionChunks(entries: readonly SessionEntry[]): Uint8Array[] {
+export function encodeSessionChunks(entries: readonly SessionEntry[]): Uint8Array[] {
   const chunks: Uint8Array[] = [];
   let flat: unknown[] = [];
   let chars = 0;
