@@ -24,11 +24,22 @@ interface Candidate {
 export type HotMatcher = (method: string, url: string) => Route | null;
 
 /**
+ * The candidates of one method, and room for the bounds of a URL's path segments: at most as
+ * many as the longest candidate has (a path with more matches none of them).
+ */
+interface MethodTable {
+  readonly candidates: readonly Candidate[];
+  /** bounds[2i], bounds[2i + 1]: where segment i of the URL being matched starts and ends. */
+  readonly bounds: Int32Array;
+  readonly segmentsMax: number;
+}
+
+/**
  * The matcher for `routes` (in Hono's order). Throws if a hot route could be shadowed by an
  * earlier route in a way the raw URL cannot show (see `shadowedOnDecode`).
  */
 export function hotMatcher(routes: readonly Route[]): HotMatcher {
-  const byMethod = new Map<string, readonly Candidate[]>();
+  const byMethod = new Map<string, MethodTable>();
   const methods = new Set(routes.filter((r) => r.hot === true).flatMap((r) => r.methods));
   for (const method of methods) {
     if (method === "ALL") throw new Error(`hot route: ALL is not a method a request has`);
@@ -40,16 +51,17 @@ export function hotMatcher(routes: readonly Route[]): HotMatcher {
     while (candidates[last]!.route.hot !== true) last--;
     const tried = candidates.slice(0, last + 1);
     checkShadows(method, tried);
-    byMethod.set(method, tried);
+    const segmentsMax = Math.max(...tried.map((c) => (c.segments === "any" ? 0 : c.segments.length)));
+    byMethod.set(method, { candidates: tried, bounds: new Int32Array(2 * segmentsMax), segmentsMax });
   }
   return (method, url) => {
-    const candidates = byMethod.get(method);
-    return candidates === undefined ? null : matchUrl(candidates, url);
+    const table = byMethod.get(method);
+    return table === undefined ? null : matchUrl(table, url);
   };
 }
 
 /** The first candidate matching `url`, if it is hot and the query is plain; else null. */
-function matchUrl(candidates: readonly Candidate[], url: string): Route | null {
+function matchUrl(table: MethodTable, url: string): Route | null {
   // Where Hono's getPath starts the path: the first "/" after "scheme://".
   const pathStart = url.indexOf("/", url.indexOf(":") + 4);
   if (pathStart < 0) return null;
@@ -59,9 +71,23 @@ function matchUrl(candidates: readonly Candidate[], url: string): Route | null {
   const queryStart = url.indexOf("?");
   if (queryStart >= 0 && (queryStart < 8 || queryStart < pathStart)) return null;
   const pathEnd = queryStart < 0 ? url.length : queryStart;
-  for (const { route, segments } of candidates) {
+  // The path's segments, found once for all candidates (each "/" starts one): a candidate
+  // with another number of segments is passed over without looking at its text.
+  const bounds = table.bounds;
+  let count = 0;
+  for (let at = pathStart; at < pathEnd; count++) {
+    if (count === table.segmentsMax) return null;
+    const slash = url.indexOf("/", at + 1);
+    const end = slash < 0 || slash > pathEnd ? pathEnd : slash;
+    bounds[2 * count] = at + 1;
+    bounds[2 * count + 1] = end;
+    at = end;
+  }
+  const candidates = table.candidates;
+  for (let c = 0; c < candidates.length; c++) {
+    const { route, segments } = candidates[c]!;
     if (segments === "any") return null;
-    if (!matchPath(segments, url, pathStart, pathEnd)) continue;
+    if (segments.length !== count || !matchSegments(segments, url, bounds)) continue;
     if (route.hot !== true) return null;
     if (queryStart < 0 || route.query === undefined) return route;
     return isPlainQuery(url, queryStart + 1, route.query) ? route : null;
@@ -70,23 +96,19 @@ function matchUrl(candidates: readonly Candidate[], url: string): Route | null {
 }
 
 /**
- * Whether the raw path url[start, end) matches `segments`. Percent-escapes in a parameter are
- * fine: Hono decodes with decodeURI, which never yields '/', so its router matches the same
- * segment; a literal matches only as written (an escaped literal goes to the app).
+ * Whether the raw path's segments (their bounds in url, as many as `segments`) match. Percent-
+ * escapes in a parameter are fine: Hono decodes with decodeURI, which never yields '/', so its
+ * router matches the same segment; a literal matches only as written (an escaped literal goes
+ * to the app).
  */
-function matchPath(segments: readonly Segment[], url: string, start: number, end: number): boolean {
-  let at = start;
-  for (const segment of segments) {
-    if (at >= end || url.charCodeAt(at) !== 47 /* / */) return false;
-    at++;
-    const slash = url.indexOf("/", at);
-    const segmentEnd = slash < 0 || slash > end ? end : slash;
-    if (segment === null ? segmentEnd === at : segmentEnd - at !== segment.length || !url.startsWith(segment, at)) {
-      return false;
-    }
-    at = segmentEnd;
+function matchSegments(segments: readonly Segment[], url: string, bounds: Int32Array): boolean {
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i] as Segment;
+    const start = bounds[2 * i]!;
+    const end = bounds[2 * i + 1]!;
+    if (segment === null ? end === start : end - start !== segment.length || !url.startsWith(segment, start)) return false;
   }
-  return at === end;
+  return true;
 }
 
 /**
