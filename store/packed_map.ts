@@ -224,6 +224,25 @@ export class PackedMap implements Iterable<[string, string]> {
     return this.#find(key, hashOf(key)) >= 0;
   }
 
+  /** The version of the key getVersioned found last (0 when it found none). */
+  versionFound = 0;
+
+  /**
+   * get(), leaving the key's version (as versionOf gives it) in versionFound: one hash and one
+   * probe where a read answers both (store/store.ts's versioned reads).
+   */
+  getVersioned(key: string): string | undefined {
+    const id = this.#find(key, hashOf(key));
+    if (id < 0) {
+      this.versionFound = 0;
+      return undefined;
+    }
+    const meta = this.#meta[id >>> entryShift]!;
+    const at = (id & entryMask) * stride;
+    this.versionFound = this.#version[id >>> entryShift]![id & entryMask]!;
+    return this.#decode(meta[at + fieldValueStart]!, meta[at + fieldValueLength]!);
+  }
+
   /** The version of `key` (the log index of its last write, 0 if unknown), or undefined if absent. */
   versionOf(key: string): number | undefined {
     const id = this.#find(key, hashOf(key));

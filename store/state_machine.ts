@@ -203,6 +203,25 @@ export class KvStateMachine {
     return this.#capture === null ? this.#map.entries() : this.#capture.entries();
   }
 
+  /** The version of the key getVersioned found last (0 when it found none). */
+  versionFound = 0;
+
+  /**
+   * get(), leaving the key's version (versionOf's, 0 if unknown) in versionFound: the live
+   * map finds both in one probe, the hot path of a versioned read (store/store.ts #versioned).
+   */
+  getVersioned(key: string): string | undefined {
+    const capture = this.#capture;
+    if (capture === null) {
+      const value = this.#map.getVersioned(key);
+      this.versionFound = this.#map.versionFound;
+      return value;
+    }
+    const value = capture.get(key);
+    this.versionFound = value === undefined ? 0 : (capture.versionOf(key) ?? 0);
+    return value;
+  }
+
   /** The version of `key`: the log index of its last write (0: unknown), or undefined if absent. */
   versionOf(key: string): number | undefined {
     return this.#capture === null ? this.#map.versionOf(key) : this.#capture.versionOf(key);

@@ -290,8 +290,14 @@ export class Store implements StoreApi {
    * its deadline by this node's clock is absent (#visible).
    */
   #versioned(key: string): VersionedValue {
-    const value = this.#visible(key);
-    return { value, version: value === null ? null : this.#o.stateMachine.versionOf(key) ?? 0, applied: this.#node?.lastApplied ?? 0 };
+    // #visible's rule, with the value and its version found in one lookup.
+    const sm = this.#o.stateMachine;
+    const value = sm.getVersioned(key) ?? null;
+    const applied = this.#node?.lastApplied ?? 0;
+    if (value === null) return { value, version: null, applied };
+    const deadline = sm.deadlineOf(key);
+    if (deadline !== undefined && deadline <= this.#expiry.now()) return { value: null, version: null, applied };
+    return { value, version: sm.versionFound, applied };
   }
 
   /**
