@@ -1,5 +1,6 @@
 // The real Disk on node:fs, synchronous by design (see host.ts). Besides raft/dir_lock.ts
-// (the data directory's lock), this is the only module under raft/ that imports node:fs.
+// (the data directory's lock) and raft/mapped_files.ts (its helper for removing mapped files),
+// this is the only module under raft/ that imports node:fs.
 //
 // How a sync reaches the media, per OS (what Bun's node:fs does was read in Bun's source,
 // src/bun.js/node/node_fs.zig NodeFS.fdatasync/fsync, and libuv's src/win/fs.c):
@@ -17,6 +18,7 @@
 import * as fs from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { Disk, DiskFile, OpenMode } from "./host.ts";
+import { MappedFiles } from "./mapped_files.ts";
 import { F_FULLFSYNC, type Libc, loadLibc } from "./native.ts";
 import { endOfTurn } from "./real_time.ts";
 import { unreachable } from "../unreachable.ts";
@@ -243,7 +245,17 @@ export function fsSyncMethod(): Syncer["method"] {
 
 /** Creates the real Disk. */
 export function createFsDisk(options: FsDiskOptions = {}): Disk {
-  const mapFile = fileMapper();
+  const mapper = fileMapper();
+  // A removed file still mapped is let go of off the loop, never by the collector's munmap.
+  const mapped = mapper === undefined ? null : MappedFiles.forPlatform();
+  const mapFile =
+    mapper === undefined || mapped === null
+      ? mapper
+      : (path: string): Uint8Array => {
+          const view = mapper(path);
+          mapped.noteMapped(path);
+          return view;
+        };
   const platform = options.platform ?? process.platform;
   const syncer = syncerFor(platform, options.libc !== undefined ? options.libc : loadLibc());
   // O_DSYNC is fdatasync's per-write form on Linux; elsewhere (macOS: no drive-cache flush
@@ -283,10 +295,19 @@ export function createFsDisk(options: FsDiskOptions = {}): Disk {
       fs.renameSync(from, to);
     },
     remove(path) {
-      fs.rmSync(path, { recursive: true, force: true });
+      const held = mapped?.holdBeforeRemoval(path) ?? [];
+      try {
+        fs.rmSync(path, { recursive: true, force: true });
+      } finally {
+        mapped?.release(held);
+      }
     },
     removeAsync(path, done) {
-      fs.rm(path, { recursive: true, force: true }, (error) => done(error));
+      const held = mapped?.holdBeforeRemoval(path) ?? [];
+      fs.rm(path, { recursive: true, force: true }, (error) => {
+        mapped?.release(held);
+        done(error);
+      });
     },
     syncDir(dir) {
       let fd: number;
