@@ -445,10 +445,11 @@ export class RaftNode {
     let isLone = this.isLoneWrite(rd);
     let syncsOffLoop = mayGoOffLoop && (this.role === "leader" ? !isLone : this.isSnapshotting);
     // Nor while other writes (another member's snapshot) hold the disk up (raft/loop_sync.ts).
+    let gateSync: (() => void) | null = null;
     if (mayGoOffLoop && !syncsOffLoop && !this.loopSyncs.isOpen()) {
       syncsOffLoop = true;
       isLone = false;
-      this.loopSyncs.sentOff();
+      gateSync = this.loopSyncs.sentOff();
     }
     if (!syncsOffLoop) {
       // AppendEntries and heartbeats may leave before our own write completes (thesis
@@ -479,6 +480,7 @@ export class RaftNode {
     // early applies below, as an asynchronous one would.
     const call = { isCalling: true, isDone: false, error: null as Error | null, appliedEarly: 0 };
     storage.persistEntriesAsync!(rd.entries, (error) => {
+      gateSync?.(); // timed: a slow one keeps the gate closed (raft/loop_sync.ts)
       if (!call.isCalling) {
         this.newTurn();
         return this.persisted(rd, call.appliedEarly, error);

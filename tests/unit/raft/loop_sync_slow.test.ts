@@ -56,3 +56,41 @@ test("a slow sync on the loop sends a follower's next syncs off it for a while, 
   expect(node.loopSyncCounts()).toEqual({ slow: 1, sentOffLoop: 2 });
   expect(fatal()).toBeNull();
 });
+
+test("while the disk stays busy, syncs stay off the loop: a slow sync off it keeps the loop's syncs away as a slow one on it does", () => {
+  // What one blocking probe per quiet window cost a follower at ten million keys (issue 18,
+  // bench/stall_snapshot.ts 10000000 on a busy disk): its on-loop O_DSYNC writes waited
+  // 20-494 ms, 17 and 16 over 20 ms on the two followers. The syncs sent off the loop are
+  // timed too, so a disk still busy is seen without holding the loop to find out.
+  let now = 1_000;
+  let nextSyncMs = loopSyncSlowMs + 1;
+  const { node, syncs, pendingSyncs, run, acked, append, fatal } = follower({
+    onPersist: (_h, e) => {
+      if (e.length > 0) now += nextSyncMs;
+    },
+    options: { syncClock: { now: () => now } },
+  });
+  append(5); // slow, on the loop: closes the gate
+  nextSyncMs = 1;
+  append(5);
+  expect(syncs).toEqual(["on loop 1-5", "off loop 6-10"]);
+  // The off-loop sync takes long too: the disk is still busy.
+  now += loopSyncSlowMs + 1;
+  pendingSyncs.shift()!(null);
+  run();
+  expect(acked()).toBe(10);
+  // A quiet window after the first slow sync has passed, but not after the second: still off.
+  now += loopSyncQuietMs - 1;
+  append(5);
+  expect(syncs.at(-1)).toBe("off loop 11-15");
+  pendingSyncs.shift()!(null); // fast
+  run();
+  expect(acked()).toBe(15);
+  // Quiet long enough since the last slow one: on the loop again.
+  now += 2;
+  append(5);
+  expect(syncs.at(-1)).toBe("on loop 16-20");
+  expect(acked()).toBe(20);
+  expect(node.loopSyncCounts()).toEqual({ slow: 2, sentOffLoop: 2 });
+  expect(fatal()).toBeNull();
+});
