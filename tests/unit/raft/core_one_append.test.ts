@@ -26,8 +26,8 @@ for (const ids of [["a", "b", "c"], ["a", "b", "c", "d", "e"]]) {
     net.elect("a");
     net.settle();
     const followers = ids.slice(1);
-    // Of five, e (equal match, highest id) is the spare: sent its entries at a tick.
-    const spares = ids.length === 5 ? ["e"] : [];
+    // Of five, d and e (equal match, highest ids) are the spares: sent their entries at a tick.
+    const spares = ids.length === 5 ? ["d", "e"] : [];
     const a = net.core("a");
     a.propose(bytes("p1"));
     // The appends of p1 reach every follower, whose acknowledgements come back later.
