@@ -94,6 +94,8 @@ export class Raft implements RaftCore, RaftState {
   /** Set when followers may need an append (new entries or a new commit index). */
   needBroadcast = false;
   sparesDue = false;
+  lastAtSpareTick: LogIndex = 0;
+  spareTicksElapsed = 0;
   /** Leader only: followers that replied since the last flush, whose pipe it refills (replication.ts). */
   readonly pipesDue = new Set<NodeId>();
   /**

@@ -16,27 +16,38 @@ const STALLED_HEARTBEATS_MAX = 2;
 /**
  * A spare follower is sent new entries once this many are waiting for it, tick or not: a
  * batch that large costs a follower little per entry, and holding it back only takes a
- * candidate from the quorum. With 512, 64 connections (batches of ~30) ran at 8,279 and
- * 8,832 writes/s against 10,431 and 11,944 with every follower eager (medians of two A/B
- * runs of 5 nodes, the machine loaded by other work); at 1 connection, where every write is
- * its own batch, 16 keeps nearly all of the saving.
+ * candidate from the quorum. With 512 and three eager followers of four, 64 connections
+ * (batches of ~30) ran at 8,279 and 8,832 writes/s against 10,431 and 11,944 with every
+ * follower eager (medians of two A/B runs of 5 nodes, the machine loaded by other work). 16
+ * sent the spares nearly every batch at 16 connections; 64 lets them skip most of them
+ * (spares' CPU per write 16-24 -> 11-14 us, A/B of 16, 64 and 128, /tmp/h3/ab.ts).
  */
-const SPARE_LAG_ENTRIES_MAX = 16;
+const SPARE_LAG_ENTRIES_MAX = 64;
+
+/**
+ * Spares are sent what they lack every this many leader ticks (40 ms at the default 10 ms
+ * tick, about 60 writes at one connection): each batch costs a follower the same receive,
+ * write, fdatasync and ack whatever its size, and at every tick a spare took a batch of a
+ * few writes. Sooner when a commit waits (tickSpares), when one asks for a read index
+ * (spareReads) or once SPARE_LAG_ENTRIES_MAX entries wait; a spare's state machine, and so
+ * its stale reads and watches, lags by at most this much meanwhile.
+ */
+const SPARE_TICKS = 4;
 
 /**
  * A spare follower (issue 18, five nodes against three): a commit needs quorum − 1
  * followers; with five or more voters the leader sends each new entry at once to that many,
- * and the voters beyond them take what they lack once per tick (r.sparesDue), or sooner once
- * SPARE_LAG_ENTRIES_MAX entries wait. Each batch costs a follower a receive, a WAL write, an
+ * and the voters beyond them take what they lack every SPARE_TICKS ticks (r.sparesDue), or
+ * sooner (see tickSpares). Each batch costs a follower a receive, a WAL write, an
  * fdatasync and an ack whatever its size; on a shared machine a third and a fourth follower's
  * batches took CPU from the two a commit waited for and added nothing to it (measured with
  * one eager spare against none: at 1 connection the cluster's CPU per write fell by a quarter
  * and writes/s rose in every round; the commit now waits for the slower of two followers
  * rather than the second of three, which the freed CPU more than paid for here).
  * Followers are ranked by match index (then id): one that falls silent drops below a spare
- * that acknowledges its tick's batch, which then takes its place (a commit meanwhile waits at
- * most that tick). Only voters in replicate state are ever spares: probes, snapshots, learners
- * and a transfer's target are as before; three or four voters have none.
+ * that acknowledges its batch, which then takes its place (a commit meanwhile waits at most
+ * two ticks: see tickSpares). Only voters in replicate state are ever spares: probes,
+ * snapshots, learners and a transfer's target are as before; three or four voters have none.
  * Safety needs nothing of this (when an append leaves is the leader's choice, §5.3).
  */
 export function isSpare(r: RaftState, id: NodeId, pr: Progress): boolean {
@@ -56,9 +67,19 @@ export function isSpare(r: RaftState, id: NodeId, pr: Progress): boolean {
   return isVoter && above >= eager;
 }
 
-/** Leader tick: spares lacking entries are sent them at the next flush (see isSpare). */
+/**
+ * Leader tick: spares lacking entries are sent them at the next flush (see isSpare) every
+ * SPARE_TICKS ticks, or at this one if an entry the log held at the previous tick is still
+ * uncommitted: the followers a commit needs are slow or silent, and a spare's acknowledgement
+ * may be needed (it then ranks above the silent one and takes its place).
+ */
 export function tickSpares(r: RaftState): void {
   const last = r.log.lastIndex();
+  const isCommitWaiting = r.log.commitIndex < r.lastAtSpareTick;
+  r.lastAtSpareTick = last;
+  r.spareTicksElapsed++;
+  if (!isCommitWaiting && r.spareTicksElapsed < SPARE_TICKS) return;
+  r.spareTicksElapsed = 0;
   for (const pr of r.progress.values()) {
     if (pr.state === "replicate" && pr.nextIndex <= last) {
       r.sparesDue = true;

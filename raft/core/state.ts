@@ -85,6 +85,10 @@ export interface RaftState {
   commitNoticeDue: boolean;
   /** Set by a leader's tick: the next flush sends spare followers what they lack (replication.ts, isSpare). */
   sparesDue: boolean;
+  /** The last log index at the leader's previous tick (tickSpares: has a commit waited a tick?). */
+  lastAtSpareTick: LogIndex;
+  /** Leader ticks since spares were last due (tickSpares). */
+  spareTicksElapsed: number;
   prevHard: HardState;
   prevSoft: SoftState;
   /** The Ready handed out and not yet advanced. */
