@@ -95,6 +95,7 @@ export class Raft implements RaftCore, RaftState {
   needBroadcast = false;
   sparesDue = false;
   lastAtSpareTick: LogIndex = 0;
+  commitAtSpareTick: LogIndex = 0;
   spareTicksElapsed = 0;
   /** Leader only: followers that replied since the last flush, whose pipe it refills (replication.ts). */
   readonly pipesDue = new Set<NodeId>();

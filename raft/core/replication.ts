@@ -28,7 +28,7 @@ const SPARE_LAG_ENTRIES_MAX = 64;
  * Spares are sent what they lack every this many leader ticks (40 ms at the default 10 ms
  * tick, about 60 writes at one connection): each batch costs a follower the same receive,
  * write, fdatasync and ack whatever its size, and at every tick a spare took a batch of a
- * few writes. Sooner when a commit waits (tickSpares), when one asks for a read index
+ * few writes. Sooner when commits stop (tickSpares), when one asks for a read index
  * (spareReads) or once SPARE_LAG_ENTRIES_MAX entries wait; a spare's state machine, and so
  * its stale reads and watches, lags by at most this much meanwhile.
  */
@@ -69,16 +69,21 @@ export function isSpare(r: RaftState, id: NodeId, pr: Progress): boolean {
 
 /**
  * Leader tick: spares lacking entries are sent them at the next flush (see isSpare) every
- * SPARE_TICKS ticks, or at this one if an entry the log held at the previous tick is still
- * uncommitted: the followers a commit needs are slow or silent, and a spare's acknowledgement
- * may be needed (it then ranks above the silent one and takes its place).
+ * SPARE_TICKS ticks, or at this one if the commit index has not moved since the previous
+ * tick while entries the log held then wait: a follower a commit needs is silent, and a
+ * spare's acknowledgement is needed (it then ranks above the silent one and takes its place).
+ * A commit that moves, however slowly, is left alone: on a loaded machine every commit may
+ * take over a tick, and spares sent a batch at each tick then added the CPU they are there
+ * to save (measured: 1 connection, cluster WAL syncs per write 3.26-3.43 -> 3.20-3.25).
  */
 export function tickSpares(r: RaftState): void {
   const last = r.log.lastIndex();
-  const isCommitWaiting = r.log.commitIndex < r.lastAtSpareTick;
+  const commit = r.log.commitIndex;
+  const isCommitStuck = commit < r.lastAtSpareTick && commit === r.commitAtSpareTick;
   r.lastAtSpareTick = last;
+  r.commitAtSpareTick = commit;
   r.spareTicksElapsed++;
-  if (!isCommitWaiting && r.spareTicksElapsed < SPARE_TICKS) return;
+  if (!isCommitStuck && r.spareTicksElapsed < SPARE_TICKS) return;
   r.spareTicksElapsed = 0;
   for (const pr of r.progress.values()) {
     if (pr.state === "replicate" && pr.nextIndex <= last) {

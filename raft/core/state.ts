@@ -87,6 +87,8 @@ export interface RaftState {
   sparesDue: boolean;
   /** The last log index at the leader's previous tick (tickSpares: has a commit waited a tick?). */
   lastAtSpareTick: LogIndex;
+  /** The commit index at the leader's previous tick (tickSpares: did a commit move since?). */
+  commitAtSpareTick: LogIndex;
   /** Leader ticks since spares were last due (tickSpares). */
   spareTicksElapsed: number;
   prevHard: HardState;
