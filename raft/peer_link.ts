@@ -8,6 +8,7 @@ import { parseHostPort } from "../address.ts";
 import { encodeFrames, FRAME_BYTES_LIMIT, FRAME_HEADER_BYTES, writeFrameHeader } from "./framing.ts";
 import type { LogFields, Timers } from "./host.ts";
 import { endOfTurn } from "./real_time.ts";
+import { reportSelfConnect, selfConnectReason } from "./self_connect.ts";
 import { dialOptions, type TransportTls } from "./transport_tls.ts";
 
 /** Where an outbound link stands; see PeerLink for the transitions. */
@@ -70,6 +71,8 @@ export class PeerLink {
   #queue: Uint8Array[] = [];
   #queuedBytes = 0;
   #isBlocked = false;
+  /** The current socket connected to itself and is being closed (self_connect.ts). */
+  #isSelfConnected = false;
   #isFlushScheduled = false;
   #isFailing = false;
   #wasSendAttempted = false;
@@ -157,12 +160,24 @@ export class PeerLink {
     const timer = timers.setTimeout(() => {
       socket.destroy(new Error(`dial timed out after ${this.#config.dialTimeoutMs} ms`));
     }, this.#config.dialTimeoutMs);
+    // The TCP connection first: one connected to itself holds the peer's port, so it is
+    // closed at once, its close counting as a failed dial (a TLS handshake with itself would
+    // fail too, but later and with an error that says nothing of why).
+    socket.once("connect", () => {
+      if (this.#socket !== socket || !reportSelfConnect(this.#addr, socket, this.#config.log)) return;
+      this.#isSelfConnected = true;
+      // A reset, not a FIN: closing a socket connected to itself the polite way leaves it in
+      // TIME-WAIT on the peer's port for a minute, where the owner's bind fails (a runtime
+      // without resetAndDestroy, Node's since 18.3, still frees it then).
+      if (typeof socket.resetAndDestroy === "function") socket.resetAndDestroy();
+      else socket.destroy();
+    });
     socket.once(tlsConfig === null ? "connect" : "secureConnect", () => {
       timers.clearTimeout(timer);
-      if (this.#socket === socket) this.#connected(socket);
+      if (this.#socket === socket && !socket.destroyed) this.#connected(socket);
     });
     socket.on("error", (err: Error) => {
-      if (this.#socket === socket) this.#lastError = describeError(err);
+      if (this.#socket === socket && !this.#isSelfConnected) this.#lastError = describeError(err);
     });
     socket.once("close", () => {
       timers.clearTimeout(timer);
@@ -186,6 +201,8 @@ export class PeerLink {
 
   /** The socket closed (dial failed or connection lost): drop the queue and back off. */
   #down(): void {
+    if (this.#isSelfConnected) this.#lastError = selfConnectReason;
+    this.#isSelfConnected = false;
     this.#socket = null;
     this.#isBlocked = false;
     this.#droppedFrames += this.#queue.length;

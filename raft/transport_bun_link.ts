@@ -9,6 +9,7 @@ import { parseHostPort } from "../address.ts";
 import { encodeFrames, FRAME_BYTES_LIMIT, FRAME_HEADER_BYTES, writeFrameHeader } from "./framing.ts";
 import { describeError, largeFrameBytes, type LinkConfig, type PeerState, type PeerStats } from "./peer_link.ts";
 import { endOfTurn } from "./real_time.ts";
+import { reportSelfConnect, selfConnectReason } from "./self_connect.ts";
 
 type BunSocket = Bun.Socket<undefined>;
 
@@ -116,9 +117,12 @@ export class BunPeerLink {
     const handlers: Bun.SocketHandler<undefined> = {
       open: (socket) => {
         if (this.#attempt !== attempt) return void socket.terminate();
+        attempt.socket = socket;
+        // A socket connected to itself holds the peer's port: failing the attempt closes it
+        // (terminate() resets it, so no TIME-WAIT keeps the port from its owner either).
+        if (reportSelfConnect(this.#addr, socket, this.#config.log)) return this.#failed(attempt, selfConnectReason);
         if (attempt.timer !== null) timers.clearTimeout(attempt.timer);
         attempt.timer = null;
-        attempt.socket = socket;
         this.#connected(socket);
       },
       // Peers never write on this connection; reading lets us see its FIN when the peer
