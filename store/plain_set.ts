@@ -73,8 +73,19 @@ function writeAscii(out: Uint8Array, s: string): boolean {
  * null for anything else.
  */
 export function decodePlainSet(b: Uint8Array): WriteCommand | null {
+  const count = plainSetHead(b);
+  if (count < 0) return null;
+  const pairs = readPairs(b, pos, count);
+  return pairs === null ? null : { type: "set", pairs };
+}
+
+/**
+ * The number of pairs of the plain set `b` begins, with `pos` at its first key, if its size,
+ * array head and tag are a plain set's; -1 otherwise (its pairs are not looked at).
+ */
+function plainSetHead(b: Uint8Array): number {
   const n = b.length;
-  if (n < 4 || n > plainSetBytesMax) return null;
+  if (n < 4 || n > plainSetBytesMax) return -1;
   const first = b[0]!;
   let count: number;
   if (first >= 0x80 && first < 0x98) {
@@ -86,10 +97,10 @@ export function decodePlainSet(b: Uint8Array): WriteCommand | null {
   } else if (first === 0x99) {
     count = b[1]! * 256 + b[2]!;
     pos = 3;
-  } else return null;
-  if (count < 3 || count % 2 === 0 || b[pos] !== 0x01) return null; // tag 1: a set
-  const pairs = readPairs(b, pos + 1, (count - 1) / 2);
-  return pairs === null ? null : { type: "set", pairs };
+  } else return -1;
+  if (count < 3 || count % 2 === 0 || b[pos] !== 0x01) return -1; // tag 1: a set
+  pos++;
+  return (count - 1) / 2;
 }
 
 /**
@@ -110,12 +121,52 @@ export function readPairs(b: Uint8Array, at: number, count: number): KeyValue[] 
   return pos === b.length ? pairs : null;
 }
 
-/** ascii()'s scratch: the code units of the string being read. */
-const units: number[] = [];
+/**
+ * Where each string of the last plain set plainSetSpans took lies in its bytes: per pair the
+ * key's first byte and length, then the value's. A pair takes at least three bytes, so a
+ * plain set's pairs fit.
+ */
+export const plainSetSpan = new Int32Array(4 * Math.ceil(plainSetBytesMax / 3));
 
-/** The ASCII text string at `pos`, moving past it; null for anything else. */
-function ascii(b: Uint8Array): string | null {
-  if (pos >= b.length) return null;
+/**
+ * The number of pairs of `b` if decodePlainSet would return a set of them (the same checks,
+ * the same bytes taken), with where its keys and values lie in plainSetSpan; -1 otherwise.
+ * No string is made: the state machine stores a plain set's ASCII bytes as they are
+ * (KvStateMachine.apply), which every replica does for every entry it applies (issue 18: CPU
+ * per write; making each key and value a string was ~5% of a follower's main thread).
+ */
+export function plainSetSpans(b: Uint8Array): number {
+  const count = plainSetHead(b);
+  if (count < 0) return -1;
+  const span = plainSetSpan;
+  for (let j = 0; j < count; j++) {
+    const keyLength = asciiSpan(b);
+    if (keyLength <= 0) return -1;
+    span[4 * j] = pos - keyLength;
+    span[4 * j + 1] = keyLength;
+    const valueLength = asciiSpan(b);
+    if (valueLength < 0) return -1;
+    span[4 * j + 2] = pos - valueLength;
+    span[4 * j + 3] = valueLength;
+  }
+  return pos === b.length ? count : -1;
+}
+
+/** The length of the ASCII text string at `pos`, moving past it; -1 for anything else (as ascii()). */
+function asciiSpan(b: Uint8Array): number {
+  const length = textHead(b);
+  if (length < 0) return -1;
+  for (let k = pos; k < pos + length; k++) if (b[k]! >= 0x80) return -1;
+  pos += length;
+  return length;
+}
+
+/**
+ * The length of the text string whose head is at `pos`, with `pos` moved to its first byte,
+ * if the head has at most two argument bytes and the string ends within `b`; -1 otherwise.
+ */
+function textHead(b: Uint8Array): number {
+  if (pos >= b.length) return -1;
   const c = b[pos]!;
   let length: number;
   if (c >= 0x60 && c < 0x78) {
@@ -127,9 +178,18 @@ function ascii(b: Uint8Array): string | null {
   } else if (c === 0x79 && pos + 2 < b.length) {
     length = b[pos + 1]! * 256 + b[pos + 2]!;
     pos += 3;
-  } else return null;
+  } else return -1;
+  return pos + length > b.length ? -1 : length;
+}
+
+/** ascii()'s scratch: the code units of the string being read. */
+const units: number[] = [];
+
+/** The ASCII text string at `pos`, moving past it; null for anything else. */
+function ascii(b: Uint8Array): string | null {
+  const length = textHead(b);
+  if (length < 0) return null;
   const end = pos + length;
-  if (end > b.length) return null;
   // One flat string from a reused array of units: built a character at a time it was a rope,
   // which the map's hash then had to flatten.
   units.length = length;

@@ -10,6 +10,7 @@ import { type ListPage, listPage, type ListQuery } from "./listing.ts";
 import { OrderedKeys } from "./ordered_keys.ts";
 import { ChangeFeed } from "./change_feed.ts";
 import { PackedMap } from "./packed_map.ts";
+import { plainSetSpan, plainSetSpans } from "./plain_set.ts";
 import { type Outcome, type SessionEntry, type SessionLimits, sessionLimitsDefault, SessionTable } from "./sessions.ts";
 import { encodePackedSessionChunks, type PackedEntries } from "./session_chunk_codec.ts";
 import { readChunkInto, writeChunk } from "./snapshot_chunk.ts";
@@ -110,6 +111,9 @@ export const snapshotChunkChars = 256 * 1024;
 export const captureFoldSliceEntries = 2048;
 /** Bytes snapshotAsync copies into its result between pauses: a few hundred µs of copying. */
 export const snapshotJoinBytes = 2 ** 19;
+
+/** Plain sets applied from their bytes by KvStateMachine.apply (a work counter for tests). */
+export const plainSetsAppliedFromBytes = { count: 0 };
 
 const encoder = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false });
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: false });
@@ -252,6 +256,23 @@ export class KvStateMachine {
    * `index` is the entry's log index, the version of every key it writes (0: none given).
    */
   apply(data: Uint8Array, index = 0): ApplyResult {
+    // The commonest entry, a plain set of ASCII keys and values, goes from its bytes into the
+    // map with no string made, when nothing but the map is to follow its keys: no capture (its
+    // overlay takes strings), no ordered keys, no watch, no deadline to clear. The same checks
+    // as decodeCommand's, all made before the first write; the same map and result as
+    // applyCommand's set (tests/unit/store/apply_bytes.test.ts).
+    if (this.#capture === null && this.#keys === null && !this.#changes.isRecording && this.#expiry.size === 0 && !this.#isRestoring) {
+      const count = plainSetSpans(data);
+      if (count >= 0) {
+        if (index > 0) this.#hasVersions = true;
+        this.#applying = index;
+        const map = this.#map;
+        const span = plainSetSpan;
+        for (let j = 0; j < 4 * count; j += 4) map.setAscii(data, span[j]!, span[j + 1]!, span[j + 2]!, span[j + 3]!, index);
+        plainSetsAppliedFromBytes.count++;
+        return { type: "set", count, index };
+      }
+    }
     let command: Command;
     try {
       command = decodeCommand(data);

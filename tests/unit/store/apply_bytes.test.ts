@@ -1,0 +1,77 @@
+// Goal: a plain set applied from its bytes (KvStateMachine.apply's path with no string made,
+// store/plain_set.ts plainSetSpans) leaves the machine exactly as decoding the command and
+// applying it does (decodeCommand + applyCommand, the general path), with the same result, for
+// every command, well-formed or not; and it is the path a plain set takes when only the map
+// follows its keys. Method: seeded plain sets over a few keys (overwrites, empty values, heads
+// of every size), seeded damage to them, and a few other commands, applied at growing
+// indexes to two machines, one through apply and one through the general path; their
+// results and their snapshots (pairs, order, versions) are compared after each.
+
+import { describe, expect, test } from "bun:test";
+import { CommandError } from "../../../store/errors.ts";
+import { decodeCommand, encodeCommand, type KeyValue } from "../../../store/commands.ts";
+import { type ApplyResult, KvStateMachine, plainSetsAppliedFromBytes } from "../../../store/state_machine.ts";
+import { mutateBytes } from "../../support/mutate_bytes.ts";
+import { storageRng, type StorageRng } from "../../support/storage_rng.ts";
+
+/** What apply gives through the general path: decodeCommand, then applyCommand. */
+function applyDecoded(sm: KvStateMachine, data: Uint8Array, index: number): ApplyResult {
+  let command;
+  try {
+    command = decodeCommand(data);
+  } catch (e) {
+    if (e instanceof CommandError) return { type: "error", error: e.message };
+    throw e;
+  }
+  return sm.applyCommand(command, index);
+}
+
+const keyLengths = [1, 2, 23, 24, 255, 256];
+
+function pairsOf(rng: StorageRng): KeyValue[] {
+  return Array.from({ length: 1 + rng.int(4) }, () => {
+    const key = String.fromCharCode(97 + rng.int(6)).repeat(keyLengths[rng.int(keyLengths.length)]!);
+    const value = "v".repeat([0, 1, 16, 23, 24, 300][rng.int(6)]!) + String(rng.int(1000));
+    return [key, value] as KeyValue;
+  });
+}
+
+function commandOf(rng: StorageRng): Uint8Array {
+  const roll = rng.int(9);
+  if (roll === 0) return encodeCommand({ type: "delete", key: String.fromCharCode(97 + rng.int(6)) });
+  if (roll === 1) return encodeCommand({ type: "set", pairs: [["ключ", "v"]] });
+  if (roll === 2) return encodeCommand({ type: "set", pairs: pairsOf(rng), condition: { type: "absent" } });
+  const bytes = encodeCommand({ type: "set", pairs: pairsOf(rng) });
+  return roll < 6 ? bytes : mutateBytes(rng, bytes);
+}
+
+describe("a plain set applied from its bytes", () => {
+  test("leaves the machine and gives the result the general path does, for any bytes", () => {
+    const rng = storageRng(1804);
+    const fast = new KvStateMachine();
+    const general = new KvStateMachine();
+    const before = plainSetsAppliedFromBytes.count;
+    for (let index = 1; index <= 3_000; index++) {
+      const data = commandOf(rng);
+      const got = fast.apply(data, index);
+      expect(got).toEqual(applyDecoded(general, data, index));
+      if (index % 100 === 0) expect(fast.snapshot()).toEqual(general.snapshot());
+    }
+    expect(fast.snapshot()).toEqual(general.snapshot());
+    expect([...fast.entries()]).toEqual([...general.entries()]);
+    // Most of them went the byte path (a third of the commands are damaged or other kinds).
+    expect(plainSetsAppliedFromBytes.count - before).toBeGreaterThan(1_000);
+  });
+
+  test("is not taken while something else follows the keys: a listing's key order, a watch", () => {
+    for (const follow of [(sm: KvStateMachine) => sm.list({ prefix: "", after: null, limit: 10 }), (sm: KvStateMachine) => sm.changes.arm(1)]) {
+      const sm = new KvStateMachine();
+      sm.apply(encodeCommand({ type: "set", pairs: [["b", "1"]] }), 1);
+      follow(sm);
+      const before = plainSetsAppliedFromBytes.count;
+      expect(sm.apply(encodeCommand({ type: "set", pairs: [["a", "2"]] }), 2)).toEqual({ type: "set", count: 1, index: 2 });
+      expect(plainSetsAppliedFromBytes.count).toBe(before);
+      expect(sm.get("a")).toBe("2");
+    }
+  });
+});
