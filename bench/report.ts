@@ -199,6 +199,11 @@ function pauseRows(p: PauseResults | undefined): Row[] {
   return [
     absolute(`longest event-loop pause while snapshotting ${keys} keys, ms (worst member per round)`, worst),
     absolute(`longest event-loop pause while installing a ${keys}-key snapshot, ms`, p.install.map((s) => s.maxMs)),
+    // The same less the prober's own loop stalls inside each round trip (bench/pause_probe.ts):
+    // the node paused at least this long. Absent in results older than the field.
+    ...(p.install.concat(p.snapshot.flat()).some((s) => s.maxNodeMs === undefined) ? [] : [
+      { what: `the same two, less the prober's own stalls (the node's pause at least), ms`, ours: `${spread(p.snapshot.map((round) => Math.max(...round.map((s) => s.maxNodeMs))), 1)} / ${spread(p.install.map((s) => s.maxNodeMs), 1)}`, peer: "", ratio: Number.NaN, target: "", met: null },
+    ]),
     { what: `probes over 20 ms while snapshotting / installing at ${keys} keys`, ours: `${p.snapshot.flat().reduce((a, s) => a + s.over20, 0)} of ${p.snapshot.flat().reduce((a, s) => a + s.probes, 0)} / ${p.install.reduce((a, s) => a + s.over20, 0)} of ${p.install.reduce((a, s) => a + s.probes, 0)}`, peer: "", ratio: Number.NaN, target: "", met: null },
   ];
 }

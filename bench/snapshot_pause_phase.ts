@@ -79,7 +79,7 @@ export async function phaseSnapshotPauses(c: HraftdCluster, keys: number, repeat
     const stats = probes.map((p) => p.stats());
     r.snapshot.push(stats);
     log(`pauses, snapshot round ${round + 1} at ${keys} keys: ${requests} requests in ${((performance.now() - t0) / 1000).toFixed(1)} s; ` +
-      stats.map((s, i) => `${c.members[i]!.name}${i === l ? " (leader)" : ""} max ${s.maxMs.toFixed(1)} ms p99 ${s.p99Ms.toFixed(2)} ms, ${s.over20} over 20 ms of ${s.probes}`).join("; "));
+      stats.map((s, i) => `${c.members[i]!.name}${i === l ? " (leader)" : ""} max ${s.maxMs.toFixed(1)} ms p99 ${s.p99Ms.toFixed(2)} ms, ${s.over20} over 20 ms of ${s.probes} (less the prober's own stalls: max ${s.maxNodeMs.toFixed(1)} ms, ${s.over20Node} over 20 ms)`).join("; "));
   }
   // Installs on a follower that fell behind the leader's log.
   for (let round = 0; round < repeats; round++) {
@@ -116,7 +116,7 @@ export async function phaseSnapshotPauses(c: HraftdCluster, keys: number, repeat
     r.install.push(stats);
     log(`pauses, install round ${round + 1} at ${keys} keys (${c.members[f]!.name}, ${installed ? "installed a snapshot" : "NO install"}): ` +
       `caught up ${((performance.now() - t0) / 1000).toFixed(1)} s after start, first answer after ${(first - t0).toFixed(0)} ms; ` +
-      `max ${stats.maxMs.toFixed(1)} ms p99 ${stats.p99Ms.toFixed(2)} ms, ${stats.over20} over 20 ms of ${stats.probes}`);
+      `max ${stats.maxMs.toFixed(1)} ms p99 ${stats.p99Ms.toFixed(2)} ms, ${stats.over20} over 20 ms of ${stats.probes} (less the prober's own stalls: max ${stats.maxNodeMs.toFixed(1)} ms, ${stats.over20Node} over 20 ms)`);
     await sleep(1_000);
   }
 }
