@@ -358,10 +358,13 @@ function recoverNode(settings: NodeSettings, seams: NodeSeams): RecoveredNode {
   const incarnation = incarnationOf(seams.random);
   const sm = new KvStateMachine();
   if (initial.snapshot !== null) sm.restore(initial.snapshot.data);
-  // The bytes just read (and checksummed) are dropped: the core keeps a file-backed view.
+  // The bytes just read (and checksummed) are dropped: the core keeps a file-backed view
+  // none of whose pages were read. The restored view goes at once (Disk.unmapFile): left to
+  // the collector, its pages (the whole state) stayed resident until a full collection.
   const heldSnapshot = initial.snapshot === null
     ? null
     : { meta: initial.snapshot.meta, data: storage.mapSnapshot(initial.snapshot.meta) ?? initial.snapshot.data };
+  if (initial.snapshot !== null && heldSnapshot!.data !== initial.snapshot.data) storage.releaseSnapshotView(initial.snapshot.data);
   const core = createRaft(
     {
       id: self, electionTicks: settings.electionTicks, heartbeatTicks: settings.heartbeatTicks, rng: createRng(seed),
@@ -374,7 +377,7 @@ function recoverNode(settings: NodeSettings, seams: NodeSeams): RecoveredNode {
     `node ${settings.nodeId} starting (raft ${settings.raftAddr}, ` +
       `${hasState ? "existing state" : bootstrap !== null ? "bootstrapping a new cluster" : "joining"}, seed ${seed}, incarnation ${incarnation})`,
   );
-  return { storage, initial, hasState, bootstrap, sm, core, incarnation };
+  return { storage, initial: { ...initial, snapshot: heldSnapshot }, hasState, bootstrap, sm, core, incarnation };
 }
 
 /** The state machine's snapshot of `snapshot` with every normal entry of `entries` applied. */

@@ -28,6 +28,7 @@ export function timedWalDisk(disk: Disk, walDir: string, clock: Clock, observe: 
   if (disk.syncDirAsync !== undefined) timed.syncDirAsync = (dir, done) => disk.syncDirAsync!(dir, done);
   if (disk.removeAsync !== undefined) timed.removeAsync = (path, done) => disk.removeAsync!(path, done);
   if (disk.mapFile !== undefined) timed.mapFile = (path) => disk.mapFile!(path);
+  if (disk.unmapFile !== undefined) timed.unmapFile = (view) => disk.unmapFile!(view);
   return timed;
 }
 

@@ -223,6 +223,22 @@ class DsyncFsFile extends FsFile {
 const dirSyncRefusals = new Set(["EPERM", "EISDIR", "EACCES", "EINVAL", "ENOTSUP"]);
 
 /**
+ * Lets go of a mapping at once: ArrayBuffer.prototype.transfer(0) detaches the buffer and
+ * frees what it owned, which for Bun's mmap is the munmap the collector would otherwise do
+ * whenever it next finds the view dead (for a view that outlived a young collection, only at
+ * a full one: tens of seconds, the file's pages resident meanwhile). Only buffers in `mapped`
+ * are touched, so a caller's mistake can never empty a buffer of another origin.
+ */
+function unmapper(mapped: WeakSet<ArrayBufferLike>): (view: Uint8Array) => void {
+  return (view) => {
+    const buffer = view.buffer as ArrayBufferLike & { transfer?: (length: number) => ArrayBuffer };
+    if (!mapped.has(buffer) || typeof buffer.transfer !== "function") return;
+    mapped.delete(buffer);
+    buffer.transfer(0);
+  };
+}
+
+/**
  * Bun's mmap, where a mapped file may be removed: POSIX keeps the pages of an unlinked file,
  * Windows refuses to remove a mapped one (and old snapshots are removed), and Deno has none.
  */
@@ -248,12 +264,14 @@ export function createFsDisk(options: FsDiskOptions = {}): Disk {
   const mapper = fileMapper();
   // A removed file still mapped is let go of off the loop, never by the collector's munmap.
   const mapped = mapper === undefined ? null : MappedFiles.forPlatform();
+  const views = new WeakSet<ArrayBufferLike>();
   const mapFile =
-    mapper === undefined || mapped === null
-      ? mapper
+    mapper === undefined
+      ? undefined
       : (path: string): Uint8Array => {
           const view = mapper(path);
-          mapped.noteMapped(path);
+          views.add(view.buffer);
+          mapped?.noteMapped(path);
           return view;
         };
   const platform = options.platform ?? process.platform;
@@ -262,7 +280,7 @@ export function createFsDisk(options: FsDiskOptions = {}): Disk {
   // without F_FULLFSYNC) the WAL keeps write + sync.
   const isDsync = platform === "linux" && process.platform === "linux" && fs.constants.O_DSYNC !== undefined;
   return {
-    ...(mapFile === undefined ? {} : { mapFile }),
+    ...(mapFile === undefined ? {} : { mapFile, unmapFile: unmapper(views) }),
     open(path: string, mode: OpenMode): DiskFile {
       const fd = fs.openSync(path, openFlags(mode), 0o644);
       return isDsync && mode !== "read" ? new DsyncFsFile(fd, syncer, path) : new FsFile(fd, syncer);

@@ -88,6 +88,14 @@ export interface Disk {
    * The file may be removed while mapped (POSIX keeps the pages) but never truncated.
    */
   mapFile?(path: string): Uint8Array;
+  /**
+   * Optional, with mapFile: lets go of a view mapFile returned, now rather than when the
+   * collector finds it dead (the pages it read count in resident memory until then; at ten
+   * million keys a start's checked and restored views held ~300 MB each). The view and every
+   * other view of its buffer read as empty afterwards, so only a view nobody else holds may be
+   * given; anything else (a view of another origin) is left alone.
+   */
+  unmapFile?(view: Uint8Array): void;
 }
 
 // ---- Scheduling, time and logging (added by the driver) ----

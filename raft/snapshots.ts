@@ -109,7 +109,9 @@ export class SnapshotStore {
     const newest = named.pop();
     if (newest !== undefined) {
       const s = readMeta(disk, join(dir, newest.name));
-      readState(disk, s);
+      // Checked, then let go of: its pages were all read (latest() maps it again to restore).
+      const checked = readState(disk, s);
+      disk.unmapFile?.(checked);
       stored.push(s);
     }
     for (const { name } of named) {
@@ -154,6 +156,11 @@ export class SnapshotStore {
     this.disk.remove(tmp);
     this.disk.mkdirp(tmp);
     return new Writer(this.disk, tmp, meta, (w, durably) => this.install(w, tmp, durably));
+  }
+
+  /** Lets go of a view latest() or mapped() returned that nobody holds any more (Disk.unmapFile). */
+  release(view: Uint8Array): void {
+    this.disk.unmapFile?.(view);
   }
 
   /**

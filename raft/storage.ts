@@ -295,6 +295,11 @@ export class NodeStorage implements RaftStorage {
     return this.snapshots.mapped(meta);
   }
 
+  /** Lets go of a snapshot's view that nobody holds any more (the start's restored one). */
+  releaseSnapshotView(view: Uint8Array): void {
+    this.snapshots.release(view);
+  }
+
   /**
    * Recovery from lost quorum (raft/peers_recovery.ts): makes `meta` (a new membership at the
    * index and term of the last entry held) the newest snapshot, with the state `data()` builds,

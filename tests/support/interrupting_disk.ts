@@ -20,10 +20,12 @@ export class InterruptingDisk implements Disk {
     // Optional seams are offered only where the wrapped disk has them.
     if (inner.syncDirAsync !== undefined) this.syncDirAsync = (dir, done) => inner.syncDirAsync!(dir, done);
     if (inner.mapFile !== undefined) this.mapFile = (path) => inner.mapFile!(path);
+    if (inner.unmapFile !== undefined) this.unmapFile = (view) => inner.unmapFile!(view);
   }
 
   syncDirAsync?(dir: string, done: (error: Error | null) => void): void;
   mapFile?(path: string): Uint8Array;
+  unmapFile?(view: Uint8Array): void;
 
   /** The next recursive removal stops after removing `n` names (files or directories). */
   interruptAfter(n: number): void {
