@@ -203,8 +203,41 @@ export async function phaseFailover(cfg: BenchConfig, r: Results, systems: reado
   }
 }
 
-/** How long after a load the resident memory is read (see phaseKeys). */
+/** How long after a load the resident memory is first read (see phaseKeys). */
 const rssSettleMs = 10_000;
+/** Longest wait after a load for every member's resident memory to stop moving (see settledRss). */
+const rssSettleMaxMs = 60_000;
+/** Readings a second apart, and how little they may move, for memory to count as settled. */
+const rssSteadyReadings = 5;
+const rssSteadyShare = 0.02;
+
+/**
+ * Every member's resident memory once it has settled: read each second from `rssSettleMs`
+ * after the load until, over the last `rssSteadyReadings` readings, no member's moved by more
+ * than `rssSteadyShare` (or `rssSettleMaxMs` passed); the last readings are the result. The
+ * same rule for every system. A fixed 10 s was not enough for ours: on an idle machine a member
+ * sometimes still held the load's garbage at +10 s and dropped to its settled size by +18 s
+ * (JavaScriptCore frees old garbage only at a full collection), which made the row measure
+ * when that collection came rather than what holding the keys costs.
+ */
+async function settledRss(c: Cluster): Promise<{ bytes: number[]; afterMs: number }> {
+  const t0 = performance.now();
+  await sleep(rssSettleMs);
+  const readings: number[][] = [c.pids().map(rssBytes)];
+  const steady = (): boolean => {
+    if (readings.length < rssSteadyReadings) return false;
+    const last = readings.slice(-rssSteadyReadings);
+    return last[0]!.every((_, m) => {
+      const each = last.map((r) => r[m]!);
+      return Math.max(...each) - Math.min(...each) <= rssSteadyShare * Math.max(...each);
+    });
+  };
+  while (!steady() && performance.now() - t0 < rssSettleMaxMs) {
+    await sleep(1_000);
+    readings.push(c.pids().map(rssBytes));
+  }
+  return { bytes: readings.at(-1)!, afterMs: performance.now() - t0 };
+}
 
 /**
  * One fresh cluster at a time (at ten million keys both side by side would not fit in memory):
@@ -224,8 +257,9 @@ export async function phaseKeys(cfg: BenchConfig, r: Results, systems: readonly 
     // Resident memory once it has settled: both runtimes hand freed pages back to the OS
     // some seconds after a burst (Go's scavenger, JavaScriptCore's collector), so an
     // instant reading measures the load's garbage rather than what holding the keys costs.
-    await sleep(rssSettleMs);
-    r.rssBytes[c.label] = c.pids().map(rssBytes);
+    const settled = await settledRss(c);
+    r.rssBytes[c.label] = settled.bytes;
+    log(`${c.label}: resident memory settled ${(settled.afterMs / 1000).toFixed(0)} s after the load: ${settled.bytes.map((b) => (b / 2 ** 20).toFixed(0)).join(", ")} MiB`);
     r.dataBytes[c.label] = c.members.map((m) => dirBytes(m.dataDir));
     r.restartMs[c.label] = [];
     for (let k = 0; k < cfg.repeats; k++) {

@@ -359,7 +359,9 @@ ${renderRows(otherRows(r).filter((x) => x.ours !== "n/a" || x.peer !== "n/a"))}$
   default is full before ten million keys), loaded in requests of 100 keys (one POST / one
   txn each), 64 at a time. RSS (VmRSS)
   and \`du -sb\` of each member's data directory once every member holds the last key and
-  10 s more have passed (both runtimes return freed pages to the OS some seconds after a burst); then a follower is stopped
+  its memory has settled (both runtimes return freed pages to the OS some seconds after a burst: read each
+  second from 10 s on until no member's RSS moved over 2% across 5 readings, at most 60 s, the
+  same rule for both systems; the data directories at the same moment); then a follower is stopped
   (SIGTERM) and restarted, timed from spawn to its first linearizable read of the last key.
 - Pauses (ours, at the keys phase's size; bench/snapshot_pause_phase.ts): a probe per member
   sends GET /livez one at a time every 2 ms; its round trip is the pause it met plus ~0.1 ms,
