@@ -273,6 +273,15 @@ export class KvStateMachine {
         return { type: "set", count, index };
       }
     }
+    return this.applyDecoded(data, index);
+  }
+
+  /**
+   * apply's general path: the entry decoded into a command, then applyCommand; a malformed
+   * entry is an error result, not a throw. Any entry may take it (apply_bytes.test.ts holds the
+   * byte path to it).
+   */
+  applyDecoded(data: Uint8Array, index = 0): ApplyResult {
     let command: Command;
     try {
       command = decodeCommand(data);

@@ -1,6 +1,6 @@
 // Goal: a plain set applied from its bytes (KvStateMachine.apply's path with no string made,
 // store/plain_set.ts plainSetSpans) leaves the machine exactly as decoding the command and
-// applying it does (decodeCommand + applyCommand, the general path), with the same result, for
+// applying it does (KvStateMachine.applyDecoded: decodeCommand + applyCommand, the general path), with the same result, for
 // every command, well-formed or not; and it is the path a plain set takes when only the map
 // follows its keys. Method: seeded plain sets over a few keys (overwrites, empty values, heads
 // of every size), seeded damage to them, and a few other commands, applied at growing
@@ -8,23 +8,10 @@
 // results and their snapshots (pairs, order, versions) are compared after each.
 
 import { describe, expect, test } from "bun:test";
-import { CommandError } from "../../../store/errors.ts";
-import { decodeCommand, encodeCommand, type KeyValue } from "../../../store/commands.ts";
-import { type ApplyResult, KvStateMachine, plainSetsAppliedFromBytes } from "../../../store/state_machine.ts";
+import { encodeCommand, type KeyValue } from "../../../store/commands.ts";
+import { KvStateMachine, plainSetsAppliedFromBytes } from "../../../store/state_machine.ts";
 import { mutateBytes } from "../../support/mutate_bytes.ts";
 import { storageRng, type StorageRng } from "../../support/storage_rng.ts";
-
-/** What apply gives through the general path: decodeCommand, then applyCommand. */
-function applyDecoded(sm: KvStateMachine, data: Uint8Array, index: number): ApplyResult {
-  let command;
-  try {
-    command = decodeCommand(data);
-  } catch (e) {
-    if (e instanceof CommandError) return { type: "error", error: e.message };
-    throw e;
-  }
-  return sm.applyCommand(command, index);
-}
 
 const keyLengths = [1, 2, 23, 24, 255, 256];
 
@@ -54,7 +41,7 @@ describe("a plain set applied from its bytes", () => {
     for (let index = 1; index <= 3_000; index++) {
       const data = commandOf(rng);
       const got = fast.apply(data, index);
-      expect(got).toEqual(applyDecoded(general, data, index));
+      expect(got).toEqual(general.applyDecoded(data, index));
       if (index % 100 === 0) expect(fast.snapshot()).toEqual(general.snapshot());
     }
     expect(fast.snapshot()).toEqual(general.snapshot());
