@@ -83,11 +83,17 @@ export async function arrangeSelfConnect(): Promise<SelfConnectTrap> {
     listener.stop(true);
     if (source === -1) throw new Error(`the source-port walk to ${port} never came near it in ${walkDialsMax} dials`);
     const held: Listener[] = [];
+    let gapsUnheld = 0;
     for (let between = source + 2; between < port; between += 2) {
       const l = hold(between);
       if (l !== null) held.push(l);
+      else gapsUnheld++;
     }
-    return { port, release: () => held.splice(0).forEach((l) => l.stop(true)) };
+    const release = () => held.splice(0).forEach((l) => l.stop(true));
+    // A port in between that some other socket uses (a TIME-WAIT left by another dial, which
+    // bind() refuses) is one the kernel may still give this dial: the trap would miss.
+    if (gapsUnheld === 0) return { port, release };
+    release();
   }
-  throw new Error(`no free port to arrange a self-connect on in ${portTriesMax} tries`);
+  throw new Error(`no port to arrange a self-connect on in ${portTriesMax} tries (ports near each were in use by other sockets)`);
 }
