@@ -36,8 +36,12 @@ export const readHeaders = new ReadHeaders();
 
 /** Reads `key` at `level` with its version (see versionedResponse). */
 export function readKeyVersioned(store: StoreApi, key: string, level: ReadLevel, caller?: Caller): Promise<Response> {
+  if (store.readVersioned !== undefined) return store.readVersioned(key, level, caller, answerVersioned);
   return store.getVersioned!(key, level, caller).then((v) => versionedResponse(key, v));
 }
+
+/** versionedResponse with the process's headers, as readVersioned calls it back. */
+const answerVersioned = (key: string, v: VersionedValue): Response => versionedResponse(key, v);
 
 /** Reads `key` at `level`: one `then`, no async function (a hot path; each promise costs). */
 export function readKey(store: StoreApi, key: string, level: ReadLevel, caller?: Caller): Promise<Response> {

@@ -189,6 +189,12 @@ export interface StoreApi {
   peek?(key: string, level: ReadLevel): string | null | undefined;
   /** Optional: get() with the key's version and the applied index of the state read. */
   getVersioned?(key: string, level: ReadLevel, caller?: Caller): Promise<VersionedValue>;
+  /**
+   * Optional: getVersioned() handing its outcome to `answer` in the step that reads it; the
+   * promise settles with what `answer` returns (rejects with what it throws). One promise a
+   * read where getVersioned(...).then(answer) takes two (a linearizable read's hot path).
+   */
+  readVersioned?<T>(key: string, level: ReadLevel, caller: Caller | undefined, answer: (key: string, v: VersionedValue) => T): Promise<T>;
   /** Optional: peek() with the key's version and the applied index of the state read. */
   peekVersioned?(key: string, level: ReadLevel): VersionedValue | undefined;
   /**

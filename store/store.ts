@@ -239,6 +239,13 @@ export class Store implements StoreApi {
     return this.#getVersioned(key, level, caller);
   }
 
+  readVersioned<T>(key: string, level: ReadLevel, caller: Caller | undefined, answer: (key: string, v: VersionedValue) => T): Promise<T> {
+    // A linearizable read answers in the driver's turn that releases it (#linearizable): no
+    // second promise, no second microtask between the read index and the Response.
+    if (level === "linearizable" && !isUnsafeLocalReads) return this.#linearizable(key, caller, (k) => answer(k, this.#versioned(k)), (v) => answer(key, v));
+    return this.#getVersioned(key, level, caller).then((v) => answer(key, v));
+  }
+
   async #getVersioned(key: string, level: ReadLevel, caller?: Caller): Promise<VersionedValue> {
     if (this.#removed) throw this.#removedError();
     switch (level) {
