@@ -273,8 +273,8 @@ function onceOf(stampPart: unknown, idPart: unknown, bytes: unknown): OnceComman
  * with a TTL is the same request. A different TTL is a different request.
  */
 function writeDigest(write: WriteCommand, bytes: Uint8Array): string {
-  if (write.type !== "set" || write.ttl === undefined) return digestOf(bytes);
-  return digestOf(encodeCommand({ ...write, ttl: { stamp: 0, ms: write.ttl.ms } }));
+  if (write.type !== "set" || write.ttl === undefined) return writeBytesDigest(bytes);
+  return writeBytesDigest(encodeCommand({ ...write, ttl: { stamp: 0, ms: write.ttl.ms } }));
 }
 
 /** A Condition as plain CBOR-able data: `[0, v…]` match, `[1]` absent, `[2]` exists (log entries and forwarded requests). */
@@ -303,11 +303,12 @@ export function parseCondition(x: unknown): Condition | null {
 }
 
 /**
- * SHA-256 of `bytes`, base64. Bun's one-shot hash where there is one: node:crypto's createHash
- * builds a Hash object per call, ~2 µs of a keyed write's apply on every replica (profiled at
+ * SHA-256 of `bytes`, base64: the digest of a write without a TTL (writeDigest), as a once
+ * command's apply from bytes (KvStateMachine.apply) takes it for a plain set. Bun's one-shot
+ * hash where there is one: node:crypto's createHash builds a Hash object per call, ~2 µs of a keyed write's apply on every replica (profiled at
  * the leader under wrk); the digest is the same either way.
  */
-function digestOf(bytes: Uint8Array): string {
+export function writeBytesDigest(bytes: Uint8Array): string {
   if (bunSha256 !== undefined) return bunSha256.hash(bytes, "base64");
   return createHash("sha256").update(bytes).digest("base64");
 }

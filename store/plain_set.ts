@@ -73,7 +73,7 @@ function writeAscii(out: Uint8Array, s: string): boolean {
  * null for anything else.
  */
 export function decodePlainSet(b: Uint8Array): WriteCommand | null {
-  const count = plainSetHead(b);
+  const count = plainSetHead(b, 0);
   if (count < 0) return null;
   const pairs = readPairs(b, pos, count);
   return pairs === null ? null : { type: "set", pairs };
@@ -83,20 +83,20 @@ export function decodePlainSet(b: Uint8Array): WriteCommand | null {
  * The number of pairs of the plain set `b` begins, with `pos` at its first key, if its size,
  * array head and tag are a plain set's; -1 otherwise (its pairs are not looked at).
  */
-function plainSetHead(b: Uint8Array): number {
-  const n = b.length;
+function plainSetHead(b: Uint8Array, start: number): number {
+  const n = b.length - start;
   if (n < 4 || n > plainSetBytesMax) return -1;
-  const first = b[0]!;
+  const first = b[start]!;
   let count: number;
   if (first >= 0x80 && first < 0x98) {
     count = first - 0x80;
-    pos = 1;
+    pos = start + 1;
   } else if (first === 0x98) {
-    count = b[1]!;
-    pos = 2;
+    count = b[start + 1]!;
+    pos = start + 2;
   } else if (first === 0x99) {
-    count = b[1]! * 256 + b[2]!;
-    pos = 3;
+    count = b[start + 1]! * 256 + b[start + 2]!;
+    pos = start + 3;
   } else return -1;
   if (count < 3 || count % 2 === 0 || b[pos] !== 0x01) return -1; // tag 1: a set
   pos++;
@@ -134,9 +134,11 @@ export const plainSetSpan = new Int32Array(4 * Math.ceil(plainSetBytesMax / 3));
  * No string is made: the state machine stores a plain set's ASCII bytes as they are
  * (KvStateMachine.apply), which every replica does for every entry it applies (issue 18: CPU
  * per write; making each key and value a string was ~5% of a follower's main thread).
+ * With `start`, the same for the set in b[start..] (a once command's write, which ends its
+ * envelope), read in place: a view of a fresh array costs more than the read (once_codec.ts).
  */
-export function plainSetSpans(b: Uint8Array): number {
-  const count = plainSetHead(b);
+export function plainSetSpans(b: Uint8Array, start = 0): number {
+  const count = plainSetHead(b, start);
   if (count < 0) return -1;
   const span = plainSetSpan;
   for (let j = 0; j < count; j++) {
