@@ -157,18 +157,28 @@ function readArgument(b: Uint8Array, type: number): number {
 /** readAscii's scratch: the code units of the string being read. */
 const units: number[] = [];
 
+/**
+ * The runtime's native Latin-1 decoding of a byte range into one flat string (Node's and
+ * Bun's Buffer.prototype.latin1Slice, which takes any Uint8Array), where it has one. On ASCII
+ * bytes it gives what String.fromCharCode gives, in a fifth of the time for an id's ~25
+ * characters (0.065 µs against 0.29, /tmp/hI/ascii_mb.ts): every member reads a once
+ * command's id from its entry's bytes (KvStateMachine.apply).
+ */
+const latin1Slice = (globalThis as { Buffer?: { prototype?: { latin1Slice?: unknown } } }).Buffer?.prototype?.latin1Slice as
+  | ((this: Uint8Array, start: number, end: number) => string)
+  | undefined;
+
 /** The ASCII text string at `pos`, moving past it; null for anything else. */
 function readAscii(b: Uint8Array): string | null {
   const length = readArgument(b, 0x60);
   // Longer than any valid id (commands.ts onceIdCharsMax): cbor-x reads and refuses it.
   if (length < 0 || length > 4096 || pos + length > b.length) return null;
+  const start = pos;
+  for (let k = start; k < start + length; k++) if (b[k]! >= 0x80) return null;
+  pos += length;
+  if (latin1Slice !== undefined) return latin1Slice.call(b, start, start + length);
   // One flat string from a reused array (a character at a time it would be a rope).
   units.length = length;
-  for (let k = 0; k < length; k++) {
-    const ch = b[pos + k]!;
-    if (ch >= 0x80) return null;
-    units[k] = ch;
-  }
-  pos += length;
+  for (let k = 0; k < length; k++) units[k] = b[start + k]!;
   return String.fromCharCode.apply(null, units);
 }
