@@ -305,8 +305,9 @@ export function parseCondition(x: unknown): Condition | null {
 /**
  * SHA-256 of `bytes`, base64: the digest of a write without a TTL (writeDigest), as a once
  * command's apply from bytes (KvStateMachine.apply) takes it for a plain set. Bun's one-shot
- * hash where there is one: node:crypto's createHash builds a Hash object per call, ~2 µs of a keyed write's apply on every replica (profiled at
- * the leader under wrk); the digest is the same either way.
+ * hash where there is one: node:crypto's createHash builds a Hash object per call, ~2 µs of
+ * a keyed write's apply on every replica (profiled at the leader under wrk); the digest is
+ * the same either way.
  */
 export function writeBytesDigest(bytes: Uint8Array): string {
   if (bunSha256 !== undefined) return bunSha256.hash(bytes, "base64");
