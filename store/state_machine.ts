@@ -314,20 +314,14 @@ export class KvStateMachine {
     const digest = writeBytesDigest(data.slice(writeStart));
     if (index > 0) this.#hasVersions = true;
     this.#applying = index;
-    const sessions = this.#sessions;
-    sessions.advance(stamp);
-    const seen = sessions.lookup(id);
-    if (seen !== undefined) {
-      if (seen.digest === digest) return { type: "once", status: seen.outcome.status, body: seen.outcome.body, replayed: true, index };
-      return { type: "once", status: 422, body: mismatchBody(id), replayed: false, index };
-    }
+    const seen = this.#onceSeen(stamp, id, digest, index);
+    if (seen !== null) return seen;
     // plainSetSpan is still this set's: nothing above reads another entry's bytes.
     const map = this.#map;
     const span = plainSetSpan;
     for (let j = 0; j < 4 * count; j += 4) map.setAscii(data, span[j]!, span[j + 1]!, span[j + 2]!, span[j + 3]!, index);
-    sessions.remember(id, digest, writtenOutcome);
     onceSetsAppliedFromBytes.count++;
-    return { type: "once", status: writtenOutcome.status, body: writtenOutcome.body, replayed: false, index };
+    return this.#onceDone(id, digest, writtenOutcome, index);
   }
 
   /**
@@ -396,15 +390,28 @@ export class KvStateMachine {
    * from the log alone (its stamp moves the log clock), so every replica decides the same.
    */
   #applyOnce(command: OnceCommand, target: PackedMap | Capture, index: number): ApplyResult {
+    const seen = this.#onceSeen(command.stamp, command.id, command.digest, index);
+    if (seen !== null) return seen;
+    return this.#onceDone(command.id, command.digest, this.#applyWrite(command.write, target, index), index);
+  }
+
+  /**
+   * A once command's first step, whichever path applies its write: the clock moves to its
+   * stamp; an id already in the table answers its replay (the same digest) or 422 (another),
+   * and the write is not applied. Null: the id is new, apply the write, then #onceDone.
+   */
+  #onceSeen(stamp: number, id: string, digest: string, index: number): ApplyResult | null {
     const sessions = this.#sessions;
-    sessions.advance(command.stamp);
-    const seen = sessions.lookup(command.id);
-    if (seen !== undefined) {
-      if (seen.digest === command.digest) return { type: "once", status: seen.outcome.status, body: seen.outcome.body, replayed: true, index };
-      return { type: "once", status: 422, body: mismatchBody(command.id), replayed: false, index };
-    }
-    const outcome = this.#applyWrite(command.write, target, index);
-    sessions.remember(command.id, command.digest, outcome);
+    sessions.advance(stamp);
+    const seen = sessions.lookup(id);
+    if (seen === undefined) return null;
+    if (seen.digest === digest) return { type: "once", status: seen.outcome.status, body: seen.outcome.body, replayed: true, index };
+    return { type: "once", status: 422, body: mismatchBody(id), replayed: false, index };
+  }
+
+  /** A new once command's last step: its outcome remembered under its id, and answered. */
+  #onceDone(id: string, digest: string, outcome: Outcome, index: number): ApplyResult {
+    this.#sessions.remember(id, digest, outcome);
     return { type: "once", status: outcome.status, body: outcome.body, replayed: false, index };
   }
 
