@@ -133,8 +133,8 @@ function summary(dirs: readonly string[], phases: readonly Phase[]): string {
       for (const s of stalls.slice(0, 4)) {
         const from = s.end - s.gapMs;
         const inside = sys.filter((r) => r.to > from && r.from < s.end && !r.key.startsWith("R")).map((r) => {
-          const [state, nr] = r.key.split(" ");
-          return `${state} ${syscalls[nr!] ?? nr}${r.wchan === "" ? "" : `/${r.wchan}`} ${(Math.min(r.to, s.end) - Math.max(r.from, from)).toFixed(0)}ms`;
+          const [state, nr, file] = r.key.split(" ");
+          return `${state} ${syscalls[nr!] ?? nr}${file === undefined ? "" : `(${file})`}${r.wchan === "" ? "" : `/${r.wchan}`} ${(Math.min(r.to, s.end) - Math.max(r.from, from)).toFixed(0)}ms`;
         });
         lines.push(`    ${own(s).toFixed(0)} ms (cpu ${s.cpuMs.toFixed(0)}, blocked ${s.blockedMs.toFixed(0)}, waiting for a CPU ${s.runqMs.toFixed(0)}) ${inside.join(", ")}`);
       }

@@ -11,7 +11,7 @@
 //
 //   bun bench/stall_syscalls.ts <out.jsonl> <pid> [<pid> …]
 
-import { closeSync, openSync, readSync, writeSync } from "node:fs";
+import { closeSync, openSync, readlinkSync, readSync, writeSync } from "node:fs";
 
 const out = openSync(process.argv[2]!, "a");
 const pids = process.argv.slice(3).map(Number);
@@ -30,6 +30,18 @@ function read(path: string): string | null {
   }
 }
 
+/** write, pwrite64, fsync, fdatasync, writev, pwritev. */
+const fileCalls = new Set(["1", "18", "74", "75", "20", "296"]);
+
+/** The path behind a descriptor of `pid`, shortened to its last two parts ("" if gone). */
+function fileOf(pid: number, fd: number): string {
+  try {
+    return readlinkSync(`/proc/${pid}/fd/${fd}`).split("/").slice(-2).join("/");
+  } catch {
+    return "";
+  }
+}
+
 const now = (): number => performance.timeOrigin + performance.now();
 const current = new Map<number, { key: string; from: number; wchan: string }>();
 const tick = new Int32Array(new SharedArrayBuffer(4));
@@ -41,8 +53,12 @@ for (;;) {
     alive++;
     const close = stat.lastIndexOf(")");
     const state = stat.slice(close + 2, close + 3);
-    const sys = state === "R" ? "-" : (read(`/proc/${pid}/task/${pid}/syscall`) ?? "?").split(" ")[0]!.trim();
-    const key = `${state} ${sys}`;
+    const call = state === "R" ? ["-"] : (read(`/proc/${pid}/task/${pid}/syscall`) ?? "?").trim().split(" ");
+    const sys = call[0]!;
+    // A write or sync names its file (the first argument is the descriptor): which of the
+    // WAL, a snapshot or the stable state the loop waited on.
+    const file = fileCalls.has(sys) && call[1] !== undefined ? fileOf(pid, Number(call[1])) : "";
+    const key = `${state} ${sys}${file === "" ? "" : ` ${file}`}`;
     const t = now();
     const c = current.get(pid);
     if (c !== undefined && c.key === key) continue;
