@@ -230,8 +230,6 @@ export function openNode(settings: NodeSettings, seams: NodeSeams): OpenedNode {
     snapshotTrailingEntries: settings.snapshotTrailingEntries,
     loneSyncOnLoopBytesMax: loneSyncOnLoopBytesMaxDefault,
     syncClock: seams.clock, // a slow sync on the loop sends the next ones off it (raft/loop_sync.ts)
-    // So does a large backlog of other writes the OS holds for the log's disk (same file).
-    ...(seams.logDisk.writebackBacklogBytes === undefined ? {} : { syncBacklog: () => seams.logDisk.writebackBacklogBytes!() }),
     // The interval's jitter parts the members, which apply the same entries (snapshot_policy.ts).
     ...(settings.snapshotIntervalTicks === undefined ? {} : { snapshotIntervalTicks: settings.snapshotIntervalTicks, random: seams.random }),
     start: startMeta(r.initial.snapshot, r.bootstrap),

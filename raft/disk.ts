@@ -21,7 +21,6 @@ import type { Disk, DiskFile, OpenMode } from "./host.ts";
 import { MappedFiles } from "./mapped_files.ts";
 import { F_FULLFSYNC, type Libc, loadLibc } from "./native.ts";
 import { endOfTurn } from "./real_time.ts";
-import { writebackBacklogReader } from "./writeback_backlog.ts";
 import { unreachable } from "../unreachable.ts";
 
 /** "a+" would force every write to the end on POSIX, ignoring positions: use O_RDWR|O_CREAT. */
@@ -280,10 +279,8 @@ export function createFsDisk(options: FsDiskOptions = {}): Disk {
   // O_DSYNC is fdatasync's per-write form on Linux; elsewhere (macOS: no drive-cache flush
   // without F_FULLFSYNC) the WAL keeps write + sync.
   const isDsync = platform === "linux" && process.platform === "linux" && fs.constants.O_DSYNC !== undefined;
-  const backlog = process.platform === platform ? writebackBacklogReader(platform) : undefined;
   return {
     ...(mapFile === undefined ? {} : { mapFile, unmapFile: unmapper(views) }),
-    ...(backlog === undefined ? {} : { writebackBacklogBytes: backlog }),
     open(path: string, mode: OpenMode): DiskFile {
       const fd = fs.openSync(path, openFlags(mode), 0o644);
       return isDsync && mode !== "read" ? new DsyncFsFile(fd, syncer, path) : new FsFile(fd, syncer);

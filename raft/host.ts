@@ -83,12 +83,6 @@ export interface Disk {
    */
   removeAsync?(path: string, done: (error: Error | null) => void): void;
   /**
-   * Optional: bytes the operating system holds written but not yet on the device, for every
-   * file of every process (raft/writeback_backlog.ts): a sync issued now may wait behind them.
-   * Absent where no such figure exists (not Linux, memory, the simulator's disk).
-   */
-  writebackBacklogBytes?(): number;
-  /**
    * Optional: a read-only view of a non-empty file that is never written again, backed by
    * the file (mmap) rather than by memory, so holding it costs no resident memory until read.
    * The file may be removed while mapped (POSIX keeps the pages) but never truncated.

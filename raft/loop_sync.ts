@@ -17,14 +17,6 @@
 // completion: it can only keep syncs off the loop longer, which costs about a millisecond of
 // latency each, never a pause. Durability is untouched: either way the entries are
 // acknowledged only once synced.
-//
-// A slow sync is learnt of only by holding the loop once: traced at 5 M keys, such probes
-// (O_DSYNC appends to the WAL) waited 11-48 ms on the device while the other members wrote
-// their snapshots. Where the operating system says how much written data it holds that has
-// not reached the device (Linux: Dirty + Writeback in /proc/meminfo, raft/writeback_backlog.ts),
-// a backlog over loopSyncBacklogBytesMax sends syncs off the loop before any of them is slow:
-// another process's snapshot shows there while it is still being written, seconds before its
-// fsync fills the device's queue.
 
 import type { Clock } from "./host.ts";
 
@@ -37,43 +29,19 @@ export const loopSyncSlowMs = 10;
  */
 export const loopSyncQuietMs = 1_000;
 
-/**
- * Written bytes the operating system may hold, not yet on the device, before a sync on the
- * loop is thought to wait behind them (raft/writeback_backlog.ts). Our own WAL leaves well
- * under this (each batch is synced as it is written: tens of KB, a few MB at 64 KiB values);
- * a snapshot being written leaves hundreds of MB at ten million keys.
- */
-export const loopSyncBacklogBytesMax = 32 * 1024 * 1024;
-/** The backlog is read again only after this long (a read of /proc/meminfo costs ~15 µs). */
-export const loopSyncBacklogSampleMs = 50;
-
 /** The rule above, timed on `clock` (none: never timed, every sync may run on the loop). */
 export class LoopSyncGate {
   /** Syncs on the loop found slow. */
   slow = 0;
   /** Syncs sent off the loop by this rule alone. */
   sentOffLoop = 0;
-  /** Readings of the backlog found over the bound. */
-  backlogged = 0;
   #closedUntil = -Infinity;
-  #backlogReadAt = -Infinity;
-  #isBacklogged = false;
 
-  /** `backlog`: the written bytes the OS holds not yet on the device (absent: never read). */
-  constructor(private readonly clock: Clock | null, private readonly backlog?: () => number) {}
+  constructor(private readonly clock: Clock | null) {}
 
   /** Whether a sync may run on the loop now. */
   isOpen(): boolean {
-    if (this.clock === null) return true;
-    const now = this.clock.now();
-    if (now < this.#closedUntil) return false;
-    if (this.backlog === undefined) return true;
-    if (now - this.#backlogReadAt >= loopSyncBacklogSampleMs) {
-      this.#backlogReadAt = now;
-      this.#isBacklogged = this.backlog() > loopSyncBacklogBytesMax;
-      if (this.#isBacklogged) this.backlogged++;
-    }
-    return !this.#isBacklogged;
+    return this.clock === null || this.clock.now() >= this.#closedUntil;
   }
 
   /**

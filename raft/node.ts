@@ -113,7 +113,7 @@ export class RaftNode {
     this.appliedTerm = opts.start.lastIncludedTerm;
     this.appliedMembership = opts.start.membership;
     this.applied = opts.start.lastIncludedIndex;
-    this.loopSyncs = new LoopSyncGate(opts.syncClock ?? null, opts.syncBacklog);
+    this.loopSyncs = new LoopSyncGate(opts.syncClock ?? null);
     const timers = opts.requests?.timers ?? realTimers;
     const timeoutMs = opts.requests?.timeoutMs ?? requestTimeoutMsDefault;
     this.proposals = new Proposals(timers, timeoutMs, opts.requests?.counts);
@@ -283,8 +283,8 @@ export class RaftNode {
   }
 
   /** Syncs on the loop found slow, and syncs sent off the loop for it since (raft/loop_sync.ts). */
-  loopSyncCounts(): { slow: number; sentOffLoop: number; backlogged: number } {
-    return { slow: this.loopSyncs.slow, sentOffLoop: this.loopSyncs.sentOffLoop, backlogged: this.loopSyncs.backlogged };
+  loopSyncCounts(): { slow: number; sentOffLoop: number } {
+    return { slow: this.loopSyncs.slow, sentOffLoop: this.loopSyncs.sentOffLoop };
   }
 
   get lastApplied(): LogIndex {

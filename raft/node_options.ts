@@ -119,12 +119,6 @@ export interface RaftNodeOptions {
    * a while (raft/loop_sync.ts). Absent: never timed.
    */
   readonly syncClock?: Clock;
-  /**
-   * With syncClock: the written bytes the operating system holds that have not reached the
-   * device (Disk.writebackBacklogBytes); a large backlog sends syncs off the loop before any
-   * is slow (raft/loop_sync.ts). Absent: not read.
-   */
-  readonly syncBacklog?: () => number;
 }
 
 /**

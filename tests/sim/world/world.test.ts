@@ -12,7 +12,7 @@ import { expect, test } from "bun:test";
 import { drawTtlClients } from "./clients.ts";
 import { runWorldSeed, worldReplayCommand } from "./run_seed.ts";
 import { drawTargetedMode, type TargetedMode } from "./targeted.ts";
-import { drawClosesOnCrash, drawWalSegmentBytesMax, drawWritebackBacklog } from "./world.ts";
+import { drawClosesOnCrash, drawWalSegmentBytesMax } from "./world.ts";
 import { drawLeadershipNemesis } from "./leadership_nemesis.ts";
 import { drawListClients, drawOnceClients } from "./clients.ts";
 import { drawWatchers } from "./watchers.ts";
@@ -144,13 +144,6 @@ test("world sim: no regression seed's crashes close connections; a third of othe
     expect({ seed, closes: drawClosesOnCrash(seed) }).toEqual({ seed, closes: false });
   }
   expect(Array.from({ length: 150 }, (_, i) => drawClosesOnCrash(i + 1)).filter((b) => b).length).toBeGreaterThan(40);
-});
-
-test("world sim: no regression seed's disk reports a writeback backlog; a third of other seeds' do (issue 18, syncs off the loop)", () => {
-  for (const { seed } of [...regressionSeeds, { seed: 1718321 }, { seed: 308 }, { seed: 1001437 }, { seed: 2408640 }]) {
-    expect({ seed, backlog: drawWritebackBacklog(seed) }).toEqual({ seed, backlog: false });
-  }
-  expect(Array.from({ length: 150 }, (_, i) => drawWritebackBacklog(i + 1)).filter((b) => b).length).toBeGreaterThan(40);
 });
 
 test("world sim: each regression seed draws the targeted nemesis it was found with (none for the older ones)", () => {

@@ -11,8 +11,7 @@
 
 import { openNode, type OpenedNode } from "../../../open_node.ts";
 import type { Entry, Member } from "../../../raft/core/mod.ts";
-import type { Disk, Logger } from "../../../raft/host.ts";
-import { loopSyncBacklogBytesMax } from "../../../raft/loop_sync.ts";
+import type { Logger } from "../../../raft/host.ts";
 import { StorageDamageError } from "../../../raft/wal.ts";
 import { SafetyChecker } from "../checkers/safety.ts";
 import { OnceChecker } from "./once_checker.ts";
@@ -91,17 +90,6 @@ export interface WorldConfig {
    * own generator, as above.
    */
   readonly closesOnCrash: boolean;
-  /**
-   * The disk reports a backlog of other processes' writes that comes and goes (Linux's
-   * Dirty + Writeback, raft/writeback_backlog.ts), so each node's syncs move on and off the
-   * event loop at random (raft/loop_sync.ts); own generator, as above.
-   */
-  readonly writebackBacklog: boolean;
-}
-
-/** Seeds whose disks report a writeback backlog: about a third, and no regression seed of world.test.ts. */
-export function drawWritebackBacklog(seed: number): boolean {
-  return createSimRng(seed).fork("writeback-backlog-v3141").chance(0.35);
 }
 
 /** Seeds whose crashes close connections: about a third, and no regression seed of world.test.ts. */
@@ -143,7 +131,6 @@ export function drawWorldConfig(seed: number): WorldConfig {
     walSegmentBytesMax: drawWalSegmentBytesMax(seed),
     leadership: drawLeadershipNemesis(seed),
     closesOnCrash: drawClosesOnCrash(seed),
-    writebackBacklog: drawWritebackBacklog(seed),
   };
 }
 
@@ -319,7 +306,7 @@ export class World {
       error: (l) => this.log(`${server.id}#${life} ERROR ${l}`),
     };
     // A crash armed on this disk kills the machine at that very operation (power loss).
-    const fenced = proc.fence(server.disk, (e) => {
+    const disk = proc.fence(server.disk, (e) => {
       if (e instanceof SimCrashError) {
         this.log(`${server.id}#${life} ${e.message}`);
         if (proc.isAlive) this.crash(server, this.#diskRng.chance(0.5) ? "tear" : "drop");
@@ -335,13 +322,6 @@ export class World {
         }
       }
     }, this.config.syncLatencyMsMax === null ? null : () => lifeRng.range(0, this.config.syncLatencyMsMax!));
-    // Each reading of the backlog (at most one per loopSyncBacklogSampleMs) is over the bound
-    // or not at random, from a generator of its own: the other draws of this life stay as they were.
-    const backlogRng = this.rng.fork(`${server.id}#${life}#backlog`);
-    const disk: Disk = !this.config.writebackBacklog ? fenced : {
-      ...fenced,
-      writebackBacklogBytes: () => (backlogRng.chance(0.5) ? 2 * loopSyncBacklogBytesMax : 0),
-    };
     server.process = proc;
     let opened: OpenedNode;
     try {
