@@ -9,6 +9,8 @@ import { PackedMap } from "./packed_map.ts";
 /** What a capture is built over and folds into: a PackedMap, or an older Capture. */
 export interface CaptureBase {
   readonly size: number;
+  /** Work done so far by growth, rehash and compaction (PackedMap.work): what bounds a fold slice. */
+  readonly work: number;
   get(key: string): string | undefined;
   has(key: string): boolean;
   /** The log index of the key's last write (0: unknown), or undefined if absent. */
@@ -140,17 +142,19 @@ export class Capture<Base extends CaptureBase = CaptureBase> implements CaptureB
   }
 
   /**
-   * fold() a slice at a time: moves at most `budget` overlay entries into the base and says
-   * whether the overlay is now empty. The live view is the same before and after each move,
+   * fold() a slice at a time: moves at most `budget` overlay entries into the base, stopping
+   * early once the base has done `workBudget` (its `work`: a rehash moving slots, a compaction
+   * copying), and says whether the overlay is now empty. The live view is the same before and after each move,
    * so reads and writes may go on through this capture between slices (a fold of a million
    * overlay entries at once held the loop for about a second). Only while nothing reads this
    * capture's base or view as a frozen state: the caller stops slicing when a newer capture
    * begins over it. Changed slots go first, so a base key deleted and set again has left its
    * base position before its new value is appended (plain-Map order, as in fold()).
    */
-  foldSome(budget: number): boolean {
+  foldSome(budget: number, workBudget = Infinity): boolean {
     const base = this.#base;
-    for (let moved = 0; moved < budget; moved++) {
+    const workEnd = base.work + workBudget;
+    for (let moved = 0; moved < budget && base.work < workEnd; moved++) {
       const changed = this.#changed.shift();
       if (changed !== undefined) {
         if (changed[2] === deletedVersion) base.delete(changed[0]);

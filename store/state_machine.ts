@@ -120,6 +120,14 @@ export const snapshotChunkChars = 256 * 1024;
  * each (Map iteration and a PackedMap write), so a slice holds the loop for ~2 ms.
  */
 export const captureFoldSliceEntries = 2048;
+/**
+ * And at most about this much work in the map folded into (PackedMap.work: elements copied,
+ * allocated or visited by its growth, rehash and compaction), whichever comes first. At ten
+ * million keys the map's incremental rehash moves 64 old index slots with every write, each
+ * a random access at that size: slices of 2,048 writes then took 20-60 ms (traced, issue 18).
+ * 8,192 such slots are a few milliseconds; with no rehash under way a slice does far less.
+ */
+export const captureFoldSliceWork = 8192;
 /** Bytes snapshotAsync copies into its result between pauses: a few hundred µs of copying. */
 export const snapshotJoinBytes = 2 ** 19;
 
@@ -687,7 +695,7 @@ export class KvStateMachine {
    */
   async #foldAway(capture: Capture, pause: Pause): Promise<void> {
     try {
-      while (this.#capture === capture && this.#captures.includes(capture) && !capture.foldSome(captureFoldSliceEntries)) await pause();
+      while (this.#capture === capture && this.#captures.includes(capture) && !capture.foldSome(captureFoldSliceEntries, captureFoldSliceWork)) await pause();
     } finally {
       this.#releaseCapture(capture);
     }
