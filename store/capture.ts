@@ -144,12 +144,12 @@ export class Capture<Base extends CaptureBase = CaptureBase> implements CaptureB
   /**
    * fold() a slice at a time: moves at most `budget` overlay entries into the base, stopping
    * early once the base has done `workBudget` (its `work`: a rehash moving slots, a compaction
-   * copying), and says whether the overlay is now empty. The live view is the same before and after each move,
-   * so reads and writes may go on through this capture between slices (a fold of a million
-   * overlay entries at once held the loop for about a second). Only while nothing reads this
-   * capture's base or view as a frozen state: the caller stops slicing when a newer capture
-   * begins over it. Changed slots go first, so a base key deleted and set again has left its
-   * base position before its new value is appended (plain-Map order, as in fold()).
+   * copying), and says whether the overlay is now empty. The live view is the same before and
+   * after each move, so reads and writes may go on through this capture between slices (a fold
+   * of a million overlay entries at once held the loop for about a second). Only while nothing
+   * reads this capture's base or view as a frozen state: the caller stops slicing when a newer
+   * capture begins over it. Changed slots go first, so a base key deleted and set again has
+   * left its base position before its new value is appended (plain-Map order, as in fold()).
    */
   foldSome(budget: number, workBudget = Infinity): boolean {
     const base = this.#base;

@@ -191,7 +191,7 @@ export class PackedMap implements Iterable<[string, string]> {
   /**
    * Elements copied, allocated or visited so far by growth, rehashing and compaction: what a
    * test reads before and after each operation to bound the work any single one does (no
-   * timing). Not used by the store.
+   * timing), and what ends a slice of a capture's fold (Capture.foldSome).
    */
   get work(): number {
     return this.#work;

@@ -685,8 +685,9 @@ export class KvStateMachine {
   }
 
   /**
-   * Folds the overlay of a finished snapshot capture into its base captureFoldSliceEntries at a
-   * time with a pause between slices, while applies go on into the overlay; then releases it.
+   * Folds the overlay of a finished snapshot capture into its base a slice at a time (at most
+   * captureFoldSliceEntries writes or captureFoldSliceWork of the map's work) with a pause
+   * between slices, while applies go on into the overlay; then releases it.
    * The overlay holds every key written while the capture was encoded: at ten million keys
    * under write load that was over a million keys, and one synchronous fold held the loop for
    * about a second (at two million keys, ~200k keys and 187 ms). Slicing stops, and the rest
