@@ -13,6 +13,9 @@
 // phases.json and analysis.txt (bench/stall_analyze.ts); the summary printed at the end ranks
 // stalls by the main thread's time on a CPU plus blocked, leaving out the time it waited for a
 // CPU (the machine's load, not ours to fix), with the system calls and collections inside.
+// STALL_ROUNDS=n repeats the snapshot phase n times (phases snapshot0..): the bench's pause
+// phase runs three rounds, and at ten million keys the later rounds' stalls differ from the
+// first's (on-loop WAL writes waiting on the device, where the first is mostly CPU).
 // STALL_CPU_PROF=1 adds --cpu-prof (its sampler suspends the thread: blocked times inflate).
 // Memory: about 200 MB per member per million keys.
 
@@ -164,10 +167,12 @@ async function main(): Promise<void> {
     console.log(`loaded in ${((now() - t) / 1000).toFixed(1)} s; leader ${l} before, ${after} after`);
     await sleep(2_000);
     l = await leaderOf(c);
-    const before = await Promise.all([0, 1, 2].map((i) => snapshotsSaved(c, i)));
-    t = now();
-    await overwrite(c, l, async () => (await Promise.all([0, 1, 2].map((i) => snapshotsSaved(c, i)))).every((n, i) => n > before[i]!));
-    phases.push({ name: "snapshot", start: t, end: now(), result: zero });
+    for (let round = 0; round < Number(process.env["STALL_ROUNDS"] ?? "1"); round++) {
+      const before = await Promise.all([0, 1, 2].map((i) => snapshotsSaved(c, i)));
+      t = now();
+      await overwrite(c, l, async () => (await Promise.all([0, 1, 2].map((i) => snapshotsSaved(c, i)))).every((n, i) => n > before[i]!));
+      phases.push({ name: `snapshot${round}`, start: t, end: now(), result: zero });
+    }
     l = await leaderOf(c);
     const f = [0, 1, 2].find((i) => i !== l)!;
     await c.stop(f);
