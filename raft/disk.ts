@@ -1,6 +1,7 @@
 // The real Disk on node:fs, synchronous by design (see host.ts). Besides raft/dir_lock.ts
-// (the data directory's lock) and raft/mapped_files.ts (its helper for removing mapped files),
-// this is the only module under raft/ that imports node:fs.
+// (the data directory's lock), raft/mapped_files.ts (its helper for removing mapped files) and
+// raft/gradual_removal.ts (its way of removing large files), this is the only module under
+// raft/ that imports node:fs.
 //
 // How a sync reaches the media, per OS (what Bun's node:fs does was read in Bun's source,
 // src/bun.js/node/node_fs.zig NodeFS.fdatasync/fsync, and libuv's src/win/fs.c):
@@ -18,6 +19,7 @@
 import * as fs from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { Disk, DiskFile, OpenMode } from "./host.ts";
+import { type RemovalFs, removeGradually } from "./gradual_removal.ts";
 import { MappedFiles } from "./mapped_files.ts";
 import { F_FULLFSYNC, type Libc, loadLibc } from "./native.ts";
 import { endOfTurn } from "./real_time.ts";
@@ -252,6 +254,8 @@ function fileMapper(): ((path: string) => Uint8Array) | undefined {
 export interface FsDiskOptions {
   readonly platform?: string;
   readonly libc?: Pick<Libc, "fcntlNoArg" | "errno"> | null;
+  /** The calls removeAsync and the release of removed mapped files make (tests watch them). */
+  readonly removalFs?: RemovalFs;
 }
 
 /** The sync method the real Disk uses on this machine and runtime. */
@@ -263,7 +267,7 @@ export function fsSyncMethod(): Syncer["method"] {
 export function createFsDisk(options: FsDiskOptions = {}): Disk {
   const mapper = fileMapper();
   // A removed file still mapped is let go of off the loop, never by the collector's munmap.
-  const mapped = mapper === undefined ? null : MappedFiles.forPlatform();
+  const mapped = mapper === undefined ? null : MappedFiles.forPlatform(options.removalFs);
   const views = new WeakSet<ArrayBufferLike>();
   const mapFile =
     mapper === undefined
@@ -322,10 +326,12 @@ export function createFsDisk(options: FsDiskOptions = {}): Disk {
     },
     removeAsync(path, done) {
       const held = mapped?.holdBeforeRemoval(path) ?? [];
-      fs.rm(path, { recursive: true, force: true }, (error) => {
+      // A few MB at a time: freeing a large file at once stalls every writer on the device,
+      // the other members' WAL appends included (raft/gradual_removal.ts).
+      removeGradually(path, new Set(held.map((h) => h.ino)), (error) => {
         mapped?.release(held);
         done(error);
-      });
+      }, options.removalFs);
     },
     syncDir(dir) {
       let fd: number;

@@ -9,13 +9,15 @@
 //
 // So before a mapped file is removed, the disk opens a descriptor to it and keeps it: the
 // munmap is then never the last reference, and costs only the unmapping. Once the process's
-// memory map (/proc/self/maps) no longer lists the file's inode, the descriptor is closed
-// off the loop (node:fs's callback close runs on the runtime's thread pool), and that close
-// frees the blocks there. Linux only (it needs /proc/self/maps); elsewhere nothing is held,
-// as before.
+// memory map (/proc/self/maps) no longer lists the file's inode, the file is shrunk through
+// the descriptor a few MB at a time and the descriptor closed, all off the loop (node:fs's
+// callback calls run on the runtime's thread pool): freeing the blocks at once would stall
+// every writer on the device (raft/gradual_removal.ts). Linux only (it needs
+// /proc/self/maps); elsewhere nothing is held, as before.
 
 import * as fs from "node:fs";
 import { join } from "node:path";
+import { type RemovalFs, shrinkThenClose } from "./gradual_removal.ts";
 import { unrefInterval } from "./real_time.ts";
 
 /** How often the held descriptors are looked at while any is held. */
@@ -35,9 +37,12 @@ export class MappedFiles {
   #stopTimer: (() => void) | null = null;
   #reading = false;
 
+  /** `fsx`: the calls that shrink and close a let-go file (tests watch them). */
+  constructor(private readonly fsx: RemovalFs = fs) {}
+
   /** Holds nothing where the process's memory map cannot be read. */
-  static forPlatform(): MappedFiles | null {
-    return process.platform === "linux" && fs.existsSync(mapsPath) ? new MappedFiles() : null;
+  static forPlatform(fsx?: RemovalFs): MappedFiles | null {
+    return process.platform === "linux" && fs.existsSync(mapsPath) ? new MappedFiles(fsx) : null;
   }
 
   /** Notes that the file at `path` was just mapped. */
@@ -72,10 +77,14 @@ export class MappedFiles {
       const ino = this.#mapped.get(key);
       if (ino === undefined) return;
       this.#mapped.delete(key);
-      try {
-        held.push({ fd: fs.openSync(p, "r"), ino });
-      } catch {
-        // not held: its blocks are freed as before
+      // For writing, so that it can be shrunk before its close (read-only: freed at the close).
+      for (const flags of ["r+", "r"]) {
+        try {
+          held.push({ fd: fs.openSync(p, flags), ino });
+          break;
+        } catch {
+          // not held: its blocks are freed as before
+        }
       }
     };
     visit(path);
@@ -105,7 +114,7 @@ export class MappedFiles {
         const h = this.#held[i]!;
         if (mappedInodes.has(h.ino)) continue;
         this.#held.splice(i, 1);
-        fs.close(h.fd, () => undefined);
+        shrinkThenClose(h.fd, () => undefined, this.fsx);
       }
       if (this.#held.length === 0 && this.#stopTimer !== null) {
         this.#stopTimer();
