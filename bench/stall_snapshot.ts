@@ -17,6 +17,9 @@
 // phase runs three rounds, and at ten million keys the later rounds' stalls differ from the
 // first's (on-loop WAL writes waiting on the device, where the first is mostly CPU).
 // STALL_CPU_PROF=1 adds --cpu-prof (its sampler suspends the thread: blocked times inflate).
+// STALL_PERF=1 records each member's main thread with `perf record` (native and kernel frames,
+// wall-clock stamps, perf.data in its directory), for stalls where no JavaScript was sampled:
+// `bun bench/stall_perf.ts <member dir>` ranks the symbols inside each stall.
 // Memory: about 200 MB per member per million keys.
 
 import { mkdirSync, openSync, readFileSync, readdirSync, existsSync, writeFileSync, writeSync } from "node:fs";
@@ -31,6 +34,7 @@ const keys = Number(process.argv[2] ?? "2000000");
 const dir = process.argv[3] ?? `/var/tmp/h18-snap.${process.pid}`;
 const src = process.env["STALL_SRC"] ?? root;
 const cpuProf = process.env["STALL_CPU_PROF"] === "1";
+const perf = process.env["STALL_PERF"] === "1";
 const portBase = Number(process.env["STALL_PORT_BASE"] ?? "36300");
 const bun = join(root, "node_modules/.bin/bun");
 const now = (): number => performance.timeOrigin + performance.now();
@@ -75,6 +79,11 @@ class TracedCluster extends HraftdCluster {
     });
     void stampLines(sub.stderr, join(d, "node0.stderr.log"));
     Bun.spawn({ cmd: [bun, join(root, "bench/stall_syscalls.ts"), join(d, "sys.jsonl"), String(sub.pid)], stdin: "ignore", stdout: "ignore", stderr: "ignore" }).unref();
+    if (perf) {
+      // The main thread only (its tid is the pid), 997 Hz, frame-pointer stacks, realtime stamps.
+      const cmd = ["perf", "record", "-q", "-F", "997", "-g", "-k", "CLOCK_REALTIME", "-t", String(sub.pid), "-o", join(d, "perf.data")];
+      Bun.spawn({ cmd, stdin: "ignore", stdout: "ignore", stderr: openSync(join(d, "perf.log"), "a") }).unref();
+    }
     const proc: Proc = { name: `n${i}`, pid: sub.pid, sub, logPath: join(d, "stdout.log"), exited: sub.exited };
     this.procs[i] = proc;
     return proc;

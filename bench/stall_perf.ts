@@ -1,0 +1,89 @@
+// What a member's main thread ran inside its longest stalls, from `perf record` (kernel and
+// native frames, which the JavaScript sampler of bench/stall_probe.ts cannot see).
+//
+//   bun bench/stall_perf.ts <member dir from bench/stall_snapshot.ts STALL_PERF=1> [min ms, default 20] [phase]
+//
+// For each stall in probe.jsonl of at least `min ms` of the thread's own time (on a CPU plus
+// blocked), the perf samples stamped inside it are grouped by where they ran: the leaf's
+// kernel symbol if any, "[JIT]" for JavaScript, "[bun native]" for Bun's own code (its symbols
+// do not resolve here), and each group's count is printed with the kernel frames under it.
+
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+interface Stall {
+  readonly end: number;
+  readonly gapMs: number;
+  readonly cpuMs: number;
+  readonly blockedMs: number;
+}
+
+interface Sample {
+  readonly at: number;
+  readonly frames: readonly { sym: string; dso: string }[];
+}
+
+const [dir, minArg, phaseName] = process.argv.slice(2);
+if (dir === undefined) throw new Error("usage: bun bench/stall_perf.ts <member dir> [min ms] [phase]");
+const minMs = Number(minArg ?? "20");
+
+const stalls: Stall[] = readFileSync(join(dir, "probe.jsonl"), "utf8")
+  .split("\n")
+  .filter((l) => l.length > 0)
+  .map((l) => JSON.parse(l) as Stall)
+  .filter((s) => s.cpuMs + s.blockedMs >= minMs);
+
+let window: { start: number; end: number } | null = null;
+if (phaseName !== undefined) {
+  const phases = JSON.parse(readFileSync(join(dir, "phases.json"), "utf8")) as { name: string; start: number; end: number }[];
+  const ph = phases.find((p) => p.name === phaseName);
+  if (ph === undefined) throw new Error(`no phase ${phaseName}`);
+  window = ph;
+}
+
+const script = Bun.spawnSync({ cmd: ["perf", "script", "-i", join(dir, "perf.data"), "-F", "time,ip,sym,dso"], stdout: "pipe", stderr: "ignore" });
+const samples: Sample[] = [];
+let current: { at: number; frames: { sym: string; dso: string }[] } | null = null;
+for (const line of script.stdout.toString().split("\n")) {
+  const head = /^\s*(\d+\.\d+):\s*$/.exec(line);
+  if (head !== null) {
+    current = { at: Number(head[1]) * 1000, frames: [] };
+    samples.push(current);
+    continue;
+  }
+  const frame = /^\s+[0-9a-f]+ (.*) \((.*)\)\s*$/.exec(line);
+  if (frame !== null && current !== null) current.frames.push({ sym: frame[1]!, dso: frame[2]! });
+}
+
+function where(s: Sample): string {
+  const leaf = s.frames[0];
+  if (leaf === undefined) return "[no stack]";
+  if (leaf.dso.includes("kernel")) {
+    // The first frames that name what the kernel was asked (a system call or a fault).
+    const entry = s.frames.findIndex((f) => /^(do_syscall_64|asm_exc_page_fault|exc_page_fault)$/.test(f.sym));
+    const above = entry > 0 ? s.frames[entry - 1]!.sym : "";
+    return `kernel ${leaf.sym}${above !== "" ? ` <- ${above}` : ""}`;
+  }
+  if (leaf.dso.includes("JIT") || leaf.dso === "[unknown]") return "[JIT or unknown]";
+  if (leaf.dso.includes("bun")) return "[bun native]";
+  return `${leaf.dso.split("/").pop()} ${leaf.sym}`;
+}
+
+samples.sort((a, b) => a.at - b.at);
+const inWindow = stalls.filter((s) => window === null || (s.end > window.start && s.end <= window.end));
+inWindow.sort((a, b) => b.cpuMs + b.blockedMs - (a.cpuMs + a.blockedMs));
+console.log(`${dir}: ${inWindow.length} stalls of ${minMs} ms or more${phaseName ? ` in ${phaseName}` : ""}, ${samples.length} perf samples`);
+const total = new Map<string, number>();
+for (const st of inWindow.slice(0, 15)) {
+  const from = st.end - st.gapMs;
+  const inside = samples.filter((s) => s.at >= from && s.at <= st.end);
+  const groups = new Map<string, number>();
+  for (const s of inside) {
+    const w = where(s);
+    groups.set(w, (groups.get(w) ?? 0) + 1);
+    total.set(w, (total.get(w) ?? 0) + 1);
+  }
+  const top = [...groups].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([w, n]) => `${n} ${w}`).join("; ");
+  console.log(`  ${new Date(st.end).toISOString().slice(11, 23)} ${st.gapMs.toFixed(0)} ms (cpu ${st.cpuMs.toFixed(0)}, blocked ${st.blockedMs.toFixed(0)}): ${inside.length} samples: ${top}`);
+}
+console.log("  all of those stalls:", [...total].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([w, n]) => `${n} ${w}`).join("; "));
