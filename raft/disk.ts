@@ -256,6 +256,8 @@ export interface FsDiskOptions {
   readonly libc?: Pick<Libc, "fcntlNoArg" | "errno"> | null;
   /** The calls removeAsync and the release of removed mapped files make (tests watch them). */
   readonly removalFs?: RemovalFs;
+  /** false: as where the process's mappings cannot be read (macOS), whatever this OS (tests). */
+  readonly seesMappings?: boolean;
 }
 
 /** The sync method the real Disk uses on this machine and runtime. */
@@ -267,7 +269,10 @@ export function fsSyncMethod(): Syncer["method"] {
 export function createFsDisk(options: FsDiskOptions = {}): Disk {
   const mapper = fileMapper();
   // A removed file still mapped is let go of off the loop, never by the collector's munmap.
-  const mapped = mapper === undefined ? null : MappedFiles.forPlatform(options.removalFs);
+  const mapped = mapper === undefined || options.seesMappings === false ? null : MappedFiles.forPlatform(options.removalFs);
+  // A file is shrunk before its removal only where none can be mapped unseen: shrinking one
+  // under a live mapping would fault its reader (SIGBUS) where an unlink leaves its pages.
+  const shrinksRemoved = mapper === undefined || mapped !== null;
   const views = new WeakSet<ArrayBufferLike>();
   const mapFile =
     mapper === undefined
@@ -328,10 +333,12 @@ export function createFsDisk(options: FsDiskOptions = {}): Disk {
       const held = mapped?.holdBeforeRemoval(path) ?? [];
       // A few MB at a time: freeing a large file at once stalls every writer on the device,
       // the other members' WAL appends included (raft/gradual_removal.ts).
-      removeGradually(path, new Set(held.map((h) => h.ino)), (error) => {
+      const removed = (error: Error | null): void => {
         mapped?.release(held);
         done(error);
-      }, options.removalFs);
+      };
+      if (shrinksRemoved) removeGradually(path, new Set(held.map((h) => h.ino)), removed, options.removalFs);
+      else (options.removalFs ?? fs).rm(path, { recursive: true, force: true }, removed);
     },
     syncDir(dir) {
       let fd: number;

@@ -129,3 +129,19 @@ test.skipIf(process.platform !== "linux")("a removed mapped file keeps its bytes
   // The rm freed nothing (the held descriptor kept the file); the steps and the close did.
   for (const f of freed) if (f.call !== "rm") expect(f.bytes).toBeLessThanOrEqual(removalStepBytes);
 }, 20_000);
+
+test.skipIf(process.platform === "win32")("where mappings cannot be seen, a removed file is never shrunk (its mapping still reads)", async () => {
+  const { fsx, freed } = watchedFs();
+  const disk = createFsDisk({ removalFs: fsx, seesMappings: false });
+  const snap = join(dir, "unseen", "11-110");
+  fs.mkdirSync(snap, { recursive: true });
+  const bytes = new Uint8Array(fileBytes).fill(8);
+  bytes[fileBytes - 1] = 9;
+  fs.writeFileSync(join(snap, "state"), bytes);
+  const holder: { view: Uint8Array | null } = { view: null };
+  mapInto(holder, disk.mapFile!, join(snap, "state"));
+  await removeAsync(disk, snap);
+  expect(fs.existsSync(snap)).toBe(false);
+  expect(holder.view![fileBytes - 1]).toBe(9);
+  expect(freed.map((f) => f.call)).toEqual(["rm"]);
+});
