@@ -20,6 +20,8 @@ interface Stall {
 
 interface Sample {
   readonly at: number;
+  readonly tid: number;
+  readonly comm: string;
   readonly frames: readonly { sym: string; dso: string }[];
 }
 
@@ -41,14 +43,14 @@ if (phaseName !== undefined) {
   window = ph;
 }
 
-const script = Bun.spawnSync({ cmd: ["perf", "script", "-i", join(dir, "perf.data"), "-F", "time,ip,sym,dso"], stdout: "pipe", stderr: "ignore" });
-const samples: Sample[] = [];
-let current: { at: number; frames: { sym: string; dso: string }[] } | null = null;
+const script = Bun.spawnSync({ cmd: ["perf", "script", "-i", join(dir, "perf.data"), "-F", "comm,tid,time,ip,sym,dso"], stdout: "pipe", stderr: "ignore" });
+const all: Sample[] = [];
+let current: { at: number; tid: number; comm: string; frames: { sym: string; dso: string }[] } | null = null;
 for (const line of script.stdout.toString().split("\n")) {
-  const head = /^\s*(\d+\.\d+):\s*$/.exec(line);
+  const head = /^\s*(\S.*?)\s+(\d+)\s+(\d+\.\d+):\s*$/.exec(line);
   if (head !== null) {
-    current = { at: Number(head[1]) * 1000, frames: [] };
-    samples.push(current);
+    current = { comm: head[1]!, tid: Number(head[2]), at: Number(head[3]) * 1000, frames: [] };
+    all.push(current);
     continue;
   }
   const frame = /^\s+[0-9a-f]+ (.*) \((.*)\)\s*$/.exec(line);
@@ -69,10 +71,13 @@ function where(s: Sample): string {
   return `${leaf.dso.split("/").pop()} ${leaf.sym}`;
 }
 
-samples.sort((a, b) => a.at - b.at);
+// The main thread's tid is the process id: the lowest tid recorded.
+const mainTid = Math.min(...all.map((s) => s.tid));
+const samples = all.filter((s) => s.tid === mainTid).sort((a, b) => a.at - b.at);
+const others = all.filter((s) => s.tid !== mainTid);
 const inWindow = stalls.filter((s) => window === null || (s.end > window.start && s.end <= window.end));
 inWindow.sort((a, b) => b.cpuMs + b.blockedMs - (a.cpuMs + a.blockedMs));
-console.log(`${dir}: ${inWindow.length} stalls of ${minMs} ms or more${phaseName ? ` in ${phaseName}` : ""}, ${samples.length} perf samples`);
+console.log(`${dir}: ${inWindow.length} stalls of ${minMs} ms or more${phaseName ? ` in ${phaseName}` : ""}, ${samples.length} perf samples of the main thread, ${others.length} of others`);
 const total = new Map<string, number>();
 for (const st of inWindow.slice(0, 15)) {
   const from = st.end - st.gapMs;
@@ -85,5 +90,9 @@ for (const st of inWindow.slice(0, 15)) {
   }
   const top = [...groups].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([w, n]) => `${n} ${w}`).join("; ");
   console.log(`  ${new Date(st.end).toISOString().slice(11, 23)} ${st.gapMs.toFixed(0)} ms (cpu ${st.cpuMs.toFixed(0)}, blocked ${st.blockedMs.toFixed(0)}): ${inside.length} samples: ${top}`);
+  // Other threads on a CPU meanwhile (recorded with STALL_PERF_THREADS=1): whose work it waited on.
+  const busy = new Map<string, number>();
+  for (const s of others) if (s.at >= from && s.at <= st.end) busy.set(`${s.comm} ${where(s)}`, (busy.get(`${s.comm} ${where(s)}`) ?? 0) + 1);
+  if (busy.size > 0) console.log(`      other threads: ${[...busy].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([w, n]) => `${n} ${w}`).join("; ")}`);
 }
 console.log("  all of those stalls:", [...total].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([w, n]) => `${n} ${w}`).join("; "));

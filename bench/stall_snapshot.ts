@@ -80,8 +80,10 @@ class TracedCluster extends HraftdCluster {
     void stampLines(sub.stderr, join(d, "node0.stderr.log"));
     Bun.spawn({ cmd: [bun, join(root, "bench/stall_syscalls.ts"), join(d, "sys.jsonl"), String(sub.pid)], stdin: "ignore", stdout: "ignore", stderr: "ignore" }).unref();
     if (perf) {
-      // The main thread only (its tid is the pid), 997 Hz, frame-pointer stacks, realtime stamps.
-      const cmd = ["perf", "record", "-q", "-F", "997", "-g", "-k", "CLOCK_REALTIME", "-t", String(sub.pid), "-o", join(d, "perf.data")];
+      // The main thread (its tid is the pid), or with STALL_PERF_THREADS=1 every thread (whose
+      // lock a spinning main thread waits on), 997 Hz, frame-pointer stacks, realtime stamps.
+      const who = process.env["STALL_PERF_THREADS"] === "1" ? ["-p", String(sub.pid)] : ["-t", String(sub.pid)];
+      const cmd = ["perf", "record", "-q", "-F", "997", "-g", "-k", "CLOCK_REALTIME", ...who, "-o", join(d, "perf.data")];
       Bun.spawn({ cmd, stdin: "ignore", stdout: "ignore", stderr: openSync(join(d, "perf.log"), "a") }).unref();
     }
     const proc: Proc = { name: `n${i}`, pid: sub.pid, sub, logPath: join(d, "stdout.log"), exited: sub.exited };
