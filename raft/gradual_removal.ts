@@ -23,6 +23,7 @@
 
 import * as fs from "node:fs";
 import { join } from "node:path";
+import { realTimers } from "./real_time.ts";
 
 /** Bytes freed per step: about 2-6 ms of a device's discard work here. */
 export const removalStepBytes = 2 * 1024 * 1024;
@@ -99,7 +100,7 @@ function shrinkFd(fd: number, fsx: RemovalFs, done: () => void): void {
       const to = Math.max(0, size - removalStepBytes);
       fsx.ftruncate(fd, to, (err) => {
         if (err !== null) return done();
-        setTimeout(() => step(to), removalStepPauseMs);
+        realTimers.setTimeout(() => step(to), removalStepPauseMs);
       });
     };
     step(st.size);
