@@ -15,14 +15,18 @@ const STALLED_HEARTBEATS_MAX = 2;
 
 /**
  * A spare follower is sent new entries once this many are waiting for it, tick or not: a
- * batch that large costs a follower little per entry, and holding it back only takes a
- * candidate from the quorum. With 512 and three eager followers of four, 64 connections
- * (batches of ~30) ran at 8,279 and 8,832 writes/s against 10,431 and 11,944 with every
- * follower eager (medians of two A/B runs of 5 nodes, the machine loaded by other work). 16
- * sent the spares nearly every batch at 16 connections; 64 lets them skip most of them
- * (spares' CPU per write 16-24 -> 11-14 us, A/B of 16, 64 and 128, /tmp/h3/ab.ts).
+ * bound for bursts far above what a bench rate brings in SPARE_TICKS ticks (1,024 entries at
+ * 25,000 writes/s), so in steady state a spare takes one batch every SPARE_TICKS ticks. It was
+ * 64, on the reasoning that a batch that large costs a follower little per entry: measured, it
+ * does not. A spare's batch costs it a receive, a WAL write and sync and an ack, ~150-250 us of
+ * CPU on this machine, as much as 30-40 entries' own work, and at 64 connections the 64-entry
+ * bound sent each spare a batch every few milliseconds (issue 18, five nodes against three:
+ * two spares' CPU per write at 64 connections 19-40 us with 64, 12-24 us with 1,024, and at 16
+ * connections 31-57 against 25-36 us, every one of six interleaved rounds lower; /tmp/h7/five.ts).
+ * History: with 512 and three eager followers of four (before SPARE_TICKS), 64 connections ran
+ * slower than with every follower eager; 16 sent the spares nearly every batch at 16 connections.
  */
-const SPARE_LAG_ENTRIES_MAX = 64;
+const SPARE_LAG_ENTRIES_MAX = 1024;
 
 /**
  * Spares are sent what they lack every this many leader ticks (40 ms at the default 10 ms
