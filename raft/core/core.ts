@@ -94,6 +94,7 @@ export class Raft implements RaftCore, RaftState {
   /** Set when followers may need an append (new entries or a new commit index). */
   needBroadcast = false;
   sparesDue = false;
+  sparesCommittedOnly = false;
   lastAtSpareTick: LogIndex = 0;
   commitAtSpareTick: LogIndex = 0;
   spareTicksElapsed = 0;
@@ -460,6 +461,7 @@ export class Raft implements RaftCore, RaftState {
     if (this.needBroadcast && this.role === "leader") broadcastAppend(this);
     this.needBroadcast = false;
     this.sparesDue = false;
+    this.sparesCommittedOnly = false;
     this.commitNoticeDue = false;
     if (round !== null) {
       this.sendReadHeartbeats(askReadRound(this, round));

@@ -55,7 +55,12 @@ const SPARE_TICKS = 4;
  * Safety needs nothing of this (when an append leaves is the leader's choice, §5.3).
  */
 export function isSpare(r: RaftState, id: NodeId, pr: Progress): boolean {
-  if (r.sparesDue || pr.state !== "replicate" || id === r.transferee) return false;
+  return !r.sparesDue && ranksAsSpare(r, id, pr);
+}
+
+/** isSpare whether or not spares are due at this flush: the follower's rank and state alone. */
+function ranksAsSpare(r: RaftState, id: NodeId, pr: Progress): boolean {
+  if (pr.state !== "replicate" || id === r.transferee) return false;
   const voters = r.config.voters;
   const eager = quorumSize(voters.length) - 1; // the followers a commit needs
   if (voters.length < 5 || voters.length - 1 <= eager || r.log.lastIndex() - pr.nextIndex + 1 >= SPARE_LAG_ENTRIES_MAX) return false;
@@ -92,6 +97,9 @@ export function tickSpares(r: RaftState): void {
   for (const pr of r.progress.values()) {
     if (pr.state === "replicate" && pr.nextIndex <= last) {
       r.sparesDue = true;
+      // At their own tick, spares take the committed entries only (see appendEnd); when the
+      // commit is stuck they are wanted for it, and take everything.
+      r.sparesCommittedOnly = !isCommitStuck;
       r.needBroadcast = true;
       return;
     }
@@ -105,15 +113,31 @@ export function tickSpares(r: RaftState): void {
 export function spareReads(r: RaftState): void {
   if (r.role !== "leader") return;
   r.sparesDue = true;
+  r.sparesCommittedOnly = false;
   r.needBroadcast = true;
 }
 
+/**
+ * The last index to send `id` now: the log's end, except for a spare at its own tick (not a
+ * stuck commit, not a read index), which is sent the committed entries only. Its batch then
+ * carries a commit index covering all of it, so the spare applies the batch at once and the
+ * leader owes it no commit notice a tick later (tickHeartbeat): sent the log's end, it
+ * acknowledged entries the commit then passed, and each batch cost a spare a second message,
+ * a wake, a Ready and an ack for the notice (issue 18, five nodes against three). The entries
+ * held back are committed by the next spare tick, so a spare's state lags as before.
+ */
+function appendEnd(r: RaftState, id: NodeId, pr: Progress): LogIndex {
+  const last = r.log.lastIndex();
+  if (!r.sparesDue || !r.sparesCommittedOnly || !ranksAsSpare(r, id, pr)) return last;
+  return Math.min(last, r.log.commitIndex);
+}
+
 /** Would sendAppend send something? Mirrors its checks without acting (for hasReady). */
-function appendDue(r: RaftState, pr: Progress, sendIfEmpty: boolean): boolean {
+function appendDue(r: RaftState, id: NodeId, pr: Progress, sendIfEmpty: boolean): boolean {
   if (pr.state === "snapshot") return r.snapshot !== null && !pr.chunkSent;
   if (pr.isPaused()) return false;
   if (r.log.term(pr.nextIndex - 1) === undefined) return r.snapshot !== null;
-  return sendIfEmpty || pr.nextIndex <= r.log.lastIndex();
+  return sendIfEmpty || pr.nextIndex <= appendEnd(r, id, pr);
 }
 
 /**
@@ -132,7 +156,7 @@ export function sendAppend(r: RaftState, id: NodeId, pr: Progress, sendIfEmpty: 
     pr.becomeSnapshot(r.snapshot.meta.lastIncludedIndex);
     return sendSnapshotChunk(r, id, pr);
   }
-  const last = r.log.lastIndex();
+  const last = appendEnd(r, id, pr);
   const entries = pr.nextIndex <= last ? r.log.slice(pr.nextIndex, last, r.cfg.appendBytesMax) : [];
   if (entries.length === 0 && !sendIfEmpty) return false;
   const m: AppendEntries = {
@@ -171,7 +195,7 @@ export function broadcastAppend(r: RaftState): void {
 /** Would broadcastAppend send anything? Mirrors it without acting (hasReady only looks). */
 export function broadcastDue(r: RaftState): boolean {
   for (const [id, pr] of r.progress) {
-    if (appendDue(r, pr, pr.state === "probe") && !isSpare(r, id, pr)) return true;
+    if (appendDue(r, id, pr, pr.state === "probe") && !isSpare(r, id, pr)) return true;
     if (r.commitNoticeDue && pr.state !== "snapshot" && Math.min(r.log.commitIndex, pr.matchIndex) > pr.commitSent) {
       return true;
     }
@@ -342,7 +366,7 @@ export function deferPipe(r: RaftState, id: NodeId): void {
 export function pipesDue(r: RaftState): boolean {
   for (const id of r.pipesDue) {
     const pr = r.progress.get(id);
-    if (pr !== undefined && appendDue(r, pr, needsProbe(r, pr)) && !isSpare(r, id, pr)) return true;
+    if (pr !== undefined && appendDue(r, id, pr, needsProbe(r, pr)) && !isSpare(r, id, pr)) return true;
   }
   return false;
 }

@@ -85,6 +85,8 @@ export interface RaftState {
   commitNoticeDue: boolean;
   /** Set by a leader's tick: the next flush sends spare followers what they lack (replication.ts, isSpare). */
   sparesDue: boolean;
+  /** With sparesDue: spares take committed entries only (their own tick, not a stuck commit). */
+  sparesCommittedOnly: boolean;
   /** The last log index at the leader's previous tick (tickSpares: has a commit waited a tick?). */
   lastAtSpareTick: LogIndex;
   /** The commit index at the leader's previous tick (tickSpares: did a commit move since?). */

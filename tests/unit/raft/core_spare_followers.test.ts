@@ -121,6 +121,57 @@ test("a spare lacking 1,024 entries is sent them without waiting for a tick", ()
   expect([sent.get("d"), sent.get("e")]).toEqual([2, 2]); // every 1,024th lone write
 });
 
+test("at its own tick a spare takes the committed entries only, so no commit notice follows its batch", () => {
+  // Sent the log's end, a spare acknowledged entries the commit passed a moment later, and the
+  // next tick owed it a heartbeat carrying that commit: a second message per batch.
+  const ids = ["a", "b", "c", "d", "e"];
+  const core = mkCore("a", ids, { config: { heartbeatTicks: 9 } }); // no heartbeat in the 8 ticks below
+  makeLeader(core);
+  const term = core.status().term;
+  const ack = (id: NodeId, index: number): void => core.step(appReply(id, "a", term, index));
+  for (const id of ids.slice(1)) ack(id, core.status().lastLogIndex);
+  for (let rd = drain(core); rd !== null; rd = drain(core));
+  const toSpares = (): AppendEntries[] => {
+    const out: AppendEntries[] = [];
+    for (let rd = drain(core); rd !== null; rd = drain(core)) out.push(...ofType(rd.messages, "AppendEntries").filter((m) => m.to === "d" || m.to === "e"));
+    return out;
+  };
+  core.tick(); // the first: every follower hears the commit of the leader's first entry
+  expect(toSpares().map((m) => [m.to, m.entries.length])).toEqual([["d", 0], ["e", 0]]);
+  for (let i = 1; i <= 3; i++) core.propose(new TextEncoder().encode(`w${i}`));
+  expect(toSpares()).toEqual([]);
+  const committed = core.status().lastLogIndex;
+  ack("b", committed);
+  ack("c", committed);
+  expect(core.status().commitIndex).toBe(committed);
+  for (let t = 0; t < 2; t++) {
+    core.tick();
+    expect(toSpares()).toEqual([]);
+  }
+  core.propose(new TextEncoder().encode("w4")); // sent to b and c, not yet acknowledged
+  expect(toSpares()).toEqual([]);
+  core.tick(); // the fourth: the spares' batch, of the committed entries
+  const batch = toSpares();
+  expect(batch.map((m) => [m.to, m.entries.map((e) => e.index), m.leaderCommit])).toEqual([
+    ["d", [committed - 2, committed - 1, committed], committed],
+    ["e", [committed - 2, committed - 1, committed], committed],
+  ]);
+  ack("d", committed);
+  ack("e", committed);
+  ack("b", committed + 1);
+  ack("c", committed + 1);
+  expect(core.status().commitIndex).toBe(committed + 1);
+  expect(toSpares()).toEqual([]);
+  core.tick(); // nothing owed to the spares: they hold no entry the commit passed
+  expect(toSpares()).toEqual([]);
+  for (let t = 0; t < 2; t++) {
+    core.tick();
+    expect(toSpares()).toEqual([]);
+  }
+  core.tick(); // their next tick: the entry held back
+  expect(toSpares().map((m) => [m.to, m.entries.map((e) => e.index)])).toEqual([["d", [committed + 1]], ["e", [committed + 1]]]);
+});
+
 test("a spare that asks for a read index is sent what it lacks at once (it must apply up to it to answer)", () => {
   const core = caughtUpLeader(["a", "b", "c", "d", "e"]);
   run(core, 5, ["b", "c", "d", "e"], 0);
