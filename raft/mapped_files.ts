@@ -26,7 +26,8 @@ const mapsPath = "/proc/self/maps";
 
 /** A removed file's descriptor, held until no mapping of its inode is left. */
 interface Held {
-  readonly fd: number;
+  /** Null where it could not be opened: its blocks are freed at the unlink, as before. */
+  readonly fd: number | null;
   readonly ino: string;
 }
 
@@ -57,7 +58,8 @@ export class MappedFiles {
 
   /**
    * Before `path` (a file or a directory tree) is removed: opens a descriptor to each mapped
-   * file in it. Pass the result to release() once the removal is done (or failed).
+   * file in it, and lists one that cannot be opened with a null descriptor (never to be shrunk,
+   * raft/gradual_removal.ts). Pass the result to release() once the removal is done (or failed).
    */
   holdBeforeRemoval(path: string): Held[] {
     if (this.#mapped.size === 0) return [];
@@ -78,14 +80,17 @@ export class MappedFiles {
       if (ino === undefined) return;
       this.#mapped.delete(key);
       // For writing, so that it can be shrunk before its close (read-only: freed at the close).
+      // Listed even if it cannot be opened (EMFILE...): the caller must not shrink it either.
+      let fd: number | null = null;
       for (const flags of ["r+", "r"]) {
         try {
-          held.push({ fd: fs.openSync(p, flags), ino });
+          fd = fs.openSync(p, flags);
           break;
         } catch {
           // not held: its blocks are freed as before
         }
       }
+      held.push({ fd, ino });
     };
     visit(path);
     return held;
@@ -93,8 +98,9 @@ export class MappedFiles {
 
   /** Keeps `held` until their inodes are no longer mapped, then closes them off the loop. */
   release(held: readonly Held[]): void {
-    if (held.length === 0) return;
-    this.#held.push(...held);
+    const open = held.filter((h) => h.fd !== null);
+    if (open.length === 0) return;
+    this.#held.push(...open);
     this.#stopTimer ??= unrefInterval(() => this.#check(), checkEveryMs);
   }
 
@@ -114,7 +120,7 @@ export class MappedFiles {
         const h = this.#held[i]!;
         if (mappedInodes.has(h.ino)) continue;
         this.#held.splice(i, 1);
-        shrinkThenClose(h.fd, () => undefined, this.fsx);
+        shrinkThenClose(h.fd!, () => undefined, this.fsx);
       }
       if (this.#held.length === 0 && this.#stopTimer !== null) {
         this.#stopTimer();
