@@ -99,20 +99,23 @@ test("removeAsync of an absent path is no error, and small files are not shrunk"
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function mapInto(holder: { view: Uint8Array | null }, map: (path: string) => Uint8Array, path: string): void {
-  holder.view = map(path);
+/**
+ * A snapshot directory `snap` whose state file (fileBytes, its last byte `last`) is mapped by
+ * `disk`; the view lives in the returned holder only, so dropping it leaves no reference here.
+ */
+function mappedSnapshot(disk: ReturnType<typeof createFsDisk>, snap: string, last: number): { view: Uint8Array | null } {
+  fs.mkdirSync(snap, { recursive: true });
+  const bytes = new Uint8Array(fileBytes).fill(1);
+  bytes[fileBytes - 1] = last;
+  fs.writeFileSync(join(snap, "state"), bytes);
+  return { view: disk.mapFile!(join(snap, "state")) };
 }
 
 test.skipIf(process.platform !== "linux")("a removed mapped file keeps its bytes while mapped, then is freed a step at a time", async () => {
   const { fsx, freed } = watchedFs();
   const disk = createFsDisk({ removalFs: fsx });
   const snap = join(dir, "mapped", "9-90");
-  fs.mkdirSync(snap, { recursive: true });
-  const bytes = new Uint8Array(fileBytes).fill(5);
-  bytes[fileBytes - 1] = 6;
-  fs.writeFileSync(join(snap, "state"), bytes);
-  const holder: { view: Uint8Array | null } = { view: null };
-  mapInto(holder, disk.mapFile!, join(snap, "state"));
+  const holder = mappedSnapshot(disk, snap, 6);
 
   await removeAsync(disk, snap);
   // Not shrunk under its mapping: its last page still reads (a shrunk one would fault).
@@ -134,12 +137,7 @@ test.skipIf(process.platform === "win32")("where mappings cannot be seen, a remo
   const { fsx, freed } = watchedFs();
   const disk = createFsDisk({ removalFs: fsx, seesMappings: false });
   const snap = join(dir, "unseen", "11-110");
-  fs.mkdirSync(snap, { recursive: true });
-  const bytes = new Uint8Array(fileBytes).fill(8);
-  bytes[fileBytes - 1] = 9;
-  fs.writeFileSync(join(snap, "state"), bytes);
-  const holder: { view: Uint8Array | null } = { view: null };
-  mapInto(holder, disk.mapFile!, join(snap, "state"));
+  const holder = mappedSnapshot(disk, snap, 9);
   await removeAsync(disk, snap);
   expect(fs.existsSync(snap)).toBe(false);
   expect(holder.view![fileBytes - 1]).toBe(9);
