@@ -41,7 +41,7 @@ describe("a PackedMap drained from its front", () => {
 
   test("still gives every entry it holds, in order, stepping over those alone", () => {
     const m = drained(n - 3);
-    const want = [n - 3, n - 2, n - 1].map((i) => [`k${i}`, `v${i}`, i + 1]);
+    const want = [n - 3, n - 2, n - 1].map((i): [string, string, number] => [`k${i}`, `v${i}`, i + 1]);
     expect(scanned(() => expect([...m.entriesVersioned()]).toEqual(want))).toBe(3);
     expect(scanned(() => expect([...m.entries()]).toEqual(want.map(([k, v]) => [k, v])))).toBe(3);
     const keys: string[] = [];
@@ -50,7 +50,7 @@ describe("a PackedMap drained from its front", () => {
       return true;
     };
     expect(scanned(() => expect(m.visitUnits(0, visit)).toBe(-1))).toBe(3);
-    expect(keys).toEqual(want.map(([k]) => k as string));
+    expect(keys).toEqual(want.map(([k]) => k));
   });
 });
 
