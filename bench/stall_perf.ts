@@ -8,8 +8,9 @@
 // kernel symbol if any, "[JIT]" for JavaScript, "[bun native]" for Bun's own code (its symbols
 // do not resolve here), and each group's count is printed with the kernel frames under it.
 
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { JitNames } from "./jit_names.ts";
 
 interface Stall {
   readonly end: number;
@@ -22,7 +23,7 @@ interface Sample {
   readonly at: number;
   readonly tid: number;
   readonly comm: string;
-  readonly frames: readonly { sym: string; dso: string }[];
+  readonly frames: readonly { ip: string; sym: string; dso: string }[];
 }
 
 const [dir, minArg, phaseName] = process.argv.slice(2);
@@ -43,9 +44,15 @@ if (phaseName !== undefined) {
   window = ph;
 }
 
+// JavaScript by name where the member wrote its JIT's code loads (stall_snapshot.ts
+// STALL_JIT_NAMES=1): each stall's JIT frames named as the code was at the stall's end.
+const jitDump = readdirSync(dir).find((f) => /^jit-\d+-\d+\.dump$/.test(f));
+const jit = jitDump === undefined ? null : new JitNames(join(dir, jitDump));
+if (jit !== null) console.log(`${jitDump}: ${jit.loads} JIT code loads of pid ${jit.pid}`);
+
 const script = Bun.spawnSync({ cmd: ["perf", "script", "-i", join(dir, "perf.data"), "-F", "comm,tid,time,ip,sym,dso"], stdout: "pipe", stderr: "ignore" });
 const all: Sample[] = [];
-let current: { at: number; tid: number; comm: string; frames: { sym: string; dso: string }[] } | null = null;
+let current: { at: number; tid: number; comm: string; frames: { ip: string; sym: string; dso: string }[] } | null = null;
 for (const line of script.stdout.toString().split("\n")) {
   const head = /^\s*(\S.*?)\s+(\d+)\s+(\d+\.\d+):\s*$/.exec(line);
   if (head !== null) {
@@ -53,11 +60,11 @@ for (const line of script.stdout.toString().split("\n")) {
     all.push(current);
     continue;
   }
-  const frame = /^\s+[0-9a-f]+ (.*) \((.*)\)\s*$/.exec(line);
-  if (frame !== null && current !== null) current.frames.push({ sym: frame[1]!, dso: frame[2]! });
+  const frame = /^\s+([0-9a-f]+) (.*) \((.*)\)\s*$/.exec(line);
+  if (frame !== null && current !== null) current.frames.push({ ip: frame[1]!, sym: frame[2]!, dso: frame[3]! });
 }
 
-function where(s: Sample): string {
+function where(s: Sample, jitName: ((address: bigint) => string | null) | null = null): string {
   const leaf = s.frames[0];
   if (leaf === undefined) return "[no stack]";
   if (leaf.dso.includes("kernel")) {
@@ -66,6 +73,8 @@ function where(s: Sample): string {
     const above = entry > 0 ? s.frames[entry - 1]!.sym : "";
     return `kernel ${leaf.sym}${above !== "" ? ` <- ${above}` : ""}`;
   }
+  const named = jitName?.(BigInt(`0x${leaf.ip}`)) ?? null;
+  if (named !== null) return `[JIT] ${named}`;
   if (leaf.dso.includes("JIT") || leaf.dso === "[unknown]") return "[JIT or unknown]";
   if (leaf.dso.includes("bun")) return "[bun native]";
   return `${leaf.dso.split("/").pop()} ${leaf.sym}`;
@@ -83,8 +92,9 @@ for (const st of inWindow.slice(0, 15)) {
   const from = st.end - st.gapMs;
   const inside = samples.filter((s) => s.at >= from && s.at <= st.end);
   const groups = new Map<string, number>();
+  const jitName = jit?.at(st.end) ?? null;
   for (const s of inside) {
-    const w = where(s);
+    const w = where(s, jitName);
     groups.set(w, (groups.get(w) ?? 0) + 1);
     total.set(w, (total.get(w) ?? 0) + 1);
   }

@@ -19,7 +19,8 @@
 // STALL_CPU_PROF=1 adds --cpu-prof (its sampler suspends the thread: blocked times inflate).
 // STALL_PERF=1 records each member's main thread with `perf record` (native and kernel frames,
 // wall-clock stamps, perf.data in its directory), for stalls where no JavaScript was sampled:
-// `bun bench/stall_perf.ts <member dir>` ranks the symbols inside each stall.
+// `bun bench/stall_perf.ts <member dir>` ranks the symbols inside each stall. STALL_JIT_NAMES=1
+// (with STALL_PERF=1) has each member write its JIT's code loads, so those ranks name functions.
 // Memory: about 200 MB per member per million keys.
 
 import { mkdirSync, openSync, readFileSync, readdirSync, existsSync, writeFileSync, writeSync } from "node:fs";
@@ -35,6 +36,7 @@ const dir = process.argv[3] ?? `/var/tmp/h18-snap.${process.pid}`;
 const src = process.env["STALL_SRC"] ?? root;
 const cpuProf = process.env["STALL_CPU_PROF"] === "1";
 const perf = process.env["STALL_PERF"] === "1";
+const jitNames = process.env["STALL_JIT_NAMES"] === "1";
 const portBase = Number(process.env["STALL_PORT_BASE"] ?? "36300");
 const bun = join(root, "node_modules/.bin/bun");
 const now = (): number => performance.timeOrigin + performance.now();
@@ -75,7 +77,13 @@ class TracedCluster extends HraftdCluster {
       stdin: "ignore",
       stdout: openSync(join(d, "stdout.log"), "a"),
       stderr: "pipe",
-      env: { ...process.env, BUN_JSC_logGC: "1", STALL_PROBE_OUT: join(d, "probe.jsonl") },
+      env: {
+        ...process.env,
+        BUN_JSC_logGC: "1",
+        STALL_PROBE_OUT: join(d, "probe.jsonl"),
+        // The JIT's code loads, so stall_perf.ts names the JavaScript in perf's samples (bench/jit_names.ts).
+        ...(jitNames ? { BUN_JSC_useJITDump: "1", BUN_JSC_jitDumpDirectory: d } : {}),
+      },
     });
     void stampLines(sub.stderr, join(d, "node0.stderr.log"));
     Bun.spawn({ cmd: [bun, join(root, "bench/stall_syscalls.ts"), join(d, "sys.jsonl"), String(sub.pid)], stdin: "ignore", stdout: "ignore", stderr: "ignore" }).unref();
