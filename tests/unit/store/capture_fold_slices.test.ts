@@ -85,7 +85,9 @@ describe("folding a snapshot capture back", () => {
           }
         }
       }
-      expect(most).toBeLessThanOrEqual(captureFoldSliceEntries);
+      // A slice is captureFoldSliceEntries writes, after as many as the overlay gained since the
+      // previous one (at most the 20 applies between turns: capture_fold_keeps_up.test.ts).
+      expect(most).toBeLessThanOrEqual(captureFoldSliceEntries + 20);
       // The fold needed turns of its own beyond the encoder's three chunks.
       expect(turns).toBeGreaterThan(3 + 1);
 
