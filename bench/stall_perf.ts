@@ -76,7 +76,16 @@ function where(s: Sample, jitName: ((address: bigint) => string | null) | null =
   const named = jitName?.(BigInt(`0x${leaf.ip}`)) ?? null;
   if (named !== null) return `[JIT] ${named}`;
   if (leaf.dso.includes("JIT") || leaf.dso === "[unknown]") return "[JIT or unknown]";
-  if (leaf.dso.includes("bun")) return "[bun native]";
+  if (leaf.dso.includes("bun")) {
+    // Bun's own code has no symbols here: name the JavaScript that called into it, if any
+    // frame up the stack is a named JIT one (frame-pointer stacks reach through JSC's frames).
+    for (const f of s.frames.slice(1)) {
+      const caller = jitName?.(BigInt(`0x${f.ip}`)) ?? null;
+      // A thunk (JSC's glue between calls) names nothing; the function that went through it does.
+      if (caller !== null && !caller.includes("Thunk")) return `[bun native] under ${caller}`;
+    }
+    return "[bun native]";
+  }
   return `${leaf.dso.split("/").pop()} ${leaf.sym}`;
 }
 
