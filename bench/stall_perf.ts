@@ -71,22 +71,33 @@ function where(s: Sample, jitName: ((address: bigint) => string | null) | null =
     // The first frames that name what the kernel was asked (a system call or a fault).
     const entry = s.frames.findIndex((f) => /^(do_syscall_64|asm_exc_page_fault|exc_page_fault)$/.test(f.sym));
     const above = entry > 0 ? s.frames[entry - 1]!.sym : "";
-    return `kernel ${leaf.sym}${above !== "" ? ` <- ${above}` : ""}`;
+    const caller = jsCaller(s, jitName);
+    return `kernel ${leaf.sym}${above !== "" ? ` <- ${above}` : ""}${caller !== null ? ` under ${caller}` : ""}`;
   }
   const named = jitName?.(BigInt(`0x${leaf.ip}`)) ?? null;
   if (named !== null) return `[JIT] ${named}`;
   if (leaf.dso.includes("JIT") || leaf.dso === "[unknown]") return "[JIT or unknown]";
   if (leaf.dso.includes("bun")) {
-    // Bun's own code has no symbols here: name the JavaScript that called into it, if any
-    // frame up the stack is a named JIT one (frame-pointer stacks reach through JSC's frames).
-    for (const f of s.frames.slice(1)) {
-      const caller = jitName?.(BigInt(`0x${f.ip}`)) ?? null;
-      // A thunk (JSC's glue between calls) names nothing; the function that went through it does.
-      if (caller !== null && !caller.includes("Thunk")) return `[bun native] under ${caller}`;
-    }
-    return "[bun native]";
+    // Bun's own code has no symbols here: name the JavaScript that called into it, if any.
+    const caller = jsCaller(s, jitName);
+    return caller !== null ? `[bun native] under ${caller}` : "[bun native]";
   }
   return `${leaf.dso.split("/").pop()} ${leaf.sym}`;
+}
+
+/**
+ * The JavaScript a sample's leaf was called from: the first frame up the stack that names a
+ * JIT function (frame-pointer stacks reach through JSC's frames), or null where none does.
+ */
+function jsCaller(s: Sample, jitName: ((address: bigint) => string | null) | null): string | null {
+  if (jitName === null) return null;
+  for (const f of s.frames.slice(1)) {
+    if (f.dso.includes("kernel")) continue;
+    const caller = jitName(BigInt(`0x${f.ip}`));
+    // A thunk (JSC's glue between calls) names nothing; the function that went through it does.
+    if (caller !== null && !caller.includes("Thunk")) return caller;
+  }
+  return null;
 }
 
 // The main thread's tid is the process id: the lowest tid recorded.
