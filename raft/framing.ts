@@ -2,6 +2,8 @@
 // length followed by the payload. Pure byte handling (no node:*), so it is usable and
 // testable anywhere; raft/transport.ts puts it on sockets.
 
+import type { FrameBodySource } from "./frame_bodies.ts";
+
 /** Bytes taken by a frame's length prefix. */
 export const FRAME_HEADER_BYTES = 4;
 
@@ -75,7 +77,8 @@ export function encodeFrames(payloads: readonly Uint8Array[], frameBytesMax: num
  * is poisoned (every later push throws again): the stream has lost its frame boundaries.
  *
  * Each returned frame is a fresh copy, never a view into a pushed chunk, so a payload a
- * consumer keeps (say, an entry held in the in-memory log) pins only its own bytes.
+ * consumer keeps (say, an entry held in the in-memory log) pins only its own bytes. With
+ * `bodies`, a large frame's buffer may be one its last holder handed back (frame_bodies.ts).
  */
 export class FrameDecoder {
   readonly frameBytesMax: number;
@@ -86,10 +89,13 @@ export class FrameDecoder {
   #body: Uint8Array | null = null;
   #bodyFill = 0;
   #error: FrameTooLargeError | null = null;
+  /** Where payload buffers come from (raft/frame_bodies.ts), or fresh ones each time. */
+  readonly #bodies: FrameBodySource | null;
 
-  constructor(options: { frameBytesMax: number }) {
+  constructor(options: { frameBytesMax: number; bodies?: FrameBodySource }) {
     checkFrameBytesMax(options.frameBytesMax);
     this.frameBytesMax = options.frameBytesMax;
+    this.#bodies = options.bodies ?? null;
   }
 
   /** Bytes held for a frame not yet complete (prefix included). */
@@ -146,7 +152,7 @@ export class FrameDecoder {
       throw this.#error;
     }
     if (payloadBytes === 0) frames.push(new Uint8Array(0));
-    else this.#body = new Uint8Array(payloadBytes);
+    else this.#body = this.#bodies === null ? new Uint8Array(payloadBytes) : this.#bodies.take(payloadBytes);
     return next;
   }
 }

@@ -43,8 +43,10 @@ export interface SnapshotWriter {
    * write() with the bytes written off the event loop where the disk offers it; `chunk` is
    * kept, unchanged by the caller, until then; size and checksum advance at once. syncAsync
    * and finishAsync wait for every such write first and throw the first that failed.
+   * `done`, if given, is called with `chunk` once this writer no longer reads it (written,
+   * failed, or ignored), at once when the write is made on the loop.
    */
-  writeOffLoop(offset: number, chunk: Uint8Array): number;
+  writeOffLoop(offset: number, chunk: Uint8Array, done?: (chunk: Uint8Array) => void): number;
   /** Makes what was written so far durable, so that finish() has little left to sync. */
   sync(): void;
   /** sync() with the fsync off the event loop where the disk offers it. */
@@ -343,9 +345,15 @@ class Writer implements SnapshotWriter {
     return this.size;
   }
 
-  writeOffLoop(offset: number, chunk: Uint8Array): number {
+  writeOffLoop(offset: number, chunk: Uint8Array, done?: (chunk: Uint8Array) => void): number {
     const f = this.live();
-    if (f.writeAsync === undefined || offset !== this.size) return this.write(offset, chunk);
+    if (f.writeAsync === undefined || offset !== this.size) {
+      try {
+        return this.write(offset, chunk);
+      } finally {
+        done?.(chunk);
+      }
+    }
     // Not copied (the copy cost the loop more than the write it moves: 113-453 ms against
     // 61-107 for 256 MiB in 512 KiB chunks): a received message's bytes are its own frame's,
     // which nothing changes, and they are let go once written.
@@ -355,6 +363,7 @@ class Writer implements SnapshotWriter {
       const settle = (error: Error | null): void => {
         this.writesPending--;
         if (error !== null) this.writeError ??= error;
+        done?.(bytes);
         resolve();
       };
       try {

@@ -6,6 +6,7 @@
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { formatHostPort, parseHostPort } from "../address.ts";
+import { receivedFrameBodies } from "./frame_bodies.ts";
 import { FrameDecoder } from "./framing.ts";
 import type { LogFields, Timers } from "./host.ts";
 import { describeError, type LinkConfig, PeerLink, type PeerStats } from "./peer_link.ts";
@@ -235,7 +236,7 @@ class TcpTransportImpl<T> {
     }
     this.#inbound.add(socket);
     const remote = formatHostPort(socket.remoteAddress ?? "?", socket.remotePort ?? 0);
-    const decoder = new FrameDecoder({ frameBytesMax: this.#frameBytesMax });
+    const decoder = new FrameDecoder({ frameBytesMax: this.#frameBytesMax, bodies: receivedFrameBodies });
     const reject = (why: string): void => {
       this.#config.log(`transport: closing inbound connection from ${remote}: ${why}`);
       last = undefined; // we closed it: nothing to say about the peer's process

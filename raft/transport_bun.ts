@@ -9,6 +9,7 @@
 // rotated certificate must reach new connections without a restart.
 
 import { formatHostPort, parseHostPort } from "../address.ts";
+import { receivedFrameBodies } from "./frame_bodies.ts";
 import { FrameDecoder } from "./framing.ts";
 import { describeError, type PeerStats } from "./peer_link.ts";
 import type { TcpTransport, TcpTransportOptions } from "./transport.ts";
@@ -129,7 +130,7 @@ class BunTcpTransport<T> {
   #accept(socket: InboundSocket<T>): void {
     const remote = formatHostPort(socket.remoteAddress ?? "?", socket.remotePort ?? 0);
     socket.data = {
-      decoder: new FrameDecoder({ frameBytesMax: this.#resolved.frameBytesMax }),
+      decoder: new FrameDecoder({ frameBytesMax: this.#resolved.frameBytesMax, bodies: receivedFrameBodies }),
       remote,
       last: undefined,
       isClosed: false,

@@ -3,8 +3,9 @@
 // into the frame, not twice, in the same bytes as before. Traced at two million keys, a follower
 // spent 10-20 ms of CPU per 512 KiB chunk received, most of it in cbor-x copying the message
 // out of the frame and then the chunk's data out of the message (fresh pages each time); at
-// ten million keys that is 565 chunks, each a pause. A transport frame is a fresh copy no one
-// reuses (FrameDecoder), so what is decoded from it may be views of it.
+// ten million keys that is 565 chunks, each a pause. A transport frame is a copy no one reuses
+// while it is read (FrameDecoder; a large one's buffer is lent again only once its last holder
+// hands it back: frame_bodies.ts), so what is decoded from it may be views of it.
 // Method: the production codec on a frame as the transports hand it over (encodeEnvelope, then
 // through FrameDecoder): the decoded chunk's data is a view of that frame, equal to what was
 // sent, and copies made while decoding are counted at Uint8Array.prototype.slice; encoding
