@@ -1,12 +1,14 @@
-// Buffers for large received frames, lent by the frame decoder and handed back by whoever
-// held the frame's bytes last, so the next large frame is assembled in memory already mapped.
+// Buffers for large frames, lent by whoever fills them (the frame decoder for a received one,
+// the InstallSnapshot envelope encoder for a sent one) and handed back by whoever held the
+// frame's bytes last, so the next large frame is filled in memory already mapped.
 // Why (issue 18, install pauses at ten million keys): a follower receiving a snapshot took a
 // fresh 512 KiB buffer per InstallSnapshot chunk and let the collector free them in bursts;
 // traced (bench/stall_snapshot.ts STALL_PERF=1), page faults on that fresh memory and its zero
 // fill were a quarter of the follower's main thread while the snapshot came in, in turns of
-// 15-25 ms. Only a holder that knows no view of a frame is read again may hand it back (the
-// snapshot receiver, once a chunk's off-loop write has landed); a frame never handed back is
-// simply collected, as before. Pure byte handling, like framing.ts.
+// 15-25 ms; the leader's envelope of each chunk cost it the same (a fifth of its loop). Only a holder that knows no view of a frame is read again may hand it back (the
+// snapshot receiver, once a chunk's off-loop write has landed; a peer link, once the socket
+// took a frame's last byte); a frame never handed back is simply collected, as before. Pure
+// byte handling, like framing.ts.
 
 /** Where the decoder takes a frame's payload buffer from. */
 export interface FrameBodySource {
@@ -67,3 +69,9 @@ export class FrameBodies implements FrameBodySource {
  * default): a few kept, each at most 4 MiB (a larger chunk size allocates as before).
  */
 export const receivedFrameBodies = new FrameBodies({ minBytes: 64 * 1024, keptMax: 4, keptBytesMax: 4 * 1024 * 1024 });
+
+/**
+ * The process's InstallSnapshot envelopes being sent (raft/snapshot_envelope.ts): one chunk in
+ * flight per follower, so a few kept cover them; the links hand each back once written.
+ */
+export const sentFrameBodies = new FrameBodies({ minBytes: 64 * 1024, keptMax: 4, keptBytesMax: 4 * 1024 * 1024 });

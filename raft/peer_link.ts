@@ -5,6 +5,7 @@
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { parseHostPort } from "../address.ts";
+import { sentFrameBodies } from "./frame_bodies.ts";
 import { encodeFrames, FRAME_BYTES_LIMIT, FRAME_HEADER_BYTES, writeFrameHeader } from "./framing.ts";
 import type { LogFields, Timers } from "./host.ts";
 import { endOfTurn } from "./real_time.ts";
@@ -297,12 +298,18 @@ export class PeerLink {
   }
 }
 
-/** Sends a large frame as prefix plus payload, to avoid copying it. */
+/**
+ * Sends a large frame as prefix plus payload, to avoid copying it. The socket keeps the
+ * payload until its callback; a written one goes back to sentFrameBodies (which ignores what
+ * it did not lend), a failed one is left to the collector.
+ */
 function writeLargeFrame(socket: net.Socket, payload: Uint8Array): boolean {
   const header = new Uint8Array(FRAME_HEADER_BYTES);
   writeFrameHeader(header, 0, payload.length);
   socket.write(header);
-  return socket.write(payload);
+  return socket.write(payload, (error) => {
+    if (error === null || error === undefined) sentFrameBodies.handBack(payload);
+  });
 }
 
 /** One line for a socket or listen error, with its code (EADDRINUSE spelled out). */

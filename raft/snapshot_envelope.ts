@@ -8,6 +8,7 @@
 
 import { headBytes, skipItem, skipItemHeader, writeHead } from "./cbor_items.ts";
 import { encodeCbor, metaArray } from "./codec.ts";
+import { sentFrameBodies } from "./frame_bodies.ts";
 import type { InstallSnapshot } from "./core/mod.ts";
 import { typeCodeOf } from "./message_codec.ts";
 
@@ -22,7 +23,9 @@ export function encodeSnapshotEnvelope(kind: number, fromAddr: string, m: Instal
   const tailEnd = scalars.length;
   const data = m.data;
   const messageBytes = 1 + (headEnd - headStart) + headBytes(data.length) + data.length + (tailEnd - headEnd);
-  const out = new Uint8Array(1 + (headStart - envStart) + headBytes(messageBytes) + messageBytes);
+  // Every byte of it is written below (the size check at the end says so), so a buffer an
+  // earlier envelope used will do: the link hands it back once the socket took it.
+  const out = sentFrameBodies.take(1 + (headStart - envStart) + headBytes(messageBytes) + messageBytes);
   let at = writeHead(out, 0, 4, 3);
   out.set(scalars.subarray(envStart, headStart), at);
   at = writeHead(out, at + headStart - envStart, 2, messageBytes);

@@ -6,6 +6,7 @@
 // attempt object, and a socket of an abandoned attempt is closed as soon as it shows up.
 
 import { parseHostPort } from "../address.ts";
+import { sentFrameBodies } from "./frame_bodies.ts";
 import { encodeFrames, FRAME_BYTES_LIMIT, FRAME_HEADER_BYTES, writeFrameHeader } from "./framing.ts";
 import { describeError, largeFrameBytes, type LinkConfig, type PeerState, type PeerStats } from "./peer_link.ts";
 import { endOfTurn } from "./real_time.ts";
@@ -267,7 +268,12 @@ export class BunPeerLink {
     for (const frame of this.#queue) this.#queuedBytes += frame.length;
   }
 
-  /** Writes `pieces` in order; false if the socket took only part (the rest is in #unsent). */
+  /**
+   * Writes `pieces` in order; false if the socket took only part (the rest is in #unsent).
+   * A piece the socket took whole is no longer read here: a large frame's buffer (or its
+   * unsent rest, a view of it) goes back to sentFrameBodies, which ignores anything it did
+   * not lend (prefixes, batches).
+   */
   #writeAll(socket: BunSocket, pieces: Uint8Array[]): boolean {
     for (let i = 0; i < pieces.length; i++) {
       const piece = pieces[i]!;
@@ -276,6 +282,7 @@ export class BunPeerLink {
         this.#unsent = [piece.subarray(written), ...pieces.slice(i + 1)];
         return false;
       }
+      sentFrameBodies.handBack(piece);
     }
     return true;
   }

@@ -1,13 +1,14 @@
 // Goal (issue 18, install pauses at ten million keys): a follower receiving a snapshot
 // assembles each InstallSnapshot chunk's frame in a buffer an earlier chunk used once that
-// chunk is written, not in fresh memory per chunk; and what lands in the snapshot is still
+// chunk is written, not in fresh memory per chunk, and the leader encodes each chunk's envelope
+// in one an earlier envelope used once the socket took it; what lands in the snapshot is still
 // exactly what was sent. Traced (bench/stall_snapshot.ts STALL_PERF=1, 10 M keys): page faults
-// on the fresh 512 KiB frame buffers and their zero fill were a quarter of the follower's main
-// thread while the snapshot came in, in event-loop turns of 15-25 ms.
+// on the fresh 512 KiB buffers and their zero fill were a quarter of the follower's main
+// thread while the snapshot came in (turns of 15-25 ms), and a fifth of the leader's.
 // Method: both production transports, the production envelope codec and the storage's
 // snapshot receiver on the real file system, as open_node.ts wires them; each chunk is sent
 // once the previous one was taken in, as a leader does on the reply; the buffers under the
-// received chunks are counted by identity; the installed snapshot is read back after a reopen.
+// received chunks and under the envelopes sent are counted by identity; the installed snapshot is read back after a reopen.
 
 import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -42,7 +43,7 @@ async function until(what: string, cond: () => boolean): Promise<void> {
 }
 
 describe.each(transportImplementations)("a snapshot received over $name", ({ create }) => {
-  test("reuses the buffers of chunks already written, and installs exactly the bytes sent", async () => {
+  test("reuses the buffers of chunks already written and sent, and installs exactly the bytes sent", async () => {
     const dir = mkdtempSync(join(tmpdir(), "frame-reuse-"));
     dirs.push(dir);
     const disk = createFsDisk();
@@ -66,7 +67,13 @@ describe.each(transportImplementations)("a snapshot received over $name", ({ cre
     });
     open.push(follower);
     await follower.listen();
-    const leader = create<Envelope>({ listenAddr: "127.0.0.1:0", encode: encodeEnvelope, decode: decodeEnvelope, logger: () => {}, onMessage: () => {} });
+    const sentBuffers = new Set<ArrayBufferLike>();
+    const encode = (env: Envelope): Uint8Array => {
+      const bytes = encodeEnvelope(env);
+      sentBuffers.add(bytes.buffer);
+      return bytes;
+    };
+    const leader = create<Envelope>({ listenAddr: "127.0.0.1:0", encode, decode: decodeEnvelope, logger: () => {}, onMessage: () => {} });
     open.push(leader);
     await leader.listen();
 
@@ -83,6 +90,7 @@ describe.each(transportImplementations)("a snapshot received over $name", ({ cre
     // Fresh memory per chunk took 16 buffers; reused, a few (writes still landing when the
     // next chunk came, and whatever the process's pool held before).
     expect(buffers.size).toBeLessThanOrEqual(6);
+    expect(sentBuffers.size).toBeLessThanOrEqual(6);
 
     await storage.persistSnapshotAsync({ currentTerm: 2, votedFor: "a" }, { meta, data: receiver.bytes() }, []);
     storage.close();
