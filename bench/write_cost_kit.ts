@@ -38,6 +38,7 @@ async function batch(kit: Kit, fetch: Fetch, mode: string, first: number): Promi
     const key = `w-${mode}-${first + i}`;
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (mode === "once") headers["idempotency-key"] = key;
+    if (mode === "create") headers["if-none-match"] = "*";
     answers.push(Promise.resolve(fetch(new Request("http://n/key", { method: "POST", headers, body: `{"${key}":"0123456789abcdef"}` }))));
   }
   let done = 0;

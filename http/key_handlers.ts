@@ -61,9 +61,10 @@ export function writeKeys(store: StoreApi, request: Request, bodyBytesMax: numbe
   const url = request.url;
   const queryAt = url.indexOf("?");
   if (rawKey !== null || ifMatch !== null || ifNoneMatch !== null || queryAt >= 0) {
-    // The commonest of these, an Idempotency-Key alone, as plain writes go: a chain of thens.
-    if (ifMatch === null && ifNoneMatch === null && queryAt < 0) return writeKeysOnce(store, request, bodyBytesMax, caller, rawKey!);
-    return writeKeysWith(store, request, bodyBytesMax, caller, rawKey, ifMatch, ifNoneMatch, queryAt < 0 ? null : url.slice(queryAt + 1));
+    // The commonest of these, an Idempotency-Key or a condition with no query, as plain
+    // writes go: a chain of thens.
+    if (queryAt < 0) return writeKeysThen(store, request, bodyBytesMax, caller, rawKey, ifMatch, ifNoneMatch);
+    return writeKeysWith(store, request, bodyBytesMax, caller, rawKey, ifMatch, ifNoneMatch, url.slice(queryAt + 1));
   }
   // A chain of `then`s, no async function: the commonest request pays for no extra promise.
   return readJsonBody(request, bodyBytesMax).then((body) => {
@@ -75,21 +76,31 @@ export function writeKeys(store: StoreApi, request: Request, bodyBytesMax: numbe
 }
 
 /**
- * POST /key with an Idempotency-Key and nothing else: writeKeysWith's checks in its order
- * (the key, then the body; `{}` writes nothing), without its async function and awaits (each
- * a promise and a hop more per write than a plain write pays).
+ * POST /key with an Idempotency-Key, a condition or both, and no query: writeKeysWith's checks
+ * in its order (the condition, the key, then the body; `{}` writes nothing), without its async
+ * function and awaits (each a promise and a hop more per write than a plain write pays).
  */
-function writeKeysOnce(store: StoreApi, request: Request, bodyBytesMax: number, caller: Caller | undefined, rawKey: string): Promise<Response> {
-  const options: WriteOptions = { idempotencyKey: parseIdempotencyKey(rawKey) };
+function writeKeysThen(
+  store: StoreApi,
+  request: Request,
+  bodyBytesMax: number,
+  caller: Caller | undefined,
+  rawKey: string | null,
+  ifMatch: string | null,
+  ifNoneMatch: string | null,
+): Promise<Response> {
+  const condition = parseCondition(ifMatch, ifNoneMatch);
+  const options = rawKey === null ? noOptions : { idempotencyKey: parseIdempotencyKey(rawKey) };
   return readJsonBody(request, bodyBytesMax).then((body) => {
     const pairs = parseSetBody(body);
-    return pairs.length > 0 ? writeWith(store, { type: "set", pairs }, options, caller) : ok();
+    if (pairs.length === 0) return ok();
+    return writeWith(store, condition === null ? { type: "set", pairs } : { type: "set", pairs, condition }, options, caller);
   });
 }
 
 /**
- * POST /key with an Idempotency-Key, a condition or a query: each checked before the body is
- * read (?ttl= first, any other parameter refused), then the body; `{}` writes nothing, so
+ * POST /key with a query, and maybe an Idempotency-Key or a condition: each checked before the
+ * body is read (?ttl= first, any other parameter refused), then the body; `{}` writes nothing, so
  * there is nothing to remember or to check either. The write is one object literal per shape
  * (spreads of optional parts cost ~0.1 µs each).
  */

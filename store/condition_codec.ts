@@ -68,11 +68,19 @@ function conditionBytes(condition: Condition): number {
 }
 
 /**
- * The conditional set `b` encodes, as decodeCommand returns it, if `b` is one with a well-formed
- * condition (versions of at most 32 bits) and pairs decodePlainSet would read; null otherwise.
+ * The condition conditionalSetHead read last: its kind, and for "match" its versions (the first
+ * `versionCount` of `versions`). One command at a time, synchronously, as plain_set.ts's spans.
  */
-export function decodeConditionalSet(b: Uint8Array): WriteCommand | null {
-  if (b.length < 6) return null;
+export const conditionHead = { type: "absent" as Condition["type"], versions: new Array<number>(versionsMax).fill(0), versionCount: 0, pairsAt: 0 };
+
+/**
+ * The number of pairs of the conditional set `b` begins with, its condition in conditionHead and
+ * `conditionHead.pairsAt` where its first key starts, if its head, tag and condition are what
+ * decodeConditionalSet reads (versions of at most 32 bits); -1 otherwise (its pairs are not
+ * looked at).
+ */
+export function conditionalSetHead(b: Uint8Array): number {
+  if (b.length < 6) return -1;
   const first = b[0]!;
   let count: number;
   let at: number;
@@ -85,22 +93,23 @@ export function decodeConditionalSet(b: Uint8Array): WriteCommand | null {
   } else if (first === 0x99) {
     count = b[1]! * 256 + b[2]!;
     at = 3;
-  } else return null;
-  if (count < 4 || count % 2 !== 0 || b[at] !== tagSetIf) return null;
+  } else return -1;
+  if (count < 4 || count % 2 !== 0 || b[at] !== tagSetIf) return -1;
   at++;
-  let condition: Condition;
+  const head = conditionHead;
   const c = b[at]!;
   if (c === 0x81) {
     const operand = b[at + 1];
-    if (operand === 1) condition = absent;
-    else if (operand === 2) condition = exists;
-    else return null;
+    if (operand === 1) head.type = "absent";
+    else if (operand === 2) head.type = "exists";
+    else return -1;
     at += 2;
   } else if (c >= 0x82 && c <= 0x81 + versionsMax && b[at + 1] === 0) {
-    const versions = new Array<number>(c - 0x81);
+    const versions = head.versions;
+    const n = c - 0x81;
     at += 2;
-    for (let i = 0; i < versions.length; i++) {
-      if (at >= b.length) return null;
+    for (let i = 0; i < n; i++) {
+      if (at >= b.length) return -1;
       const h = b[at]!;
       if (h < 0x18) {
         versions[i] = h;
@@ -114,10 +123,38 @@ export function decodeConditionalSet(b: Uint8Array): WriteCommand | null {
       } else if (h === 0x1a && at + 5 <= b.length) {
         versions[i] = ((b[at + 1]! << 24) >>> 0) + (b[at + 2]! << 16) + (b[at + 3]! << 8) + b[at + 4]!;
         at += 5;
-      } else return null;
+      } else return -1;
     }
-    condition = { type: "match", versions };
-  } else return null;
-  const pairs = readPairs(b, at, (count - 2) / 2);
+    head.type = "match";
+    head.versionCount = n;
+  } else return -1;
+  head.pairsAt = at;
+  return (count - 2) / 2;
+}
+
+/** Whether a key at `version` (-1: absent) meets the condition conditionalSetHead read last. */
+export function meetsConditionHead(version: number): boolean {
+  const head = conditionHead;
+  if (head.type === "absent") return version < 0;
+  if (head.type === "exists") return version >= 0;
+  if (version < 0) return false;
+  for (let i = 0; i < head.versionCount; i++) if (head.versions[i] === version) return true;
+  return false;
+}
+
+/**
+ * The conditional set `b` encodes, as decodeCommand returns it, if `b` is one with a well-formed
+ * condition (versions of at most 32 bits) and pairs decodePlainSet would read; null otherwise.
+ */
+export function decodeConditionalSet(b: Uint8Array): WriteCommand | null {
+  const count = conditionalSetHead(b);
+  if (count < 0) return null;
+  const head = conditionHead;
+  const condition: Condition = head.type === "absent"
+    ? absent
+    : head.type === "exists"
+    ? exists
+    : { type: "match", versions: head.versions.slice(0, head.versionCount) };
+  const pairs = readPairs(b, head.pairsAt, count);
   return pairs === null ? null : { type: "set", pairs, condition };
 }

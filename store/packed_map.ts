@@ -257,6 +257,23 @@ export class PackedMap implements Iterable<[string, string]> {
   }
 
   /**
+   * versionOf() of a key given as bytes that are all ASCII (the caller checks), -1 if absent:
+   * a conditional set's keys are checked from the entry's bytes (KvStateMachine.apply) with no
+   * JS string made, as setAscii then stores them.
+   */
+  versionOfAscii(bytes: Uint8Array, keyAt: number, keyLength: number): number {
+    if (keyLength >= largeUnits) return this.versionOf(asciiString(bytes, keyAt, keyLength)) ?? -1;
+    let h = 0x811c9dc5 | 0; // hashOf over the same code units
+    for (let i = 0; i < keyLength; i++) {
+      h ^= bytes[keyAt + i]!;
+      h = Math.imul(h, 0x01000193);
+    }
+    let id = this.#probeBytes(this.#pages, this.#mask, bytes, keyAt, keyLength, h);
+    if (id < 0 && this.#oldPages !== null) id = this.#probeBytes(this.#oldPages, this.#oldMask, bytes, keyAt, keyLength, h);
+    return id < 0 ? -1 : this.#version[id >>> entryShift]![id & entryMask]!;
+  }
+
+  /**
    * Sizes the index of an empty map for `count` keys (a restore knows its pair count), so that
    * no rehash runs while they are set. Costs nothing up front: the pages come as they fill.
    */

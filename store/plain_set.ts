@@ -139,7 +139,16 @@ export const plainSetSpan = new Int32Array(4 * Math.ceil(plainSetBytesMax / 3));
  */
 export function plainSetSpans(b: Uint8Array, start = 0): number {
   const count = plainSetHead(b, start);
-  if (count < 0) return -1;
+  return count < 0 ? -1 : pairSpans(b, pos, count);
+}
+
+/**
+ * `count` pairs of ASCII text strings (keys not empty) from `at` to exactly the end of `b`, as
+ * readPairs reads them, with where each lies in plainSetSpan; `count`, or -1 for anything else.
+ * No string is made (plainSetSpans; a conditional set's pairs). The caller bounds b's size.
+ */
+export function pairSpans(b: Uint8Array, at: number, count: number): number {
+  pos = at;
   const span = plainSetSpan;
   for (let j = 0; j < count; j++) {
     const keyLength = asciiSpan(b);

@@ -21,7 +21,8 @@ import { OrderedKeys } from "./ordered_keys.ts";
 import { ChangeFeed } from "./change_feed.ts";
 import { PackedMap } from "./packed_map.ts";
 import { onceHead, readOnceHead } from "./once_codec.ts";
-import { plainSetSpan, plainSetSpans } from "./plain_set.ts";
+import { pairSpans, plainSetBytesMax, plainSetSpan, plainSetSpans } from "./plain_set.ts";
+import { conditionalSetHead, conditionHead, meetsConditionHead } from "./condition_codec.ts";
 import { type Outcome, type SessionEntry, type SessionLimits, sessionLimitsDefault, SessionTable } from "./sessions.ts";
 import { encodePackedSessionChunks, type PackedEntries } from "./session_chunk_codec.ts";
 import { readChunkInto, writeChunk } from "./snapshot_chunk.ts";
@@ -135,6 +136,8 @@ export const snapshotJoinBytes = 2 ** 19;
 export const plainSetsAppliedFromBytes = { count: 0 };
 /** Once commands of a plain set applied from their bytes by KvStateMachine.apply (the same). */
 export const onceSetsAppliedFromBytes = { count: 0 };
+/** Conditional sets whose condition held, applied from their bytes by KvStateMachine.apply (the same). */
+export const conditionalSetsAppliedFromBytes = { count: 0 };
 
 const encoder = new Encoder({ useRecords: false, mapsAsObjects: false, tagUint8Array: false });
 const decoder = new Decoder({ useRecords: false, mapsAsObjects: false });
@@ -300,8 +303,36 @@ export class KvStateMachine {
         const result = this.#applyOnceSet(data, index);
         if (result !== null) return result;
       }
+      // A conditional set (If-Match, If-None-Match: *) whose condition holds, the same way.
+      if (data.length > 2 && (data[1] === 4 || data[2] === 4)) {
+        const result = this.#applyConditionalSet(data, index);
+        if (result !== null) return result;
+      }
     }
     return this.applyDecoded(data, index);
+  }
+
+  /**
+   * A conditional set applied from its bytes when its condition holds for every key: what
+   * applyDecoded gives it (decodeCommand's checks, preconditionFailure on the map, then its
+   * pairs set in order), or null, having changed nothing, for any other entry and for a
+   * condition that fails (the general path words the 412). Only where apply's byte path runs:
+   * no deadline anywhere, so the map's versions are the live ones (#liveVersions).
+   */
+  #applyConditionalSet(data: Uint8Array, index: number): ApplyResult | null {
+    if (data.length > plainSetBytesMax) return null;
+    const count = conditionalSetHead(data);
+    if (count < 0 || pairSpans(data, conditionHead.pairsAt, count) < 0) return null;
+    const map = this.#map;
+    const span = plainSetSpan;
+    for (let j = 0; j < 4 * count; j += 4) {
+      if (!meetsConditionHead(map.versionOfAscii(data, span[j]!, span[j + 1]!))) return null;
+    }
+    if (index > 0) this.#hasVersions = true;
+    this.#applying = index;
+    for (let j = 0; j < 4 * count; j += 4) map.setAscii(data, span[j]!, span[j + 1]!, span[j + 2]!, span[j + 3]!, index);
+    conditionalSetsAppliedFromBytes.count++;
+    return { type: "set", count, index };
   }
 
   /**

@@ -1,4 +1,4 @@
-// Goal: a plain set applied from its bytes (KvStateMachine.apply's path with no string made,
+// Goal: a plain set (a once command of one, a conditional set whose condition holds) applied from its bytes (KvStateMachine.apply's path with no string made,
 // store/plain_set.ts plainSetSpans) leaves the machine exactly as decoding the command and
 // applying it does (KvStateMachine.applyDecoded: decodeCommand + applyCommand, the general path), with the same result, for
 // every command, well-formed or not; and it is the path a plain set takes when only the map
@@ -9,7 +9,7 @@
 
 import { describe, expect, test } from "bun:test";
 import { encodeCommand, type KeyValue, type WriteCommand } from "../../../store/commands.ts";
-import { KvStateMachine, onceSetsAppliedFromBytes, plainSetsAppliedFromBytes } from "../../../store/state_machine.ts";
+import { conditionalSetsAppliedFromBytes, KvStateMachine, onceSetsAppliedFromBytes, plainSetsAppliedFromBytes } from "../../../store/state_machine.ts";
 import { mutateBytes } from "../../support/mutate_bytes.ts";
 import { storageRng, type StorageRng } from "../../support/storage_rng.ts";
 
@@ -109,5 +109,65 @@ describe("a once command of a plain set applied from its bytes", () => {
     // Fresh writes, replays (of a 412 too), 422s and malformed entries all occurred; most went the byte path.
     expect([...outcomes].sort()).toEqual(["200 false", "200 true", "412 false", "412 true", "422 false", "error"]);
     expect(onceSetsAppliedFromBytes.count - before).toBeGreaterThan(1_000);
+  });
+});
+
+/**
+ * A conditional set over a few keys: If-None-Match (absent), If-Match: * (exists) or If-Match
+ * on versions, a third of them the key's current version (so conditions hold and fail), some
+ * versions past 32 bits, some keys not ASCII; between them plain sets and deletes that move
+ * the versions; a fifth of them damaged; a twentieth applied with no index (version 0).
+ */
+function conditionalOf(rng: StorageRng, sm: KvStateMachine): { data: Uint8Array; isByteCandidate: boolean | null } {
+  const roll = rng.int(12);
+  if (roll === 0) return { data: encodeCommand({ type: "delete", key: String.fromCharCode(97 + rng.int(6)) }), isByteCandidate: false };
+  if (roll <= 2) return { data: encodeCommand({ type: "set", pairs: pairsOf(rng) }), isByteCandidate: false };
+  const pairs: KeyValue[] = roll === 3 ? [["ключ", "v"]] : rng.int(3) === 0 ? pairsOf(rng) : [[String.fromCharCode(97 + rng.int(6)), String(rng.int(100))]];
+  const kind = rng.int(3);
+  const current = () => sm.versionOf(pairs[rng.int(pairs.length)]![0]) ?? rng.int(5_000);
+  const versions = Array.from({ length: 1 + rng.int(3) }, () => (rng.int(3) === 0 ? current() : rng.int(10) === 0 ? 2 ** 33 + rng.int(9) : rng.int(5_000)));
+  const condition = kind === 0 ? { type: "absent" as const } : kind === 1 ? { type: "exists" as const } : { type: "match" as const, versions };
+  const bytes = encodeCommand({ type: "set", pairs, condition });
+  const isDamaged = rng.int(5) === 0;
+  // What the byte path reads: ASCII pairs, versions of at most 32 bits (damaged bytes: either).
+  const isByteCandidate = isDamaged ? null : roll !== 3 && (kind !== 2 || versions.every((v) => v < 2 ** 32));
+  return { data: isDamaged ? mutateBytes(rng, bytes) : bytes, isByteCandidate };
+}
+
+describe("a conditional set applied from its bytes", () => {
+  test("leaves the machine and gives the result the general path does, whether its condition holds or not", () => {
+    const rng = storageRng(3407);
+    const fast = new KvStateMachine();
+    const general = new KvStateMachine();
+    const before = conditionalSetsAppliedFromBytes.count;
+    const results = new Set<string>();
+    for (let index = 1; index <= 4_000; index++) {
+      const { data, isByteCandidate } = conditionalOf(rng, general);
+      // Now and then no index: the keys it writes have version 0 ("unknown"), yet exist.
+      const at = rng.int(20) === 0 ? 0 : index;
+      const taken = conditionalSetsAppliedFromBytes.count;
+      const got = fast.apply(data, at);
+      expect(got).toEqual(general.applyDecoded(data, at));
+      // Every such set whose condition held went the byte path; none whose condition failed.
+      if (isByteCandidate !== null) expect(conditionalSetsAppliedFromBytes.count - taken).toBe(isByteCandidate && got.type === "set" ? 1 : 0);
+      results.add(got.type);
+      if (index % 100 === 0) expect(fast.snapshot()).toEqual(general.snapshot());
+    }
+    expect(fast.snapshot()).toEqual(general.snapshot());
+    expect([...fast.entries()]).toEqual([...general.entries()]);
+    expect([...results].sort()).toEqual(["delete", "error", "precondition", "set"]);
+    // Conditions that held went the byte path, hundreds of them.
+    expect(conditionalSetsAppliedFromBytes.count - before).toBeGreaterThan(300);
+  });
+
+  test("is not taken while a key has a deadline: an expired key counts as absent there", () => {
+    const sm = new KvStateMachine();
+    sm.apply(encodeCommand({ type: "set", pairs: [["a", "1"]], ttl: { stamp: 1_000, ms: 10 } }), 1);
+    sm.apply(encodeCommand({ type: "set", pairs: [["b", "1"]], ttl: { stamp: 5_000, ms: 10 } }), 2);
+    const before = conditionalSetsAppliedFromBytes.count;
+    // "a" expired at 1,010 by the log clock (5,000): If-None-Match holds for it.
+    expect(sm.apply(encodeCommand({ type: "set", pairs: [["a", "2"]], condition: { type: "absent" } }), 3)).toEqual({ type: "set", count: 1, index: 3 });
+    expect(conditionalSetsAppliedFromBytes.count).toBe(before);
+    expect(sm.get("a")).toBe("2");
   });
 });
