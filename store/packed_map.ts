@@ -263,13 +263,7 @@ export class PackedMap implements Iterable<[string, string]> {
    */
   versionOfAscii(bytes: Uint8Array, keyAt: number, keyLength: number): number {
     if (keyLength >= largeUnits) return this.versionOf(asciiString(bytes, keyAt, keyLength)) ?? -1;
-    let h = 0x811c9dc5 | 0; // hashOf over the same code units
-    for (let i = 0; i < keyLength; i++) {
-      h ^= bytes[keyAt + i]!;
-      h = Math.imul(h, 0x01000193);
-    }
-    let id = this.#probeBytes(this.#pages, this.#mask, bytes, keyAt, keyLength, h);
-    if (id < 0 && this.#oldPages !== null) id = this.#probeBytes(this.#oldPages, this.#oldMask, bytes, keyAt, keyLength, h);
+    const id = this.#findAscii(bytes, keyAt, keyLength);
     return id < 0 ? -1 : this.#version[id >>> entryShift]![id & entryMask]!;
   }
 
@@ -306,15 +300,27 @@ export class PackedMap implements Iterable<[string, string]> {
       this.set(asciiString(bytes, keyAt, keyLength), asciiString(bytes, valueAt, valueLength), version);
       return;
     }
-    let h = 0x811c9dc5 | 0; // hashOf over the same code units
+    const id = this.#findAscii(bytes, keyAt, keyLength);
+    if (id >= 0) this.#overwrite(id, this.#storeBytes(bytes, valueAt, valueLength), valueLength, version);
+    else this.#insert(this.#hashAscii, this.#storeBytes(bytes, keyAt, keyLength), keyLength, this.#storeBytes(bytes, valueAt, valueLength), valueLength, version);
+  }
+
+  /** hashOf of the last key #findAscii looked for. */
+  #hashAscii = 0;
+
+  /**
+   * The entry of a key given as ASCII bytes shorter than largeUnits, or -1; its hash (hashOf
+   * over the same code units) is left in #hashAscii for an insert.
+   */
+  #findAscii(bytes: Uint8Array, keyAt: number, keyLength: number): number {
+    let h = 0x811c9dc5 | 0;
     for (let i = 0; i < keyLength; i++) {
       h ^= bytes[keyAt + i]!;
       h = Math.imul(h, 0x01000193);
     }
-    let id = this.#probeBytes(this.#pages, this.#mask, bytes, keyAt, keyLength, h);
-    if (id < 0 && this.#oldPages !== null) id = this.#probeBytes(this.#oldPages, this.#oldMask, bytes, keyAt, keyLength, h);
-    if (id >= 0) this.#overwrite(id, this.#storeBytes(bytes, valueAt, valueLength), valueLength, version);
-    else this.#insert(h, this.#storeBytes(bytes, keyAt, keyLength), keyLength, this.#storeBytes(bytes, valueAt, valueLength), valueLength, version);
+    this.#hashAscii = h;
+    const id = this.#probeBytes(this.#pages, this.#mask, bytes, keyAt, keyLength, h);
+    return id >= 0 || this.#oldPages === null ? id : this.#probeBytes(this.#oldPages, this.#oldMask, bytes, keyAt, keyLength, h);
   }
 
   /** A new value (stored already; its start and length field) for entry `id`, in place: the entry keeps its id, so its position in the order. */
