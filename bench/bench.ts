@@ -2,9 +2,9 @@
 // reads the knobs from the environment, runs the phases against fresh clusters of ours and
 // etcd, and writes bench/RESULTS.md and bench/RESULTS.json. Kills everything it started.
 
-import { statSync, writeFileSync } from "node:fs";
+import { mkdirSync, statSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { nativeDriver } from "./drivers.ts";
 import { describeMachine, loadAvg } from "./machine.ts";
 import { type BenchConfig, makeClusters, phaseFailover, phaseKeys, phaseReads, phaseStart, phaseWrites } from "./phases.ts";
@@ -14,7 +14,7 @@ import { emptyTlsResults, phaseTls } from "./tls_phase.ts";
 import { emptyCeilingResults, phaseCeiling } from "./ceiling_phase.ts";
 import { emptyFiveResults, phaseFive } from "./five_nodes_phase.ts";
 import { emptyLargeResults, phaseLarge } from "./large_values_phase.ts";
-import { emptyApiResults, phaseApi } from "./api_cost_phase.ts";
+import { apiRuns, emptyApiResults, phaseApi } from "./api_cost_phase.ts";
 import { emptyWatchResults, phaseWatch } from "./watch_phase.ts";
 import { emptyUiResults, phaseUi } from "./ui_phase.ts";
 
@@ -61,6 +61,8 @@ function emptyResults(cfg: ReturnType<typeof config>): Results {
     params: {
       seconds_per_wrk_run: cfg.seconds,
       repeats: cfg.repeats,
+      api_seconds_per_run: apiRuns(cfg).seconds,
+      api_repeats: apiRuns(cfg).repeats,
       failovers: cfg.failovers,
       keys: cfg.keys,
       phases: [...cfg.phases].join("+"),
@@ -123,6 +125,8 @@ async function main(): Promise<void> {
         "this run's own load included): rates, latencies and times are noisy; CPU per write and sizes are steadier.");
     }
     r.params["wall_seconds"] = Math.round((performance.now() - t0) / 1000);
+    // BENCH_OUT may name a directory not made yet: an hour's results must not be lost to it.
+    mkdirSync(dirname(cfg.out), { recursive: true });
     writeFileSync(cfg.out, renderResults(r));
     writeFileSync(cfg.out.replace(/\.md$/, "") + ".json", `${JSON.stringify(r, null, 1)}\n`);
   };
