@@ -7,10 +7,11 @@
 // and the neighbours' CPU), so two medians of three runs each, taken minutes apart, could not
 // tell 10% (RESULTS.md's api rows moved ±30% between runs of the same build). Here each repeat
 // runs the three ways back to back, the order reversing every repeat (plain, keyed,
-// conditional; then conditional, keyed, plain), so a keyed run always sits next to the plain
-// run it is compared with; the row's ratio is the median over repeats of keyed / plain within
-// one repeat, and its CPU the median of the differences. More and shorter runs than the other
-// phases: a drift slower than a repeat cancels, one faster than a run averages out.
+// conditional; then conditional, keyed, plain), so each way runs at most one run away from the
+// plain run it is compared with; a row's ratio is the median over repeats of its rate / plain's
+// within one repeat, and its CPU the median of the differences. More and shorter runs than the
+// other phases: a drift slower than a repeat mostly cancels within a pair, and the median of
+// more pairs shrugs off the runs a faster swing lands on.
 import { HraftdCluster } from "./clusters.ts";
 import type { Driver } from "./drivers.ts";
 import { type BenchConfig, memberSpecs, phaseWrites, type WriteSink } from "./phases.ts";
